@@ -1,0 +1,18 @@
+/* libhlbus: the hl-freestyle bus library. */
+#pragma once
+#include "buf.h"
+#include "client.h"
+#include "codec.h"
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "map.h"
+#include "paths.h"
+#include "pub.h"
+#include "seqtrack.h"
+#include "server.h"
+#include "sub.h"
+
+#ifndef HL_VERSION
+#define HL_VERSION "0.0.0"
+#endif

@@ -1,0 +1,19 @@
+/* Where the bus lives: endpoints under the runtime directory. */
+#pragma once
+#include <sys/types.h>
+
+#define HLB_RUNTIME_DIR_DEFAULT "/run/hl"
+#define HLB_BUS_PUB "bus/pub"   /* publishers connect (the proxy's PULL) */
+#define HLB_BUS_SUB "bus/sub"   /* subscribers connect (the proxy's XPUB) */
+#define HLB_CTL_DIR "ctl"       /* ctl/<daemon>: each daemon's ROUTER */
+
+/* DIR if set, else $HL_RUNTIME_DIR, else /run/hl. Not a copy. */
+const char *hlb_runtime_dir(const char *dir);
+/* "ipc://<dir>/<rel>"; the caller frees. */
+char *hlb_endpoint(const char *runtime_dir, const char *rel);
+/* "<dir>/<rel>"; the caller frees. */
+char *hlb_path(const char *runtime_dir, const char *rel);
+/* mkdir -p with MODE for the directories it creates; 0 or -errno. */
+int hlb_mkdir_p(const char *path, mode_t mode);
+/* A daemon name is [a-z0-9-]{1,64}: it becomes a file name and a topic part. */
+int hlb_name_valid(const char *name);

@@ -1,0 +1,31 @@
+/* Publishing onto the bus.
+ *
+ * A publisher is a PUSH socket connected to the proxy's PULL at bus/pub: it
+ * queues while the proxy is away and, unlike PUB, drops nothing before the
+ * proxy's subscriptions arrive. Sends never block: when the queue is full the
+ * message is dropped and counted, and its sequence number is still used, so
+ * every subscriber sees the drop as a gap. Destroying a publisher waits (up
+ * to its linger, 2 s by default) until what it sent has reached the proxy. */
+#pragma once
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+#include "map.h"
+
+typedef struct hlb_pub hlb_pub_t;
+
+/* SOURCE is the daemon name carried in every envelope. */
+hlb_pub_t *hlb_pub_new(const char *runtime_dir, const char *source);
+void hlb_pub_destroy(hlb_pub_t **self_p);
+/* 0, -EAGAIN when dropped (queue full), -EINVAL for a bad topic or a
+ * body larger than HLB_MAX_MSG. */
+int hlb_pub_send(hlb_pub_t *p, const char *topic, const ProtobufCMessage *body);
+int hlb_pub_send_map(hlb_pub_t *p, const char *topic, hlb_map_t *map);
+int hlb_pub_send_raw(hlb_pub_t *p, const char *topic, const char *type, const void *body,
+                     size_t len);
+/* How long destroy may wait for unsent messages, in ms. */
+void hlb_pub_set_linger(hlb_pub_t *p, int ms);
+/* Queue bound in messages (ZMQ_SNDHWM); default 10000. */
+void hlb_pub_set_hwm(hlb_pub_t *p, int messages);
+uint64_t hlb_pub_epoch(const hlb_pub_t *p);
+uint64_t hlb_pub_sent(const hlb_pub_t *p);
+uint64_t hlb_pub_dropped(const hlb_pub_t *p);

@@ -1,0 +1,35 @@
+/* Subscribing to the bus, with topic-prefix filters, strict decoding and
+ * per-source sequence tracking (gaps counted, last-value-cache replays of
+ * messages already seen dropped). */
+#pragma once
+#include <stdint.h>
+#include <czmq.h>
+#include "hlbus.pb-c.h"
+
+typedef struct hlb_sub hlb_sub_t;
+
+typedef struct hlb_event {
+    const char *topic;
+    const Hl__Envelope *env;      /* source, epoch, seq, ts_us, type, body */
+    const ProtobufCMessage *msg;  /* the body decoded, when its type is registered */
+} hlb_event_t;
+
+typedef struct hlb_sub_stats {
+    uint64_t received;   /* delivered to the caller */
+    uint64_t gaps;       /* messages missed, summed over sources */
+    uint64_t duplicates; /* replays already seen, and stale epochs */
+    uint64_t malformed;  /* wrong frame count, bad topic, bad envelope or body */
+} hlb_sub_stats_t;
+
+/* PREFIXES is NULL-terminated; NULL or {NULL} subscribes to everything. */
+hlb_sub_t *hlb_sub_new(const char *runtime_dir, const char *const *prefixes);
+void hlb_sub_destroy(hlb_sub_t **self_p);
+int hlb_sub_subscribe(hlb_sub_t *s, const char *prefix);
+/* The socket, to register with a zloop or zpoller. */
+zsock_t *hlb_sub_sock(hlb_sub_t *s);
+/* Waits up to TIMEOUT_MS (-1 forever, 0 not at all) for one message.
+ * 1: EV is filled and valid until the next call; 0: a message arrived but
+ * was dropped (malformed or duplicate; counted); -EAGAIN: nothing came;
+ * -EINTR: interrupted. */
+int hlb_sub_recv(hlb_sub_t *s, hlb_event_t *ev, int timeout_ms);
+hlb_sub_stats_t hlb_sub_stats(const hlb_sub_t *s);

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages hl-freestyle needs to build, test and run.
+# Usage: scripts/install-deps.sh [--runtime-only]
+set -euo pipefail
+runtime=(libzmq5 libczmq4 libprotobuf-c1 libmsgpackc2 libcurl4 libsystemd0 libyaml-0-2
+         libmicrohttpd12 systemd-container git tar gzip)
+build=(build-essential cmake pkg-config clang libclang-rt-14-dev
+       libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler libmsgpack-dev
+       libcurl4-openssl-dev libsystemd-dev libyaml-dev libmicrohttpd-dev
+       # test peers and tools
+       valgrind socat curl iproute2 prometheus prometheus-alertmanager
+       prometheus-node-exporter monit)
+pkgs=("${runtime[@]}")
+[ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then echo "install-deps: all ${#pkgs[@]} packages present"; exit 0; fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+# Debian starts services on install where it can; we never want that here.
+printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+$SUDO chmod +x /usr/sbin/policy-rc.d
+trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
