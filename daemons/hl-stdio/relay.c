@@ -67,6 +67,11 @@ struct channel {
     /* data events: [ev_end, head) has not been reported yet */
     uint64_t ev_end, ev_last_us, ev_due_us;
     uint64_t attached, dropped, rejected, bytes_out, events, event_skipped;
+    /* Backpressure: writers are not read while a reader that keeps reading
+     * would be overrun; stall_due_us is when the first of those readers
+     * counts as stalled and stops holding the writers back. */
+    bool paused;
+    uint64_t stall_due_us, pauses;
     bool keep; /* reconfigure: still wanted */
     channel_t *next;
 };
@@ -86,6 +91,9 @@ struct client {
     cstate_t state;
     bool framed, read_only, eof_in, reading, blocked, attached;
     bool out_closed; /* cannot be written to any more, but is still read */
+    bool hup;        /* hung up or failed; parked out of epoll while its channel is paused */
+    bool parked;
+    uint64_t blocked_since; /* its socket has been full since (0: it is not) */
     uint32_t ev_mask;
     channel_t *ch;
     client_t *prev, *next;   /* channel list (LIVE) */
@@ -216,8 +224,22 @@ static void client_info(const client_t *c, const char *reason, stdio_client_info
 
 static void client_set_events(stdio_relay_t *r, client_t *c)
 {
-    uint32_t m = (c->reading ? EPOLLIN : 0) | (c->blocked ? EPOLLOUT : 0);
-    if (m == c->ev_mask)
+    bool paused = c->state == C_LIVE && c->ch && c->ch->paused;
+    bool rd = c->reading && !paused;
+    uint32_t m = (rd ? EPOLLIN : 0) | (c->blocked ? EPOLLOUT : 0);
+    /* A hang-up is reported whatever the mask: while its channel is paused a
+     * hung-up writer would make epoll spin, so it leaves the set until the
+     * channel resumes (and reports the hang-up again). */
+    bool park = c->hup && c->reading && paused && !c->blocked;
+    if (park != c->parked) {
+        struct epoll_event ev = {.events = m, .data.ptr = &c->po};
+        if (epoll_ctl(r->epfd, park ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, c->fd, &ev) == 0) {
+            c->parked = park;
+            c->ev_mask = m;
+        }
+        return;
+    }
+    if (park || m == c->ev_mask)
         return;
     struct epoll_event ev = {.events = m, .data.ptr = &c->po};
     if (epoll_ctl(r->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
@@ -451,6 +473,7 @@ static int client_flush(stdio_relay_t *r, client_t *c)
         }
         if (ns == 0) {
             c->blocked = false;
+            c->blocked_since = 0;
             client_set_events(r, c);
             return 0;
         }
@@ -463,6 +486,8 @@ static int client_flush(stdio_relay_t *r, client_t *c)
                     continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) {
                     c->blocked = true;
+                    if (!c->blocked_since)
+                        c->blocked_since = mono_us();
                     client_set_events(r, c);
                     return 0;
                 }
@@ -514,7 +539,9 @@ static int client_flush(stdio_relay_t *r, client_t *c)
             left -= k;
         }
         if (sent < total) {
+            /* It took something: a new episode of being full starts now. */
             c->blocked = true;
+            c->blocked_since = mono_us();
             client_set_events(r, c);
             return 0;
         }
@@ -622,8 +649,50 @@ static channel_t *chan_find(stdio_relay_t *r, const char *name)
     return NULL;
 }
 
+/* Whether the writers of CH may be read: not while a client that is still
+ * taking data would be pushed out of the ring by the next read. A client
+ * whose socket has stayed full for the stall timeout stops counting (it will
+ * be overrun and dropped), so nobody is held back for longer than that. *DUE
+ * gets the earliest moment a client now holding the writers back stalls. */
+static bool chan_may_read(stdio_relay_t *r, channel_t *ch, uint64_t now, uint64_t *due)
+{
+    if (r->conf.stall_timeout_ms <= 0)
+        return true;
+    uint64_t stall = (uint64_t)r->conf.stall_timeout_ms * 1000u;
+    uint64_t head = stdio_ring_head(ch->ring);
+    uint64_t room = stdio_ring_keep(ch->ring) - stdio_ring_slack(ch->ring);
+    bool may = true;
+    for (client_t *c = ch->clients; c; c = c->next) {
+        if (c->out_closed || head - c->cursor <= room)
+            continue;
+        if (!c->blocked_since)
+            c->blocked_since = now;
+        if (now - c->blocked_since >= stall)
+            continue;
+        may = false;
+        if (!*due || c->blocked_since + stall < *due)
+            *due = c->blocked_since + stall;
+    }
+    return may;
+}
+
+/* Pauses or resumes reading CH's writers. */
+static void chan_update_pause(stdio_relay_t *r, channel_t *ch)
+{
+    uint64_t due = 0;
+    bool pause = !chan_may_read(r, ch, mono_us(), &due);
+    ch->stall_due_us = due;
+    if (pause == ch->paused)
+        return;
+    ch->paused = pause;
+    ch->pauses += pause;
+    for (client_t *c = ch->clients; c; c = c->next)
+        if (c->reading)
+            client_set_events(r, c);
+}
+
 /* After the head moved: drops who fell out of the ring, feeds the rest,
- * and schedules a data event. */
+ * decides whether to read on, and schedules a data event. */
 static void chan_advanced(stdio_relay_t *r, channel_t *ch)
 {
     uint64_t tail = stdio_ring_tail(ch->ring);
@@ -643,6 +712,7 @@ static void chan_advanced(stdio_relay_t *r, channel_t *ch)
         if (!c->blocked)
             client_pump(r, c);
     }
+    chan_update_pause(r, ch);
     if (ch->publish && r->hooks.data && !ch->ev_due_us) {
         uint64_t due = ch->ev_last_us + (uint64_t)r->conf.event_interval_ms * 1000u;
         uint64_t now = mono_us();
@@ -1085,7 +1155,12 @@ static void client_ready(stdio_relay_t *r, client_t *c, uint32_t ev)
     }
     /* A peer that hung up or failed may have written before it went: read
      * that first (one chunk per round, as for anyone). */
-    if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c->state == C_LIVE && c->reading)
+    if ((ev & (EPOLLHUP | EPOLLERR)) && c->state == C_LIVE && c->reading && !c->hup) {
+        c->hup = true;
+        client_set_events(r, c);
+    }
+    if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c->state == C_LIVE && c->reading &&
+        !c->ch->paused)
         client_read(r, c);
     if ((ev & (EPOLLHUP | EPOLLERR)) && c->state != C_DEAD && !(c->state == C_LIVE && c->reading)) {
         int e = 0;
@@ -1121,6 +1196,10 @@ static uint64_t run_timers(stdio_relay_t *r)
         }
     }
     for (channel_t *ch = r->channels; ch; ch = ch->next) {
+        /* Drains, detaches and stalls may all let the writers go on. */
+        chan_update_pause(r, ch);
+        if (ch->stall_due_us && (!next || ch->stall_due_us < next))
+            next = ch->stall_due_us;
         if (!ch->ev_due_us)
             continue;
         if (ch->ev_due_us <= now)
@@ -1170,6 +1249,7 @@ void stdio_relay_conf_defaults(stdio_relay_conf_t *c)
     c->attach_mode = 0660;
     c->hello_timeout_ms = 5000;
     c->drain_timeout_ms = 2000;
+    c->stall_timeout_ms = 50;
     c->event_interval_ms = 100;
     c->event_max_bytes = 16384;
     c->read_chunk = 256 * 1024;
@@ -1217,6 +1297,8 @@ int stdio_relay_conf_check(const stdio_relay_conf_t *c, char *err, size_t errlen
         return rc;
     if (c->hello_timeout_ms < 1 || c->drain_timeout_ms < 1 || c->event_interval_ms < 1)
         return fail(err, errlen, -EINVAL, "timeouts and intervals must be positive");
+    if (c->stall_timeout_ms < 0)
+        return fail(err, errlen, -EINVAL, "stall_timeout must not be negative");
     if (c->event_max_bytes < 1 || c->event_max_bytes > 512 * 1024)
         return fail(err, errlen, -EINVAL, "event_max_bytes must be within 1..524288");
     if (c->read_chunk < 4096 || c->read_chunk > (16u << 20))
@@ -1535,6 +1617,7 @@ void stdio_relay_each(stdio_relay_t *r, stdio_chan_fn *chan_fn, stdio_client_fn 
             .bytes_out = ch->bytes_out,
             .events = ch->events,
             .event_skipped = ch->event_skipped,
+            .pauses = ch->pauses,
         };
         if (chan_fn)
             chan_fn(&cs, arg);

@@ -10,10 +10,18 @@
  * Slow clients: a client's queue is its slice of the ring, from the next byte
  * it has not been sent to the head. It never costs memory of its own and it
  * is bounded by the ring, which keeps 1.25 x the scrollback (a late joiner
- * is replayed the scrollback and has the rest to catch up in): a client whose
- * next byte is about to leave the ring is dropped (attach-protocol clients
- * are told why) instead of holding anybody back. The writer is read as fast
- * as it writes. */
+ * is replayed the scrollback and has the rest to catch up in). A client
+ * whose next byte leaves the ring is dropped (attach-protocol clients are
+ * told why).
+ *
+ * Backpressure, bounded: the writers are not read while that would push a
+ * reader which is still taking data out of the ring, so that a reader that
+ * was merely descheduled for a moment is not dropped at GB/s. A reader whose
+ * socket has stayed full for the stall timeout (default 50 ms) stops holding
+ * anyone back: the writers go on, it falls out of the ring and is dropped.
+ * So a client that stops reading delays the others once, by at most the
+ * stall timeout; with a stall timeout of 0 it never does (and readers that
+ * cannot keep up with the writer are dropped at once). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,6 +50,8 @@ typedef struct stdio_relay_conf {
     mode_t attach_mode;
     int hello_timeout_ms;    /* an attach client must send its hello within this */
     int drain_timeout_ms;    /* a dropped client gets this long to take its last words */
+    int stall_timeout_ms;    /* a reader whose socket stays full this long stops holding
+                                the writers back (0: never hold them back) */
     int event_interval_ms;   /* at most one data event per channel per interval */
     size_t event_max_bytes;  /* and at most this many bytes in it (newest kept) */
     int sndbuf;              /* SO_SNDBUF for clients; 0 keeps the kernel default */
@@ -124,6 +134,7 @@ typedef struct stdio_chan_stats {
     uint64_t bytes_in;   /* == head */
     uint64_t bytes_out;  /* delivered, summed over clients */
     uint64_t events;     /* data events reported */
+    uint64_t pauses;     /* times the writers were held back for a reader */
     uint64_t event_skipped; /* bytes left out of them by the rate limit */
 } stdio_chan_stats_t;
 
