@@ -200,6 +200,7 @@ static void client_info(const client_t *c, const char *reason, stdio_client_info
 {
     memset(ci, 0, sizeof *ci);
     ci->channel = c->ch ? c->ch->name : NULL;
+    ci->stream = c->ch ? c->ch->stream : 0;
     ci->id = c->id;
     ci->cred_known = c->cred_known;
     ci->uid = c->uid;

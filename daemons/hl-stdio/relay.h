@@ -70,6 +70,7 @@ int stdio_relay_conf_check(const stdio_relay_conf_t *c, char *err, size_t errlen
 /* What a client is, for hooks, logs and stats. Strings live as long as the call. */
 typedef struct stdio_client_info {
     const char *channel; /* NULL before an attach client's hello */
+    uint64_t stream;     /* the channel's stream id */
     uint64_t id;
     bool cred_known;
     uid_t uid;

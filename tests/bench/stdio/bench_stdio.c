@@ -202,7 +202,7 @@ static pid_t start_daemon(const char *rundir, const char *sock)
     FILE *f = fopen(cpath, "w");
     if (!f)
         die("config");
-    fprintf(f, "hl-stdio:\n  channels:\n    - name: main\n      socket: %s\n      publish: false\n",
+    fprintf(f, "hl-stdio:\n  channels:\n    - name: main\n      socket: %s\n",
             sock);
     fclose(f);
     int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
