@@ -1,7 +1,6 @@
 /* Configuration parsing and defaults (see config.h). */
 #include "config.h"
 #include <errno.h>
-#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -336,37 +335,9 @@ static int default_phases_build(orch_cfg_t *c, int64_t scale_total)
     return 0;
 }
 
-static int resolve_group(orch_cfg_t *c, const hlb_conf_t *section, hlb_diag_t *d)
-{
-    c->admin_gid = (gid_t) -1;
-    if (!c->admin_group || !*c->admin_group)
-        return 0;
-    struct group gr, *res = NULL;
-    long sz = sysconf(_SC_GETGR_R_SIZE_MAX);
-    size_t len = sz > 0 ? (size_t) sz : 16384;
-    for (;;) {
-        char *buf = malloc(len);
-        if (!buf)
-            return -ENOMEM;
-        int r = getgrnam_r(c->admin_group, &gr, buf, len, &res);
-        if (r == ERANGE && len < (1u << 20)) {
-            free(buf);
-            len *= 2;
-            continue;
-        }
-        if (res)
-            c->admin_gid = gr.gr_gid;
-        free(buf);
-        break;
-    }
-    /* A missing group is not an error: a fresh VM may not have created it
-     * yet, and the safe reading is "root only". The daemon warns. */
-    return 0;
-}
-
 orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
 {
-    static const char *const keys[] = {"bus", "admin_group", "state_root", "journal_lines",
+    static const char *const keys[] = {"bus", "state_root", "journal_lines",
                                        "health", "startup", "phases", "watch", "manage",
                                        "job_mode", "shutdown", "recovery", NULL};
     static const char *const health_keys[] = {"gate", "unit", "accept_degraded", NULL};
@@ -393,8 +364,6 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
         rc |= hlb_conf_check_keys(s, keys, d);
     rc |= hlb_conf_str(s, "bus", "system", &str, d);
     c->bus = strdup(str);
-    rc |= hlb_conf_str(s, "admin_group", "hl-admin", &str, d);
-    c->admin_group = strdup(str);
     rc |= hlb_conf_str(s, "state_root", "/var/lib/hl", &str, d);
     if (str[0] != '/') {
         hlb_diag_add(d, hlb_conf_get(s, "state_root"), "state_root must be an absolute path");
@@ -558,8 +527,8 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
             rc = -EINVAL;
         }
 
-    rc |= resolve_group(c, s, d);
-    if (rc || !c->bus || !c->admin_group || !c->state_root || !c->health_unit ||
+    c->refs = 1;
+    if (rc || !c->bus || !c->state_root || !c->health_unit ||
         !c->temp_pattern || !c->archive_dir || !c->tar || !c->instance_state || !c->job_mode) {
         if (!d->errors)
             hlb_diag_add(d, s, "hl-orchestrator: out of memory");
@@ -569,13 +538,22 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
     return c;
 }
 
+orch_cfg_t *orch_cfg_ref(orch_cfg_t *c)
+{
+    if (c)
+        c->refs++;
+    return c;
+}
+
 void orch_cfg_destroy(orch_cfg_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     orch_cfg_t *c = *self_p;
+    *self_p = NULL;
+    if (--c->refs > 0)
+        return;
     free(c->bus);
-    free(c->admin_group);
     free(c->state_root);
     free(c->health_unit);
     for (size_t i = 0; i < c->n_phases; i++)

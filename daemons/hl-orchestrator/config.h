@@ -31,8 +31,7 @@ typedef struct orch_phase_cfg {
 
 typedef struct orch_cfg {
     char *bus;                  /* system, user, private, or an sd-bus address */
-    char *admin_group;          /* NULL: root only */
-    gid_t admin_gid;            /* resolved; (gid_t) -1 when none */
+    int refs;
     char *state_root;           /* /var/lib/hl */
     int64_t journal_lines;
 
@@ -76,7 +75,9 @@ typedef struct orch_cfg {
 /* Parses SECTION (may be NULL: all defaults). Problems go to DIAG with file
  * and line; NULL then. */
 orch_cfg_t *orch_cfg_parse(const hlb_conf_t *section, hlb_diag_t *diag);
+/* Drops a reference (the last one frees); nulls *SELF_P. */
 void orch_cfg_destroy(orch_cfg_t **self_p);
+orch_cfg_t *orch_cfg_ref(orch_cfg_t *c);
 
 /* Expands %n (service), %u (unit), %S (state root) and %% in PATTERN. */
 char *orch_expand(const char *pattern, const char *unit, const char *state_root);
