@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The phases come up in order: every unit of phase N is active before any
+# unit of phase N+1 starts, seen both from the order of the service.* events
+# on the bus and from systemd's own timestamps; READY=1 (the unit active)
+# only after the last phase; lifecycle.phase reports each phase done.
+set -euo pipefail
+. "$(dirname "$0")/orchlib.sh"
+
+CONFIG='
+hl-orchestrator:
+  health: {gate: "off"}
+  phases:
+    - {name: infrastructure, timeout: 30s, units: [t-infra-a.service, t-infra-b.service, {unit: absent.service, optional: true}]}
+    - {name: core, timeout: 30s, units: [t-core-a.service, t-core-b.service]}
+    - {name: application, timeout: 30s, units: [t-app-a.service, t-app-b.service]}
+    - {name: health, timeout: 30s, checks: [[/bin/true], [/bin/sh, -c, "test -e /run/hl/bus/pub"]]}
+'
+ct_boot
+orch_setup "$CONFIG" "$HERE"/units-phases/*.service
+
+t0=$(date +%s%N)
+ct systemctl start hl-orchestrator.service   # returns at READY=1
+ct_log "hl-orchestrator ready after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+[ "$(unit_prop hl-orchestrator.service ActiveState)" = active ] || ct_fail "orchestrator not active"
+status=$(unit_prop hl-orchestrator.service StatusText)
+case "$status" in ready:*) ;; *) ct_fail "STATUS= is '$status'" ;; esac
+
+phases=(t-infra-a.service,t-infra-b.service t-core-a.service,t-core-b.service t-app-a.service,t-app-b.service)
+
+# 1. From systemd: each phase's units became active before the next phase's
+#    units left the inactive state (monotonic timestamps).
+for i in 0 1; do
+    last_active=0
+    for u in ${phases[$i]//,/ }; do
+        t=$(unit_prop "$u" ActiveEnterTimestampMonotonic)
+        [ "$t" -gt 0 ] || ct_fail "$u never became active"
+        [ "$t" -gt "$last_active" ] && last_active=$t
+    done
+    for u in ${phases[$((i + 1))]//,/ }; do
+        t=$(unit_prop "$u" InactiveExitTimestampMonotonic)
+        [ "$t" -gt "$last_active" ] ||
+            ct_fail "$u started at $t, before phase $((i + 1)) was active ($last_active)"
+    done
+done
+
+# 2. From the bus: the first service.* event of each unit of phase N+1
+#    comes after the "active" events of every unit of phase N.
+ct_wait_for "the tap to see t-app-b running" 10 \
+    grep -q '"unit":"t-app-b.service","active_state":"active"' "$CT_DIR/share/events.jsonl"
+for i in 0 1; do
+    a=${phases[$i]}; b=${phases[$((i + 1))]}
+    ev_jq -e --arg a "$a" --arg b "$b" '
+        [to_entries[] | select(.value.topic | startswith("service.")) | {i: .key, u: .value.body.unit, s: .value.body.active_state}] as $ev
+        | ($a | split(",")) as $A | ($b | split(","))  as $B
+        | ([$ev[] | select((.u as $u | $A | index($u)) and .s == "active") | .i] | max) as $done
+        | ([$ev[] | select((.u as $u | $B | index($u)) and .s != "inactive") | .i] | min) as $next
+        | $done != null and $next != null and $done < $next' >/dev/null ||
+        ct_fail "service.* events: phase $((i + 2)) began before phase $((i + 1)) was active"
+done
+
+# 3. lifecycle.phase: all four done, in order; the optional absent unit skipped.
+done_order=$(ev_jq -r '[.[] | select(.topic == "lifecycle.phase" and .body.state == "done") | .body.name] | join(",")')
+[ "$done_order" = infrastructure,core,application,health ] || ct_fail "phases done: '$done_order'"
+ev_jq -e '[.[] | select(.topic == "lifecycle.phase" and .body.name == "infrastructure" and .body.state == "done")][0]
+          | .body.units[] | select(.unit == "absent.service") | .state == "skipped"' >/dev/null ||
+    ct_fail "absent.service was not reported as skipped"
+ev_jq -e 'map(select(.topic == "lifecycle.state")) | last | .body.state == "ready"' >/dev/null ||
+    ct_fail "lifecycle.state is not ready"
+
+# 4. The read-only methods answer, for anyone in group hl.
+ct /opt/hl/bin/hlctl --json call hl-orchestrator phases | jq -e '.phases | length == 4' >/dev/null ||
+    ct_fail "phases method"
+ct /opt/hl/bin/hlctl --json call hl-orchestrator services |
+    jq -e '[.services[] | select(.unit == "t-app-b.service" and .active_state == "active")] | length == 1' >/dev/null ||
+    ct_fail "services method"
+ct_log "PASS"

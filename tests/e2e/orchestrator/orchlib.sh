@@ -1,0 +1,51 @@
+# Helpers shared by hl-orchestrator's end-to-end scenarios (on top of ctlib.sh).
+#
+#   orch_setup CONFIG_YAML [UNIT_FILE...]   users, bus, units, config, tap
+#   ev_jq FILTER        runs jq -s over the events seen so far
+#   unit_prop UNIT PROP systemctl show -P inside
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=ctlib.sh
+. "$HERE/ctlib.sh"
+
+EVENTS=/share/events.jsonl
+
+unit_prop() { ct systemctl show -P "$2" "$1"; }
+
+ev_jq() { jq -s "$@" "$CT_DIR/share/events.jsonl"; }
+
+# Writes a file inside the container from stdin.
+ct_put() { ct /bin/bash -c "mkdir -p \"\$(dirname '$1')\" && cat > '$1'"; }
+
+orch_setup() {
+    local config=$1
+    shift
+    # The users and directories a package would create.
+    printf 'g hl - -\nu hl -:hl "hl daemons" /var/lib/hl\ng hl-admin - -\n' | ct systemd-sysusers - >/dev/null
+    ct mkdir -p /var/backups /etc/hl /var/lib/hl /var/log/hl /run/hl/ctl /run/hl/bus
+    ct chown hl:hl /run/hl /run/hl/ctl /run/hl/bus
+    for u in "$HERE"/units/*.service "$HERE"/units/*.socket "$@"; do
+        [ -e "$u" ] || continue
+        ct_put "/etc/systemd/system/$(basename "$u")" < "$u"
+    done
+    sed 's|@HL_BINDIR@|/opt/hl/bin|g' "$HL_SOURCE_DIR/deploy/systemd/hl-orchestrator.service" |
+        ct_put /etc/systemd/system/hl-orchestrator.service
+    # Tests restart a killed orchestrator at once.
+    printf '[Service]\nRestartSec=100ms\n' | ct_put /etc/systemd/system/hl-orchestrator.service.d/test.conf
+    printf '%s\n' "$config" | ct_put /etc/hl/hl.yaml
+    ct systemctl daemon-reload
+    ct systemctl start hl-bus.socket hl-bus.service
+    # A tap on the bus, as a unit of its own, into /share/events.jsonl.
+    ct systemd-run --unit=t-tap --quiet -p StandardOutput=file:$EVENTS -p StandardError=journal \
+        -E HL_RUNTIME_DIR=/run/hl /opt/hl/bin/hlctl sub service. lifecycle. recovery. health. test.
+    local n=0
+    ct_wait_for "the tap to receive" 20 tap_sees_marker
+}
+
+tap_sees_marker() {
+    ct /opt/hl/bin/hlctl pub test.marker hello=1 >/dev/null
+    grep -q '"test.marker"' "$CT_DIR/share/events.jsonl"
+}
+
+# The orchestrator's main PID inside the container (0 when none).
+orch_pid() { unit_prop hl-orchestrator.service MainPID; }
