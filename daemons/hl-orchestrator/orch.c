@@ -199,6 +199,7 @@ static void o_stop(hlb_daemon_t *d, void *arg)
     const char *why = "hl-orchestrator is stopping";
     methods_cancel_all(o, why);
     recovery_cancel_all(o, why);
+    units_failure_cancel(o, NULL);
     if (o->shutdown)
         shutdown_cancel(o->shutdown, why);
     startup_destroy(&o->startup);

@@ -26,6 +26,7 @@ typedef struct recovery recovery_t;
 
 /* A pending ctl request answered when a job ends. */
 typedef struct pending_job pending_job_t;
+typedef struct failure_wait failure_wait_t;
 
 typedef struct orch {
     hlb_daemon_t *d;
@@ -43,6 +44,7 @@ typedef struct orch {
     shutdown_t *shutdown;
     recovery_t *recoveries;  /* running, linked */
     pending_job_t *jobs;     /* start/stop/restart requests in flight */
+    failure_wait_t *failure_waits; /* reports waiting for the journal */
     zhashx_t *health;        /* service → health_t */
     uint64_t counter;        /* for unique transient unit names */
     int exit_timer;
@@ -77,6 +79,15 @@ char *units_describe(const sdm_unit_t *u);
  * the caller: free with hl__unit_failure__free_unpacked(f, NULL). */
 Hl__UnitFailure *units_failure(orch_t *o, const char *unit, const char *reason,
                                const char *summary, const char *job_result, const char *phase);
+/* The same, with the journal lines collected once the journal has caught
+ * up with the failure (see jcollect_new): FN(f, arg) is called later, from
+ * the loop, with F owned by FN (NULL when out of memory). */
+typedef void (units_failure_fn)(Hl__UnitFailure *f, void *arg);
+void units_failure_async(orch_t *o, const char *unit, const char *reason, const char *summary,
+                         const char *job_result, const char *phase, units_failure_fn *fn,
+                         void *arg);
+/* Forgets the pending reports for ARG (all with NULL): FN is not called. */
+void units_failure_cancel(orch_t *o, void *arg);
 /* A deep copy of any message (packed and unpacked); NULL on failure. */
 ProtobufCMessage *orch_proto_copy(const ProtobufCMessage *m);
 

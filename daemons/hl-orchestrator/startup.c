@@ -46,6 +46,7 @@ struct phase {
     bool check_running;
     char *check_unit;
     char *check_result;
+    bool failing;          /* a failure report is being completed */
     Hl__UnitFailure *failure;
 };
 
@@ -91,6 +92,7 @@ static const struct {
 };
 
 static void publish_phase(startup_t *s, phase_t *p);
+static bool dispatch(startup_t *s, phase_t *p, ph_event_t ev);
 
 /* ---- unit judgement ---- */
 
@@ -198,7 +200,28 @@ static void set_failure(startup_t *s, phase_t *p, const char *unit, const char *
     p->failure = units_failure(s->o, unit, reason, summary, job_result, p->cfg->name);
 }
 
-static void fail_unit(startup_t *s, phase_t *p, ph_unit_t *pu, const char *why)
+static void on_fail_report(Hl__UnitFailure *f, void *arg)
+{
+    phase_t *p = arg;
+    if (p->failure)
+        hl__unit_failure__free_unpacked(p->failure, NULL);
+    p->failure = f;
+    p->failing = false;
+    dispatch(p->s, p, EV_FAIL);
+}
+
+/* The failure is certain; its report waits (briefly) for the journal to
+ * hold the unit's last words, then the phase fails. */
+static bool begin_fail(startup_t *s, phase_t *p, const char *unit, const char *reason,
+                       const char *summary, const char *job_result)
+{
+    p->failing = true;
+    hlb_debug("phase %s fails: %s", p->cfg->name, summary);
+    units_failure_async(s->o, unit, reason, summary, job_result, p->cfg->name, on_fail_report, p);
+    return false;
+}
+
+static bool fail_unit(startup_t *s, phase_t *p, ph_unit_t *pu, const char *why)
 {
     sdm_unit_t *u = unit_of(s, pu);
     char *state = u ? units_describe(u) : strdup("unknown");
@@ -219,8 +242,9 @@ static void fail_unit(startup_t *s, phase_t *p, ph_unit_t *pu, const char *why)
     else
         hlb_buf_printf(&b, "%s failed: %s", pu->cfg->unit, state ? state : "");
     free(state);
-    set_failure(s, p, pu->cfg->unit, why, b.data ? b.data : "", pu->job_result);
+    begin_fail(s, p, pu->cfg->unit, why, b.data ? b.data : "", pu->job_result);
     hlb_buf_free(&b);
+    return false;
 }
 
 /* ---- evaluation ---- */
@@ -269,6 +293,8 @@ static bool step(startup_t *s)
     if (!s->begun || s->finished || s->aborted || s->cur >= s->n)
         return false;
     phase_t *p = &s->phases[s->cur];
+    if (p->failing)
+        return false;
     if (p->st == PH_PENDING)
         return dispatch(s, p, EV_ENTER);
     if (!s->o->sdm || !sdm_is_ready(s->o->sdm))
@@ -282,8 +308,7 @@ static bool step(startup_t *s)
             pu_state_t st = judge(s, pu, &why);
             if (st == PU_FAILED) {
                 pu->st = st;
-                fail_unit(s, p, pu, why);
-                return dispatch(s, p, EV_FAIL);
+                return fail_unit(s, p, pu, why);
             }
         }
     bool all_up = true;
@@ -301,10 +326,8 @@ static bool step(startup_t *s)
             hlb_debug("phase %s: %s %s → %s", p->cfg->name, pu->cfg->unit, pu_names[pu->st],
                       pu_names[st]);
         pu->st = st;
-        if (st == PU_FAILED) {
-            fail_unit(s, p, pu, why);
-            return dispatch(s, p, EV_FAIL);
-        }
+        if (st == PU_FAILED)
+            return fail_unit(s, p, pu, why);
         if (st != PU_UP && st != PU_SKIPPED)
             all_up = false;
     }
@@ -326,10 +349,10 @@ static bool step(startup_t *s)
                 hlb_buf_t b = {0};
                 hlb_buf_printf(&b, "check `%s` failed: %s%s%s", c->text, p->check_result,
                                state ? "; " : "", state ? state : "");
-                set_failure(s, p, p->check_unit, "check-failed", b.data, p->check_result);
+                begin_fail(s, p, p->check_unit, "check-failed", b.data, p->check_result);
                 hlb_buf_free(&b);
                 free(state);
-                return dispatch(s, p, EV_FAIL);
+                return false;
             }
             free(p->check_result);
             p->check_result = NULL;
@@ -367,7 +390,7 @@ static int on_phase_timer(zloop_t *loop, int timer_id, void *arg)
 {
     startup_t *s = arg;
     s->phase_timer = -1;
-    if (s->finished || s->aborted || s->cur >= s->n)
+    if (s->finished || s->aborted || s->cur >= s->n || s->phases[s->cur].failing)
         return 0;
     dispatch(s, &s->phases[s->cur], EV_TIMEOUT);
     startup_poke(s);
@@ -378,7 +401,7 @@ static int on_total_timer(zloop_t *loop, int timer_id, void *arg)
 {
     startup_t *s = arg;
     s->total_timer = -1;
-    if (s->finished || s->aborted || s->cur >= s->n)
+    if (s->finished || s->aborted || s->cur >= s->n || s->phases[s->cur].failing)
         return 0;
     hlb_err("the startup did not finish within %lld ms", (long long) s->cfg->startup_timeout_ms);
     dispatch(s, &s->phases[s->cur], EV_TIMEOUT);
@@ -695,6 +718,7 @@ void startup_abort(startup_t *s)
             for (size_t k = 0; k < s->phases[i].cfg->n_units; k++)
                 sdm_cancel_callbacks(s->o->sdm, &s->phases[i].units[k]);
             sdm_cancel_callbacks(s->o->sdm, &s->phases[i]);
+            units_failure_cancel(s->o, &s->phases[i]);
         }
 }
 

@@ -99,8 +99,9 @@ char *units_describe(const sdm_unit_t *u)
     return hlb_buf_steal(&b);
 }
 
-Hl__UnitFailure *units_failure(orch_t *o, const char *unit, const char *reason,
-                               const char *summary, const char *job_result, const char *phase)
+static Hl__UnitFailure *failure_build(orch_t *o, const char *unit, const char *reason,
+                                      const char *summary, const char *job_result,
+                                      const char *phase, char **lines)
 {
     Hl__UnitFailure f = HL__UNIT_FAILURE__INIT;
     Hl__ServiceState st;
@@ -118,16 +119,99 @@ Hl__UnitFailure *units_failure(orch_t *o, const char *unit, const char *reason,
     }
     const health_t *h = service ? health_get(o, service) : NULL;
     f.health = h ? h->state : "";
-    char **lines = NULL;
-    if (o->cfg->journal_lines > 0) {
-        lines = journal_tail(unit, (size_t) o->cfg->journal_lines, sdm_user_mode(o->sdm));
-        f.n_journal = orch_strv_len(lines);
-        f.journal = lines;
-    }
+    f.n_journal = orch_strv_len(lines);
+    f.journal = lines;
     Hl__UnitFailure *copy = (Hl__UnitFailure *) orch_proto_copy(&f.base);
-    orch_strv_free(lines);
     free(service);
     return copy;
+}
+
+Hl__UnitFailure *units_failure(orch_t *o, const char *unit, const char *reason,
+                               const char *summary, const char *job_result, const char *phase)
+{
+    char **lines = NULL;
+    if (o->cfg->journal_lines > 0)
+        lines = journal_tail(unit, (size_t) o->cfg->journal_lines, sdm_user_mode(o->sdm));
+    Hl__UnitFailure *f = failure_build(o, unit, reason, summary, job_result, phase, lines);
+    orch_strv_free(lines);
+    return f;
+}
+
+struct failure_wait {
+    failure_wait_t *next;
+    orch_t *o;
+    jcollect_t *jc;
+    Hl__UnitFailure *f;
+    units_failure_fn *fn;
+    void *arg;
+};
+
+static void on_collected(char **lines, void *arg)
+{
+    failure_wait_t *w = arg;
+    orch_t *o = w->o;
+    for (failure_wait_t **pp = &o->failure_waits; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    /* The state was taken when the failure was seen; add the lines. */
+    Hl__UnitFailure *f = w->f;
+    if (f && lines) {
+        f->journal = lines;
+        f->n_journal = orch_strv_len(lines);
+        Hl__UnitFailure *copy = (Hl__UnitFailure *) orch_proto_copy(&f->base);
+        f->journal = NULL;
+        f->n_journal = 0;
+        if (copy) {
+            hl__unit_failure__free_unpacked(f, NULL);
+            f = copy;
+        }
+    }
+    orch_strv_free(lines);
+    w->fn(f, w->arg);
+    free(w);
+}
+
+void units_failure_async(orch_t *o, const char *unit, const char *reason, const char *summary,
+                         const char *job_result, const char *phase, units_failure_fn *fn,
+                         void *arg)
+{
+    failure_wait_t *w = calloc(1, sizeof *w);
+    sdm_unit_t *u = o->sdm ? sdm_unit(o->sdm, unit) : NULL;
+    Hl__UnitFailure *f = failure_build(o, unit, reason, summary, job_result, phase, NULL);
+    uint64_t since = u && u->inactive_exit_us ? u->inactive_exit_us : hlb_now_us() - 60000000ULL;
+    if (w && o->cfg->journal_lines > 0) {
+        w->o = o;
+        w->f = f;
+        w->fn = fn;
+        w->arg = arg;
+        w->jc = jcollect_new(o->loop, unit, (size_t) o->cfg->journal_lines, sdm_user_mode(o->sdm),
+                             since, 1500, on_collected, w);
+        if (w->jc) {
+            w->next = o->failure_waits;
+            o->failure_waits = w;
+            return;
+        }
+    }
+    free(w);
+    fn(f, arg);
+}
+
+void units_failure_cancel(orch_t *o, void *arg)
+{
+    for (failure_wait_t **pp = &o->failure_waits; *pp;) {
+        failure_wait_t *w = *pp;
+        if (arg && w->arg != arg) {
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        jcollect_cancel(&w->jc);
+        if (w->f)
+            hl__unit_failure__free_unpacked(w->f, NULL);
+        free(w);
+    }
 }
 
 static bool pub_differs(const unit_pub_t *p, const sdm_unit_t *u)
