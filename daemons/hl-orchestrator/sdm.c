@@ -620,15 +620,16 @@ int sdm_run(sdm_t *m, const char *name, const char *description, char *const *ar
         return r;
     /* A oneshot that nothing depends on: it may run during a system shutdown
      * (no Conflicts=shutdown.target) and a failed one stays loaded until we
-     * have read its exit status, then we reset it. */
+     * have read its exit status, then we reset it. What it writes (the state
+     * archive) is private: UMask=0077. */
     r = sd_bus_message_append(msg, "ss", name, "fail");
     if (r >= 0)
         r = sd_bus_message_open_container(msg, 'a', "(sv)");
     if (r >= 0)
-        r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)(sv)", "Description", "s", description,
+        r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)(sv)(sv)", "Description", "s", description,
                                   "Type", "s", "oneshot", "DefaultDependencies", "b", 0,
                                   "TimeoutStartUSec", "t", timeout_us, "CollectMode", "s",
-                                  "inactive");
+                                  "inactive", "UMask", "u", (uint32_t) 0077);
     if (r >= 0)
         r = sd_bus_message_open_container(msg, 'r', "sv");
     if (r >= 0)

@@ -77,7 +77,7 @@ void sdm_each(sdm_t *m, void (*fn)(sdm_unit_t *u, void *arg), void *arg);
 int sdm_job(sdm_t *m, const char *method, const char *unit, const char *mode, sdm_job_fn *fn,
             void *arg);
 /* Runs ARGV (ARGV[0] absolute) as a transient oneshot service NAME with a
- * start timeout; FN gets "done" when it exited 0. 0 or -errno. */
+ * start timeout and UMask=0077; FN gets "done" when it exited 0. 0 or -errno. */
 int sdm_run(sdm_t *m, const char *name, const char *description, char *const *argv,
             uint64_t timeout_us, sdm_job_fn *fn, void *arg);
 /* Forgets the jobs whose ARG is ARG: their FN will not be called. */
