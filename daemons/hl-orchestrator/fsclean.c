@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <linux/openat2.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,7 +14,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <hlbus/conf.h>
 
@@ -277,23 +275,50 @@ int fsc_remove_matching(const char *dir, const char *pattern, fsc_stats_t *st)
     return first;
 }
 
-/* The directory of PATH, opened without following any symbolic link. */
+/* The directory of PATH, opened without following any symbolic link: one
+ * component at a time with O_NOFOLLOW (openat2's RESOLVE_NO_SYMLINKS would
+ * do it in one call, but seccomp filters of systemd 252 do not know it). */
 static int open_parent_nofollow(const char *path, const char **base)
 {
     const char *slash = strrchr(path, '/');
     if (!slash || path[0] != '/' || !slash[1])
         return -EINVAL;
     *base = slash + 1;
-    char *dir = slash == path ? strdup("/") : strndup(path, (size_t) (slash - path));
-    if (!dir)
-        return -ENOMEM;
-    struct open_how how = {
-        .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-        .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-    };
-    int fd = (int) syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof how);
+    int dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    const char *p = path;
+    while (p < slash) {
+        while (*p == '/')
+            p++;
+        const char *end = strchr(p, '/');
+        if (!end || end > slash)
+            end = slash;
+        size_t len = (size_t) (end - p);
+        if (len == 0)
+            break;
+        char *comp = strndup(p, len);
+        if (!comp) {
+            close(dfd);
+            return -ENOMEM;
+        }
+        int r = 0;
+        if (!strcmp(comp, "..") || !strcmp(comp, "."))
+            r = -EINVAL;
+        int next = r ? -1 : openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (!r && next < 0)
+            r = errno == ENOTDIR ? -ELOOP : -errno; /* a link to a directory reads as ENOTDIR */
+        free(comp);
+        close(dfd);
+        if (r < 0)
+            return r;
+        dfd = next;
+        p = end;
+    }
+    /* The final directory must allow unlinkat and openat of entries. */
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int r = fd < 0 ? -errno : fd;
-    free(dir);
+    close(dfd);
     return r;
 }
 

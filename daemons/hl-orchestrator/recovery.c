@@ -218,9 +218,13 @@ static void do_clear(recovery_t *r)
     fsc_stats_t st = {0};
     int rc = service ? fsc_clear_beneath(o->cfg->state_root, service, &st) : -ENOMEM;
     uint64_t in_dir = st.removed;
-    if (rc < 0)
+    if (rc < 0) {
+        /* The first note says it best ("... is a symbolic link: not following it"). */
+        char *why = st.log.data ? strndup(st.log.data, strcspn(st.log.data, "\n")) : NULL;
         fail_step(r, "reset-failed", NULL, "clear %s/%s: %s", o->cfg->state_root,
-                  service ? service : "?", strerror(-rc));
+                  service ? service : "?", why && *why ? why : strerror(-rc));
+        free(why);
+    }
     else
         log_step(r, "clear %s/%s: %llu entr%s removed", o->cfg->state_root, service,
                  (unsigned long long) in_dir, in_dir == 1 ? "y" : "ies");
