@@ -10,7 +10,7 @@
 static const char *const known[] = {"healthy", "degraded", "unhealthy", "unknown", NULL};
 
 /* "HEALTH_STATE_UNHEALTHY", "Healthy", "unhealthy" → the known word. */
-static const char *normalize(const char *s)
+const char *health_normalize(const char *s)
 {
     if (!s)
         return NULL;
@@ -40,11 +40,11 @@ const char *health_state_of(const hlb_event_t *ev)
                 continue;
             const char *base = (const char *) ev->msg + fd->offset;
             if (fd->type == PROTOBUF_C_TYPE_STRING)
-                return normalize(*(char *const *) base);
+                return health_normalize(*(char *const *) base);
             if (fd->type == PROTOBUF_C_TYPE_ENUM) {
                 const ProtobufCEnumValue *v =
                     protobuf_c_enum_descriptor_get_value(fd->descriptor, *(const int *) base);
-                return v ? normalize(v->name) : NULL;
+                return v ? health_normalize(v->name) : NULL;
             }
         }
         return NULL;
@@ -54,7 +54,7 @@ const char *health_state_of(const hlb_event_t *ev)
         const char *out = NULL;
         for (const char *const *f = fields; v && *f && !out; f++) {
             char *s = hlb_mpview_str(v, *f);
-            out = normalize(s);
+            out = health_normalize(s);
             free(s);
         }
         hlb_mpview_destroy(&v);

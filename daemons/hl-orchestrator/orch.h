@@ -97,6 +97,8 @@ typedef struct health {
     uint64_t ts_us;   /* when hl-health published it */
 } health_t;
 void health_event(orch_t *o, const hlb_event_t *ev);
+/* "HEALTH_STATE_DEGRADED", "Healthy" → "degraded", "healthy"; NULL if none. */
+const char *health_normalize(const char *s);
 /* The normalized state in an event body, or NULL when it carries none. */
 const char *health_state_of(const hlb_event_t *ev);
 const health_t *health_get(orch_t *o, const char *service);
