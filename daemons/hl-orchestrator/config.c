@@ -337,7 +337,7 @@ static int default_phases_build(orch_cfg_t *c, int64_t scale_total)
 
 orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
 {
-    static const char *const keys[] = {"bus", "state_root", "journal_lines",
+    static const char *const keys[] = {"bus", "manager", "state_root", "journal_lines",
                                        "health", "startup", "phases", "watch", "manage",
                                        "job_mode", "shutdown", "recovery", NULL};
     static const char *const health_keys[] = {"gate", "unit", "accept_degraded", NULL};
@@ -364,6 +364,17 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
         rc |= hlb_conf_check_keys(s, keys, d);
     rc |= hlb_conf_str(s, "bus", "system", &str, d);
     c->bus = strdup(str);
+    if (!strncmp(str, "private:", 8) && str[8] != '/') {
+        hlb_diag_add(d, hlb_conf_get(s, "bus"), "bus: private:PATH needs an absolute PATH");
+        rc = -EINVAL;
+    }
+    const char *mgr;
+    rc |= hlb_conf_str(s, "manager", !strcmp(str, "user") ? "user" : "system", &mgr, d);
+    if (strcmp(mgr, "system") && strcmp(mgr, "user")) {
+        hlb_diag_add(d, hlb_conf_get(s, "manager"), "manager: system or user, not \"%s\"", mgr);
+        rc = -EINVAL;
+    }
+    c->user_manager = !strcmp(mgr, "user");
     rc |= hlb_conf_str(s, "state_root", "/var/lib/hl", &str, d);
     if (str[0] != '/') {
         hlb_diag_add(d, hlb_conf_get(s, "state_root"), "state_root must be an absolute path");

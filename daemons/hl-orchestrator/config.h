@@ -30,7 +30,8 @@ typedef struct orch_phase_cfg {
 } orch_phase_cfg_t;
 
 typedef struct orch_cfg {
-    char *bus;                  /* system, user, private, or an sd-bus address */
+    char *bus;                  /* system, user, private[:PATH], or an sd-bus address */
+    bool user_manager;          /* the manager is a user's: journal fields differ */
     int refs;
     char *state_root;           /* /var/lib/hl */
     int64_t journal_lines;

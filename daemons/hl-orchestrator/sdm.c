@@ -763,13 +763,21 @@ static int sdm_open_bus(sdm_t *m, sd_bus **out)
     else if (strcmp(m->spec, "user") == 0)
         r = sd_bus_open_user_with_description(&b, "hl-orchestrator");
     else {
-        /* "private": systemd's own socket, for a system without a bus daemon
-         * (root only). Any other string is a bus address. */
-        bool direct = strcmp(m->spec, "private") == 0;
-        const char *addr = direct ? "unix:path=/run/systemd/private" : m->spec;
-        r = sd_bus_new(&b);
+        /* "private[:PATH]": a manager's own socket, talked to directly, for a
+         * system without a bus daemon (root only; a user manager's is
+         * $XDG_RUNTIME_DIR/systemd/private). Any other string is the
+         * address of a bus. */
+        bool direct = !strncmp(m->spec, "private", 7) && (!m->spec[7] || m->spec[7] == ':');
+        char *addr = NULL;
+        if (!direct)
+            addr = strdup(m->spec);
+        else if (asprintf(&addr, "unix:path=%s",
+                          m->spec[7] ? m->spec + 8 : "/run/systemd/private") < 0)
+            addr = NULL;
+        r = addr ? sd_bus_new(&b) : -ENOMEM;
         if (r >= 0)
             r = sd_bus_set_address(b, addr);
+        free(addr);
         if (r >= 0)
             r = sd_bus_set_bus_client(b, !direct);
         if (r >= 0)
@@ -915,11 +923,6 @@ void sdm_destroy(sdm_t **self_p)
 bool sdm_is_ready(const sdm_t *m)
 {
     return m && m->ready;
-}
-
-bool sdm_user_mode(const sdm_t *m)
-{
-    return m && strcmp(m->spec, "user") == 0;
 }
 
 uint64_t sdm_dispatched(const sdm_t *m)

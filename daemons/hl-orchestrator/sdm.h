@@ -55,14 +55,15 @@ typedef struct sdm_ops {
 typedef void (sdm_job_fn)(sdm_t *m, sdm_unit_t *u, const char *result, const char *error,
                           void *arg);
 
-/* BUS: "system", "user", or an sd-bus address ("unix:path=/run/systemd/private"). */
+/* BUS: "system", "user", "private" (PID 1's own socket, no bus daemon),
+ * "private:PATH" (a manager's own socket, e.g. a user manager's), or the
+ * address of a bus. */
 sdm_t *sdm_new(zloop_t *loop, const char *bus, const sdm_ops_t *ops, void *arg);
 void sdm_destroy(sdm_t **self_p);
 /* Starts connecting; 0 or -errno for a bad address. Failures to connect are
  * retried with back-off and logged. */
 int sdm_connect(sdm_t *m);
 bool sdm_is_ready(const sdm_t *m);
-bool sdm_user_mode(const sdm_t *m);
 
 /* Watches UNIT (a valid unit name) from now on; the existing record if
  * already watched. NULL for an invalid name. */

@@ -131,7 +131,7 @@ Hl__UnitFailure *units_failure(orch_t *o, const char *unit, const char *reason,
 {
     char **lines = NULL;
     if (o->cfg->journal_lines > 0)
-        lines = journal_tail(unit, (size_t) o->cfg->journal_lines, sdm_user_mode(o->sdm));
+        lines = journal_tail(unit, (size_t) o->cfg->journal_lines, o->cfg->user_manager);
     Hl__UnitFailure *f = failure_build(o, unit, reason, summary, job_result, phase, lines);
     orch_strv_free(lines);
     return f;
@@ -186,7 +186,7 @@ void units_failure_async(orch_t *o, const char *unit, const char *reason, const 
         w->f = f;
         w->fn = fn;
         w->arg = arg;
-        w->jc = jcollect_new(o->loop, unit, (size_t) o->cfg->journal_lines, sdm_user_mode(o->sdm),
+        w->jc = jcollect_new(o->loop, unit, (size_t) o->cfg->journal_lines, o->cfg->user_manager,
                              since, 1500, on_collected, w);
         if (w->jc) {
             w->next = o->failure_waits;
