@@ -46,8 +46,8 @@ for u in t-app-a.service t-app-b.service; do
     [ "$(unit_prop $u InactiveExitTimestampMonotonic)" = 0 ] || ct_fail "$u was started"
 done
 # And the same report in the journal, for people.
-ct journalctl -u hl-orchestrator --no-pager -o cat | grep -q 'startup failed in phase 2/4 (core): t-bad.service' ||
+journal_has 'startup failed in phase 2/4 (core): t-bad.service' ||
     ct_fail "no failure line in the journal"
-ct journalctl -u hl-orchestrator --no-pager -o cat | grep -q 'cannot parse /etc/t-bad.conf' ||
+journal_has 'cannot parse /etc/t-bad.conf' ||
     ct_fail "the unit's journal lines are not in the orchestrator's journal"
 ct_log "PASS"

@@ -63,7 +63,7 @@ ct systemd-run --unit=t-locker --quiet /usr/bin/flock /run/lock/hl/t-rc.lock /bi
 ct_wait_for "the lock to be held" 10 bash -c "! nsenter -t $CT_PID -a flock -n /run/lock/hl/t-rc.lock true"
 ct /opt/hl/bin/hlctl recover t-rc --type reset >/dev/null || ct_fail "reset with a held lock failed"
 ct test -e /run/lock/hl/t-rc.lock || ct_fail "reset removed a lock file in use"
-ct journalctl -u hl-orchestrator --no-pager -o cat | grep -q 'kept /run/lock/hl/t-rc.lock: locked by a running process' ||
+journal_has 'kept /run/lock/hl/t-rc.lock: locked by a running process' ||
     ct_fail "the kept lock was not explained"
 ct systemctl stop t-locker
 

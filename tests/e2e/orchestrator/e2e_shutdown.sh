@@ -133,7 +133,7 @@ esac
 [ "$(unit_prop hl-orchestrator.service Result)" = success ] || ct_fail "B: the unit did not stop cleanly"
 ct cat /var/lib/hl/instance-state.json | jq -e '.state == "stopped" and .outcome == "partial"' >/dev/null ||
     ct_fail "B: the missing acknowledgement is not in the instance state"
-ct journalctl -u hl-orchestrator --no-pager -o cat | grep -q 'no acknowledgement from t-saver' ||
+journal_has 'no acknowledgement from t-saver' ||
     ct_fail "B: the missing acknowledgement was not logged"
 
 # --- C: everything stopped at once, units ordered before the orchestrator
@@ -150,6 +150,6 @@ case "$order" in
     "t-s-app-a t-s-app-b t-s-core t-s-infra "|"t-s-app-b t-s-app-a t-s-core t-s-infra ") ;;
     *) ct_fail "C: stop order: $order" ;;
 esac
-ct journalctl -u hl-orchestrator --no-pager -o cat | grep -q 'merged with a queued job' ||
+journal_has 'merged with a queued job' ||
     ct_fail "C: the queued stop jobs were not merged"
 ct_log "PASS"

@@ -49,3 +49,12 @@ tap_sees_marker() {
 
 # The orchestrator's main PID inside the container (0 when none).
 orch_pid() { unit_prop hl-orchestrator.service MainPID; }
+
+# Whether the journal of UNIT (default hl-orchestrator) has a line matching
+# PATTERN. (Not `journalctl | grep -q`: grep's early exit would make
+# journalctl die of SIGPIPE and fail the pipeline under pipefail.)
+journal_has() {
+    local pattern=$1 unit=${2:-hl-orchestrator}
+    ct journalctl -u "$unit" --no-pager -o cat > "$CT_DIR/journal.txt" 2>/dev/null || true
+    grep -q -- "$pattern" "$CT_DIR/journal.txt"
+}
