@@ -466,7 +466,7 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
                          *v);
             rc = -EINVAL;
         }
-    rc |= hlb_conf_duration_ms(sd, "stop_timeout", 90000, 1000, 3600 * 1000LL,
+    rc |= hlb_conf_duration_ms(sd, "stop_timeout", 45000, 1000, 3600 * 1000LL,
                                &c->stop_timeout_ms, d);
     rc |= parse_strv(sd, "temp_dirs", default_temp_dirs, &c->temp_dirs, d);
     for (char **v = c->temp_dirs; v && *v; v++)
@@ -505,7 +505,7 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
     rc |= hlb_conf_int(ar, "keep", 7, 1, 10000, &c->archive_keep, d);
     rc |= hlb_conf_duration_ms(ar, "max_age", 7LL * 24 * 3600 * 1000, 0,
                                3650LL * 24 * 3600 * 1000, &c->archive_max_age_ms, d);
-    rc |= hlb_conf_duration_ms(ar, "timeout", 300000, 1000, 24 * 3600 * 1000LL,
+    rc |= hlb_conf_duration_ms(ar, "timeout", 120000, 1000, 24 * 3600 * 1000LL,
                                &c->archive_timeout_ms, d);
     rc |= hlb_conf_str(ar, "tar", "/usr/bin/tar", &str, d);
     if (str[0] != '/') {

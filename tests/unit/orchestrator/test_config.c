@@ -130,8 +130,43 @@ static void test_expand(void)
     free(s);
 }
 
+/* The documented example says what the built-in defaults are: keep it true. */
+static void test_example(void)
+{
+    hlb_diag_t d = {0};
+    hlb_conf_t *c = hlb_conf_load(ORCH_EXAMPLE, false, &d);
+    CHECK_MSG(c != NULL, "%s", d.text ? d.text : "");
+    orch_cfg_t *ex = c ? orch_cfg_parse(hlb_conf_get(c, "hl-orchestrator"), &d) : NULL;
+    CHECK_MSG(ex != NULL, "%s", d.text ? d.text : "");
+    orch_cfg_t *def = orch_cfg_parse(NULL, &d);
+    if (ex && def) {
+        CHECK(ex->n_phases == def->n_phases);
+        for (size_t i = 0; i < ex->n_phases && i < def->n_phases; i++) {
+            CHECK(!strcmp(ex->phases[i].name, def->phases[i].name));
+            CHECK(ex->phases[i].timeout_ms == def->phases[i].timeout_ms);
+            CHECK(ex->phases[i].n_units == def->phases[i].n_units);
+            for (size_t k = 0; k < ex->phases[i].n_units && k < def->phases[i].n_units; k++) {
+                const orch_unit_cfg_t *a = &ex->phases[i].units[k], *b = &def->phases[i].units[k];
+                CHECK_MSG(!strcmp(a->unit, b->unit) && a->optional == b->optional &&
+                              !a->health == !b->health && (!a->health || !strcmp(a->health, b->health)),
+                          "phase %zu unit %zu: %s", i, k, a->unit);
+            }
+        }
+        CHECK(ex->archive_keep == def->archive_keep && ex->archive_max_age_ms == def->archive_max_age_ms);
+        CHECK(ex->ack_timeout_ms == def->ack_timeout_ms && ex->stop_timeout_ms == def->stop_timeout_ms);
+        CHECK(orch_strv_len(ex->stale_files) == orch_strv_len(def->stale_files));
+        CHECK(orch_strv_len(ex->archive_exclude) == orch_strv_len(def->archive_exclude));
+        CHECK(ex->recovery_timeout_ms == def->recovery_timeout_ms);
+    }
+    orch_cfg_destroy(&ex);
+    orch_cfg_destroy(&def);
+    hlb_conf_destroy(&c);
+    hlb_diag_free(&d);
+}
+
 int main(void)
 {
+    test_example();
     test_defaults();
     test_full();
     test_errors();
