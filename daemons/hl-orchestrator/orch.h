@@ -35,6 +35,7 @@ typedef struct orch {
     orch_cfg_t *cfg;
     sdm_t *sdm;
     bool started;            /* the startup sequence has begun */
+    bool ready;              /* READY=1 was sent */
     lc_state_t lc;
     uint64_t lc_since_us;
     char *status;            /* last STATUS= text */

@@ -664,6 +664,13 @@ static void finish(shutdown_t *s)
     for (size_t i = 0; i < s->n_waiters; i++)
         answer(&s->waiters[i], s->final ? s->final : &m);
     s->n_waiters = 0;
+    /* Done: the daemon exits, so that a crash can never bring the services
+     * back behind the person who shut them down; `systemctl start
+     * hl-orchestrator` does, on purpose. A startup cut short by the shutdown
+     * never sent READY=1: exit status 3 fails that start without a restart. */
+    if (!s->o->ready)
+        hlb_warn("the startup was interrupted by the shutdown");
+    hlb_daemon_quit(s->o->d, s->o->ready ? 0 : 3);
 }
 
 static void step_begin(shutdown_t *s)

@@ -483,6 +483,7 @@ static void act_done(startup_t *s, phase_t *p)
     cancel_timer(s, &s->total_timer);
     orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.1f s", s->n,
                        (double) (s->finished_us - s->began_us) / 1e6);
+    s->o->ready = true;
     hlb_daemon_ready(s->o->d);
 }
 

@@ -106,7 +106,7 @@ done
 case " $ls_backups" in *" hl-state-20261101T000000Z.tar.gz "*) ;; *) ct_fail "retention removed the newest old archive" ;; esac
 jq -e '.pruned | length == 3' <<<"$report" >/dev/null || ct_fail "pruned: $(jq -c .pruned <<<"$report")"
 
-# The instance state, and the daemon still answering.
+# The instance state, and the daemon gone (exit 0: inactive, not failed).
 ct cat /var/lib/hl/instance-state.json | jq -e --arg a "$archive" \
     '.state == "stopped" and .outcome == "ok" and .archive == $a' >/dev/null || ct_fail "instance state"
 ev_jq -e 'map(select(.topic == "lifecycle.state")) | last | .body.state == "stopped"' >/dev/null ||
@@ -117,9 +117,10 @@ ev_jq -e 'map(select(.topic == "lifecycle.instance")) | last | .body.state == "s
 ev_jq -e '(map(.topic == "lifecycle.shutdown" and .body.step == "pre-shutdown") | index(true)) <
           (map(.topic == "service.t-s-app-a" and .body.active_state == "deactivating") | index(true))' >/dev/null ||
     ct_fail "units went down before the pre-shutdown notice"
-# Stopping the unit now answers with the same report at once, and ends cleanly.
-ct systemctl stop hl-orchestrator.service
-[ "$(unit_prop hl-orchestrator.service Result)" = success ] || ct_fail "the unit did not stop cleanly"
+ct_wait_for "the orchestrator to exit" 20 bash -c \
+    "[ \"\$(nsenter -t $CT_PID -a systemctl show -P ActiveState hl-orchestrator.service)\" = inactive ]"
+[ "$(unit_prop hl-orchestrator.service Result)" = success ] || ct_fail "the unit did not end cleanly"
+[ "$(unit_prop hl-orchestrator.service NRestarts)" = 0 ] || ct_fail "systemd restarted it after the shutdown"
 
 # --- B: systemctl stop runs the sequence; nobody acknowledges.
 : > "$CT_DIR/share/stops"
