@@ -12,6 +12,7 @@ struct pending_job {
     hlb_deferred_t *def;
     const char *action;
     char *unit;
+    char *result;
     uint64_t started_us;
 };
 
@@ -139,12 +140,9 @@ static void pending_unlink(orch_t *o, pending_job_t *pj)
         }
 }
 
-static void on_job_done(sdm_t *m, sdm_unit_t *u, const char *result, const char *error,
-                        void *arg)
+static void job_reply(pending_job_t *pj, sdm_unit_t *u, const char *result, Hl__UnitFailure *f)
 {
-    pending_job_t *pj = arg;
     orch_t *o = pj->o;
-    pending_unlink(o, pj);
     hlb_reply_t *reply = hlb_deferred_reply(pj->def);
     Hl__UnitJob j = HL__UNIT_JOB__INIT;
     Hl__ServiceState st;
@@ -156,25 +154,10 @@ static void on_job_done(sdm_t *m, sdm_unit_t *u, const char *result, const char 
     j.job_result = (char *) result;
     j.state = &st;
     j.duration_us = hlb_now_us() - pj->started_us;
-    bool ok = !strcmp(result, "done");
-    /* A start that "succeeded" into a unit that is not up is no success. */
-    if (ok && strcmp(pj->action, "stop") != 0 && !units_is_active(u) &&
-        strcmp(u->result, "success") != 0)
-        ok = false;
-    Hl__UnitFailure *f = NULL;
-    if (!ok) {
-        char *state = units_describe(u);
-        hlb_buf_t b = {0};
-        hlb_buf_printf(&b, "%s %s: job %s%s%s; %s", pj->action, u->name, result,
-                       error ? " (" : "", error ? error : "", error ? ")" : "");
-        hlb_buf_printf(&b, "%s", state ? state : "");
-        f = units_failure(o, u->name, strcmp(result, "done") ? "job-failed" : "unit-failed",
-                          b.data, result, NULL);
-        j.failure = f;
-        hlb_warn("%s", b.data ? b.data : "job failed");
-        hlb_reply_error(reply, EIO, "%s", b.data ? b.data : "job failed");
-        hlb_buf_free(&b);
-        free(state);
+    j.failure = f;
+    if (f) {
+        hlb_warn("%s", f->summary);
+        hlb_reply_error(reply, EIO, "%s", f->summary);
     } else {
         hlb_info("%s %s: done in %.1f ms", pj->action, u->name, (double) j.duration_us / 1e3);
     }
@@ -184,7 +167,53 @@ static void on_job_done(sdm_t *m, sdm_unit_t *u, const char *result, const char 
         hl__unit_failure__free_unpacked(f, NULL);
     free(service);
     free(pj->unit);
+    free(pj->result);
     free(pj);
+}
+
+static void on_job_report(Hl__UnitFailure *f, void *arg)
+{
+    pending_job_t *pj = arg;
+    pending_unlink(pj->o, pj);
+    sdm_unit_t *u = pj->o->sdm ? sdm_unit(pj->o->sdm, pj->unit) : NULL;
+    if (!u) { /* cannot happen: watched units are never forgotten */
+        hlb_reply_error(hlb_deferred_reply(pj->def), EIO, "%s", f && f->summary ? f->summary : "failed");
+        hlb_deferred_send(&pj->def);
+        if (f)
+            hl__unit_failure__free_unpacked(f, NULL);
+        free(pj->unit);
+        free(pj->result);
+        free(pj);
+        return;
+    }
+    job_reply(pj, u, pj->result, f);
+}
+
+static void on_job_done(sdm_t *m, sdm_unit_t *u, const char *result, const char *error,
+                        void *arg)
+{
+    pending_job_t *pj = arg;
+    orch_t *o = pj->o;
+    bool ok = !strcmp(result, "done");
+    /* A start that "succeeded" into a unit that is not up is no success. */
+    if (ok && strcmp(pj->action, "stop") != 0 && !units_is_active(u) &&
+        strcmp(u->result, "success") != 0)
+        ok = false;
+    if (ok) {
+        pending_unlink(o, pj);
+        job_reply(pj, u, result, NULL);
+        return;
+    }
+    /* The report quotes the journal: it is sent once that has caught up. */
+    char *state = units_describe(u);
+    hlb_buf_t b = {0};
+    hlb_buf_printf(&b, "%s %s: job %s%s%s%s; %s", pj->action, u->name, result, error ? " (" : "",
+                   error ? error : "", error ? ")" : "", state ? state : "");
+    pj->result = strdup(result);
+    units_failure_async(o, u->name, strcmp(result, "done") ? "job-failed" : "unit-failed", b.data,
+                        result, NULL, on_job_report, pj);
+    hlb_buf_free(&b);
+    free(state);
 }
 
 static void m_job(hlb_request_t *req, hlb_reply_t *reply, orch_t *o, const char *method,
@@ -244,9 +273,11 @@ void methods_cancel_all(orch_t *o, const char *why)
         o->jobs = pj->next;
         if (o->sdm)
             sdm_cancel_callbacks(o->sdm, pj);
+        units_failure_cancel(o, pj);
         hlb_reply_error(hlb_deferred_reply(pj->def), ECANCELED, "%s", why);
         hlb_deferred_send(&pj->def);
         free(pj->unit);
+        free(pj->result);
         free(pj);
     }
 }

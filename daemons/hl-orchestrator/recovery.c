@@ -38,6 +38,8 @@ struct recovery {
     Hl__UnitFailure *failure;
     char *transient;
     int timer;
+    /* what failed first, for the report built when the action ends */
+    char *fail_unit, *fail_reason, *fail_job;
 };
 
 static void step_run(recovery_t *r);
@@ -74,7 +76,9 @@ static void fail_step(recovery_t *r, const char *reason, const char *job_result,
     if (!r->error) {
         r->error = hlb_buf_steal(&b);
         const char *unit = r->steps[r->at] == RS_REBUILD && r->transient ? r->transient : r->unit;
-        r->failure = units_failure(r->o, unit, reason, r->error, job_result, NULL);
+        r->fail_unit = strdup(unit);
+        r->fail_reason = strdup(reason);
+        r->fail_job = job_result ? strdup(job_result) : NULL;
     }
     hlb_buf_free(&b);
 }
@@ -130,6 +134,10 @@ static void recovery_free(recovery_t *r)
     orch_strv_free(r->log);
     free(r->error);
     free(r->transient);
+    free(r->fail_unit);
+    free(r->fail_reason);
+    free(r->fail_job);
+    units_failure_cancel(r->o, r);
     if (r->failure)
         hl__unit_failure__free_unpacked(r->failure, NULL);
     free(r);
@@ -144,7 +152,27 @@ static void unlink_recovery(orch_t *o, recovery_t *r)
         }
 }
 
+static void finish_report(recovery_t *r);
+
+static void on_failure_report(Hl__UnitFailure *f, void *arg)
+{
+    recovery_t *r = arg;
+    r->failure = f;
+    finish_report(r);
+}
+
 static void finish(recovery_t *r)
+{
+    /* A failure report quotes the journal: wait for it to catch up. */
+    if (r->error && r->fail_unit && !r->failure) {
+        units_failure_async(r->o, r->fail_unit, r->fail_reason, r->error, r->fail_job, NULL,
+                            on_failure_report, r);
+        return;
+    }
+    finish_report(r);
+}
+
+static void finish_report(recovery_t *r)
 {
     const char *outcome = r->error ? "failed" : "ok";
     /* The spec's recovery log lines (5.2.1), through the logging path. */

@@ -727,7 +727,7 @@ static void on_bus_failed(int err, void *arg)
     sdm_t *m = arg;
     bool was_ready = m->ready;
     m->ready = false;
-    hlb_warn("systemd bus connection lost: %s", strerror(-err));
+    hlb_debug("systemd bus connection lost: %s", strerror(-err));
     for (job_t *j = m->jobs; j; j = j->next)
         if (!j->result)
             job_finish(m, j, "lost", "the connection to systemd was lost", false);

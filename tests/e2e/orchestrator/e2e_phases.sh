@@ -73,4 +73,14 @@ ct /opt/hl/bin/hlctl --json call hl-orchestrator phases | jq -e '.phases | lengt
 ct /opt/hl/bin/hlctl --json call hl-orchestrator services |
     jq -e '[.services[] | select(.unit == "t-app-b.service" and .active_state == "active")] | length == 1' >/dev/null ||
     ct_fail "services method"
+# 5. The bus daemon restarts: the orchestrator reconnects, re-subscribes and
+#    goes on reporting.
+ct systemctl restart dbus.service
+ct_wait_for "the orchestrator to reconnect" 30 journal_has 'reconnected to systemd'
+inv=$(unit_prop t-app-b.service InvocationID)
+ct systemctl restart t-app-b.service
+inv2=$(unit_prop t-app-b.service InvocationID)
+ct_wait_for "service.t-app-b from the new invocation" 10 \
+    grep -q "\"invocation_id\":\"$inv2\"" "$CT_DIR/share/events.jsonl"
+[ "$inv" != "$inv2" ] || ct_fail "t-app-b was not restarted"
 ct_log "PASS"
