@@ -95,4 +95,17 @@ grep -q 'permission denied' <<<"$out" || ct_fail "outsider: unclear refusal: $ou
 # Units the orchestrator does not manage are off limits even for root.
 if out=$(ct /opt/hl/bin/hlctl restart dbus 2>&1); then ct_fail "restarted an unmanaged unit"; fi
 grep -q 'not managed' <<<"$out" || ct_fail "unmanaged: unclear refusal: $out"
+# Bad requests get clear errors, and change nothing.
+bad() {
+    local want=$1; shift
+    local out
+    if out=$(ct /opt/hl/bin/hlctl call hl-orchestrator "$@" 2>&1); then ct_fail "accepted: $*"; fi
+    grep -q -- "$want" <<<"$out" || ct_fail "for '$*': expected '$want' in: $out"
+}
+bad 'unit= is required' recover
+bad 'restart, reset or rebuild' recover unit=t-rc type=explode
+bad 'not a unit name' start 'unit=../../etc/passwd'
+bad 'not managed' stop unit=ssh.service
+bad 'has no method' reboot
+ct /opt/hl/bin/hlctl call hl-orchestrator recover unit=t-rc type=rebuild > /dev/null || ct_fail "a good request after bad ones"
 ct_log "PASS"
