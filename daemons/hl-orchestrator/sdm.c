@@ -435,6 +435,24 @@ static void unit_fetch(sdm_t *m, sdm_unit_t *u)
     unit_fetch_ex(m, u, false, false);
 }
 
+/* Drops a unit record (transient ones, once their job has ended) unless a
+ * job still refers to it. */
+static void unit_forget(sdm_t *m, sdm_unit_t *u)
+{
+    if (u->refreshing > 0)
+        return;
+    for (job_t *j = m->jobs; j; j = j->next)
+        if (j->u == u)
+            return;
+    for (size_t i = 0; i < m->n_units; i++)
+        if (m->units[i] == u) {
+            memmove(&m->units[i], &m->units[i + 1], (m->n_units - i - 1) * sizeof *m->units);
+            m->n_units--;
+            unit_free(u);
+            return;
+        }
+}
+
 /* ---- jobs ---- */
 
 static void job_free(job_t *j)
@@ -483,7 +501,11 @@ static int on_complete_timer(zloop_t *loop, int timer_id, void *arg)
             j->fn(m, j->u, j->result, j->error, j->arg);
         if (j->reset_failed && strcmp(j->result, "done") != 0)
             reset_failed(m, j->u->name);
+        /* A transient command's record is not needed any more. */
+        sdm_unit_t *done = j->u->transient ? j->u : NULL;
         job_free(j);
+        if (done)
+            unit_forget(m, done);
     }
     sdloop_kick(m->sl);
     return 0;

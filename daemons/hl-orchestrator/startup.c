@@ -46,6 +46,7 @@ struct phase {
     bool check_running;
     char *check_unit;
     char *check_result;
+    char *check_state;     /* how the check's unit ended, for the report */
     bool failing;          /* a failure report is being completed */
     Hl__UnitFailure *failure;
 };
@@ -344,14 +345,11 @@ static bool step(startup_t *s)
         if (p->check_result) {
             if (strcmp(p->check_result, "done") != 0) {
                 const orch_cmd_t *c = &p->cfg->checks[p->check_next];
-                sdm_unit_t *u = s->o->sdm ? sdm_unit(s->o->sdm, p->check_unit) : NULL;
-                char *state = u ? units_describe(u) : NULL;
                 hlb_buf_t b = {0};
-                hlb_buf_printf(&b, "check `%s` failed: %s%s%s", c->text, p->check_result,
-                               state ? "; " : "", state ? state : "");
+                hlb_buf_printf(&b, "check `%s` did not pass: %s", c->text,
+                               p->check_state ? p->check_state : p->check_result);
                 begin_fail(s, p, p->check_unit, "check-failed", b.data, p->check_result);
                 hlb_buf_free(&b);
-                free(state);
                 return false;
             }
             free(p->check_result);
@@ -440,6 +438,8 @@ static void on_check_job(sdm_t *m, sdm_unit_t *u, const char *result, const char
     p->check_running = false;
     free(p->check_result);
     p->check_result = strdup(result ? result : "bus-error");
+    free(p->check_state);
+    p->check_state = units_describe(u); /* the record goes when this returns */
     startup_poke(p->s);
 }
 
@@ -743,6 +743,7 @@ void startup_destroy(startup_t **self_p)
         free(p->units);
         free(p->check_unit);
         free(p->check_result);
+        free(p->check_state);
         if (p->failure)
             hl__unit_failure__free_unpacked(p->failure, NULL);
     }

@@ -50,4 +50,22 @@ journal_has 'startup failed in phase 2/4 (core): t-bad.service' ||
     ct_fail "no failure line in the journal"
 journal_has 'cannot parse /etc/t-bad.conf' ||
     ct_fail "the unit's journal lines are not in the orchestrator's journal"
+# A failing check (phase 4's integration test) stops the sequence the same
+# way, with the check's own output in the report.
+printf '%s\n' '
+hl-orchestrator:
+  health: {gate: "off"}
+  phases:
+    - {name: infrastructure, timeout: 30s, units: [t-infra-a.service]}
+    - {name: health, timeout: 30s, checks: [[/bin/true], [/bin/sh, -c, "echo probe says no >&2; exit 2"]]}
+' | ct_put /etc/hl/hl.yaml
+if ct systemctl start hl-orchestrator.service 2>/dev/null; then ct_fail "ready despite a failing check"; fi
+ct_wait_for "the second failure report" 20 bash -c \
+    "jq -e -s 'map(select(.topic == \"lifecycle.phase\" and .body.state == \"failed\")) | length == 2' '$CT_DIR/share/events.jsonl'"
+report=$(ev_jq -c 'map(select(.topic == "lifecycle.phase" and .body.state == "failed"))[1].body')
+ct_log "check report: $(jq -r .failure.summary <<<"$report")"
+jq -e '.name == "health" and .failure.reason == "check-failed"
+       and (.failure.summary | test("check `/bin/sh -c .echo probe says no >&2; exit 2.` did not pass: .*exited with status 2"))
+       and ([.failure.journal[] | select(test("sh\\[[0-9]+\\]: probe says no"))] | length == 1)' <<<"$report" >/dev/null ||
+    ct_fail "check failure report: $report"
 ct_log "PASS"
