@@ -591,8 +591,9 @@ static int write_instance_state(shutdown_t *s, const char *state)
     if (asprintf(&tmp, "%s.tmp", path) < 0)
         return -ENOMEM;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    errno = 0;
     if (fd < 0 || write(fd, b.data, b.len) != (ssize_t) b.len || fsync(fd) < 0)
-        r = -errno;
+        r = errno ? -errno : -EIO;
     if (fd >= 0)
         close(fd);
     if (r == 0 && rename(tmp, path) < 0)
