@@ -513,7 +513,8 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
         rc = -EINVAL;
     }
     c->tar = strdup(str);
-    rc |= hlb_conf_str(sd, "instance_state", "/var/lib/hl/instance-state.json", &str, d);
+    rc |= hlb_conf_str(sd, "instance_state", "/var/lib/hl/hl-orchestrator/instance-state.json",
+                       &str, d);
     if (str[0] != '/') {
         hlb_diag_add(d, hlb_conf_get(sd, "instance_state"), "instance_state must be absolute");
         rc = -EINVAL;

@@ -107,7 +107,7 @@ case " $ls_backups" in *" hl-state-20261101T000000Z.tar.gz "*) ;; *) ct_fail "re
 jq -e '.pruned | length == 3' <<<"$report" >/dev/null || ct_fail "pruned: $(jq -c .pruned <<<"$report")"
 
 # The instance state, and the daemon gone (exit 0: inactive, not failed).
-ct cat /var/lib/hl/instance-state.json | jq -e --arg a "$archive" \
+ct cat /var/lib/hl/hl-orchestrator/instance-state.json | jq -e --arg a "$archive" \
     '.state == "stopped" and .outcome == "ok" and .archive == $a' >/dev/null || ct_fail "instance state"
 ev_jq -e 'map(select(.topic == "lifecycle.state")) | last | .body.state == "stopped"' >/dev/null ||
     ct_fail "lifecycle.state is not stopped"
@@ -132,7 +132,7 @@ case "$order" in
     *) ct_fail "B: stop order: $order" ;;
 esac
 [ "$(unit_prop hl-orchestrator.service Result)" = success ] || ct_fail "B: the unit did not stop cleanly"
-ct cat /var/lib/hl/instance-state.json | jq -e '.state == "stopped" and .outcome == "partial"' >/dev/null ||
+ct cat /var/lib/hl/hl-orchestrator/instance-state.json | jq -e '.state == "stopped" and .outcome == "partial"' >/dev/null ||
     ct_fail "B: the missing acknowledgement is not in the instance state"
 journal_has 'no acknowledgement from t-saver' ||
     ct_fail "B: the missing acknowledgement was not logged"

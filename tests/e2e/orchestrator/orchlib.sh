@@ -38,7 +38,7 @@ orch_setup() {
     printf "$dropin" | ct_put /etc/systemd/system/hl-orchestrator.service.d/test.conf
     printf '%s\n' "$config" | ct_put /etc/hl/hl.yaml
     ct systemctl daemon-reload
-    ct systemctl start hl-bus.socket hl-bus.service
+    ct systemctl start hl-bus-pub.socket hl-bus-sub.socket hl-bus.service
     # A tap on the bus, as a unit of its own, into /share/events.jsonl.
     ct systemd-run --unit=t-tap --quiet -p StandardOutput=file:$EVENTS -p StandardError=journal \
         -E HL_RUNTIME_DIR=/run/hl /opt/hl/bin/hlctl sub service. lifecycle. recovery. health. test.
