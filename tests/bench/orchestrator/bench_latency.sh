@@ -36,6 +36,7 @@ jq -n --argjson r "$out" --argjson oc "$(( (c1 - c0) * 1000000 / ticks ))" \
         orchestrator_cpu_per_event_us: (if $r.changes > 0 then ($oc / $r.changes | floor) else null end)}'
 jq -r -n --argjson r "$out" --argjson oc "$(( (c1 - c0) * 1000000 / ticks ))" '
   "service.* latency over \($r.changes) state changes: p50 \($r.p50_us / 1000) ms, p90 \($r.p90_us / 1000) ms, p99 \($r.p99_us / 1000) ms, max \($r.max_us / 1000) ms",
+  "  of which systemd → the orchestrator publishing: p50 \($r.systemd_to_publish_p50_us / 1000) ms, p99 \($r.systemd_to_publish_p99_us / 1000) ms; through the bus: p50 \($r.bus_p50_us / 1000) ms, p99 \($r.bus_p99_us / 1000) ms",
   "hl-orchestrator CPU: \($oc / 1000) ms in all, \(($oc / $r.changes) | floor) us per change (10 ms clock ticks)",
   "systemctl is-active: \(($r.poll_cpu_us / 1000 * 100 | floor) / 100) ms CPU per call (\(($r.poll_wall_us / 1000 * 100 | floor) / 100) ms wall)",
   "polling every \($r.p99_us / 1000) ms (to match that p99) would cost \((1000000 / $r.p99_us * $r.poll_cpu_us / 10000 | floor)) % of a core per unit"'

@@ -76,6 +76,8 @@ int main(int argc, char **argv)
     }
     size_t cap = (size_t) cycles * 8, n = 0;
     uint64_t *lat = calloc(cap, sizeof *lat);
+    /* The two legs: systemd → the orchestrator's publish, publish → here. */
+    uint64_t *leg1 = calloc(cap, sizeof *leg1), *leg2 = calloc(cap, sizeof *leg2);
     uint64_t last_change = 0;
     int missing = 0;
     for (int64_t i = 0; i < cycles * 2; i++) {
@@ -96,14 +98,20 @@ int main(int argc, char **argv)
             const Hl__ServiceState *s = (const Hl__ServiceState *) ev.msg;
             if (s->state_change_us > last_change) {
                 last_change = s->state_change_us;
-                if (n < cap)
+                if (n < cap) {
+                    uint64_t pub = ev.env->ts_us;
+                    leg1[n] = pub > s->state_change_us ? pub - s->state_change_us : 0;
+                    leg2[n] = now > pub ? now - pub : 0;
                     lat[n++] = now > s->state_change_us ? now - s->state_change_us : 0;
+                }
             }
             if (!strcmp(s->active_state, want))
                 break;
         }
     }
     qsort(lat, n, sizeof *lat, cmp_u64);
+    qsort(leg1, n, sizeof *leg1, cmp_u64);
+    qsort(leg2, n, sizeof *leg2, cmp_u64);
 
     /* The peer: polling with systemctl, as the spec's scripts do. */
     struct rusage before, after;
@@ -125,11 +133,18 @@ int main(int argc, char **argv)
                     (double) (after.ru_stime.tv_sec - before.ru_stime.tv_sec) * 1e6 +
                     (double) (after.ru_stime.tv_usec - before.ru_stime.tv_usec);
     printf("{\"changes\":%zu,\"missing\":%d,\"p50_us\":%llu,\"p90_us\":%llu,\"p99_us\":%llu,"
-           "\"max_us\":%llu,\"min_us\":%llu,\"polls\":%d,\"poll_cpu_us\":%.0f,\"poll_wall_us\":%.0f}\n",
+           "\"max_us\":%llu,\"min_us\":%llu,"
+           "\"systemd_to_publish_p50_us\":%llu,\"systemd_to_publish_p99_us\":%llu,"
+           "\"bus_p50_us\":%llu,\"bus_p99_us\":%llu,"
+           "\"polls\":%d,\"poll_cpu_us\":%.0f,\"poll_wall_us\":%.0f}\n",
            n, missing, (unsigned long long) pct(lat, n, 0.5), (unsigned long long) pct(lat, n, 0.9),
            (unsigned long long) pct(lat, n, 0.99), (unsigned long long) (n ? lat[n - 1] : 0),
-           (unsigned long long) (n ? lat[0] : 0), polls, cpu_us / polls, (double) wall / polls);
+           (unsigned long long) (n ? lat[0] : 0), (unsigned long long) pct(leg1, n, 0.5),
+           (unsigned long long) pct(leg1, n, 0.99), (unsigned long long) pct(leg2, n, 0.5),
+           (unsigned long long) pct(leg2, n, 0.99), polls, cpu_us / polls, (double) wall / polls);
     free(lat);
+    free(leg1);
+    free(leg2);
     free(prefix);
     free(service);
     hlb_sub_destroy(&sub);
