@@ -90,8 +90,10 @@ int hlctl_cmd_services(hlctl_t *ctx, int argc, char **argv)
         for (size_t i = 0; i < l->n_services; i++) {
             const Hl__ServiceState *s = l->services[i];
             char *age = fmt_age(s->state_change_us);
-            printf("%-28s %-13s %-14s %-16s %8u %8u %-9s %s\n", s->unit, s->active_state,
-                   s->sub_state, *s->result ? s->result : "-", s->n_restarts, s->main_pid,
+            bool loaded = !strcmp(s->load_state, "loaded");
+            printf("%-28s %-13s %-14s %-16s %8u %8u %-9s %s\n", s->unit,
+                   loaded ? s->active_state : s->load_state, loaded ? s->sub_state : "-",
+                   loaded && *s->result ? s->result : "-", s->n_restarts, s->main_pid,
                    s->state_change_us ? age : "-", *s->phase ? s->phase : "-");
             free(age);
         }
@@ -126,8 +128,11 @@ int hlctl_cmd_phases(hlctl_t *ctx, int argc, char **argv)
         if (ctx->json) {
             hlctl_print_json(r);
         } else {
-            if (l->lifecycle)
-                printf("%s: %s\n", l->lifecycle->state, l->lifecycle->status);
+            const Hl__LifecycleState *lc = l->lifecycle;
+            if (lc && !strncmp(lc->status, lc->state, strlen(lc->state)))
+                printf("%s\n", lc->status);
+            else if (lc)
+                printf("%s: %s\n", lc->state, lc->status);
             for (size_t i = 0; i < l->n_phases; i++) {
                 const Hl__PhaseStatus *p = l->phases[i];
                 char took[32] = "";
