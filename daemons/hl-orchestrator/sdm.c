@@ -60,6 +60,7 @@ struct sdm {
     int backoff_ms;
     int complete_timer; /* delivers job completions outside sd-bus callbacks */
     sd_bus_slot *job_removed_slot;
+    sd_bus_slot *reloading_slot;
     struct { char *path; char *result; } removed[REMOVED_RING];
     unsigned removed_next;
     uint64_t dispatched_before; /* by earlier connections */
@@ -761,6 +762,7 @@ static void on_bus_failed(int err, void *arg)
 static void sdm_disconnect(sdm_t *m)
 {
     m->job_removed_slot = sd_bus_slot_unref(m->job_removed_slot);
+    m->reloading_slot = sd_bus_slot_unref(m->reloading_slot);
     for (size_t i = 0; i < m->n_units; i++) {
         m->units[i]->match_slot = sd_bus_slot_unref(m->units[i]->match_slot);
         m->units[i]->refreshing = 0;
@@ -813,6 +815,21 @@ static int sdm_open_bus(sdm_t *m, sd_bus **out)
     return 0;
 }
 
+/* After a daemon-reload units may have appeared (a package installed their
+ * files) or changed: load and fetch every watched unit again. */
+static int on_reloading(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error)
+{
+    sdm_t *m = userdata;
+    int active = 0;
+    if (sd_bus_message_read(msg, "b", &active) < 0 || active)
+        return 0;
+    hlb_debug("systemd reloaded: fetching the watched units again");
+    for (size_t i = 0; i < m->n_units; i++)
+        if (!m->units[i]->transient)
+            unit_fetch_ex(m, m->units[i], false, true);
+    return 0;
+}
+
 static int on_subscribe(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 {
     if (sd_bus_message_is_method_error(reply, NULL)) {
@@ -838,6 +855,9 @@ static int sdm_try_connect(sdm_t *m)
     }
     r = sd_bus_match_signal_async(b, &m->job_removed_slot, SD_DEST, SD_PATH, SD_MANAGER,
                                   "JobRemoved", on_job_removed, NULL, m);
+    if (r >= 0)
+        r = sd_bus_match_signal_async(b, &m->reloading_slot, SD_DEST, SD_PATH, SD_MANAGER,
+                                      "Reloading", on_reloading, NULL, m);
     if (r >= 0)
         r = sd_bus_call_method_async(b, NULL, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe",
                                      on_subscribe, NULL, "");

@@ -9,6 +9,7 @@ set -euo pipefail
 CONFIG='
 hl-orchestrator:
   health: {gate: "off"}
+  watch: [hl-bus.service, t-late.service]
   phases:
     - {name: infrastructure, timeout: 30s, units: [t-infra-a.service, t-infra-b.service, {unit: absent.service, optional: true}]}
     - {name: core, timeout: 30s, units: [t-core-a.service, t-core-b.service]}
@@ -73,7 +74,15 @@ ct /opt/hl/bin/hlctl --json call hl-orchestrator phases | jq -e '.phases | lengt
 ct /opt/hl/bin/hlctl --json call hl-orchestrator services |
     jq -e '[.services[] | select(.unit == "t-app-b.service" and .active_state == "active")] | length == 1' >/dev/null ||
     ct_fail "services method"
-# 5. The bus daemon restarts: the orchestrator reconnects, re-subscribes and
+# 5. A unit installed later (a package, then daemon-reload) is picked up.
+ev_jq -e 'map(select(.topic == "service.t-late")) | last | .body.load_state == "not-found"' >/dev/null ||
+    ct_fail "t-late.service should be reported as not installed"
+printf '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n' | ct_put /etc/systemd/system/t-late.service
+ct systemctl daemon-reload
+ct_wait_for "t-late to be reported as installed" 10 bash -c \
+    "jq -e -s 'map(select(.topic == \"service.t-late\")) | last | .body.load_state == \"loaded\"' '$CT_DIR/share/events.jsonl'"
+
+# 6. The bus daemon restarts: the orchestrator reconnects, re-subscribes and
 #    goes on reporting.
 ct systemctl restart dbus.service
 ct_wait_for "the orchestrator to reconnect" 30 journal_has 'reconnected to systemd'
