@@ -2,7 +2,12 @@
 # Runs inside the e2e container, as root: installs the staged build the way
 # a package's post-installation step and the VM's cloud-init would, then
 # starts everything that is enabled.
+#   container-install.sh [--with-test-units]
+# --with-test-units adds the e2e tier's own units and drop-ins (hl-testd,
+# shorter watchdogs, the runtime's test knobs); scripts/run-local.sh goes
+# without them.
 set -euo pipefail
+with_test_units=${1:-}
 stage=/opt/hl-e2e/stage
 . "$stage/e2e/e2e.env"
 
@@ -15,8 +20,9 @@ systemd-sysusers "$stage$E2E_SYSUSERSDIR"/*.conf
 systemd-tmpfiles --create "$stage$E2E_TMPFILESDIR"/*.conf
 install -d /etc/systemd/system
 cp -a "$stage$E2E_UNITDIR"/. /etc/systemd/system/
-# The test-only units and drop-ins (hl-testd, shorter watchdogs, test knobs).
-cp -a "$stage/e2e/units"/. /etc/systemd/system/
+if [ "$with_test_units" = --with-test-units ]; then
+  cp -a "$stage/e2e/units"/. /etc/systemd/system/
+fi
 install -d /etc/hl /etc/hl/services
 # The stand-in hl-daemon's own config (the spec's --config /etc/hl/daemon.conf).
 printf 'port = 8080\n' >/etc/hl/daemon.conf

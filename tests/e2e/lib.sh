@@ -97,7 +97,10 @@ e2e__poll() {
   done
 }
 
-# Snapshot of the host's /run that the container must leave as it was.
+# Snapshot of the host's /run that the container must leave as it was: its
+# entries, and /run/systemd three levels down (where a careless nspawn would
+# leave machines/, nspawn/ or, worst, system/, which makes apt and friends
+# believe systemd is PID 1).
 e2e__run_snapshot() {
   { ls -A1 /run | sed 's|^|/run/|'; find /run/systemd -maxdepth 3 2>/dev/null; } | sort -u
 }
@@ -109,11 +112,10 @@ e2e_boot() {
   local lifetime=${1:-0}
   mkdir -p "$E2E_DIR"
   e2e_stop --quiet || true # a container left by an interrupted run
-  [ -d /run/systemd/system ] && e2e_die "/run/systemd/system exists on the host: refusing to boot"
   e2e__run_snapshot >"$E2E_DIR/run-before"
   systemd-id128 new >"$E2E_DIR/machine-id"
   local name
-  name=hl-e2e-$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  name=${E2E_MACHINE_PREFIX:-hl-e2e}-$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')
   local stage=$E2E_DIR/stage
   [ -d "$stage/e2e" ] || e2e_die "nothing staged: call e2e_stage first"
   local -a binds=(
@@ -203,9 +205,9 @@ e2e_hlctl() { e2e_exec "$E2E_BINDIR/hlctl" "$@"; }
 # Installs the staged build into the running container (users, runtime
 # directories, units, config), enables every unit, starts the stack, and
 # waits until every enabled unit is active (a target is active even when
-# what it wants failed).
+# what it wants failed). e2e_install [--with-test-units]
 e2e_install() {
-  e2e_exec bash /opt/hl-e2e/stage/e2e/container-install.sh >"$E2E_DIR/container-install.log" 2>&1 ||
+  e2e_exec bash /opt/hl-e2e/stage/e2e/container-install.sh "$@" >"$E2E_DIR/container-install.log" 2>&1 ||
     { cat "$E2E_DIR/container-install.log" >&2; e2e_journal | tail -60 >&2; e2e_die "installing into the container failed"; }
   local u bad=()
   for u in $(e2e_exec cat /run/e2e-enabled-units); do
@@ -248,7 +250,6 @@ e2e_stop() {
     fi
     rm -f "$E2E_DIR/run-before" "$E2E_DIR/run-after"
   fi
-  [ -d /run/systemd/system ] && { e2e_log "/run/systemd/system exists on the host"; rc=1; }
   return $rc
 }
 

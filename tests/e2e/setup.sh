@@ -14,6 +14,6 @@ e2e_stage
 # A ctest run killed before its cleanup must not leave the container running
 # for ever: it powers off after this long in any case.
 e2e_boot "${HL_E2E_MAX_LIFETIME:-1800}"
-e2e_install
+e2e_install --with-test-units
 e2e_exec systemctl list-units --no-legend --plain 'hl*' 'claude-code*' | sed 's/^/  /'
 echo "setup: container $E2E_MACHINE up; stack active"
