@@ -23,6 +23,12 @@ cp -a "$stage$E2E_UNITDIR"/. /etc/systemd/system/
 if [ "$with_test_units" = --with-test-units ]; then
   cp -a "$stage/e2e/units"/. /etc/systemd/system/
 fi
+# The default config: under the prefix it came in with the prefix's bind;
+# elsewhere (a /opt prefix installs it in /etc/opt) it is copied.
+if [ ! -e "$E2E_CONFIG_FILE" ]; then
+  install -d "$E2E_SYSCONFDIR"
+  cp -a "$stage$E2E_SYSCONFDIR/hl" "$E2E_SYSCONFDIR/"
+fi
 install -d /etc/hl /etc/hl/services
 # The stand-in hl-daemon's own config (the spec's --config /etc/hl/daemon.conf).
 printf 'port = 8080\n' >/etc/hl/daemon.conf

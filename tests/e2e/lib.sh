@@ -263,11 +263,20 @@ e2e_proc_status() { e2e_exec cat "/proc/$1/status" | sed -n "s/^$2:[[:space:]]*/
 e2e_main_pid() { e2e_prop "$1" MainPID; }
 e2e_is_active() { [ "$(e2e_exec systemctl is-active "$1")" = active ]; }
 
-# Waits until UNIT is active (default 30 s). e2e_wait_unit_active UNIT [S]
+# Waits until UNIT is active (default 30 s), giving up early when it has
+# failed for good (not waiting for an automatic restart).
+# e2e_wait_unit_active UNIT [S]
 e2e_wait_unit_active() {
-  e2e__poll "${2:-30}" e2e_is_active "$1" && return 0
-  e2e_log "$1 is not active: $(e2e_exec systemctl is-active "$1")"
-  return 1
+  local state end=$((SECONDS + ${2:-30}))
+  while :; do
+    state=$(e2e_exec systemctl is-active "$1")
+    [ "$state" = active ] && return 0
+    if [ "$state" = failed ] || [ $SECONDS -ge $end ]; then
+      e2e_log "$1 is not active: $state"
+      return 1
+    fi
+    sleep 0.05
+  done
 }
 
 # Waits until UNIT's property PROP has VALUE. e2e_wait_prop UNIT PROP VALUE [S]
