@@ -357,6 +357,11 @@ e2e_ok() {
 # e2e_scenario UNIT... (the units whose journal helps when it fails)
 e2e_scenario() {
   e2e_init
+  local why
+  if ! why=$(e2e_can_run); then
+    echo "!!! SKIPPED: the end-to-end tier cannot run here: $why"
+    exit 77
+  fi
   e2e_load
   E2E_FAILED_UNITS=("$@")
   trap e2e__finish EXIT
