@@ -6,7 +6,8 @@
 #     printing each exposure score; above 3.0 fails;
 #   * the rules our units follow (tests/e2e/units too): Type=notify with a
 #     watchdog, restart with a start limit, exit 78 not retried, user hl,
-#     the shared runtime directory kept, part of hl.target.
+#     the shared runtime directory kept, part of hl.target, wanting the bus
+#     sockets, and never Requires=/BindsTo=/PartOf= a managed service.
 # The managed services (the spec's units for third-party programs) are
 # verified and their scores shown, but not held to our rules.
 set -u
@@ -93,6 +94,20 @@ for u in $all; do
     'PartOf=hl.target' 'WantedBy=hl.target'; do
     has "$u" "$rule" && pass=$((pass + 1)) || bad "$u lacks $rule (see deploy/systemd/hl-bus.service)"
   done
+  # Every daemon needs only the bus, and the bus's sockets are enough ...
+  if [ "$u" != hl-bus.service ]; then
+    for rule in 'Wants=.*hl-bus-pub\.socket.*' 'Wants=.*hl-bus-sub\.socket.*' \
+      'After=.*hl-bus-pub\.socket.*' 'After=.*hl-bus-sub\.socket.*'; do
+      has "$u" "$rule" && pass=$((pass + 1)) || bad "$u lacks ${rule//\\/} (it needs the bus)"
+    done
+  fi
+  # ... and monitoring outlives what it monitors: no daemon of ours lives and
+  # dies with a managed service.
+  if grep -Eq '^(Requires|Requisite|BindsTo|PartOf)=.*(hl-daemon|claude-code|hl-service@[^ ]*)\.service' "$u"; then
+    bad "$u ties its life to a managed service (Requires/BindsTo/PartOf): use After= at most"
+  else
+    pass=$((pass + 1))
+  fi
 done
 
 echo "units: $pass passed, $fail failed"
