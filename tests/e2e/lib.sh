@@ -162,6 +162,7 @@ e2e_boot() {
 E2E_MACHINE=$name
 E2E_LEADER=$leader
 E2E_NSPAWN=$nspawn
+E2E_NSPAWN_START=$(e2e__starttime "$nspawn")
 E2E_PID1=$pid1
 E2E_PID1_START=$(e2e__starttime "$pid1")
 EOF
@@ -227,14 +228,27 @@ e2e_stop() {
   [ -r "$E2E_STATE" ] || { [ -n "$quiet" ] && return 0; e2e_die "no container state"; }
   # shellcheck disable=SC1090
   . "$E2E_STATE"
-  if [ "$(e2e__comm "$E2E_NSPAWN")" = systemd-nspawn ]; then
+  # Ours only if it is the very process we started (a PID can be reused,
+  # by another run's nspawn even).
+  if [ "$(e2e__comm "$E2E_NSPAWN")" = systemd-nspawn ] &&
+    [ "$(e2e__starttime "$E2E_NSPAWN")" = "${E2E_NSPAWN_START:-}" ]; then
     [ -n "$quiet" ] && e2e_log "stopping container $E2E_MACHINE left by an earlier run"
     kill -TERM "$E2E_NSPAWN" 2>/dev/null
     if ! e2e__poll 30 bash -c "! kill -0 $E2E_NSPAWN"; then
       e2e_log "container $E2E_MACHINE did not power off in 30 s: killing it"
-      kill -KILL "$E2E_NSPAWN" "$E2E_LEADER" 2>/dev/null
+      kill -KILL "$E2E_NSPAWN" 2>/dev/null
+      # An orphaned container init would run on: killing it ends its PID
+      # namespace, every process inside with it.
+      [ "$(e2e__starttime "$E2E_PID1")" = "${E2E_PID1_START:-}" ] && kill -KILL "$E2E_PID1" 2>/dev/null
       e2e__poll 10 bash -c "! kill -0 $E2E_NSPAWN" || e2e_die "cannot kill nspawn $E2E_NSPAWN"
     fi
+  fi
+  # A container init whose nspawn was killed from outside runs on, orphaned.
+  if [ "$(e2e__comm "$E2E_PID1")" = systemd ] &&
+    [ "$(e2e__starttime "$E2E_PID1")" = "${E2E_PID1_START:-}" ]; then
+    e2e_log "killing the orphaned init of $E2E_MACHINE"
+    kill -KILL "$E2E_PID1" 2>/dev/null
+    e2e__poll 10 bash -c "! kill -0 $E2E_PID1" || e2e_die "cannot kill $E2E_PID1"
   fi
   # The wrapper (timeout, when there is one) ends with its child.
   e2e__poll 10 bash -c "! kill -0 $E2E_LEADER 2>/dev/null" || true
