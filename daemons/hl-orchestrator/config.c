@@ -8,7 +8,9 @@
 #include <hlbus/paths.h>
 #include "sdm.h"
 
-/* The spec's four phases (1.2.2) with the units that implement them. A unit
+/* The spec's four phases (1.2.2) with the units that implement them.
+ * "Network configuration" is network-online.target: network.target refuses
+ * manual starts, and online is what the later phases need. A unit
  * marked optional may be absent (not installed); when installed it must come
  * up like any other. Health gates follow the spec's hl-health-check (1.3.2):
  * hl-daemon, claude-code and docker. 60+90+90+60 s = the spec's 300 s. */
@@ -23,7 +25,7 @@ static const struct {
     def_unit_t units[6];
 } default_phases[] = {
     {"infrastructure", 60000,
-     {{"network.target", false, NULL},
+     {{"network-online.target", false, NULL},
       {"docker.service", true, "docker"},
       {"hl-logs.service", true, NULL},
       {"hl-metrics.service", true, NULL},
@@ -494,6 +496,7 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
         hlb_diag_add(d, hlb_conf_get(ar, "dir"), "archive.dir must be absolute");
         rc = -EINVAL;
     }
+    c->archive_paths_default = !hlb_conf_get(ar, "paths");
     rc |= parse_strv(ar, "paths", default_archive_paths, &c->archive_paths, d);
     rc |= parse_strv(ar, "exclude", default_archive_exclude, &c->archive_exclude, d);
     for (char **v = c->archive_paths; v && *v; v++)
@@ -615,6 +618,32 @@ char *orch_expand(const char *pattern, const char *unit, const char *state_root)
     if (!b.data)
         hlb_buf_puts(&b, "");
     return hlb_buf_steal(&b);
+}
+
+void orch_cfg_archive_config_dir(orch_cfg_t *c, const char *file)
+{
+    if (!c->archive_paths_default || !file || file[0] != '/')
+        return;
+    const char *slash = strrchr(file, '/');
+    char *dir = slash == file ? strdup("/") : strndup(file, (size_t) (slash - file));
+    if (!dir || !strcmp(dir, "/")) {
+        free(dir);
+        return;
+    }
+    size_t n = orch_strv_len(c->archive_paths);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(c->archive_paths[i], dir)) {
+            free(dir);
+            return;
+        }
+    char **v = realloc(c->archive_paths, (n + 2) * sizeof *v);
+    if (!v) {
+        free(dir);
+        return;
+    }
+    v[n] = dir;
+    v[n + 1] = NULL;
+    c->archive_paths = v;
 }
 
 int orch_cfg_phase_of(const orch_cfg_t *c, const char *unit)

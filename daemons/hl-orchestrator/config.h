@@ -57,8 +57,9 @@ typedef struct orch_cfg {
     size_t n_cleanup_cmds;
     int64_t cleanup_timeout_ms;
     bool archive;
+    bool archive_paths_default;
     char *archive_dir;
-    char **archive_paths;
+    char **archive_paths;       /* by default also the loaded config's directory */
     char **archive_exclude;
     int64_t archive_keep;       /* archives kept at most (newest first) */
     int64_t archive_max_age_ms; /* older ones go */
@@ -79,6 +80,12 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *section, hlb_diag_t *diag);
 /* Drops a reference (the last one frees); nulls *SELF_P. */
 void orch_cfg_destroy(orch_cfg_t **self_p);
 orch_cfg_t *orch_cfg_ref(orch_cfg_t *c);
+
+/* Adds the directory of the config file actually loaded (FILE) to the
+ * default archive paths when it is not there yet (a /usr/local install keeps
+ * its config in /usr/local/etc/hl). Paths configured explicitly stay as
+ * they are. */
+void orch_cfg_archive_config_dir(orch_cfg_t *c, const char *file);
 
 /* Expands %n (service), %u (unit), %S (state root) and %% in PATTERN. */
 char *orch_expand(const char *pattern, const char *unit, const char *state_root);

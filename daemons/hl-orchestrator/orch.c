@@ -139,6 +139,7 @@ static int o_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t
     orch_cfg_t *c = orch_cfg_parse(section, diag);
     if (!c)
         return -EINVAL;
+    orch_cfg_archive_config_dir(c, conf ? hlb_conf_file(conf) : NULL);
     if (check_only) {
         orch_cfg_destroy(&c);
         return 0;

@@ -565,7 +565,12 @@ static int on_job_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
     j->slot = sd_bus_slot_unref(j->slot);
     if (sd_bus_message_is_method_error(reply, NULL)) {
         const sd_bus_error *e = sd_bus_message_get_error(reply);
-        job_finish(m, j, "bus-error", e && e->message ? e->message : "D-Bus error", false);
+        char *text = NULL;
+        if (asprintf(&text, "%s [%s]", e && e->message ? e->message : "D-Bus error",
+                     e && e->name ? e->name : "?") < 0)
+            text = NULL;
+        job_finish(m, j, "bus-error", text ? text : "D-Bus error", false);
+        free(text);
         return 0;
     }
     const char *path;

@@ -50,8 +50,9 @@ typedef struct sdm_ops {
 } sdm_ops_t;
 
 /* How a job ended: systemd's result (done, canceled, timeout, failed,
- * dependency, skipped), or "bus-error" (ERROR says why) or "lost". U has been
- * refreshed after the job when RESULT is one of systemd's. */
+ * dependency, skipped), or "bus-error" (ERROR says why, ending with the D-Bus
+ * error name in brackets) or "lost". U has been refreshed after the job when
+ * RESULT is one of systemd's. */
 typedef void (sdm_job_fn)(sdm_t *m, sdm_unit_t *u, const char *result, const char *error,
                           void *arg);
 

@@ -30,6 +30,7 @@ typedef struct ph_unit {
     bool started;      /* this run issued its start job */
     bool was_up;       /* seen up during this run */
     bool job_pending;
+    bool by_dependency;  /* RefuseManualStart=yes: waited for, never started */
     char *job_result;
     char *job_error;
 } ph_unit_t;
@@ -164,6 +165,16 @@ static void on_start_job(sdm_t *m, sdm_unit_t *u, const char *result, const char
 {
     ph_unit_t *pu = arg;
     pu->job_pending = false;
+    /* A unit that refuses manual starts (network.target, for one) comes up
+     * through its dependencies: wait for it instead. */
+    if (!strcmp(result, "bus-error") && error &&
+        strstr(error, "[org.freedesktop.systemd1.OnlyByDependency]")) {
+        hlb_info("%s may only be started by dependency: waiting for it", u->name);
+        pu->by_dependency = true;
+        pu->started = false;
+        startup_poke(pu->s);
+        return;
+    }
     free(pu->job_result);
     free(pu->job_error);
     pu->job_result = strdup(result);
@@ -317,7 +328,7 @@ static bool step(startup_t *s)
         ph_unit_t *pu = &p->units[k];
         const char *why;
         pu_state_t st = judge(s, pu, &why);
-        if (st == PU_WAITING && p->st == PH_STARTING && !pu->job_pending) {
+        if (st == PU_WAITING && p->st == PH_STARTING && !pu->job_pending && !pu->by_dependency) {
             start_unit(s, pu);
             st = PU_STARTING;
         }

@@ -58,7 +58,7 @@ hl-orchestrator:
   phases:
     - {name: infrastructure, timeout: 30s, units: [t-infra-a.service]}
     - {name: health, timeout: 30s, checks: [[/bin/true], [/bin/sh, -c, "echo probe says no >&2; exit 2"]]}
-' | ct_put /etc/hl/hl.yaml
+' | ct_put "$E2E_CONFIG_FILE"
 if ct systemctl start hl-orchestrator.service 2>/dev/null; then ct_fail "ready despite a failing check"; fi
 ct_wait_for "the second failure report" 20 bash -c \
     "jq -e -s 'map(select(.topic == \"lifecycle.phase\" and .body.state == \"failed\")) | length == 2' '$CT_DIR/share/events.jsonl'"

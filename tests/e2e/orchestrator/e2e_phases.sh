@@ -11,13 +11,13 @@ hl-orchestrator:
   health: {gate: "off"}
   watch: [hl-bus.service, t-late.service]
   phases:
-    - {name: infrastructure, timeout: 30s, units: [t-infra-a.service, t-infra-b.service, {unit: absent.service, optional: true}]}
+    - {name: infrastructure, timeout: 30s, units: [t-dep.target, t-infra-a.service, t-infra-b.service, {unit: absent.service, optional: true}]}
     - {name: core, timeout: 30s, units: [t-core-a.service, t-core-b.service]}
     - {name: application, timeout: 30s, units: [t-app-a.service, t-app-b.service]}
     - {name: health, timeout: 30s, checks: [[/bin/true], [/bin/sh, -c, "test -e /run/hl/bus/pub"]]}
 '
 ct_boot
-orch_setup "$CONFIG" "$HERE"/units-phases/*.service
+orch_setup "$CONFIG" "$HERE"/units-phases/*.service "$HERE"/units-phases/*.target
 
 t0=$(date +%s%N)
 ct systemctl start hl-orchestrator.service   # returns at READY=1
@@ -58,6 +58,11 @@ for i in 0 1; do
         | $done != null and $next != null and $done < $next' >/dev/null ||
         ct_fail "service.* events: phase $((i + 2)) began before phase $((i + 1)) was active"
 done
+
+# A unit that refuses manual starts was waited for, not started.
+[ "$(unit_prop t-dep.target ActiveState)" = active ] || ct_fail "t-dep.target is not active"
+journal_has 't-dep.target may only be started by dependency: waiting for it' ||
+    ct_fail "t-dep.target: no note that it is waited for"
 
 # 3. lifecycle.phase: all four done, in order; the optional absent unit skipped.
 done_order=$(ev_jq -r '[.[] | select(.topic == "lifecycle.phase" and .body.state == "done") | .body.name] | join(",")')

@@ -28,8 +28,8 @@ hl-orchestrator:
     temp_dirs: [/tmp]
     archive:
       dir: /var/backups/hl
-      paths: [/var/lib/hl, /var/log/hl, /etc/hl, /nonexistent]
-      exclude: [/var/lib/hl/cache]
+      # the default paths and exclusions: state, logs, /etc/hl and the
+      # directory of the config actually loaded; not /var/lib/hl/cache
       keep: 2
       max_age: 168h
 '
@@ -93,7 +93,7 @@ archive=$(jq -r .archive <<<"$report")
 ct tar -tvzf "$archive" > "$CT_DIR/list"
 grep -q ' var/lib/hl/t-s-core/data.txt$' "$CT_DIR/list" || ct_fail "state not archived"
 grep -q ' var/log/hl/x.log$' "$CT_DIR/list" || ct_fail "logs not archived"
-grep -q ' etc/hl/hl.yaml$' "$CT_DIR/list" || ct_fail "config not archived"
+grep -q " ${E2E_CONFIG_FILE#/}\$" "$CT_DIR/list" || ct_fail "config not archived"
 grep -q '^l.* var/lib/hl/link -> /etc/shadow$' "$CT_DIR/list" || ct_fail "the link was not stored as a link"
 grep -q 'var/lib/hl/cache/' "$CT_DIR/list" && ct_fail "the excluded cache was archived"
 grep -q ' etc/shadow$' "$CT_DIR/list" && ct_fail "a link was followed"

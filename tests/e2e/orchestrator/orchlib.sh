@@ -20,29 +20,29 @@ ct_put() { ct /bin/bash -c "mkdir -p \"\$(dirname '$1')\" && cat > '$1'"; }
 orch_setup() {
     local config=$1
     shift
-    # The users and directories a package would create.
-    printf 'g hl - -\nu hl -:hl "hl daemons" /var/lib/hl\ng hl-admin - -\n' | ct systemd-sysusers - >/dev/null
-    ct mkdir -p /var/backups /etc/hl /var/lib/hl /var/log/hl /run/hl/ctl /run/hl/bus
-    ct chown hl:hl /run/hl /run/hl/ctl /run/hl/bus
-    for u in "$HERE"/units/*.service "$HERE"/units/*.socket "$@"; do
-        [ -e "$u" ] || continue
+    local stage=/opt/hl-e2e/stage
+    # What the package and cloud-init would do (as tests/e2e/container-install.sh),
+    # but nothing enabled or started: the scenario decides.
+    ct_sh "systemd-sysusers $stage$E2E_SYSUSERSDIR/*.conf >/dev/null
+           systemd-tmpfiles --create $stage$E2E_TMPFILESDIR/*.conf
+           install -d /etc/systemd/system
+           cp -a $stage$E2E_UNITDIR/. /etc/systemd/system/
+           mkdir -p /etc/hl /var/lib/hl /var/log/hl"
+    for u in "$@"; do
         ct_put "/etc/systemd/system/$(basename "$u")" < "$u"
     done
-    sed 's|@HL_BINDIR@|/opt/hl/bin|g' "$HL_SOURCE_DIR/deploy/systemd/hl-orchestrator.service" |
-        ct_put /etc/systemd/system/hl-orchestrator.service
     # Tests restart a killed orchestrator at once. A sanitizer build's leak
     # check stops the threads with ptrace, which the seccomp filter forbids.
     local dropin='[Service]\nRestartSec=100ms\n'
     grep -q '^HL_SANITIZE:BOOL=ON' "$HL_BUILD_DIR/CMakeCache.txt" 2>/dev/null &&
         dropin="$dropin"'SystemCallFilter=\n'
     printf "$dropin" | ct_put /etc/systemd/system/hl-orchestrator.service.d/test.conf
-    printf '%s\n' "$config" | ct_put /etc/hl/hl.yaml
+    printf '%s\n' "$config" | ct_put "$E2E_CONFIG_FILE"
     ct systemctl daemon-reload
     ct systemctl start hl-bus-pub.socket hl-bus-sub.socket hl-bus.service
     # A tap on the bus, as a unit of its own, into /share/events.jsonl.
     ct systemd-run --unit=t-tap --quiet -p StandardOutput=file:$EVENTS -p StandardError=journal \
         -E HL_RUNTIME_DIR=/run/hl /opt/hl/bin/hlctl sub service. lifecycle. recovery. health. test.
-    local n=0
     ct_wait_for "the tap to receive" 20 tap_sees_marker
 }
 

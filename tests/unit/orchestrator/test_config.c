@@ -120,6 +120,23 @@ static void test_errors(void)
     }
 }
 
+static void test_config_dir(void)
+{
+    hlb_diag_t d = {0};
+    orch_cfg_t *c = orch_cfg_parse(NULL, &d);
+    orch_cfg_archive_config_dir(c, "/usr/local/etc/hl/hl.yaml");
+    orch_cfg_archive_config_dir(c, "/etc/hl/hl.yaml"); /* already there */
+    orch_cfg_archive_config_dir(c, "relative.yaml");
+    CHECK(orch_strv_len(c->archive_paths) == 4 && !strcmp(c->archive_paths[3], "/usr/local/etc/hl"));
+    orch_cfg_destroy(&c);
+    /* Explicit paths are kept as they are. */
+    c = parse("hl-orchestrator:\n  shutdown:\n    archive:\n      paths: [/srv]\n", &d);
+    orch_cfg_archive_config_dir(c, "/usr/local/etc/hl/hl.yaml");
+    CHECK(c && orch_strv_len(c->archive_paths) == 1);
+    orch_cfg_destroy(&c);
+    hlb_diag_free(&d);
+}
+
 static void test_expand(void)
 {
     char *s = orch_expand("%S/%n.pid", "hl-daemon.service", "/var/lib/hl");
@@ -171,5 +188,6 @@ int main(void)
     test_full();
     test_errors();
     test_expand();
+    test_config_dir();
     return check_done();
 }
