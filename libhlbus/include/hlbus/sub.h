@@ -2,6 +2,7 @@
  * per-source sequence tracking (gaps counted, last-value-cache replays of
  * messages already seen dropped). */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 #include <czmq.h>
 #include "hlbus.pb-c.h"
@@ -12,6 +13,7 @@ typedef struct hlb_event {
     const char *topic;
     const Hl__Envelope *env;      /* source, epoch, seq, ts_us, type, body */
     const ProtobufCMessage *msg;  /* the body decoded, when its type is registered */
+    bool replay;                  /* from the proxy's last-value cache */
 } hlb_event_t;
 
 typedef struct hlb_sub_stats {
@@ -27,9 +29,11 @@ void hlb_sub_destroy(hlb_sub_t **self_p);
 int hlb_sub_subscribe(hlb_sub_t *s, const char *prefix);
 /* The socket, to register with a zloop or zpoller. */
 zsock_t *hlb_sub_sock(hlb_sub_t *s);
-/* Waits up to TIMEOUT_MS (-1 forever, 0 not at all) for one message.
- * 1: EV is filled and valid until the next call; 0: a message arrived but
- * was dropped (malformed or duplicate; counted); -EAGAIN: nothing came;
- * -EINTR: interrupted. */
+/* Waits up to TIMEOUT_MS (-1 forever, 0 not at all) for one event.
+ * Malformed messages and duplicates are counted and skipped.
+ * 1: EV is filled and valid until the next call; -EAGAIN: nothing came in
+ * time; -EINTR: interrupted by a signal. Note that a subscriber re-subscribes
+ * after the proxy restarts only while its owner calls in (ZeroMQ processes
+ * the reconnect on the owner's thread): keep it in a loop or poller. */
 int hlb_sub_recv(hlb_sub_t *s, hlb_event_t *ev, int timeout_ms);
 hlb_sub_stats_t hlb_sub_stats(const hlb_sub_t *s);
