@@ -19,11 +19,16 @@ struct hh_engine {
     size_t nhttp;
     bool started;
     uint64_t started_mono;
-    /* lifecycle */
+    /* lifecycle, as the orchestrator reports it */
     bool lifecycle_seen;
-    int64_t phase;
-    bool phase_done;
     bool stopping;
+    char *lifecycle_state;
+    struct phase {
+        uint32_t index;
+        char *name;
+        char *state;
+    } phases[8];
+    size_t nphases;
 };
 
 static void svc_eval(hh_service_t *s);
@@ -261,32 +266,51 @@ hh_unit_class_t hh_unit_classify(const char *active, const char *sub)
     return HH_UNIT_DOWN; /* a state we do not know is not "running" */
 }
 
-/* The phase hold: before the service's startup phase is done, or while the
- * system shuts down, a unit that is not up is expected. */
+/* The phase hold: before the service's startup phase has started its units,
+ * or while the system shuts down, a unit that is not up is expected. Once the
+ * phase waits for health ("health", "checks") or ended, nothing is held: the
+ * orchestrator gates its phases on our verdicts, so we must give them. */
+static const struct phase *find_phase(const hh_engine_t *e, const char *want)
+{
+    if (!want || !*want)
+        return NULL;
+    char *end;
+    unsigned long idx = strtoul(want, &end, 10);
+    for (size_t i = 0; i < e->nphases; i++) {
+        const struct phase *p = &e->phases[i];
+        if ((*end == '\0' && end != want && p->index == idx) ||
+            (p->name && strcmp(p->name, want) == 0))
+            return p;
+    }
+    return NULL;
+}
+
 static bool svc_held(const hh_service_t *s, const char **why)
 {
-    static __thread char buf[96];
+    static char buf[128];
     const hh_engine_t *e = s->eng;
     if (e->stopping) {
         if (why)
             *why = "the system is shutting down";
         return true;
     }
-    if (e->lifecycle_seen && s->spec.phase > 0 &&
-        (e->phase < s->spec.phase || (e->phase == s->spec.phase && !e->phase_done))) {
-        if (why) {
-            snprintf(buf, sizeof buf, "startup phase %lld not done (now in phase %lld)",
-                     (long long)s->spec.phase, (long long)e->phase);
-            *why = buf;
-        }
-        return true;
+    const char *want = s->spec.phase ? s->spec.phase : s->unit_phase;
+    if (!e->lifecycle_seen || !want || !*want)
+        return false;
+    const struct phase *p = find_phase(e, want);
+    const char *st = p ? p->state : NULL;
+    bool held = p ? (strcmp(st, "pending") == 0 || strcmp(st, "starting") == 0)
+                  : (e->lifecycle_state && strcmp(e->lifecycle_state, "starting") == 0);
+    if (held && why) {
+        snprintf(buf, sizeof buf, "startup phase %s is %s", want, st ? st : "not started");
+        *why = buf;
     }
-    return false;
+    return held;
 }
 
 bool hh_service_in_grace(const hh_service_t *s, const char **why)
 {
-    static __thread char buf[96];
+    static char buf[96];
     if (svc_held(s, why))
         return true;
     if (s->active_since_mono && s->spec.grace_ms > 0) {
@@ -409,7 +433,8 @@ static void unit_name_norm(char *dst, size_t cap, const char *unit)
         dst[n - 8] = '\0';
 }
 
-void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const char *sub)
+void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const char *sub,
+                    const char *phase)
 {
     if (!unit || !active)
         return;
@@ -435,6 +460,8 @@ void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const 
                 hh_timer_after_ms(e->io, &s->grace_timer, s->spec.grace_ms);
         }
         s->unit = cls;
+        if (phase && *phase)
+            set_str(&s->unit_phase, phase);
         set_str(&s->active_state, active);
         set_str(&s->sub_state, sub ? sub : "");
         if (changed)
@@ -457,18 +484,44 @@ void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const 
     }
 }
 
-void hh_engine_lifecycle(hh_engine_t *e, int64_t phase, bool done, bool stopping)
+static void reeval_all(hh_engine_t *e)
 {
-    e->lifecycle_seen = true;
-    e->phase = phase;
-    e->phase_done = done;
-    e->stopping = stopping;
     for (size_t i = 0; i < e->nsvcs; i++) {
         hh_service_t *s = e->svcs[i];
         for (size_t j = 0; j < s->nchecks; j++)
             check_set_why(s->checks[j]);
         svc_eval(s);
     }
+}
+
+void hh_engine_phase(hh_engine_t *e, uint32_t index, const char *name, const char *state)
+{
+    if (!state)
+        return;
+    e->lifecycle_seen = true;
+    struct phase *p = NULL;
+    for (size_t i = 0; i < e->nphases && !p; i++)
+        if (e->phases[i].index == index)
+            p = &e->phases[i];
+    if (!p) {
+        if (e->nphases == sizeof e->phases / sizeof *e->phases)
+            return; /* more phases than the spec's four, twice over: ignore */
+        p = &e->phases[e->nphases++];
+        p->index = index;
+    }
+    set_str(&p->name, name);
+    set_str(&p->state, state);
+    reeval_all(e);
+}
+
+void hh_engine_lifecycle(hh_engine_t *e, const char *state)
+{
+    if (!state)
+        return;
+    e->lifecycle_seen = true;
+    set_str(&e->lifecycle_state, state);
+    e->stopping = strcmp(state, "shutting-down") == 0 || strcmp(state, "stopped") == 0;
+    reeval_all(e);
 }
 
 /* ---- setup ---- */
@@ -514,11 +567,17 @@ void hh_engine_destroy(hh_engine_t **self_p)
         free(s->checks);
         free(s->active_state);
         free(s->sub_state);
+        free(s->unit_phase);
         free(s->reason);
         hh_service_spec_clear(&s->spec);
         free(s);
     }
     free(e->svcs);
+    for (size_t i = 0; i < e->nphases; i++) {
+        free(e->phases[i].name);
+        free(e->phases[i].state);
+    }
+    free(e->lifecycle_state);
     hh_curl_destroy(&e->curl);
     hh_io_destroy(&e->io);
     free(e);
@@ -575,10 +634,12 @@ int hh_engine_add_service(hh_engine_t *e, const hh_service_spec_t *spec)
     s->spec = *spec;
     s->spec.name = strdup(spec->name);
     s->spec.unit = xstrdup(spec->unit);
+    s->spec.phase = xstrdup(spec->phase);
     s->state_since_us = hh_wall_us();
     s->reason = strdup("no result yet");
     hh_timer_init(&s->grace_timer, on_grace_end, s);
-    if (!s->spec.name || (spec->unit && !s->spec.unit) || !s->reason)
+    if (!s->spec.name || (spec->unit && !s->spec.unit) || (spec->phase && !s->spec.phase) ||
+        !s->reason)
         goto oom;
     if (spec->unit) {
         /* The unit's state is shown as a check of its own ("<service>-unit"),
@@ -694,9 +755,14 @@ int hh_engine_start(hh_engine_t *e)
 void hh_engine_adopt(hh_engine_t *e, const hh_engine_t *old)
 {
     e->lifecycle_seen = old->lifecycle_seen;
-    e->phase = old->phase;
-    e->phase_done = old->phase_done;
     e->stopping = old->stopping;
+    set_str(&e->lifecycle_state, old->lifecycle_state);
+    for (size_t i = 0; i < old->nphases; i++) {
+        e->phases[i].index = old->phases[i].index;
+        set_str(&e->phases[i].name, old->phases[i].name);
+        set_str(&e->phases[i].state, old->phases[i].state);
+    }
+    e->nphases = old->nphases;
     for (size_t i = 0; i < e->nsvcs; i++) {
         hh_service_t *s = e->svcs[i];
         hh_service_t *o = hh_engine_service(old, s->spec.name);
@@ -708,6 +774,7 @@ void hh_engine_adopt(hh_engine_t *e, const hh_engine_t *old)
             set_str(&s->active_state, o->active_state);
             set_str(&s->sub_state, o->sub_state);
             s->unit_since_us = o->unit_since_us;
+            set_str(&s->unit_phase, o->unit_phase);
             s->active_since_mono = o->active_since_mono;
         }
         s->state = o->state;

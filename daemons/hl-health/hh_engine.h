@@ -62,6 +62,7 @@ struct hh_service {
     /* unit */
     hh_unit_class_t unit;
     char *active_state, *sub_state;
+    char *unit_phase;          /* the phase named in its service.<unit> events */
     uint64_t unit_since_us;    /* wall clock of the last unit change */
     uint64_t active_since_mono;/* when the unit last turned active; 0 never */
     hh_timer_t grace_timer;
@@ -90,12 +91,16 @@ int hh_engine_add_check(hh_engine_t *e, hh_check_spec_t *spec, char **err);
 /* Schedules every check. */
 int hh_engine_start(hh_engine_t *e);
 
-/* Unit state from service.<unit>; UNIT with or without ".service". */
+/* Unit state from service.<unit>; UNIT with or without ".service". PHASE is
+ * the startup phase the orchestrator puts it in (may be NULL or ""). */
 void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active_state,
-                    const char *sub_state);
-/* Startup phase from lifecycle.phase: PHASE is the current phase (1..4),
- * DONE whether it completed, STOPPING when shutdown began. */
-void hh_engine_lifecycle(hh_engine_t *e, int64_t phase, bool done, bool stopping);
+                    const char *sub_state, const char *phase);
+/* A startup phase's state from lifecycle.phase (the orchestrator's
+ * PhaseStatus: pending, starting, health, checks, done, failed). */
+void hh_engine_phase(hh_engine_t *e, uint32_t index, const char *name, const char *state);
+/* The orchestrator's overall state from lifecycle.state (starting, ready,
+ * failed, shutting-down, stopped). */
+void hh_engine_lifecycle(hh_engine_t *e, const char *state);
 /* Runs a check now (outside its schedule), unless it is running. */
 int hh_engine_run_now(hh_engine_t *e, const char *check);
 /* Takes over check states and unit states of OLD for checks of the same name

@@ -110,6 +110,7 @@ void hh_service_spec_clear(hh_service_spec_t *s)
 {
     free(s->name);
     free(s->unit);
+    free(s->phase);
     memset(s, 0, sizeof *s);
 }
 

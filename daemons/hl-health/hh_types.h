@@ -98,7 +98,8 @@ typedef struct hh_check_spec {
 typedef struct hh_service_spec {
     char *name;
     char *unit;         /* systemd unit watched through service.<unit>; NULL: none */
-    int64_t phase;      /* startup phase the service belongs to (1..4); 0: none */
+    char *phase;        /* startup phase it belongs to: a name ("core") or an index ("2");
+                         * NULL: the phase the orchestrator names in service.<unit> */
     int64_t grace_ms;   /* start period after the unit turned active */
 } hh_service_spec_t;
 
