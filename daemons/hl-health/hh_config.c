@@ -308,8 +308,8 @@ static int add_chk(hh_config_t *cfg, hh_check_spec_t *c, const hlb_conf_t *node)
 int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *d)
 {
     memset(cfg, 0, sizeof *cfg);
-    static const char *const keys[] = {"snapshot_interval", "spread", "defaults", "builtin",
-                                       "services", NULL};
+    static const char *const keys[] = {"snapshot_interval", "spread", "slack", "defaults",
+                                       "builtin", "services", NULL};
     if (sec && hlb_conf_kind(sec) != HLB_CONF_MAP) {
         hlb_diag_add(d, sec, "the hl-health section must be a map");
         return -EINVAL;
@@ -317,6 +317,7 @@ int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *d)
     hlb_conf_check_keys(sec, keys, d);
     hlb_conf_duration_ms(sec, "snapshot_interval", 30000, 0, 86400000, &cfg->snapshot_ms, d);
     hlb_conf_duration_ms(sec, "spread", 2000, 0, 3600000, &cfg->spread_ms, d);
+    hlb_conf_duration_ms(sec, "slack", 100, 0, 10000, &cfg->slack_ms, d);
     timing_t spec_def = {10000, 5000, 3, 500, 2, 2}, def;
     const hlb_conf_t *dn = hlb_conf_get(sec, "defaults");
     static const char *const dkeys[] = {"interval", "timeout", "retries", "retry_delay",
@@ -421,6 +422,7 @@ hh_engine_t *hh_config_build(const hh_config_t *cfg, zloop_t *loop, hlb_diag_t *
         return NULL;
     }
     hh_engine_set_spread(e, cfg->spread_ms);
+    hh_engine_set_slack(e, cfg->slack_ms);
     for (size_t i = 0; i < cfg->nsvcs; i++)
         if (hh_engine_add_service(e, &cfg->svcs[i]) < 0)
             hlb_diag_add(d, NULL, "service %s: cannot add it", cfg->svcs[i].name);

@@ -12,6 +12,7 @@ typedef struct hh_config {
     size_t nchecks;
     int64_t snapshot_ms; /* periodic health.* snapshot; 0: none */
     int64_t spread_ms;   /* first runs spread over this long */
+    int64_t slack_ms;    /* run starts rounded up to multiples of this */
 } hh_config_t;
 
 /* Parses SECTION (may be NULL: the built-in defaults, the spec's three

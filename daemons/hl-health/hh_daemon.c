@@ -395,7 +395,8 @@ static void m_why(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     m.kind = (char *)hh_kind_name(c->spec.kind);
     m.target = target ? target : "";
     m.state = (char *)hh_state_name(c->state);
-    m.why = c->why ? c->why : "";
+    char *why = hh_check_why(c);
+    m.why = why ? why : "";
     m.state_since_us = c->state_since_us;
     m.critical = c->spec.critical;
     if (c->spec.kind != HH_KIND_UNIT) {
@@ -428,6 +429,7 @@ static void m_why(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     m.service_reason = c->svc->reason ? c->svc->reason : "";
     hlb_reply_msg(reply, &m.base);
     free(target);
+    free(why);
 }
 
 static void m_run(hlb_request_t *req, hlb_reply_t *reply, void *arg)

@@ -30,7 +30,8 @@ struct hh_check {
     hh_probe_t *probe;
     hh_timer_t run_timer;   /* the next scheduled run */
     hh_timer_t retry_timer; /* the next attempt of this run */
-    uint64_t due_us;        /* monotonic time the current/next run is scheduled at */
+    uint64_t nominal_us;    /* the exact fixed-rate schedule (monotonic) */
+    uint64_t due_us;        /* when the next run starts: nominal rounded up to the slack */
     uint64_t run_started_us;
     bool running;
     int attempt;             /* of the current run, from 1 */
@@ -51,7 +52,6 @@ struct hh_check {
     int last_attempts;
     /* schedule accuracy: start time minus scheduled time */
     uint64_t late_max_us, late_sum_us;
-    char *why; /* why the state is what it is (kept current) */
 };
 
 struct hh_service {
@@ -82,6 +82,9 @@ void hh_engine_on_change(hh_engine_t *e, hh_change_fn *fn, void *arg);
 /* First runs are spread over min(interval, SPREAD_MS), by a hash of the
  * check's name, so that many checks do not all fire at once. Default 0. */
 void hh_engine_set_spread(hh_engine_t *e, int64_t spread_ms);
+/* Runs start at multiples of SLACK_MS (monotonic clock), so that checks due
+ * close together share one wakeup; 0 (default) is exact. */
+void hh_engine_set_slack(hh_engine_t *e, int64_t slack_ms);
 
 /* Adds a service (copied). 0, -EEXIST, -EINVAL. */
 int hh_engine_add_service(hh_engine_t *e, const hh_service_spec_t *spec);
@@ -117,4 +120,6 @@ hh_state_t hh_engine_overall(const hh_engine_t *e);
 /* Monotonic time of a check's next run (0 when not scheduled). */
 uint64_t hh_check_next_due(const hh_check_t *c);
 bool hh_service_in_grace(const hh_service_t *s, const char **why);
+/* Why the check's state is what it is, in one line; the caller frees. */
+char *hh_check_why(const hh_check_t *c);
 hh_unit_class_t hh_unit_classify(const char *active_state, const char *sub_state);

@@ -220,6 +220,12 @@ static int http_start(hh_probe_t *p, int64_t timeout_ms)
     if (mc != CURLM_OK)
         return -EIO;
     h->in_multi = true;
+    /* curl now wants its timeout handled at once (timer_cb(0)); doing it
+     * here sends the request in this loop turn instead of the next. The
+     * transfer cannot complete yet (the request is only being written), but
+     * others' may: they are completed too, which is fine from here. */
+    curl_multi_socket_action(p->env.curl->multi, CURL_SOCKET_TIMEOUT, 0, &p->env.curl->running);
+    check_done(p->env.curl);
     return 0;
 }
 
@@ -293,6 +299,9 @@ hh_probe_t *hh_http_probe_new(const hh_probe_env_t *env, const hh_check_spec_t *
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #endif
+    /* No proxy: health checks are of local endpoints, and an explicit ""
+     * also spares curl its look-up of *_proxy variables on every transfer. */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, s->follow_redirects ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, s->max_redirects);
     if (h->headers)

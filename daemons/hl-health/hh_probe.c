@@ -15,6 +15,8 @@ void hh_out_reset(hh_out_t *o)
 
 void hh_out_add(hh_out_t *o, const void *data, size_t len)
 {
+    if (len == 0)
+        return; /* data may be NULL then */
     size_t room = sizeof o->data - o->len;
     size_t n = len < room ? len : room;
     memcpy(o->data + o->len, data, n);

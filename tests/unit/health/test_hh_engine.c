@@ -41,6 +41,17 @@ static void on_change(hh_engine_t *e, hh_service_t *s, void *arg)
     l->st[l->n++] = s->state;
 }
 
+/* Whether the check's why-line contains TEXT. */
+static bool why_has(const hh_check_t *c, const char *text)
+{
+    char *w = hh_check_why(c);
+    bool ok = w && strstr(w, text);
+    if (!ok)
+        fprintf(stderr, "why of %s: %s\n", c->spec.name, w ? w : "(null)");
+    free(w);
+    return ok;
+}
+
 static hh_engine_t *engine(log_t *l)
 {
     hh_engine_t *e = hh_engine_new(loop);
@@ -70,9 +81,9 @@ static void test_debounce(void)
     /* failures=3: two bad runs keep it healthy, the third turns it bad. */
     c = wait_runs(loop, e, "flip", base + 2, 5000);
     if (c->last_result == HH_FAIL && c->bad_streak == 2)
-        CHECK(c->state == HH_HEALTHY && strstr(c->why, "2 of 3 consecutive bad runs"));
+        CHECK(c->state == HH_HEALTHY && why_has(c, "2 of 3 consecutive bad runs"));
     c = wait_runs(loop, e, "flip", base + 5, 5000);
-    CHECK(c->state == HH_UNHEALTHY && strstr(c->why, "unhealthy after"));
+    CHECK(c->state == HH_UNHEALTHY && why_has(c, "unhealthy after"));
     flip(200);
     base = c->runs;
     c = wait_runs(loop, e, "flip", base + 4, 5000);
@@ -207,7 +218,7 @@ static void test_grace(void)
     hh_check_t *c = hh_engine_check(e, "g");
     /* Failing while starting is not counted. */
     CHECK(c->state == HH_UNKNOWN && svc->state == HH_UNKNOWN);
-    CHECK(strstr(svc->reason, "start-up grace") && strstr(c->why, "start period"));
+    CHECK(strstr(svc->reason, "start-up grace") && why_has(c, "start period"));
     /* After the start period the failures count. */
     CHECK(run_until(loop, pred_svc_degraded, e, 5000));
     CHECK(c->state == HH_UNHEALTHY);
