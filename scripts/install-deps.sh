@@ -9,7 +9,7 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
        libcurl4-openssl-dev libsystemd-dev libyaml-dev libmicrohttpd-dev
        # test peers and tools
        valgrind socat curl iproute2 prometheus prometheus-alertmanager
-       prometheus-node-exporter monit)
+       prometheus-node-exporter monit openssl)
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
 missing=()

@@ -40,8 +40,9 @@ measure() {
   sleep "$WIN"   # the measurement window itself, not a wait for an event
   ok1=$(stat_of ok); hang1=$(stat_of hang); c1=$(cpu_ms "$pid"); t1=$(date +%s.%N)
   awk -v name="$name" -v ok=$(( ${ok1:-0} - ${ok0:-0} )) -v hang=$(( ${hang1:-0} - ${hang0:-0} )) \
-      -v cpu="$(echo "$c1 - $c0" | bc)" -v t="$(echo "$t1 - $t0" | bc)" -v n="$N" -v iv="$IV" -v h="$HANG" '
+      -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v n="$N" -v iv="$IV" -v h="$HANG" '
     BEGIN {
+      t = t1 - t0; cpu = c1 - c0
       checks = ok + hang; nok = h ? n - int(n / 10) : n
       cpu_s = cpu / 1000
       per = checks ? cpu_s / checks * 1e6 : 0
