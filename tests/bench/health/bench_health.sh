@@ -22,7 +22,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 
-exec {hfd}< <(exec "$B/tests/fixtures/health/hl-test-httpd" --port 0)
+exec {hfd}< <(exec "$B/tests/integration/health/hl-test-httpd" --port 0)
 pids+=($!)
 read -r _ port <&$hfd
 

@@ -20,7 +20,7 @@ until_rc() { local want=$1; shift; local i rc
   echo "gave up waiting for rc $want of: $* (last $rc)" >&2; return 1; }
 
 # The server prints "PORT n" once it listens: read blocks until then.
-exec {httpd_fd}< <(exec "$B/tests/fixtures/health/hl-test-httpd" --port 0)
+exec {httpd_fd}< <(exec "$B/tests/integration/health/hl-test-httpd" --port 0)
 pids+=($!)
 read -r _ port <&$httpd_fd
 ok test -n "$port"
