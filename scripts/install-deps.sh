@@ -9,9 +9,10 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
        libcurl4-openssl-dev libsystemd-dev libyaml-dev libmicrohttpd-dev
        # test peers and tools
        valgrind socat curl iproute2 prometheus prometheus-alertmanager
-       prometheus-node-exporter monit openssl)
+       prometheus-node-exporter monit)
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
+[ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
