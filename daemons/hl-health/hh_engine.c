@@ -468,12 +468,23 @@ void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const 
         hh_unit_class_t cls = hh_unit_classify(active, sub);
         bool changed = !s->active_state || strcmp(s->active_state, active) != 0 ||
                        (sub && (!s->sub_state || strcmp(s->sub_state, sub) != 0));
-        if (cls == HH_UNIT_UP && s->unit != HH_UNIT_UP && s->unit != HH_UNIT_UNKNOWN) {
-            /* (Re)started: its checks get the start period again. A unit seen
-             * up at our own start is not "starting": it has been up a while. */
+        bool restarted = cls == HH_UNIT_UP && s->unit != HH_UNIT_UP && s->unit != HH_UNIT_UNKNOWN;
+        if (restarted) {
+            /* (Re)started: its checks' verdicts were about the previous
+             * process, so they are unknown again (results and counters stay
+             * for --why), and the start period begins. A unit seen up at our
+             * own start is not "starting": it has been up a while. */
             s->active_since_mono = hh_mono_us();
-            for (size_t j = 0; j < s->nchecks; j++)
-                s->checks[j]->passed_since_start = false;
+            for (size_t j = 0; j < s->nchecks; j++) {
+                hh_check_t *c = s->checks[j];
+                c->passed_since_start = false;
+                if (c->spec.kind == HH_KIND_UNIT)
+                    continue;
+                if (c->state != HH_UNKNOWN)
+                    c->state_since_us = hh_wall_us();
+                c->state = HH_UNKNOWN;
+                c->ok_streak = c->bad_streak = 0;
+            }
             if (s->spec.grace_ms > 0)
                 hh_timer_after_ms(e->io, &s->grace_timer, s->spec.grace_ms);
         }
@@ -499,6 +510,11 @@ void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const 
             free(det);
         }
         svc_eval(s);
+        /* ... and are run at once rather than at their next turn, so that a
+         * restarted service is known healthy (or not) without waiting. */
+        for (size_t j = 0; restarted && e->started && j < s->nchecks; j++)
+            if (s->checks[j]->probe && !s->checks[j]->running)
+                hh_engine_run_now(e, s->checks[j]->spec.name);
     }
 }
 

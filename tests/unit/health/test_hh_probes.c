@@ -4,6 +4,8 @@
  * exec (exit codes, output bound, hangs that leave children) and statvfs. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include "hh_test.h"
 
 static const char *httpd_path;
@@ -258,19 +260,19 @@ static void test_tcp(void)
      * the connect times out (a SYN dropped on loopback). */
 }
 
-/* True when PID is gone or a zombie (its parent, not us, may reap it later). */
-static bool dead(pid_t pid)
+/* Waits until PID has exited (gone, or a zombie its parent has yet to
+ * reap), at most MS: a pidfd turns readable at the exit, so this waits for
+ * the event, not for a guess. SIGKILL is asynchronous: the kill returns
+ * before the target has run its exit. */
+static bool dead_within(pid_t pid, int ms)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return true;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *rp = strrchr(buf, ')');
-    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return errno == ESRCH;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n = poll(&p, 1, ms);
+    close(fd);
+    return n == 1;
 }
 
 static void expect_pids_dead(const char *file)
@@ -279,7 +281,7 @@ static void expect_pids_dead(const char *file)
     CHECK(f);
     int pid, n = 0;
     while (fscanf(f, "%d", &pid) == 1) {
-        if (!dead(pid)) {
+        if (!dead_within(pid, 10000)) {
             fprintf(stderr, "pid %d from %s still alive\n", pid, file);
             abort();
         }
