@@ -409,6 +409,9 @@ static void svc_eval(hh_service_t *s)
             st = HH_UNKNOWN;
             reason = c->has_result && g
                          ? hh_strdup_printf("check %s in start-up grace (%s)", c->spec.name, gw)
+                     : c->has_result
+                         ? hh_strdup_printf("check %s has no result since the unit started",
+                                            c->spec.name)
                          : hh_strdup_printf("check %s has no result yet", c->spec.name);
             goto done;
         }
