@@ -26,6 +26,15 @@ read -r _ port <&$httpd_fd
 ok test -n "$port"
 get() { curl -s -o /dev/null "http://127.0.0.1:$port$1"; }
 
+# The documented example validates, as shipped and with its commented
+# "every option" service switched on.
+mkdir -p "$dir/example"
+cp "${HL_SOURCE_DIR:?}/deploy/config/hl-health.yaml.example" "$dir/example/hl.yaml"
+ok "$B/daemons/hl-health/hl-health" --config "$dir/example/hl.yaml" --check-config
+sed -i 's/^    # example:/    example:/; s/^    #   /      /' "$dir/example/hl.yaml"
+ok grep -q "^    example:" "$dir/example/hl.yaml"
+ok "$B/daemons/hl-health/hl-health" --config "$dir/example/hl.yaml" --check-config
+
 mkdir -p "$dir/etc/hl.d"
 cat > "$dir/etc/hl.yaml" <<Y
 hl-health:
