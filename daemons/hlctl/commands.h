@@ -6,3 +6,4 @@ HLCTL_CMD("call", hlctl_cmd_call, "DAEMON METHOD [KEY=VALUE...]", "call any meth
 HLCTL_CMD("sub", hlctl_cmd_sub, "[--count N] [--wait MS] [PREFIX...]", "print bus events as JSON lines")
 HLCTL_CMD("pub", hlctl_cmd_pub, "TOPIC MESSAGE|KEY=VALUE...", "publish an event")
 HLCTL_CMD("bus", hlctl_cmd_bus, "stats", "bus counters per topic prefix and per source")
+HLCTL_CMD("health", hlctl_cmd_health, "[SERVICE] | --why CHECK", "services' health; exit 0/1/2 like hl-health-check")
