@@ -12,6 +12,7 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
        prometheus-node-exporter monit)
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
+[ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
