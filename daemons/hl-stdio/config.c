@@ -174,7 +174,14 @@ int stdio_settings_parse(const hlb_conf_t *section, const char *runtime_dir,
     stdio_relay_conf_t *rc = &out->relay;
     stdio_relay_conf_defaults(rc);
 
-    gid_t group = get_group(section, "group", STDIO_NO_GID, diag);
+    /* By default the sockets belong to the group of the spec's user, whom
+     * claude-code-server runs as; without one, to the relay's own group. */
+    gid_t group = STDIO_NO_GID;
+    struct group dgr, *dres = NULL;
+    char dbuf[4096];
+    if (getgrnam_r(STDIO_DEFAULT_GROUP, &dgr, dbuf, sizeof dbuf, &dres) == 0 && dres)
+        group = dres->gr_gid;
+    group = get_group(section, "group", group, diag);
     mode_t mode = get_mode(section, "mode", 0660, diag);
     uint64_t scrollback = get_size(section, "scrollback", 1 << 20, 4096, 1u << 30, diag);
     int64_t v;

@@ -4,6 +4,9 @@
 
 #include "relay.h"
 
+/* The sockets' group when the config names none (if it exists). */
+#define STDIO_DEFAULT_GROUP "hluser"
+
 typedef struct stdio_settings {
     stdio_relay_conf_t relay; /* .channels points at chans */
     stdio_chan_conf_t *chans;

@@ -1521,7 +1521,9 @@ int stdio_relay_configure(stdio_relay_t *r, const stdio_relay_conf_t *conf, char
             new_ring[i] = NULL;
             ch->next = r->channels;
             r->channels = ch;
-            rlog(r, LOG_INFO, "%s: channel open at %s, stream %016llx", ch->name, cc->path,
+            rlog(r, LOG_INFO, "%s: channel open at %s (mode %04o, group %ld), stream %016llx",
+                 ch->name, cc->path, (unsigned)cc->mode,
+                 cc->gid == STDIO_NO_GID ? (long)getegid() : (long)cc->gid,
                  (unsigned long long)ch->stream);
         } else if (stdio_ring_keep(ch->ring) != keep_for(cc->scrollback) ||
                    stdio_ring_slack(ch->ring) != chunk_for(conf, cc->scrollback)) {

@@ -276,6 +276,7 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
             a.raw_set = true;
     }
     bool stdin_open = true, user_detached = false, sock_wr_open = !a.read_only;
+    bool watch_stdout = true;
     int rc = HLCTL_OK;
     char why[512] = "";
     a.in_cap = 2 * (STDIO_WIRE_HDR + STDIO_WIRE_MAX_DATA);
@@ -288,15 +289,24 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
     while (!hlctl_interrupted) {
         /* Read-only: stdin only matters on a terminal, for the detach key. */
         bool want_stdin = stdin_open && (a.tty || !a.read_only) && a.out_len < OUTBUF;
-        struct pollfd pf[2] = {
+        /* stdout too, for nothing but its reader going away (a pipe into
+         * `head` or `grep -m1`): then there is no one to print for. */
+        struct pollfd pf[3] = {
             {.fd = a.fd, .events = POLLIN | (a.out_len ? POLLOUT : 0)},
             {.fd = want_stdin ? STDIN_FILENO : -1, .events = POLLIN},
+            {.fd = watch_stdout ? STDOUT_FILENO : -1, .events = 0},
         };
-        if (poll(pf, 2, -1) < 0) {
+        if (poll(pf, 3, -1) < 0) {
             if (errno == EINTR)
                 continue;
             snprintf(why, sizeof why, "poll: %s", strerror(errno));
             rc = HLCTL_CRITICAL;
+            break;
+        }
+        if (pf[2].revents & POLLNVAL)
+            watch_stdout = false; /* no stdout at all: nothing to watch */
+        else if (pf[2].revents & (POLLERR | POLLHUP)) {
+            user_detached = true;
             break;
         }
         if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {

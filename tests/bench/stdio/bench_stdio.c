@@ -145,9 +145,26 @@ static void writer(const int *fds, int nfd, uint64_t total, int go)
 
 /* ------------------------------------------------------------ peers */
 
-typedef enum { P_DIRECT, P_SOCAT, P_SOCAT_TUNED, P_CORE, P_DAEMON } peer_t;
+typedef enum { P_DIRECT, P_SOCAT, P_SOCAT_TUNED, P_PLAIN, P_CORE, P_DAEMON } peer_t;
 static const char *peer_name[] = {"direct socketpair", "socat (default -b 8192)",
-                                  "socat -b 262144", "hl-stdio core", "hl-stdio"};
+                                  "socat -b 262144",   "plain C relay (1:1)",
+                                  "hl-stdio core",     "hl-stdio"};
+
+/* The simplest relay there is, as a reference: blocking read and write
+ * through one 256 KiB buffer, one writer to one reader, no scrollback. */
+static pid_t start_plain(int in, int out)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        uint8_t *buf = malloc(WCHUNK);
+        ssize_t n;
+        while (buf && (n = read(in, buf, WCHUNK)) > 0)
+            if (!write_all(out, buf, (size_t)n))
+                break;
+        _exit(0);
+    }
+    return pid;
+}
 
 static const char *socat_path = "socat";
 static const char *daemon_path;
@@ -174,6 +191,9 @@ static pid_t start_core(const char *sock)
     const char *sb = getenv("BENCH_SNDBUF");
     if (sb)
         c.sndbuf = atoi(sb);
+    const char *sbk = getenv("BENCH_SCROLLBACK");
+    if (sbk)
+        ch.scrollback = (size_t)atol(sbk);
     const char *rc = getenv("BENCH_CHUNK");
     if (rc)
         c.read_chunk = (size_t)atoi(rc);
@@ -208,6 +228,7 @@ static pid_t start_daemon(const char *rundir, const char *sock)
     int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", npath);
+    unlink(npath); /* the previous run's */
     if (nfd < 0 || bind(nfd, (struct sockaddr *)&sa, sizeof sa) < 0)
         die("notify socket");
     pid_t pid = fork();
@@ -269,6 +290,18 @@ static result_t run(peer_t peer, int nreaders, uint64_t total)
             rfds[i] = sv[1];
         }
         break;
+    case P_PLAIN: {
+        int a[2], b[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) < 0 ||
+            socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) < 0)
+            die("socketpair");
+        relay = start_plain(a[1], b[1]);
+        close(a[1]);
+        close(b[1]);
+        wfds[nw++] = a[0];
+        rfds[0] = b[0];
+        break;
+    }
     case P_SOCAT:
     case P_SOCAT_TUNED: {
         int a[2], b[2];
@@ -433,11 +466,12 @@ int main(int argc, char **argv)
            mb, repeat, loads[0], sysconf(_SC_NPROCESSORS_ONLN));
     printf("%-26s %7s %12s %14s %s\n", "relay", "readers", "per reader", "aggregate", "notes");
     int failures = 0;
-    peer_t peers[5];
+    peer_t peers[6];
     int np = 0;
     peers[np++] = P_DIRECT;
     peers[np++] = P_SOCAT;
     peers[np++] = P_SOCAT_TUNED;
+    peers[np++] = P_PLAIN;
     if (core)
         peers[np++] = P_CORE;
     if (daemon_path)
@@ -446,8 +480,8 @@ int main(int argc, char **argv)
         int n = counts[ci];
         for (int pi = 0; pi < np; pi++) {
             peer_t p = peers[pi];
-            if ((p == P_SOCAT || p == P_SOCAT_TUNED) && n != 1)
-                continue; /* socat relays one pair of sockets */
+            if ((p == P_SOCAT || p == P_SOCAT_TUNED || p == P_PLAIN) && n != 1)
+                continue; /* these relay one pair of sockets */
             uint64_t ns[16];
             result_t last = {0};
             int shorts = 0;

@@ -26,7 +26,8 @@ static void test_defaults(void)
     CHECK(strcmp(s.chans[0].path, "/run/hl-test/stdio.sock") == 0);
     CHECK(s.chans[0].ro_path == NULL);
     CHECK_EQ_U(s.chans[0].mode, 0660);
-    CHECK(s.chans[0].gid == STDIO_NO_GID);
+    struct group *hl = getgrnam(STDIO_DEFAULT_GROUP);
+    CHECK(s.chans[0].gid == (hl ? hl->gr_gid : STDIO_NO_GID));
     CHECK_EQ_U(s.chans[0].scrollback, 1 << 20);
     CHECK(s.chans[0].publish);
     CHECK(strcmp(s.relay.attach_path, "/run/hl-test/stdio-attach.sock") == 0);
