@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cred.h"
+#include "listener.h"
 #include "ring.h"
 #include "wire.h"
 
@@ -41,14 +42,9 @@ typedef struct client client_t;
 
 typedef struct listener {
     pollobj_t po;
-    int fd;
+    stdio_sock_t *sock;
     lkind_t kind;
     channel_t *ch; /* NULL for the attach socket */
-    char *path;
-    dev_t dev;
-    ino_t ino;
-    gid_t gid;
-    mode_t mode;
 } listener_t;
 
 struct channel {
@@ -778,110 +774,31 @@ static void listener_close(listener_t **lp)
     listener_t *l = *lp;
     if (!l)
         return;
-    if (l->fd >= 0)
-        close(l->fd);
-    /* Remove the file only if it is still ours (a successor may own the path). */
-    struct stat st;
-    if (l->path && stat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
-        unlink(l->path);
-    free(l->path);
+    stdio_sock_close(&l->sock); /* also leaves the epoll set */
     free(l);
     *lp = NULL;
 }
 
-/* Binds PATH with MODE and GID without a moment of looser permissions: the
- * socket is bound under a temporary name, given its owner and mode, and
- * renamed into place (which also replaces a stale socket atomically). */
 static int listener_open(stdio_relay_t *r, const char *path, lkind_t kind, gid_t gid,
                          mode_t mode, listener_t **out, char *err, size_t errlen)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    char *tmp = NULL;
-    if (strlen(path) + 16 >= sizeof sa.sun_path)
-        return fail(err, errlen, -ENAMETOOLONG, "%s: path too long for a unix socket", path);
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode))
-            return fail(err, errlen, -EEXIST, "%s: exists and is not a socket", path);
-        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (probe >= 0) {
-            snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-            int rc = connect(probe, (struct sockaddr *)&sa, sizeof sa);
-            close(probe);
-            if (rc == 0)
-                return fail(err, errlen, -EADDRINUSE, "%s: another process is listening on it",
-                            path);
-        }
-    }
-    if (asprintf(&tmp, "%s.%ld.tmp", path, (long)getpid()) < 0)
-        return fail(err, errlen, -ENOMEM, "out of memory");
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int rc = 0;
-    if (fd < 0) {
-        rc = -errno;
-        goto out;
-    }
-    /* On Linux the socket inode's mode becomes the file's mode at bind. */
-    fchmod(fd, mode);
-    unlink(tmp);
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", tmp);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        rc = fail(err, errlen, -errno, "%s: bind: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (gid != STDIO_NO_GID && chown(tmp, (uid_t)-1, gid) < 0) {
-        rc = fail(err, errlen, -errno, "%s: chown to group %u: %s", path, (unsigned)gid,
-                  strerror(errno));
-        goto out;
-    }
-    if (chmod(tmp, mode) < 0 || listen(fd, 128) < 0 || rename(tmp, path) < 0 ||
-        stat(path, &st) < 0) {
-        rc = fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
-        goto out;
-    }
     listener_t *l = calloc(1, sizeof *l);
-    if (!l || !(l->path = strdup(path))) {
+    if (!l)
+        return fail(err, errlen, -ENOMEM, "out of memory");
+    int rc = stdio_sock_listen(path, gid, mode, &l->sock, err, errlen);
+    if (rc < 0) {
         free(l);
-        unlink(path);
-        rc = fail(err, errlen, -ENOMEM, "out of memory");
-        goto out;
+        return rc;
     }
     l->po.kind = PK_LISTENER;
-    l->fd = fd;
     l->kind = kind;
-    l->dev = st.st_dev;
-    l->ino = st.st_ino;
-    l->gid = gid;
-    l->mode = mode;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->po};
-    if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, l->sock->fd, &ev) < 0) {
         rc = fail(err, errlen, -errno, "epoll: %s", strerror(errno));
-        fd = -1; /* closed by listener_close */
         listener_close(&l);
-        goto out;
+        return rc;
     }
     *out = l;
-    fd = -1;
-out:
-    if (rc < 0)
-        unlink(tmp);
-    if (fd >= 0)
-        close(fd);
-    free(tmp);
-    return rc;
-}
-
-/* Makes an existing listener match GID and MODE (a reload changed them). */
-static int listener_retune(listener_t *l, gid_t gid, mode_t mode, char *err, size_t errlen)
-{
-    if (l->gid == gid && l->mode == mode)
-        return 0;
-    if (gid != STDIO_NO_GID && chown(l->path, (uid_t)-1, gid) < 0)
-        return fail(err, errlen, -errno, "%s: chown: %s", l->path, strerror(errno));
-    if (chmod(l->path, mode) < 0)
-        return fail(err, errlen, -errno, "%s: chmod: %s", l->path, strerror(errno));
-    l->gid = gid;
-    l->mode = mode;
     return 0;
 }
 
@@ -984,7 +901,7 @@ static void accept_one(stdio_relay_t *r, listener_t *l, int fd)
 static void listener_ready(stdio_relay_t *r, listener_t *l)
 {
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(l->sock->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             accept_one(r, l, fd);
             continue;
@@ -996,16 +913,16 @@ static void listener_ready(stdio_relay_t *r, listener_t *l)
              * listener readable forever. Use the reserve to take it and
              * hang up, so that the loop does not spin. */
             close(r->reserve_fd);
-            fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+            fd = accept4(l->sock->fd, NULL, NULL, SOCK_CLOEXEC);
             if (fd >= 0)
                 close(fd);
             r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
             rlog(r, LOG_WARNING, "%s: out of file descriptors: a connection was refused",
-                 l->path);
+                 l->sock->path);
             continue;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            rlog(r, LOG_WARNING, "%s: accept: %s", l->path, strerror(errno));
+            rlog(r, LOG_WARNING, "%s: accept: %s", l->sock->path, strerror(errno));
         return;
     }
 }
@@ -1243,108 +1160,6 @@ int stdio_relay_dispatch(stdio_relay_t *r, int timeout_ms)
 
 /* ---------------------------------------------------------------- lifecycle */
 
-void stdio_relay_conf_defaults(stdio_relay_conf_t *c)
-{
-    memset(c, 0, sizeof *c);
-    c->attach_gid = STDIO_NO_GID;
-    c->attach_mode = 0660;
-    c->hello_timeout_ms = 5000;
-    c->drain_timeout_ms = 2000;
-    c->stall_timeout_ms = 50;
-    c->event_interval_ms = 100;
-    c->event_max_bytes = 16384;
-    c->read_chunk = 256 * 1024;
-    c->max_pending = 64;
-}
-
-static bool name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return false;
-    return true;
-}
-
-static int check_path(const char *what, const char *p, char *err, size_t errlen)
-{
-    struct sockaddr_un sa;
-    if (!p || p[0] != '/')
-        return fail(err, errlen, -EINVAL, "%s: socket path must be absolute", what);
-    if (strlen(p) + 16 >= sizeof sa.sun_path)
-        return fail(err, errlen, -EINVAL, "%s: socket path \"%s\" is too long (max %zu)", what,
-                    p, sizeof sa.sun_path - 17);
-    return 0;
-}
-
-static int check_mode(const char *what, mode_t m, char *err, size_t errlen)
-{
-    if (m & ~(mode_t)0770)
-        return fail(err, errlen, -EINVAL,
-                    "%s: mode %04o gives others access; use 0660 or 0600", what, (unsigned)m);
-    if ((m & 0600) != 0600)
-        return fail(err, errlen, -EINVAL, "%s: mode %04o locks out the relay's own user", what,
-                    (unsigned)m);
-    return 0;
-}
-
-int stdio_relay_conf_check(const stdio_relay_conf_t *c, char *err, size_t errlen)
-{
-    int rc;
-    if (c->attach_path && ((rc = check_path("attach", c->attach_path, err, errlen)) < 0 ||
-                           (rc = check_mode("attach", c->attach_mode, err, errlen)) < 0))
-        return rc;
-    if (c->hello_timeout_ms < 1 || c->drain_timeout_ms < 1 || c->event_interval_ms < 1)
-        return fail(err, errlen, -EINVAL, "timeouts and intervals must be positive");
-    if (c->stall_timeout_ms < 0)
-        return fail(err, errlen, -EINVAL, "stall_timeout must not be negative");
-    if (c->event_max_bytes < 1 || c->event_max_bytes > 512 * 1024)
-        return fail(err, errlen, -EINVAL, "event_max_bytes must be within 1..524288");
-    if (c->read_chunk < 4096 || c->read_chunk > (16u << 20))
-        return fail(err, errlen, -EINVAL, "read_chunk must be within 4 KiB..16 MiB");
-    if (c->max_pending < 1)
-        return fail(err, errlen, -EINVAL, "max_pending must be positive");
-    if (c->n_channels == 0)
-        return fail(err, errlen, -EINVAL, "no channels");
-    for (size_t i = 0; i < c->n_channels; i++) {
-        const stdio_chan_conf_t *ch = &c->channels[i];
-        if (!ch->name || !name_ok(ch->name))
-            return fail(err, errlen, -EINVAL, "channel \"%s\": name must be [a-z0-9-]{1,64}",
-                        ch->name ? ch->name : "");
-        if ((rc = check_path(ch->name, ch->path, err, errlen)) < 0 ||
-            (ch->ro_path && (rc = check_path(ch->name, ch->ro_path, err, errlen)) < 0) ||
-            (rc = check_mode(ch->name, ch->mode, err, errlen)) < 0)
-            return rc;
-        if (ch->scrollback < 4096 || ch->scrollback > ((size_t)1 << 30))
-            return fail(err, errlen, -EINVAL, "channel \"%s\": scrollback must be 4 KiB..1 GiB",
-                        ch->name);
-        if (ch->max_clients < 1)
-            return fail(err, errlen, -EINVAL, "channel \"%s\": max_clients must be positive",
-                        ch->name);
-        /* Every socket path once, across channels and the attach socket. */
-        const char *mine[2] = {ch->path, ch->ro_path};
-        for (int a = 0; a < 2; a++) {
-            if (!mine[a])
-                continue;
-            if (c->attach_path && strcmp(mine[a], c->attach_path) == 0)
-                return fail(err, errlen, -EINVAL, "%s is used twice", mine[a]);
-            if (a == 1 && strcmp(ch->ro_path, ch->path) == 0)
-                return fail(err, errlen, -EINVAL, "%s is used twice", mine[a]);
-            for (size_t j = 0; j < i; j++) {
-                const stdio_chan_conf_t *o = &c->channels[j];
-                if (strcmp(o->name, ch->name) == 0)
-                    return fail(err, errlen, -EINVAL, "channel \"%s\" is defined twice",
-                                ch->name);
-                if (strcmp(o->path, mine[a]) == 0 || (o->ro_path && strcmp(o->ro_path, mine[a]) == 0))
-                    return fail(err, errlen, -EINVAL, "%s is used twice", mine[a]);
-            }
-        }
-    }
-    return 0;
-}
-
 stdio_relay_t *stdio_relay_new(const stdio_hooks_t *hooks, void *arg)
 {
     stdio_relay_t *r = calloc(1, sizeof *r);
@@ -1448,7 +1263,7 @@ static int plan_listener(stdio_relay_t *r, listener_t *have, const char *path, l
                          gid_t gid, mode_t mode, listener_t **fresh, char *err, size_t errlen)
 {
     *fresh = NULL;
-    if (!path || (have && strcmp(have->path, path) == 0))
+    if (!path || (have && strcmp(have->sock->path, path) == 0))
         return 0;
     return listener_open(r, path, kind, gid, mode, fresh, err, errlen);
 }
@@ -1501,7 +1316,7 @@ int stdio_relay_configure(stdio_relay_t *r, const stdio_relay_conf_t *conf, char
         listener_close(&r->attach);
         r->attach = new_attach;
         new_attach = NULL;
-    } else if (listener_retune(r->attach, conf->attach_gid, conf->attach_mode, err, errlen) < 0) {
+    } else if (stdio_sock_retune(r->attach->sock, conf->attach_gid, conf->attach_mode, err, errlen) < 0) {
         rlog(r, LOG_WARNING, "%s", err);
     }
     for (channel_t *ch = r->channels; ch; ch = ch->next)
@@ -1544,14 +1359,14 @@ int stdio_relay_configure(stdio_relay_t *r, const stdio_relay_conf_t *conf, char
             listener_close(&ch->raw);
             ch->raw = new_raw[i];
             new_raw[i] = NULL;
-        } else if (listener_retune(ch->raw, cc->gid, cc->mode, err, errlen) < 0) {
+        } else if (stdio_sock_retune(ch->raw->sock, cc->gid, cc->mode, err, errlen) < 0) {
             rlog(r, LOG_WARNING, "%s", err);
         }
         if (new_ro[i] || !cc->ro_path) {
             listener_close(&ch->ro);
             ch->ro = new_ro[i];
             new_ro[i] = NULL;
-        } else if (listener_retune(ch->ro, cc->gid, cc->mode, err, errlen) < 0) {
+        } else if (stdio_sock_retune(ch->ro->sock, cc->gid, cc->mode, err, errlen) < 0) {
             rlog(r, LOG_WARNING, "%s", err);
         }
         if (ch->raw)
@@ -1607,7 +1422,7 @@ void stdio_relay_each(stdio_relay_t *r, stdio_chan_fn *chan_fn, stdio_client_fn 
     for (channel_t *ch = r->channels; ch; ch = ch->next) {
         stdio_chan_stats_t cs = {
             .name = ch->name,
-            .path = ch->raw ? ch->raw->path : "",
+            .path = ch->raw ? ch->raw->sock->path : "",
             .stream = ch->stream,
             .head = stdio_ring_head(ch->ring),
             .tail = stdio_ring_tail(ch->ring),

@@ -18,10 +18,11 @@ HLCTL=$E2E_BINDIR/hlctl
 hluid=$(e2e_exec id -u hluser)
 stats() { e2e_hlctl --json call hl-stdio stats; }
 claude_attached() { stats | grep -q "\"uid\":$hluid"; }
-# A viewer, as hluser: types LINE, expects Claude Code's echo of it (the
-# attach ends at its deadline or at the first write after grep is done).
+# A viewer, as hluser: types LINE and expects Claude Code's echo of it
+# (hlctl attach leaves when grep, its reader, is done).
+# (setpriv, not runuser: no PAM session inside nsenter)
 viewer_sees_echo() {
-  e2e_exec timeout 10 runuser -u hluser -- bash -c \
+  e2e_exec timeout 10 setpriv --reuid=hluser --regid=hluser --init-groups -- bash -c \
     "printf '%s\n' '$1' | '$HLCTL' attach --quiet --from now main | grep -m1 -q 'echo $1'"
 }
 
@@ -41,7 +42,8 @@ e2e_ok e2e_wait_journal hl-stdio.service "\(uid $hluid gid [0-9]+ pid [0-9]+ [^)
 # A viewer types, Claude Code answers, the viewer sees the answer.
 e2e_ok viewer_sees_echo "hello-relay"
 # Only the group may connect: a user outside it is refused by the kernel.
-out=$(e2e_exec runuser -u nobody -- socat -u - UNIX-CONNECT:/run/hl/stdio.sock </dev/null 2>&1)
+out=$(e2e_exec setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+  socat -u - UNIX-CONNECT:/run/hl/stdio.sock </dev/null 2>&1)
 e2e_ok grep -q "Permission denied" <<<"$out"
 
 # The bus: a subscriber, live before anything happens (checked with a
