@@ -17,7 +17,7 @@
  * Backpressure, bounded: the writers are not read while that would push a
  * reader which is still taking data out of the ring, so that a reader that
  * was merely descheduled for a moment is not dropped at GB/s. A reader whose
- * socket has stayed full for the stall timeout (default 50 ms) stops holding
+ * socket has stayed full for the stall timeout (default 250 ms) stops holding
  * anyone back: the writers go on, it falls out of the ring and is dropped.
  * So a client that stops reading delays the others once, by at most the
  * stall timeout; with a stall timeout of 0 it never does (and readers that

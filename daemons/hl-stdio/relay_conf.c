@@ -27,7 +27,7 @@ void stdio_relay_conf_defaults(stdio_relay_conf_t *c)
     c->attach_mode = 0660;
     c->hello_timeout_ms = 5000;
     c->drain_timeout_ms = 2000;
-    c->stall_timeout_ms = 50;
+    c->stall_timeout_ms = 250;
     c->event_interval_ms = 100;
     c->event_max_bytes = 16384;
     c->read_chunk = 256 * 1024;

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -171,6 +172,7 @@ static const char *daemon_path;
 static char dir[64];
 
 typedef struct result {
+    double relay_cpu; /* seconds of the relay process, user + system */
     uint64_t ns;
     uint64_t delivered; /* summed over readers */
     int short_readers;
@@ -261,12 +263,19 @@ static pid_t start_daemon(const char *rundir, const char *sock)
     return pid;
 }
 
-static void stop(pid_t pid)
+/* Stops the relay; returns the CPU time it used (user + system), which the
+ * load of the machine hardly changes, unlike the wall clock. */
+static double stop(pid_t pid)
 {
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-    }
+    struct rusage ru = {0};
+    if (pid <= 0)
+        return 0;
+    kill(pid, SIGTERM);
+    int st;
+    if (wait4(pid, &st, 0, &ru) < 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
 }
 
 static result_t run(peer_t peer, int nreaders, uint64_t total)
@@ -377,7 +386,7 @@ static result_t run(peer_t peer, int nreaders, uint64_t total)
     for (int i = 0; i < nreaders; i++)
         waitpid(readers[i], NULL, 0);
     waitpid(w, NULL, 0);
-    stop(relay);
+    res.relay_cpu = stop(relay);
     stdio_relay_destroy(&core_relay);
     close(rep[0]);
     close(go[1]);
@@ -464,7 +473,8 @@ int main(int argc, char **argv)
     }
     printf("# hl-stdio throughput: %" PRIu64 " MiB per reader, median of %d, load %.2f, %ld cpus\n",
            mb, repeat, loads[0], sysconf(_SC_NPROCESSORS_ONLN));
-    printf("%-26s %7s %12s %14s %s\n", "relay", "readers", "per reader", "aggregate", "notes");
+    printf("%-26s %7s %12s %14s %12s %s\n", "relay", "readers", "per reader", "aggregate",
+           "relay CPU", "notes");
     int failures = 0;
     peer_t peers[6];
     int np = 0;
@@ -483,12 +493,14 @@ int main(int argc, char **argv)
             if ((p == P_SOCAT || p == P_SOCAT_TUNED || p == P_PLAIN) && n != 1)
                 continue; /* these relay one pair of sockets */
             uint64_t ns[16];
+            double cpu = 0;
             result_t last = {0};
             int shorts = 0;
             uint32_t bad = 0;
             for (int k = 0; k < repeat && k < 16; k++) {
                 last = run(p, n, total);
                 ns[k] = last.ns;
+                cpu += last.relay_cpu;
                 shorts += last.short_readers;
                 bad += last.bad;
             }
@@ -504,7 +516,13 @@ int main(int argc, char **argv)
                 snprintf(notes + strlen(notes), sizeof notes - strlen(notes),
                          " %u corrupt samples", bad);
             failures += shorts + (int)bad;
-            printf("%-26s %7d %9.2f GB/s %11.2f GB/s %s\n", peer_name[p], n, per, per * n, notes);
+            /* CPU seconds of the relay per GB it delivered (all readers). */
+            char cpus[32] = "-";
+            if (p != P_DIRECT)
+                snprintf(cpus, sizeof cpus, "%.3f s/GB",
+                         cpu / ((double)total * n * (repeat < 16 ? repeat : 16) / 1e9));
+            printf("%-26s %7d %9.2f GB/s %11.2f GB/s %12s %s\n", peer_name[p], n, per, per * n,
+                   cpus, notes);
             fflush(stdout);
         }
     }

@@ -31,7 +31,7 @@ static void test_defaults(void)
     CHECK_EQ_U(s.chans[0].scrollback, 1 << 20);
     CHECK(s.chans[0].publish);
     CHECK(strcmp(s.relay.attach_path, "/run/hl-test/stdio-attach.sock") == 0);
-    CHECK_EQ_U(s.relay.stall_timeout_ms, 50);
+    CHECK_EQ_U(s.relay.stall_timeout_ms, 250);
     CHECK_EQ_U(s.relay.n_channels, 1);
     stdio_settings_free(&s);
     hlb_diag_free(&d);

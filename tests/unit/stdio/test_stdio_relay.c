@@ -350,6 +350,77 @@ static void test_slow_reader(void)
     t_teardown();
 }
 
+static uint64_t s_pauses;
+static void pauses_of(const stdio_chan_stats_t *cs, void *arg)
+{
+    (void)arg;
+    s_pauses = cs->pauses;
+}
+static uint64_t chan_pauses(void)
+{
+    stdio_relay_each(R, pauses_of, NULL, NULL);
+    return s_pauses;
+}
+
+/* At the agent's rates the ring absorbs a client that stops reading: the
+ * writer is never held back, not even for the stall timeout, and the
+ * client stays attached while it has room. */
+static void test_stuck_reader_slow_writer(void)
+{
+    t_setup(1 << 20);
+    t_conf.stall_timeout_ms = 60000; /* would be noticed if it ever applied */
+    char err[256];
+    REQUIRE(stdio_relay_configure(R, &t_conf, err, sizeof err) == 0);
+    tclient_t *w = tc_raw(t_main_path);
+    tclient_t *fast = tc_raw(t_main_path);
+    tclient_t *stuck = tc_raw(t_main_path);
+    stuck->paused = true;
+    char line[100];
+    size_t total = 0;
+    for (int i = 0; i < 5000; i++) { /* 500 KB of "output", line by line */
+        snprintf(line, sizeof line, "%04d: %-90s\n", i, "the agent says something");
+        tc_write(w, line, strlen(line));
+        total += strlen(line);
+        if (i % 50 == 0)
+            t_step();
+    }
+    WAIT(fast->in.len == total);
+    CHECK_EQ_U(chan_pauses(), 0);
+    CHECK_EQ_U(t_n_detach, 0);
+    stuck->paused = false;
+    WAIT(stuck->in.len == total);
+    CHECK(memcmp(stuck->in.p, fast->in.p, total) == 0);
+    t_teardown();
+}
+
+/* stall_timeout 0: no backpressure at all. A stuck client is dropped as
+ * soon as it falls out of the ring, and the writer never waits. */
+static void test_no_backpressure(void)
+{
+    enum { TOTAL = 2 << 20 };
+    t_setup(65536);
+    t_conf.stall_timeout_ms = 0;
+    char err[256];
+    REQUIRE(stdio_relay_configure(R, &t_conf, err, sizeof err) == 0);
+    tclient_t *w = tc_raw(t_main_path);
+    tclient_t *fast = tc_raw(t_main_path);
+    tclient_t *stuck = tc_raw(t_main_path);
+    stuck->paused = true;
+    static uint8_t buf[TOTAL];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 13);
+    for (size_t o = 0; o < TOTAL; o += 4096) {
+        tc_write(w, buf + o, 4096);
+        t_step();
+    }
+    WAIT(fast->in.len == TOTAL);
+    CHECK(memcmp(fast->in.p, buf, TOTAL) == 0);
+    WAIT(t_n_detach == 1);
+    CHECK(strncmp(t_detaches[0].reason, "slow: ", 6) == 0);
+    CHECK_EQ_U(chan_pauses(), 0);
+    t_teardown();
+}
+
 static void test_read_only(void)
 {
     t_setup(65536);
@@ -958,6 +1029,8 @@ int main(void)
     TEST(test_replay);
     TEST(test_resume);
     TEST(test_slow_reader);
+    TEST(test_stuck_reader_slow_writer);
+    TEST(test_no_backpressure);
     TEST(test_read_only);
     TEST(test_dying_writer_queued);
     TEST(test_write_only_client);
