@@ -1,6 +1,7 @@
 /* The STDIO relay core: see relay.h for what it does, docs/stdio.md for why. */
 #include "relay.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -78,7 +79,17 @@ struct channel {
  * DEAD (closed; freed at the end of the dispatch round, so that pointers
  * held during the round stay valid). Raw clients start LIVE; any state may
  * go straight to DEAD. */
-typedef enum { C_NEW, C_HELLO, C_LIVE, C_DRAIN, C_DEAD } cstate_t;
+typedef enum { C_NEW, C_HELLO, C_LIVE, C_DRAIN, C_DEAD, C_STATES } cstate_t;
+
+/* The transitions there are; any other is a programming error. */
+static const bool may_follow[C_STATES][C_STATES] = {
+    /*            NEW  HELLO LIVE  DRAIN DEAD */
+    [C_NEW] = {false, true, true, false, true},    /* attach socket / raw socket / refused */
+    [C_HELLO] = {false, false, true, true, true},  /* good hello / bad one, told why / gone */
+    [C_LIVE] = {false, false, false, true, true},  /* dropped and told why / gone */
+    [C_DRAIN] = {false, false, false, false, true}, /* last words out, or out of time */
+    [C_DEAD] = {false, false, false, false, false},
+};
 
 struct client {
     pollobj_t po;
@@ -258,6 +269,12 @@ static void arm_timer(stdio_relay_t *r, uint64_t at_us)
 
 /* ---------------------------------------------------------------- lists */
 
+static void client_set_state(client_t *c, cstate_t s)
+{
+    assert(may_follow[c->state][s]);
+    c->state = s;
+}
+
 static void pending_add(stdio_relay_t *r, client_t *c, uint64_t deadline)
 {
     c->deadline_us = deadline;
@@ -336,7 +353,7 @@ static void client_kill(stdio_relay_t *r, client_t *c, const char *reason)
         r->n_hello--;
     close(c->fd); /* also leaves the epoll set */
     c->fd = -1;
-    c->state = C_DEAD;
+    client_set_state(c, C_DEAD);
     c->dead_next = r->dead;
     r->dead = c;
     r->n_conns--;
@@ -604,11 +621,11 @@ static void client_drop(stdio_relay_t *r, client_t *c, const char *reason)
     if (c->state == C_HELLO)
         r->n_hello--;
     if (!ok) {
-        c->state = C_DRAIN; /* so that kill does not count the hello twice */
+        client_set_state(c, C_DRAIN); /* so that kill does not count the hello twice */
         client_kill(r, c, reason);
         return;
     }
-    c->state = C_DRAIN;
+    client_set_state(c, C_DRAIN);
     shutdown(c->fd, SHUT_RD);
     c->reading = false;
     pending_add(r, c, mono_us() + (uint64_t)r->conf.drain_timeout_ms * 1000u);
@@ -828,7 +845,7 @@ static client_t *client_new(stdio_relay_t *r, int fd, bool framed, bool read_onl
 static void client_attach(stdio_relay_t *r, client_t *c, channel_t *ch, uint64_t start,
                           uint64_t missed)
 {
-    c->state = C_LIVE;
+    client_set_state(c, C_LIVE);
     c->cursor = c->start = start;
     c->missed = missed;
     chan_add(ch, c);
@@ -879,7 +896,7 @@ static void accept_one(stdio_relay_t *r, listener_t *l, int fd)
             client_kill(r, c, "refused");
             return;
         }
-        c->state = C_HELLO;
+        client_set_state(c, C_HELLO);
         r->n_hello++;
         c->reading = true;
         client_set_events(r, c);
