@@ -123,6 +123,7 @@ struct client {
 
 struct stdio_relay {
     int epfd, tfd, reserve_fd;
+    bool accept_off; /* out of descriptors and no reserve: listeners muted */
     pollobj_t timer_po;
     uint64_t timer_armed_us;
     stdio_hooks_t hooks;
@@ -342,6 +343,8 @@ static void chan_leave(stdio_relay_t *r, client_t *c, const char *reason)
     c->ch = NULL; /* the channel may go before a draining client does */
 }
 
+static void listeners_set(stdio_relay_t *r, bool on);
+
 /* Closes C now. Memory is released at the end of the dispatch round. */
 static void client_kill(stdio_relay_t *r, client_t *c, const char *reason)
 {
@@ -353,6 +356,10 @@ static void client_kill(stdio_relay_t *r, client_t *c, const char *reason)
         r->n_hello--;
     close(c->fd); /* also leaves the epoll set */
     c->fd = -1;
+    if (r->reserve_fd < 0)
+        r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (r->accept_off)
+        listeners_set(r, true);
     client_set_state(c, C_DEAD);
     c->dead_next = r->dead;
     r->dead = c;
@@ -915,6 +922,26 @@ static void accept_one(stdio_relay_t *r, listener_t *l, int fd)
     client_pump(r, c);
 }
 
+/* Mutes or unmutes every listener (while out of descriptors). */
+static void listeners_set(stdio_relay_t *r, bool on)
+{
+    listener_t *ls[1 + 64];
+    size_t n = 0;
+    if (r->attach)
+        ls[n++] = r->attach;
+    for (channel_t *ch = r->channels; ch; ch = ch->next) {
+        if (ch->raw && n < sizeof ls / sizeof *ls)
+            ls[n++] = ch->raw;
+        if (ch->ro && n < sizeof ls / sizeof *ls)
+            ls[n++] = ch->ro;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.ptr = &ls[i]->po};
+        epoll_ctl(r->epfd, EPOLL_CTL_MOD, ls[i]->sock->fd, &ev);
+    }
+    r->accept_off = !on;
+}
+
 static void listener_ready(stdio_relay_t *r, listener_t *l)
 {
     for (int i = 0; i < ACCEPT_BATCH; i++) {
@@ -937,6 +964,13 @@ static void listener_ready(stdio_relay_t *r, listener_t *l)
             rlog(r, LOG_WARNING, "%s: out of file descriptors: a connection was refused",
                  l->sock->path);
             continue;
+        }
+        if (errno == EMFILE || errno == ENFILE) {
+            /* No reserve either (another thread took the descriptor): stop
+             * accepting until a client leaves, rather than spin. */
+            rlog(r, LOG_WARNING, "out of file descriptors: not accepting until a client leaves");
+            listeners_set(r, false);
+            return;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             rlog(r, LOG_WARNING, "%s: accept: %s", l->sock->path, strerror(errno));
