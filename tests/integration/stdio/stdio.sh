@@ -161,6 +161,15 @@ ok grep -q '"name":"main"' <<<"$out"
 ok grep -Eq '"head":"?28"?' <<<"$out"
 ok grep -q '"comm":"socat"' <<<"$out"
 
+# Read-write on a terminal: what is typed goes to the channel (raw: the
+# terminal does not cook it), the detach key does not.
+"$B/tests/integration/stdio/stdio_pty" 10000 "attached to main" 'typed-on-a-tty\r\035' -- \
+    "$D/hlctl/hlctl" --runtime-dir "$dir" attach --from now main > "$dir/tty2.out" 2>&1
+ok test $? = 0
+until_true grep -q "typed-on-a-tty" "$dir/plain.out"
+ok test "$(tail -c 15 "$dir/plain.out" | od -An -c | tr -s ' ')" = " t y p e d - o n - a - t t y \r"
+ok grep -q "detached from main" "$dir/tty2.out"
+
 # ---------------------------------------------------------------- reload
 printf 'hl-stdio:\n  channels:\n    - name: main\n      read_only_socket: stdio.ro.sock\n    - name: tests\n  group: %s\n' "$group" > "$dir/etc/hl.d/50-tests.yaml"
 ok hlctl call hl-stdio reload >/dev/null
