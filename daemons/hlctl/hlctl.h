@@ -7,7 +7,7 @@
 enum {
     HLCTL_OK = 0,
     HLCTL_DEGRADED = 1,
-    HLCTL_CRITICAL = 2, /* critical, or the daemon is unreachable */
+    HLCTL_CRITICAL = 2, /* critical, an error reply, or the daemon is unreachable */
     HLCTL_USAGE = 64,
 };
 
@@ -17,16 +17,28 @@ typedef struct hlctl {
     hlb_call_opts_t call; /* --timeout (ms per attempt), --retries */
 } hlctl_t;
 
-/* A subcommand: ARGV[0] is its name; getopt state is reset before it runs.
- * Returns an exit code. */
+/* A subcommand: ARGV[0] is its name and getopt is reset (optind = 0) before
+ * it runs. Returns an exit code. */
 typedef int (hlctl_cmd_fn)(hlctl_t *ctx, int argc, char **argv);
 
-/* Calls DAEMON's METHOD with ARGS (may be NULL). On success returns 0 and
- * *REPLY; otherwise prints why to stderr and returns HLCTL_CRITICAL
- * (unreachable) or HLCTL_DEGRADED... see hlctl_call_status(). */
+/* Calls DAEMON's METHOD with ARGS (may be NULL). Returns HLCTL_OK with
+ * *REPLY set (a successful reply); otherwise has printed why to stderr
+ * (unreachable, timed out, or the daemon's error) and returns
+ * HLCTL_CRITICAL, with *REPLY NULL. */
 int hlctl_call(hlctl_t *ctx, const char *daemon, const char *method, hlb_map_t *args,
                Hl__Reply **reply);
-/* Prints a reply body: JSON with --json, else a readable "key: value" form. */
-void hlctl_print_body(hlctl_t *ctx, const Hl__Reply *reply);
-/* Prints usage of one command to stderr and returns HLCTL_USAGE. */
+/* Prints a reply body as one line of JSON. */
+void hlctl_print_json(const Hl__Reply *reply);
+/* Parses KEY=VALUE words into a map: integers, true/false, else strings.
+ * Returns NULL (and says why) on a word without '='. */
+hlb_map_t *hlctl_kv_map(int argc, char **argv);
+/* "3d 4h", "5m 2s": a short human duration. */
+void hlctl_format_duration(char *out, size_t n, uint64_t us);
+/* Prints USAGE of one command to stderr and returns HLCTL_USAGE. */
 int hlctl_usage(const char *usage);
+/* Set by SIGINT/SIGTERM while a command waits. */
+extern volatile int hlctl_interrupted;
+
+#define HLCTL_CMD(name, fn, usage, summary) hlctl_cmd_fn fn;
+#include "commands.h"
+#undef HLCTL_CMD

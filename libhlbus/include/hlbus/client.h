@@ -24,5 +24,14 @@ int hlb_call_map(const char *runtime_dir, const char *daemon, const char *method
 int hlb_call_raw(const char *runtime_dir, const char *daemon, const char *method,
                  const char *type, const void *body, size_t len, const hlb_call_opts_t *opts,
                  Hl__Reply **reply);
+
+/* A client that keeps its connection to one daemon between calls (cheaper
+ * for many calls); after a timeout it starts a fresh socket. */
+typedef struct hlb_client hlb_client_t;
+hlb_client_t *hlb_client_new(const char *runtime_dir, const char *daemon);
+void hlb_client_destroy(hlb_client_t **self_p);
+int hlb_client_call(hlb_client_t *c, const char *method, const char *type, const void *body,
+                    size_t len, const hlb_call_opts_t *opts, Hl__Reply **reply);
+
 /* Decodes a reply body of a registered type; NULL on mismatch. */
 ProtobufCMessage *hlb_reply_decode(const Hl__Reply *r, const ProtobufCMessageDescriptor *want);

@@ -11,6 +11,9 @@
 /* Largest frame any hlbus socket accepts (ZMQ_MAXMSGSIZE). */
 #define HLB_MAX_MSG (1024 * 1024)
 #define HLB_MAX_TOPIC 256
+/* The optional third frame of a message replayed from the proxy's
+ * last-value cache, so that receivers can tell a replay from live news. */
+#define HLB_REPLAY_MARK "lvc"
 
 /* The descriptor registered under NAME (e.g. "hl.Log"), or NULL. */
 const ProtobufCMessageDescriptor *hlb_type_lookup(const char *name);

@@ -1,8 +1,9 @@
-/* Configuration: one YAML file plus drop-ins (<dir>/hl.d/*.yaml, in name
+/* Configuration: one YAML file plus drop-ins (<dir>/hl.d/NAME.yaml, in name
  * order, deep-merged: maps merge, scalars and lists replace). Every node
  * remembers its file and line so that errors can name them. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct hlb_conf hlb_conf_t;

@@ -4,7 +4,7 @@
  * queues while the proxy is away and, unlike PUB, drops nothing before the
  * proxy's subscriptions arrive. Sends never block: when the queue is full the
  * message is dropped and counted, and its sequence number is still used, so
- * every subscriber sees the drop as a gap. Destroying a publisher waits (up
+ * every subscriber sees the drop as a gap. Sequence numbers count per topic. Destroying a publisher waits (up
  * to its linger, 2 s by default) until what it sent has reached the proxy. */
 #pragma once
 #include <stdint.h>

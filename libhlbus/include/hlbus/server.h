@@ -24,6 +24,11 @@ typedef struct hlb_request {
     uid_t uid;
     gid_t gid;
     pid_t pid;
+    /* private to the server */
+    zframe_t *identity_;
+    bool delimiter_;
+    bool cache_;
+    hlb_server_t *server_;
 } hlb_request_t;
 
 /* What a method fills in. */
@@ -64,7 +69,9 @@ uint64_t hlb_server_rejected(const hlb_server_t *s);
 /* Deferred replies, for methods that finish later (a systemd job, a health
  * probe): inside the method, hlb_request_defer() returns a handle and the
  * server sends nothing now; later, build a reply with hlb_deferred_reply()
- * and send it with hlb_deferred_send(), which frees the handle. */
+ * and send it with hlb_deferred_send(), which frees the handle. A deferred
+ * request must be answered (or its handle sent with an error) before the
+ * server is destroyed. */
 typedef struct hlb_deferred hlb_deferred_t;
 hlb_deferred_t *hlb_request_defer(hlb_request_t *req, hlb_reply_t *reply);
 hlb_reply_t *hlb_deferred_reply(hlb_deferred_t *d);

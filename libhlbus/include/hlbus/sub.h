@@ -2,6 +2,7 @@
  * per-source sequence tracking (gaps counted, last-value-cache replays of
  * messages already seen dropped). */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 #include <czmq.h>
 #include "hlbus.pb-c.h"
@@ -12,6 +13,7 @@ typedef struct hlb_event {
     const char *topic;
     const Hl__Envelope *env;      /* source, epoch, seq, ts_us, type, body */
     const ProtobufCMessage *msg;  /* the body decoded, when its type is registered */
+    bool replay;                  /* from the proxy's last-value cache */
 } hlb_event_t;
 
 typedef struct hlb_sub_stats {

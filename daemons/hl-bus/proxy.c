@@ -1,0 +1,380 @@
+/* The bus proxy. */
+#include "proxy.h"
+
+#include "lvc.h"
+#include "topicstats.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#define BATCH 1024 /* messages per wake-up, so subscriptions and ctl are served too */
+
+struct proxy {
+    zsock_t *pull;
+    zsock_t *xpub;
+    lvc_t *lvc;
+    topicstats_t *stats;
+    hlb_seqtrack_t *seq;
+    uint64_t messages, bytes, malformed, replays;
+    int64_t subscriptions;
+    uint64_t started_us;
+    bool activated;
+};
+
+/* Takes the listening fds systemd passed, by name or order. */
+static int adopt_fds(int *pub_fd, int *sub_fd)
+{
+    char **names = NULL;
+    int n = sd_listen_fds_with_names(1, &names);
+    *pub_fd = *sub_fd = -1;
+    for (int i = 0; i < n; i++) {
+        int fd = SD_LISTEN_FDS_START + i;
+        const char *name = names ? names[i] : NULL;
+        if (name && strcmp(name, "pub") == 0)
+            *pub_fd = fd;
+        else if (name && strcmp(name, "sub") == 0)
+            *sub_fd = fd;
+        else if (i == 0 && *pub_fd < 0)
+            *pub_fd = fd;
+        else if (i == 1 && *sub_fd < 0)
+            *sub_fd = fd;
+    }
+    if (names) {
+        for (int i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+    }
+    return n;
+}
+
+static int bind_endpoint(zsock_t *s, const char *runtime_dir, const char *rel, int fd,
+                         mode_t mode)
+{
+    char *ep = hlb_endpoint(runtime_dir, rel);
+    char *path = hlb_path(runtime_dir, rel);
+    int rc = -ENOMEM;
+    if (ep && path) {
+        if (fd >= 0)
+            zsock_set_use_fd(s, fd); /* bind adopts the socket instead of creating one */
+        rc = zsock_bind(s, "%s", ep) < 0 ? -errno : 0;
+        if (rc == 0 && fd < 0)
+            chmod(path, mode);
+    }
+    free(ep);
+    free(path);
+    return rc;
+}
+
+proxy_t *proxy_new(const char *runtime_dir, const proxy_opts_t *opts)
+{
+    proxy_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->pull = zsock_new(ZMQ_PULL);
+    p->xpub = zsock_new(ZMQ_XPUB);
+    p->lvc = lvc_new(opts->lvc_prefixes);
+    p->stats = topicstats_new(opts->stats_depth);
+    p->seq = hlb_seqtrack_new();
+    p->started_us = hlb_now_us();
+    if (!p->pull || !p->xpub || !p->lvc || !p->stats || !p->seq)
+        goto fail;
+    /* No frame larger than the bus allows gets as far as our memory. */
+    zsock_set_maxmsgsize(p->pull, HLB_MAX_MSG);
+    zsock_set_maxmsgsize(p->xpub, HLB_MAX_MSG);
+    zsock_set_rcvhwm(p->pull, 100000);
+    zsock_set_sndhwm(p->xpub, opts->hwm > 0 ? opts->hwm : 100000);
+    /* Every subscription, even a repeated one, reaches us: each new
+     * subscriber gets its replay. Unsubscriptions too, for the count. */
+    zsock_set_xpub_verbose(p->xpub, 1);
+    zsock_set_xpub_verboser(p->xpub, 1);
+    zsock_set_linger(p->xpub, 0);
+    zsock_set_linger(p->pull, 0);
+
+    char *busdir = hlb_path(runtime_dir, "bus");
+    if (busdir)
+        hlb_mkdir_p(busdir, 0755);
+    free(busdir);
+    int pub_fd, sub_fd;
+    p->activated = adopt_fds(&pub_fd, &sub_fd) > 0;
+    /* bus/pub: only the group may publish; bus/sub: anyone may watch. */
+    if (bind_endpoint(p->pull, runtime_dir, HLB_BUS_PUB, pub_fd, 0660) < 0 ||
+        bind_endpoint(p->xpub, runtime_dir, HLB_BUS_SUB, sub_fd, 0666) < 0)
+        goto fail;
+    return p;
+fail:
+    proxy_destroy(&p);
+    return NULL;
+}
+
+void proxy_destroy(proxy_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    proxy_t *p = *self_p;
+    zsock_destroy(&p->pull);
+    zsock_destroy(&p->xpub);
+    lvc_destroy(&p->lvc);
+    topicstats_destroy(&p->stats);
+    hlb_seqtrack_destroy(&p->seq);
+    free(p);
+    *self_p = NULL;
+}
+
+bool proxy_socket_activated(const proxy_t *p)
+{
+    return p->activated;
+}
+
+int proxy_set_lvc_prefixes(proxy_t *p, const char *const *prefixes)
+{
+    lvc_t *fresh = lvc_new(prefixes);
+    if (!fresh)
+        return -ENOMEM;
+    lvc_destroy(&p->lvc); /* topics no longer cached lose their entries */
+    p->lvc = fresh;
+    return 0;
+}
+
+/* Reads the rest of a multipart message and throws it away. */
+static int drain_parts(void *sock)
+{
+    int parts = 0;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    while (zmq_msg_more(&m) || parts == 0) {
+        if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0)
+            break;
+        parts++;
+        if (!zmq_msg_more(&m))
+            break;
+    }
+    zmq_msg_close(&m);
+    return parts;
+}
+
+/* Forwards one message from publishers: [topic][envelope], checked. */
+static int forward_one(proxy_t *p, void *pull, void *xpub)
+{
+    zmq_msg_t topic, env;
+    zmq_msg_init(&topic);
+    if (zmq_msg_recv(&topic, pull, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&topic);
+        return -1;
+    }
+    bool ok = zmq_msg_more(&topic);
+    zmq_msg_init(&env);
+    if (ok) {
+        zmq_msg_recv(&env, pull, ZMQ_DONTWAIT);
+        if (zmq_msg_more(&env)) { /* more than two parts */
+            drain_parts(pull);
+            ok = false;
+        }
+    }
+    const char *t = zmq_msg_data(&topic);
+    size_t tlen = zmq_msg_size(&topic);
+    Hl__Envelope *e = NULL;
+    if (ok && hlb_topic_valid(t, tlen))
+        e = hlb_envelope_decode(zmq_msg_data(&env), zmq_msg_size(&env));
+    if (!e) {
+        p->malformed++;
+        zmq_msg_close(&topic);
+        zmq_msg_close(&env);
+        return 0;
+    }
+    char tbuf[HLB_MAX_TOPIC + 1];
+    memcpy(tbuf, t, tlen);
+    tbuf[tlen] = '\0';
+    uint64_t missed;
+    hlb_seqtrack_see(p->seq, e->source, tbuf, e->epoch, e->seq, &missed);
+    hl__envelope__free_unpacked(e, NULL);
+
+    size_t bytes = zmq_msg_size(&env);
+    p->messages++;
+    p->bytes += bytes;
+    topicstats_count(p->stats, t, tlen, bytes);
+    if (lvc_is_state_topic(p->lvc, t, tlen))
+        lvc_store(p->lvc, t, tlen, &env);
+    /* XPUB never blocks: past a subscriber's HWM it drops for that
+     * subscriber alone, who then counts the gap. */
+    if (zmq_msg_send(&topic, xpub, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&topic);
+        zmq_msg_close(&env);
+        return 0;
+    }
+    if (zmq_msg_send(&env, xpub, ZMQ_DONTWAIT) < 0)
+        zmq_msg_close(&env);
+    return 0;
+}
+
+static int on_pull(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    proxy_t *p = arg;
+    void *pull = zsock_resolve(p->pull), *xpub = zsock_resolve(p->xpub);
+    for (int i = 0; i < BATCH; i++)
+        if (forward_one(p, pull, xpub) < 0)
+            break;
+    return 0;
+}
+
+typedef struct {
+    proxy_t *p;
+    void *xpub;
+} replay_ctx_t;
+
+static void send_replay(const char *topic, zmq_msg_t *env, void *arg)
+{
+    replay_ctx_t *c = arg;
+    zmq_msg_t t, e, mark;
+    size_t tlen = strlen(topic);
+    zmq_msg_init_size(&t, tlen);
+    memcpy(zmq_msg_data(&t), topic, tlen);
+    zmq_msg_init(&e);
+    zmq_msg_copy(&e, env);
+    zmq_msg_init_size(&mark, strlen(HLB_REPLAY_MARK));
+    memcpy(zmq_msg_data(&mark), HLB_REPLAY_MARK, strlen(HLB_REPLAY_MARK));
+    if (zmq_msg_send(&t, c->xpub, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&t);
+        zmq_msg_close(&e);
+        zmq_msg_close(&mark);
+        return;
+    }
+    zmq_msg_send(&e, c->xpub, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (zmq_msg_send(&mark, c->xpub, ZMQ_DONTWAIT) < 0)
+        zmq_msg_close(&mark);
+    c->p->replays++;
+}
+
+/* Subscriptions from subscribers: "\x01prefix" or "\x00prefix". */
+static int on_xpub(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    proxy_t *p = arg;
+    void *xpub = zsock_resolve(p->xpub);
+    for (int i = 0; i < BATCH; i++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, xpub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        const uint8_t *d = zmq_msg_data(&m);
+        size_t n = zmq_msg_size(&m);
+        bool more = zmq_msg_more(&m);
+        if (more || n == 0 || d[0] > 1) {
+            p->malformed++; /* not a subscription: nothing else may come this way */
+            if (more)
+                drain_parts(xpub);
+        } else if (d[0] == 1) {
+            p->subscriptions++;
+            replay_ctx_t c = {p, xpub};
+            lvc_replay(p->lvc, (const char *)d + 1, n - 1, send_replay, &c);
+        } else if (p->subscriptions > 0) {
+            p->subscriptions--;
+        }
+        zmq_msg_close(&m);
+    }
+    return 0;
+}
+
+int proxy_attach(proxy_t *p, zloop_t *loop)
+{
+    if (zloop_reader(loop, p->pull, on_pull, p) < 0 || zloop_reader(loop, p->xpub, on_xpub, p) < 0)
+        return -EIO;
+    return 0;
+}
+
+typedef struct {
+    Hl__BusStats__Prefix *prefixes;
+    Hl__BusStats__Prefix **pp;
+    size_t np, capp;
+    Hl__BusStats__Source *sources;
+    Hl__BusStats__Source **sp;
+    size_t ns, caps;
+} stats_arrays_t;
+
+static void add_prefix(const char *prefix, uint64_t messages, uint64_t bytes, void *arg)
+{
+    stats_arrays_t *a = arg;
+    if (a->np == a->capp)
+        return;
+    Hl__BusStats__Prefix *x = &a->prefixes[a->np];
+    hl__bus_stats__prefix__init(x);
+    x->prefix = (char *)prefix;
+    x->messages = messages;
+    x->bytes = bytes;
+    a->pp[a->np++] = x;
+}
+
+/* Streams are per (source, topic); stats are per source. */
+static void add_stream(const char *source, const char *topic, uint64_t epoch, uint64_t last,
+                       uint64_t messages, uint64_t gaps, void *arg)
+{
+    stats_arrays_t *a = arg;
+    for (size_t i = 0; i < a->ns; i++)
+        if (strcmp(a->sources[i].source, source) == 0) {
+            Hl__BusStats__Source *x = &a->sources[i];
+            x->messages += messages;
+            x->gaps += gaps;
+            if (epoch > x->epoch)
+                x->epoch = epoch;
+            x->last_seq += last;
+            return;
+        }
+    if (a->ns == a->caps)
+        return;
+    Hl__BusStats__Source *x = &a->sources[a->ns];
+    hl__bus_stats__source__init(x);
+    x->source = (char *)source;
+    x->epoch = epoch;
+    x->last_seq = last;
+    x->messages = messages;
+    x->gaps = gaps;
+    a->sp[a->ns++] = x;
+}
+
+static void count_streams(const char *s, const char *t, uint64_t e, uint64_t l, uint64_t m,
+                          uint64_t g, void *arg)
+{
+    ++*(size_t *)arg;
+}
+
+static void count_prefixes(const char *prefix, uint64_t m, uint64_t b, void *arg)
+{
+    ++*(size_t *)arg;
+}
+
+void proxy_stats_reply(proxy_t *p, hlb_reply_t *reply)
+{
+    stats_arrays_t a = {0};
+    topicstats_each(p->stats, count_prefixes, &a.capp);
+    hlb_seqtrack_each(p->seq, count_streams, &a.caps);
+    a.prefixes = calloc(a.capp + 1, sizeof *a.prefixes);
+    a.pp = calloc(a.capp + 1, sizeof *a.pp);
+    a.sources = calloc(a.caps + 1, sizeof *a.sources);
+    a.sp = calloc(a.caps + 1, sizeof *a.sp);
+    if (!a.prefixes || !a.pp || !a.sources || !a.sp) {
+        hlb_reply_error(reply, ENOMEM, "out of memory");
+        goto out;
+    }
+    topicstats_each(p->stats, add_prefix, &a);
+    hlb_seqtrack_each(p->seq, add_stream, &a);
+    Hl__BusStats st = HL__BUS_STATS__INIT;
+    st.messages = p->messages;
+    st.bytes = p->bytes;
+    st.malformed = p->malformed;
+    st.lvc_topics = lvc_size(p->lvc);
+    st.lvc_replays = p->replays;
+    st.subscriptions = p->subscriptions > 0 ? (uint64_t)p->subscriptions : 0;
+    st.started_us = p->started_us;
+    st.n_prefixes = a.np;
+    st.prefixes = a.pp;
+    st.n_sources = a.ns;
+    st.sources = a.sp;
+    hlb_reply_msg(reply, &st.base);
+out:
+    free(a.prefixes);
+    free(a.pp);
+    free(a.sources);
+    free(a.sp);
+}

@@ -1,0 +1,67 @@
+/* Runtime directory and endpoint names. */
+#include "hlbus/paths.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char *hlb_runtime_dir(const char *dir)
+{
+    if (dir && *dir)
+        return dir;
+    const char *env = getenv("HL_RUNTIME_DIR");
+    return env && *env ? env : HLB_RUNTIME_DIR_DEFAULT;
+}
+
+char *hlb_path(const char *runtime_dir, const char *rel)
+{
+    char *p = NULL;
+    if (asprintf(&p, "%s/%s", hlb_runtime_dir(runtime_dir), rel) < 0)
+        return NULL;
+    return p;
+}
+
+char *hlb_endpoint(const char *runtime_dir, const char *rel)
+{
+    char *p = NULL;
+    if (asprintf(&p, "ipc://%s/%s", hlb_runtime_dir(runtime_dir), rel) < 0)
+        return NULL;
+    return p;
+}
+
+int hlb_mkdir_p(const char *path, mode_t mode)
+{
+    char *p = strdup(path);
+    if (!p)
+        return -ENOMEM;
+    int rc = 0;
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, mode) < 0 && errno != EEXIST) {
+                rc = -errno;
+                break;
+            }
+            *s = c;
+            if (!c)
+                break;
+        }
+    }
+    free(p);
+    return rc;
+}
+
+int hlb_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '-' || name[i] == '_'))
+            return 0;
+    return 1;
+}

@@ -1,0 +1,462 @@
+/* ctl endpoint: a ROUTER that answers every request it can parse. */
+#include "hlbus/server.h"
+
+#include "hlbus/buf.h"
+#include "hlbus/codec.h"
+#include "hlbus/log.h"
+#include "hlbus/paths.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_TABLES 8
+#define REPLY_CACHE 64
+#define BATCH 64 /* requests served per wake-up, so one busy client cannot starve the loop */
+
+struct hlb_reply {
+    Hl__Reply r;
+    hlb_buf_t err;
+    uint8_t *body; /* owned packed body */
+};
+
+typedef struct {
+    uint64_t id;
+    zframe_t *packed;
+} cached_reply_t;
+
+struct hlb_server {
+    zsock_t *sock;
+    char *name;
+    char *path;
+    struct {
+        const hlb_method_t *methods;
+        void *arg;
+    } tables[MAX_TABLES];
+    int ntables;
+    gid_t admin_gid;
+    uint64_t served, rejected;
+    cached_reply_t cache[REPLY_CACHE]; /* ring of replies to mutating requests */
+    unsigned cache_next;
+};
+
+struct hlb_deferred {
+    hlb_server_t *server;
+    zframe_t *identity;
+    bool delimiter;
+    uint64_t id;
+    bool cache;
+    char *method;
+    hlb_reply_t reply;
+};
+
+static void reply_reset(hlb_reply_t *r)
+{
+    hlb_buf_free(&r->err);
+    free(r->body);
+    r->body = NULL;
+    hl__reply__init(&r->r);
+}
+
+void hlb_reply_error(hlb_reply_t *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    hlb_buf_reset(&r->err);
+    va_start(ap, fmt);
+    hlb_buf_vprintf(&r->err, fmt, ap);
+    va_end(ap);
+    r->r.status = status ? status : EIO;
+    r->r.error = r->err.data;
+}
+
+void hlb_reply_msg(hlb_reply_t *r, const ProtobufCMessage *body)
+{
+    free(r->body);
+    size_t len;
+    r->body = hlb_body_encode(body, &len);
+    r->r.type = (char *)body->descriptor->name;
+    r->r.body.data = r->body;
+    r->r.body.len = r->body ? len : 0;
+}
+
+void hlb_reply_map(hlb_reply_t *r, hlb_map_t *map)
+{
+    size_t len;
+    const void *data = hlb_map_data(map, &len);
+    free(r->body);
+    r->body = malloc(len ? len : 1);
+    if (!r->body)
+        return;
+    memcpy(r->body, data, len);
+    r->r.type = HLB_TYPE_MSGPACK;
+    r->r.body.data = r->body;
+    r->r.body.len = len;
+}
+
+/* Whether a live server answers at PATH (then we must not steal it). */
+static bool path_in_use(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path)
+        return false;
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool used = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return used;
+}
+
+hlb_server_t *hlb_server_new(const char *runtime_dir, const char *name)
+{
+    if (!hlb_name_valid(name))
+        return NULL;
+    hlb_server_t *s = calloc(1, sizeof *s);
+    char *dir = hlb_path(runtime_dir, HLB_CTL_DIR);
+    char rel[128];
+    snprintf(rel, sizeof rel, HLB_CTL_DIR "/%s", name);
+    char *ep = hlb_endpoint(runtime_dir, rel);
+    if (!s || !dir || !ep)
+        goto fail;
+    s->name = strdup(name);
+    s->path = hlb_path(runtime_dir, rel);
+    s->admin_gid = (gid_t)-1;
+    if (!s->name || !s->path || hlb_mkdir_p(dir, 0755) < 0)
+        goto fail;
+    if (path_in_use(s->path)) {
+        hlb_debug("%s is in use by another process", s->path);
+        errno = EADDRINUSE;
+        goto fail;
+    }
+    s->sock = zsock_new(ZMQ_ROUTER);
+    if (!s->sock)
+        goto fail;
+    zsock_set_maxmsgsize(s->sock, HLB_MAX_MSG);
+    zsock_set_linger(s->sock, 500);
+    /* A reply to a client that vanished is dropped instead of queued. */
+    zsock_set_router_mandatory(s->sock, 0);
+    if (zsock_bind(s->sock, "%s", ep) < 0)
+        goto fail;
+    /* Who may call at all is decided by this mode (and the directory's); who
+     * may change things, by credentials per request. */
+    chmod(s->path, 0660);
+    free(dir);
+    free(ep);
+    return s;
+fail:
+    free(dir);
+    free(ep);
+    hlb_server_destroy(&s);
+    return NULL;
+}
+
+void hlb_server_destroy(hlb_server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hlb_server_t *s = *self_p;
+    if (s->sock) {
+        zsock_destroy(&s->sock);
+        unlink(s->path); /* ours: we bound it */
+    }
+    for (unsigned i = 0; i < REPLY_CACHE; i++)
+        zframe_destroy(&s->cache[i].packed);
+    free(s->name);
+    free(s->path);
+    free(s);
+    *self_p = NULL;
+}
+
+void hlb_server_add_methods(hlb_server_t *s, const hlb_method_t *methods, void *arg)
+{
+    assert(s->ntables < MAX_TABLES);
+    s->tables[s->ntables].methods = methods;
+    s->tables[s->ntables].arg = arg;
+    s->ntables++;
+}
+
+void hlb_server_set_admin_gid(hlb_server_t *s, gid_t gid)
+{
+    s->admin_gid = gid;
+}
+
+zsock_t *hlb_server_sock(hlb_server_t *s) { return s->sock; }
+uint64_t hlb_server_served(const hlb_server_t *s) { return s->served; }
+uint64_t hlb_server_rejected(const hlb_server_t *s) { return s->rejected; }
+
+bool hlb_cred_is_admin(uid_t uid, gid_t gid, gid_t admin_gid)
+{
+    if (uid == 0)
+        return true;
+    if (admin_gid == (gid_t)-1)
+        return false;
+    if (gid == admin_gid)
+        return true;
+    /* Supplementary groups of the user, from the group database: the kernel
+     * does not pass them over SO_PEERCRED. */
+    struct passwd pw, *pwp = NULL;
+    char buf[4096];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &pwp) != 0 || !pwp)
+        return false;
+    int n = 64;
+    gid_t groups[64];
+    if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+        return false;
+    for (int i = 0; i < n; i++)
+        if (groups[i] == admin_gid)
+            return true;
+    return false;
+}
+
+/* "Peer-Address" of an ipc connection is ":uid:gid:pid" (libzmq reads
+ * SO_PEERCRED when the connection is accepted). */
+static bool peer_cred(zframe_t *f, uid_t *uid, gid_t *gid, pid_t *pid)
+{
+    const char *pa = zframe_meta(f, "Peer-Address");
+    if (!pa)
+        return false;
+    const char *p = strchr(pa, ':');
+    unsigned long u, g;
+    long pi;
+    if (!p || sscanf(p, ":%lu:%lu:%ld", &u, &g, &pi) != 3)
+        return false;
+    *uid = (uid_t)u;
+    *gid = (gid_t)g;
+    *pid = (pid_t)pi;
+    return true;
+}
+
+static const hlb_method_t *find_method(hlb_server_t *s, const char *name, void **arg)
+{
+    for (int t = 0; t < s->ntables; t++)
+        for (const hlb_method_t *m = s->tables[t].methods; m->name; m++)
+            if (strcmp(m->name, name) == 0) {
+                *arg = s->tables[t].arg;
+                return m;
+            }
+    return NULL;
+}
+
+static void help_method(hlb_server_t *s, hlb_reply_t *reply)
+{
+    hlb_map_t *m = hlb_map_new();
+    for (int t = 0; t < s->ntables; t++)
+        for (const hlb_method_t *me = s->tables[t].methods; me->name; me++) {
+            char *line = NULL;
+            if (asprintf(&line, "%s%s", me->flags & HLB_METHOD_ADMIN ? "[admin] " : "",
+                         me->help ? me->help : "") >= 0)
+                hlb_map_str(m, me->name, line);
+            free(line);
+        }
+    hlb_map_str(m, "help", "list the methods");
+    hlb_reply_map(reply, m);
+    hlb_map_destroy(&m);
+}
+
+static zframe_t *pack_reply(const hlb_reply_t *r)
+{
+    size_t n = hl__reply__get_packed_size(&r->r);
+    zframe_t *f = zframe_new(NULL, n);
+    hl__reply__pack(&r->r, zframe_data(f));
+    return f;
+}
+
+static void send_frames(hlb_server_t *s, zframe_t *identity, bool delimiter, zframe_t *body)
+{
+    zmsg_t *m = zmsg_new();
+    zmsg_append(m, &identity);
+    if (delimiter)
+        zmsg_addmem(m, NULL, 0);
+    zmsg_append(m, &body);
+    if (zmsg_send(&m, s->sock) < 0)
+        zmsg_destroy(&m);
+}
+
+static void cache_put(hlb_server_t *s, uint64_t id, zframe_t *packed)
+{
+    cached_reply_t *c = &s->cache[s->cache_next++ % REPLY_CACHE];
+    zframe_destroy(&c->packed);
+    c->id = id;
+    c->packed = zframe_dup(packed);
+}
+
+static zframe_t *cache_get(hlb_server_t *s, uint64_t id)
+{
+    for (unsigned i = 0; i < REPLY_CACHE; i++)
+        if (s->cache[i].packed && s->cache[i].id == id)
+            return zframe_dup(s->cache[i].packed);
+    return NULL;
+}
+
+/* Serves one message already read from the ROUTER. */
+static void serve(hlb_server_t *s, zmsg_t *msg)
+{
+    zframe_t *identity = zmsg_pop(msg);
+    zframe_t *first = zmsg_pop(msg);
+    bool delimiter = first && zframe_size(first) == 0;
+    zframe_t *body = delimiter ? zmsg_pop(msg) : first;
+    if (delimiter)
+        zframe_destroy(&first);
+    hlb_reply_t reply = {0};
+    hl__reply__init(&reply.r);
+    Hl__Request *req = NULL;
+    ProtobufCMessage *args = NULL;
+    hlb_request_t call = {0};
+    bool cache = false;
+
+    if (!identity || !body || zmsg_size(msg) != 0) {
+        /* Without an identity there is nobody to answer. */
+        s->rejected++;
+        if (!identity || !body)
+            goto done;
+        hlb_reply_error(&reply, EPROTO, "malformed request: expected [delimiter] request frames");
+        goto send;
+    }
+    req = hl__request__unpack(NULL, zframe_size(body), zframe_data(body));
+    if (!req || !req->method || !*req->method) {
+        s->rejected++;
+        hlb_reply_error(&reply, EPROTO, "malformed request: not an hl.Request");
+        goto send;
+    }
+    if (req->deadline_us && req->deadline_us < hlb_now_us()) {
+        s->rejected++; /* the caller has given up: do nothing it will not see */
+        goto done;
+    }
+    if (strcmp(req->method, "help") == 0) {
+        help_method(s, &reply);
+        goto send;
+    }
+    void *arg = NULL;
+    const hlb_method_t *m = find_method(s, req->method, &arg);
+    if (!m) {
+        s->rejected++;
+        hlb_reply_error(&reply, ENOENT, "%s has no method '%.64s' (try 'help')", s->name,
+                        req->method);
+        goto send;
+    }
+    call.method = m->name;
+    call.req = req;
+    call.cred_known = peer_cred(body, &call.uid, &call.gid, &call.pid);
+    if (m->flags & HLB_METHOD_ADMIN) {
+        if (!call.cred_known || !hlb_cred_is_admin(call.uid, call.gid, s->admin_gid)) {
+            s->rejected++;
+            hlb_reply_error(&reply, EPERM,
+                            "permission denied: '%s' changes state and needs root or the "
+                            "admin group (caller uid %ld)",
+                            m->name, call.cred_known ? (long)call.uid : -1L);
+            goto send;
+        }
+        zframe_t *again = req->id ? cache_get(s, req->id) : NULL;
+        if (again) { /* a retry of a request already carried out */
+            send_frames(s, identity, delimiter, again);
+            identity = NULL;
+            goto done;
+        }
+        cache = req->id != 0;
+    }
+    if (req->type && strcmp(req->type, HLB_TYPE_MSGPACK) == 0) {
+        call.map = hlb_mpview_new(req->body.data, req->body.len);
+        if (!call.map) {
+            hlb_reply_error(&reply, EINVAL, "arguments are not a msgpack map");
+            goto send;
+        }
+    } else if (req->type && *req->type) {
+        args = hlb_body_decode(req->type, req->body.data, req->body.len);
+        if (!args) {
+            hlb_reply_error(&reply, EINVAL, "arguments of type '%.64s' do not decode",
+                            req->type);
+            goto send;
+        }
+        call.args = args;
+    }
+    call.identity_ = identity;
+    call.delimiter_ = delimiter;
+    call.server_ = s;
+    call.cache_ = cache;
+    m->fn(&call, &reply, arg);
+    if (!call.identity_) { /* deferred: the method owns the identity now */
+        identity = NULL;
+        reply_reset(&reply);
+        goto done;
+    }
+send:
+    s->served++;
+    {
+        zframe_t *packed = pack_reply(&reply);
+        if (cache && req)
+            cache_put(s, req->id, packed);
+        send_frames(s, identity, delimiter, packed);
+        identity = NULL;
+    }
+done:
+    reply_reset(&reply);
+    hlb_mpview_destroy(&call.map);
+    if (args)
+        protobuf_c_message_free_unpacked(args, NULL);
+    if (req)
+        hl__request__free_unpacked(req, NULL);
+    zframe_destroy(&identity);
+    zframe_destroy(&body);
+}
+
+void hlb_server_handle(hlb_server_t *s)
+{
+    for (int i = 0; i < BATCH; i++) {
+        zmsg_t *msg = NULL;
+        void *sock = zsock_resolve(s->sock);
+        /* czmq's zmsg_recv blocks; check for input first. */
+        int events = zsock_events(s->sock);
+        if (!(events & ZMQ_POLLIN))
+            break;
+        (void)sock;
+        msg = zmsg_recv(s->sock);
+        if (!msg)
+            break;
+        serve(s, msg);
+        zmsg_destroy(&msg);
+    }
+}
+
+hlb_deferred_t *hlb_request_defer(hlb_request_t *req, hlb_reply_t *reply)
+{
+    hlb_deferred_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->server = req->server_;
+    d->identity = req->identity_;
+    d->delimiter = req->delimiter_;
+    d->id = req->req->id;
+    d->cache = req->cache_;
+    d->method = strdup(req->method);
+    hl__reply__init(&d->reply.r);
+    req->identity_ = NULL;
+    (void)reply;
+    return d;
+}
+
+hlb_reply_t *hlb_deferred_reply(hlb_deferred_t *d) { return &d->reply; }
+const char *hlb_deferred_method(const hlb_deferred_t *d) { return d->method; }
+
+void hlb_deferred_send(hlb_deferred_t **d_p)
+{
+    if (!d_p || !*d_p)
+        return;
+    hlb_deferred_t *d = *d_p;
+    zframe_t *packed = pack_reply(&d->reply);
+    if (d->cache)
+        cache_put(d->server, d->id, packed);
+    d->server->served++;
+    send_frames(d->server, d->identity, d->delimiter, packed);
+    reply_reset(&d->reply);
+    free(d->method);
+    free(d);
+    *d_p = NULL;
+}
