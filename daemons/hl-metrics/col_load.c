@@ -72,7 +72,7 @@ int hlm_col_pressure(hlm_collect_t *c, hlm_expo_t *e)
         char rel[32];
         snprintf(rel, sizeof rel, "pressure/%s", fams[i].res);
         int r = hlm_col_read_proc(c, rel);
-        double v;
+        double v = 0;
         if (r == 0)
             r = psi_total(c->file.data, fams[i].kind, &v);
         if (r < 0) {
