@@ -202,6 +202,8 @@ static const ProtobufCFieldDescriptor *pfield(const ProtobufCMessage *m, const c
 /* A string or enum field (the enum's value name), as a copy. */
 static char *rec_str(const rec_t *r, const char *const *names)
 {
+    if (!r->m && !r->mp)
+        return NULL;
     for (; *names; names++) {
         if (r->mp) {
             char *s = hlb_mpview_str(r->mp, *names);
@@ -230,6 +232,8 @@ static char *rec_str(const rec_t *r, const char *const *names)
 
 static bool rec_num(const rec_t *r, const char *name, double *out)
 {
+    if (!r->m && !r->mp)
+        return false;
     if (r->mp) {
         int64_t i;
         bool bl;
@@ -532,11 +536,14 @@ void hlm_busm_event(hlm_busm_t *b, const char *topic, const char *source, const 
     if (!msg && type && strcmp(type, HLB_TYPE_MSGPACK) == 0)
         r.mp = hlb_mpview_new(body, len);
     bool readable = r.m || r.mp;
+    bool state_topic = strcmp(prefix, "health") == 0 || strcmp(prefix, "service") == 0;
     if (!*rest) {
         /* every topic we act on names something after its prefix */
-    } else if (strcmp(prefix, "health") == 0 && readable) {
+    } else if (state_topic && !readable) {
+        b->rejected++; /* a state we cannot read: an unregistered type or bad msgpack */
+    } else if (strcmp(prefix, "health") == 0) {
         on_health(b, rest, &r);
-    } else if (strcmp(prefix, "service") == 0 && readable) {
+    } else if (strcmp(prefix, "service") == 0) {
         on_service(b, rest, &r);
     } else if (strcmp(prefix, "failure") == 0 && !replay) {
         rec_t none = {0};
