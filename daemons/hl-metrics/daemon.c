@@ -121,13 +121,13 @@ static void publish_threshold(hlm_daemon_t *m, const hlm_threshold_t *t, hlm_th_
     }
     const char *what = c->resource == HLM_RES_DISK ? c->mountpoint : "";
     if (act == HLM_TH_FIRE)
-        hlb_warn("threshold %s fired: %s%s%s %.2f > %.2f for %llds", c->name,
+        hlb_warn("threshold %s fired: %s%s%s %.2f > %.2f for %gs", c->name,
                  hlm_resource_name(c->resource), *what ? " " : "", what, t->value, c->above,
-                 (long long)(c->for_ms / 1000));
+                 (double)c->for_ms / 1000);
     else
-        hlb_info("threshold %s cleared: %s%s%s %.2f <= %.2f for %llds", c->name,
+        hlb_info("threshold %s cleared: %s%s%s %.2f <= %.2f for %gs", c->name,
                  hlm_resource_name(c->resource), *what ? " " : "", what, t->value, c->clear_below,
-                 (long long)(c->clear_for_ms / 1000));
+                 (double)c->clear_for_ms / 1000);
 }
 
 static void evaluate_thresholds(hlm_daemon_t *m)
@@ -308,9 +308,9 @@ static void set_timers(hlm_daemon_t *m)
 
 static void announce(hlm_daemon_t *m)
 {
-    hlb_daemon_status(m->d, "serving %s port %u%s every %llds; %zu thresholds", m->cfg.listen,
+    hlb_daemon_status(m->d, "serving %s (port %u) %s every %gs; %zu thresholds", m->cfg.listen,
                       (unsigned)hlm_http_port(m->http), m->cfg.metrics_path,
-                      (long long)(m->cfg.interval_ms / 1000), m->nth);
+                      (double)m->cfg.interval_ms / 1000, m->nth);
     hlb_info("serving http://%s%s (bound port %u), collecting every %lldms", m->cfg.listen,
              m->cfg.metrics_path, (unsigned)hlm_http_port(m->http),
              (long long)m->cfg.interval_ms);
