@@ -652,7 +652,8 @@ void hlm_busm_render(hlm_busm_t *b, hlm_expo_t *e)
         }
         for (series_t *s = zhashx_first(f->series); s; s = zhashx_next(f->series))
             arr[i++] = s;
-        qsort(arr, ns, sizeof *arr, cmp_series);
+        if (ns) /* qsort wants a valid base even for no elements */
+            qsort(arr, ns, sizeof *arr, cmp_series);
         for (i = 0; i < ns; i++)
             hlm_sample(e, (const char *const *)arr[i]->kv, arr[i]->n, arr[i]->v);
     }

@@ -179,7 +179,8 @@ int hlm_col_services(hlm_collect_t *c, hlm_expo_t *e)
     svcs_t svcs = {0};
     for (size_t i = 0; i < c->nslices; i++)
         scan(c, &svcs, list_root, c->slices[i], 1);
-    qsort(svcs.v, svcs.n, sizeof *svcs.v, cmp_svc);
+    if (svcs.n)
+        qsort(svcs.v, svcs.n, sizeof *svcs.v, cmp_svc);
     for (size_t i = 0; i < svcs.n; i++) {
         if (v2)
             measure_v2(c, base.data, &svcs.v[i]);

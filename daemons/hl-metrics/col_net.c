@@ -160,7 +160,8 @@ int hlm_col_netclass(hlm_collect_t *c, hlm_expo_t *e)
         nc->has_txq = attr_int(c, dir.data, "tx_queue_len", &nc->txq);
     }
     closedir(d);
-    qsort(devs, n, sizeof *devs, cmp_name);
+    if (n)
+        qsort(devs, n, sizeof *devs, cmp_name);
     hlm_family(e, "node_network_carrier", HLM_GAUGE, "Network device property: carrier");
     for (size_t i = 0; i < n; i++)
         if (devs[i].has_carrier)

@@ -51,6 +51,7 @@ scrape() { curl -fsS "http://127.0.0.1:$PORT/metrics"; }
 scrape_has() { scrape | grep -qxF -- "$1"; }
 
 finish() {
+    [ -n "${HL_DEBUG:-}" ] && cat "$dir/metrics.log" >&2
     echo "$pass passed, $fail failed"
     [ "$fail" = 0 ]
 }
