@@ -9,6 +9,7 @@ dir=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
+trap 'echo "--- hl-bus log:" >&2; cat "$dir/bus.log" >&2 2>/dev/null' ERR
 hlctl() { "$B/hlctl/hlctl" --runtime-dir "$dir" "$@"; }
 
 ok "$B/hl-bus/hl-bus" --version
