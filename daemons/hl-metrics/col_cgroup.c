@@ -5,6 +5,7 @@
  * nested one level below them (template instances live in
  * system-<template>.slice). */
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,7 +102,9 @@ static int read_keyed(hlm_collect_t *c, const char *file, const char *const *key
 
 static bool read_u64(hlm_collect_t *c, const char *file, uint64_t *out)
 {
-    return hlm_read_line(&c->file, file) == 0 && hlm_parse_u64(c->file.data, out) == 0;
+    /* kernfs files: one read is the whole value */
+    return hlm_read_line_at(&c->file, AT_FDCWD, file) == 0 &&
+           hlm_parse_u64(c->file.data, out) == 0;
 }
 
 static void measure_v2(hlm_collect_t *c, const char *root, svc_t *s)

@@ -34,7 +34,7 @@ static int parse_cpu(char *line, cpu_line_t *out)
 
 int hlm_col_cpu(hlm_collect_t *c, hlm_expo_t *e)
 {
-    int rc = hlm_col_read_proc(c, "stat");
+    int rc = hlm_col_read_proc_stat(c);
     if (rc < 0)
         return hlm_col_error(c, rc, "%s: %s", c->path.data, strerror(-rc));
     cpu_line_t *cpus = NULL;
@@ -98,7 +98,7 @@ int hlm_col_cpu(hlm_collect_t *c, hlm_expo_t *e)
 
 int hlm_col_stat(hlm_collect_t *c, hlm_expo_t *e)
 {
-    int rc = hlm_col_read_proc(c, "stat");
+    int rc = hlm_col_read_proc_stat(c);
     if (rc < 0)
         return hlm_col_error(c, rc, "%s: %s", c->path.data, strerror(-rc));
     /* Kernel counters by their /proc/stat key, in node_exporter's order. */

@@ -68,13 +68,26 @@ int hlm_col_pressure(hlm_collect_t *c, hlm_expo_t *e)
          "Total time in seconds that processes have waited for memory"},
     };
     int rc = 0;
+    const char *loaded = NULL; /* the resource whose file c->psi holds */
+    int read_rc = 0;
     for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
-        char rel[32];
-        snprintf(rel, sizeof rel, "pressure/%s", fams[i].res);
-        int r = hlm_col_read_proc(c, rel);
+        if (!loaded || strcmp(loaded, fams[i].res) != 0) {
+            char rel[32];
+            snprintf(rel, sizeof rel, "pressure/%s", fams[i].res);
+            read_rc = hlm_col_read_proc(c, rel);
+            loaded = fams[i].res;
+            hlm_buf_reset(&c->attr);
+            if (read_rc == 0)
+                hlm_buf_add(&c->attr, c->file.data, c->file.len);
+        }
+        /* psi_total() cuts the text up: parse a fresh copy each time */
+        int r = read_rc;
         double v = 0;
-        if (r == 0)
+        if (r == 0) {
+            hlm_buf_reset(&c->file);
+            hlm_buf_add(&c->file, c->attr.data, c->attr.len);
             r = psi_total(c->file.data, fams[i].kind, &v);
+        }
         if (r < 0) {
             /* Kernels without PSI (or booted with psi=0) have no such file
              * or refuse the read: no data, as node_exporter reports it. */

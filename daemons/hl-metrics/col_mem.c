@@ -63,6 +63,14 @@ int hlm_col_meminfo(hlm_collect_t *c, hlm_expo_t *e)
     return 0;
 }
 
+/* node_exporter's default field selection, ^(oom_kill|pgpg|pswp|pg.*fault),
+ * without a regex: /proc/vmstat has a couple of hundred lines. */
+static bool vmstat_wanted(const char *k)
+{
+    return strncmp(k, "oom_kill", 8) == 0 || strncmp(k, "pgpg", 4) == 0 ||
+           strncmp(k, "pswp", 4) == 0 || (strncmp(k, "pg", 2) == 0 && strstr(k + 2, "fault"));
+}
+
 int hlm_col_vmstat(hlm_collect_t *c, hlm_expo_t *e)
 {
     int rc = hlm_col_read_proc(c, "vmstat");
@@ -74,7 +82,7 @@ int hlm_col_vmstat(hlm_collect_t *c, hlm_expo_t *e)
     while (hlm_next_line(&cur, &line)) {
         char *f[3];
         size_t n = hlm_split(line, f, 3);
-        if (n == 0 || !hlm_col_match(&c->re_vmstat, c->has_vmstat, f[0]))
+        if (n == 0 || !vmstat_wanted(f[0]))
             continue;
         double v;
         if (n != 2 || hlm_parse_double(f[1], &v) < 0) {

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "collect_int.h"
 
 enum { NDEV_FIELDS = 16 };
@@ -85,38 +87,110 @@ int hlm_col_netdev(hlm_collect_t *c, hlm_expo_t *e)
     return 0;
 }
 
+/* A device's properties. operstate and carrier are read every run; the rest
+ * (addresses, duplex, alias, MTU, speed, queue length) rarely change and are
+ * re-read every NETCLASS_REFRESH runs: a device has nine attribute files,
+ * and a VM with containers has many devices. */
+#define NETCLASS_REFRESH 12
+
 typedef struct {
     char *name;
     char *address, *broadcast, *duplex, *ifalias, *operstate;
     bool has_carrier, has_mtu, has_speed, has_txq;
     int64_t carrier, mtu, speed, txq;
+    uint64_t refreshed; /* the run of the last full read */
+    uint64_t seen;      /* the last run the device existed in */
 } netclass_t;
+
+struct hlm_netcache {
+    netclass_t *v;
+    size_t n, cap;
+};
+
+static void nc_free(netclass_t *nc)
+{
+    free(nc->name);
+    free(nc->address);
+    free(nc->broadcast);
+    free(nc->duplex);
+    free(nc->ifalias);
+    free(nc->operstate);
+}
+
+void hlm_col_netclass_free(hlm_collect_t *c)
+{
+    if (!c->netcache)
+        return;
+    for (size_t i = 0; i < c->netcache->n; i++)
+        nc_free(&c->netcache->v[i]);
+    free(c->netcache->v);
+    free(c->netcache);
+    c->netcache = NULL;
+}
 
 static int cmp_name(const void *a, const void *b)
 {
     return strcmp(((const netclass_t *)a)->name, ((const netclass_t *)b)->name);
 }
 
-/* An attribute of DEV as text ("" when unreadable, as node_exporter's
- * labels). */
-static char *attr_str(hlm_collect_t *c, const char *dir, const char *attr)
+/* An attribute as text ("" when unreadable, as node_exporter's labels). */
+static char *attr_str(hlm_collect_t *c, int dir, const char *attr)
 {
-    hlm_join(&c->path, dir, attr);
-    char *s = strdup(hlm_read_line(&c->attr, c->path.data) == 0 ? c->attr.data : "");
+    char *s = strdup(hlm_read_line_at(&c->attr, dir, attr) == 0 ? c->attr.data : "");
     if (!s)
         abort();
     return s;
 }
 
-static bool attr_int(hlm_collect_t *c, const char *dir, const char *attr, int64_t *out)
+static bool attr_int(hlm_collect_t *c, int dir, const char *attr, int64_t *out)
 {
-    hlm_join(&c->path, dir, attr);
-    return hlm_read_line(&c->attr, c->path.data) == 0 && hlm_parse_i64(c->attr.data, out) == 0;
+    return hlm_read_line_at(&c->attr, dir, attr) == 0 && hlm_parse_i64(c->attr.data, out) == 0;
+}
+
+static netclass_t *nc_find(struct hlm_netcache *nc, const char *name)
+{
+    for (size_t i = 0; i < nc->n; i++)
+        if (strcmp(nc->v[i].name, name) == 0)
+            return &nc->v[i];
+    if (nc->n == nc->cap) {
+        nc->cap = nc->cap ? nc->cap * 2 : 8;
+        netclass_t *p = realloc(nc->v, nc->cap * sizeof *p);
+        if (!p)
+            abort();
+        nc->v = p;
+    }
+    netclass_t *d = &nc->v[nc->n++];
+    memset(d, 0, sizeof *d);
+    if (!(d->name = strdup(name)))
+        abort();
+    return d;
+}
+
+static void nc_read(hlm_collect_t *c, netclass_t *d, int dfd)
+{
+    free(d->operstate);
+    d->operstate = attr_str(c, dfd, "operstate");
+    d->has_carrier = attr_int(c, dfd, "carrier", &d->carrier);
+    if (d->refreshed && c->run - d->refreshed < NETCLASS_REFRESH)
+        return;
+    d->refreshed = c->run;
+    free(d->address);
+    free(d->broadcast);
+    free(d->duplex);
+    free(d->ifalias);
+    d->address = attr_str(c, dfd, "address");
+    d->broadcast = attr_str(c, dfd, "broadcast");
+    d->duplex = attr_str(c, dfd, "duplex");
+    d->ifalias = attr_str(c, dfd, "ifalias");
+    d->has_mtu = attr_int(c, dfd, "mtu", &d->mtu);
+    /* -1 (unknown speed) is left out rather than exported as a negative rate. */
+    d->has_speed = attr_int(c, dfd, "speed", &d->speed) && d->speed >= 0;
+    d->has_txq = attr_int(c, dfd, "tx_queue_len", &d->txq);
 }
 
 int hlm_col_netclass(hlm_collect_t *c, hlm_expo_t *e)
 {
-    hlm_buf_t base = {0}, dir = {0};
+    hlm_buf_t base = {0};
     hlm_join(&base, c->sysfs, "class/net");
     DIR *d = opendir(base.data);
     if (!d) {
@@ -125,43 +199,37 @@ int hlm_col_netclass(hlm_collect_t *c, hlm_expo_t *e)
         hlm_buf_free(&base);
         return rc;
     }
-    netclass_t *devs = NULL;
-    size_t n = 0, cap = 0;
+    if (!c->netcache && !(c->netcache = calloc(1, sizeof *c->netcache)))
+        abort();
+    struct hlm_netcache *cache = c->netcache;
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.' || hlm_col_match(&c->re_net, c->has_net, de->d_name))
             continue;
-        struct stat st;
-        hlm_join(&dir, base.data, de->d_name);
-        if (stat(dir.data, &st) < 0 || !S_ISDIR(st.st_mode))
+        /* One directory descriptor per device: its attributes are then opened
+         * without walking the path (and its symlink) again each time. */
+        int dfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
             continue; /* bonding_masters and other plain files */
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            netclass_t *p = realloc(devs, cap * sizeof *p);
-            if (!p)
-                abort();
-            devs = p;
-        }
-        netclass_t *nc = &devs[n++];
-        memset(nc, 0, sizeof *nc);
-        nc->name = strdup(de->d_name);
-        if (!nc->name)
-            abort();
-        nc->address = attr_str(c, dir.data, "address");
-        nc->broadcast = attr_str(c, dir.data, "broadcast");
-        nc->duplex = attr_str(c, dir.data, "duplex");
-        nc->ifalias = attr_str(c, dir.data, "ifalias");
-        nc->operstate = attr_str(c, dir.data, "operstate");
-        nc->has_carrier = attr_int(c, dir.data, "carrier", &nc->carrier);
-        nc->has_mtu = attr_int(c, dir.data, "mtu", &nc->mtu);
-        /* -1 (unknown speed) is left out rather than exported as a negative
-         * rate. */
-        nc->has_speed = attr_int(c, dir.data, "speed", &nc->speed) && nc->speed >= 0;
-        nc->has_txq = attr_int(c, dir.data, "tx_queue_len", &nc->txq);
+        netclass_t *dev = nc_find(cache, de->d_name);
+        nc_read(c, dev, dfd);
+        dev->seen = c->run;
+        close(dfd);
     }
     closedir(d);
-    if (n)
-        qsort(devs, n, sizeof *devs, cmp_name);
+    /* Devices that went away leave the cache. */
+    size_t w = 0;
+    for (size_t i = 0; i < cache->n; i++) {
+        if (cache->v[i].seen == c->run)
+            cache->v[w++] = cache->v[i];
+        else
+            nc_free(&cache->v[i]);
+    }
+    cache->n = w;
+    if (cache->n)
+        qsort(cache->v, cache->n, sizeof *cache->v, cmp_name);
+    netclass_t *devs = cache->v;
+    size_t n = cache->n;
     hlm_family(e, "node_network_carrier", HLM_GAUGE, "Network device property: carrier");
     for (size_t i = 0; i < n; i++)
         if (devs[i].has_carrier)
@@ -190,16 +258,6 @@ int hlm_col_netclass(hlm_collect_t *c, hlm_expo_t *e)
     hlm_family(e, "node_network_up", HLM_GAUGE, "Value is 1 if operstate is 'up', 0 otherwise.");
     for (size_t i = 0; i < n; i++)
         hlm_sample(e, HLM_KV("device", devs[i].name), strcmp(devs[i].operstate, "up") == 0);
-    for (size_t i = 0; i < n; i++) {
-        free(devs[i].name);
-        free(devs[i].address);
-        free(devs[i].broadcast);
-        free(devs[i].duplex);
-        free(devs[i].ifalias);
-        free(devs[i].operstate);
-    }
-    free(devs);
     hlm_buf_free(&base);
-    hlm_buf_free(&dir);
     return 0;
 }

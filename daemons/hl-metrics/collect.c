@@ -89,10 +89,7 @@ hlm_collect_t *hlm_collect_new(const hlm_collect_opts_t *o, char **err)
         compile(&c->re_disk, &c->has_disk, o->disk_device_exclude,
                 HLM_DEFAULT_DISK_DEVICE_EXCLUDE, "disk_device_exclude", err) < 0 ||
         compile(&c->re_net, &c->has_net, o->net_device_exclude, NULL, "net_device_exclude",
-                err) < 0 ||
-        /* node_exporter's default selection of /proc/vmstat fields */
-        compile(&c->re_vmstat, &c->has_vmstat, NULL, "^(oom_kill|pgpg|pswp|pg.*fault)",
-                "vmstat fields", err) < 0) {
+                err) < 0) {
         hlm_collect_destroy(&c);
         return NULL;
     }
@@ -118,11 +115,11 @@ void hlm_collect_destroy(hlm_collect_t **self_p)
         regfree(&c->re_disk);
     if (c->has_net)
         regfree(&c->re_net);
-    if (c->has_vmstat)
-        regfree(&c->re_vmstat);
     hlm_buf_free(&c->file);
     hlm_buf_free(&c->path);
     hlm_buf_free(&c->attr);
+    hlm_buf_free(&c->stat);
+    hlm_col_netclass_free(c);
     for (int i = 0; i < HLM_COL_COUNT; i++) {
         free(c->st[i].err);
         free(c->st[i].prev_err);
@@ -149,6 +146,21 @@ int hlm_col_read_proc(hlm_collect_t *c, const char *rel)
     return hlm_read_file(&c->file, hlm_join(&c->path, c->procfs, rel));
 }
 
+int hlm_col_read_proc_stat(hlm_collect_t *c)
+{
+    hlm_join(&c->path, c->procfs, "stat");
+    if (c->stat_run != c->run) {
+        int rc = hlm_read_file(&c->stat, c->path.data);
+        if (rc < 0)
+            return rc;
+        c->stat_run = c->run;
+    }
+    /* The parsers cut the text up in place: each gets its own copy. */
+    hlm_buf_reset(&c->file);
+    hlm_buf_add(&c->file, c->stat.data, c->stat.len);
+    return 0;
+}
+
 int hlm_col_read_sys(hlm_collect_t *c, const char *rel)
 {
     return hlm_read_file(&c->file, hlm_join(&c->path, c->sysfs, rel));
@@ -170,6 +182,7 @@ int hlm_collect_run(hlm_collect_t *c, hlm_expo_t *e)
 {
     int failed = 0;
     memset(&c->sys, 0, sizeof c->sys);
+    c->run++;
     for (int i = 0; i < HLM_COL_COUNT; i++) {
         struct hlm_col_state *st = &c->st[i];
         free(st->prev_err);

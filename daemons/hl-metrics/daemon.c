@@ -132,11 +132,11 @@ static void publish_threshold(hlm_daemon_t *m, const hlm_threshold_t *t, hlm_th_
 
 static void evaluate_thresholds(hlm_daemon_t *m)
 {
-    uint64_t now_ms = hlb_mono_us() / 1000, now_us = hlb_now_us();
+    uint64_t now_mono = hlb_mono_us(), now_us = hlb_now_us();
     for (size_t i = 0; i < m->nth; i++) {
         double v = 0;
         bool ok = hlm_usage_value(&m->usage, hlm_collect_rootfs(m->col), &m->th[i].cfg, &v);
-        hlm_th_action_t act = hlm_threshold_feed(&m->th[i], ok, v, now_ms, now_us);
+        hlm_th_action_t act = hlm_threshold_feed(&m->th[i], ok, v, now_mono, now_us);
         if (act != HLM_TH_NONE)
             publish_threshold(m, &m->th[i], act, now_us);
     }
@@ -236,6 +236,7 @@ static void collect(hlm_daemon_t *m)
 {
     uint64_t t0 = hlb_mono_us();
     hlm_expo_reset(m->expo);
+    hlm_expo_reserve(m->expo, m->last_bytes + m->last_bytes / 8);
     hlm_collect_run(m->col, m->expo);
     log_collector_errors(m);
     hlm_usage_update(&m->usage, hlm_collect_sysinfo(m->col));

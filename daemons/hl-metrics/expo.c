@@ -270,6 +270,11 @@ size_t hlm_expo_families(const hlm_expo_t *e)
     return e->nfamilies;
 }
 
+void hlm_expo_reserve(hlm_expo_t *e, size_t len)
+{
+    hlm_buf_reserve(&e->out, len);
+}
+
 char *hlm_expo_steal(hlm_expo_t *e, size_t *len)
 {
     hlm_buf_reserve(&e->out, 0); /* so that an empty exposition is "" not NULL */
@@ -338,11 +343,14 @@ size_t hlm_fmt_double(char *out, double v)
         while (nd > 1 && d[nd - 1] == '0')
             nd--;
     } else {
-        /* Shortest precision that reads back as the same double. */
+        /* The shortest digits that read back as the same double. Rounding to
+         * 15 significant digits gives them whenever 15 or fewer suffice (no
+         * two such decimals share a double), which covers nearly every
+         * value; 16 and then 17 digits always read back. */
         char e[40];
-        for (int prec = 0; prec < 17; prec++) {
+        for (int prec = 14; prec <= 16; prec++) {
             snprintf(e, sizeof e, "%.*e", prec, v);
-            if (strtod(e, NULL) == v || prec == 16)
+            if (prec == 16 || strtod(e, NULL) == v)
                 break;
         }
         nd = 0;

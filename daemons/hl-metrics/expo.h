@@ -40,6 +40,9 @@ const char *hlm_expo_text(const hlm_expo_t *e, size_t *len);
 /* Samples and families written since the last reset. */
 size_t hlm_expo_samples(const hlm_expo_t *e);
 size_t hlm_expo_families(const hlm_expo_t *e);
+/* Makes room for LEN bytes up front (the size of the previous exposition),
+ * so that rendering does not grow the buffer step by step. */
+void hlm_expo_reserve(hlm_expo_t *e, size_t len);
 /* Hands the text to the caller (free()) and resets the writer. */
 char *hlm_expo_steal(hlm_expo_t *e, size_t *len);
 

@@ -6,8 +6,12 @@
 #include <unistd.h>
 #include "sysfile.h"
 
+/* The machine's boot time: read once, it does not change. */
 static double boot_time(hlm_buf_t *b)
 {
+    static double cached;
+    if (cached > 0)
+        return cached;
     if (hlm_read_file(b, "/proc/stat") < 0)
         return 0;
     char *cur = b->data, *line;
@@ -16,7 +20,7 @@ static double boot_time(hlm_buf_t *b)
         char *f[3];
         if (strncmp(line, "btime ", 6) == 0 && hlm_split(line, f, 3) == 2 &&
             hlm_parse_u64(f[1], &v) == 0)
-            return (double)v;
+            return cached = (double)v;
     }
     return 0;
 }

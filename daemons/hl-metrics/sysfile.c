@@ -6,12 +6,51 @@
 #include <string.h>
 #include <unistd.h>
 
+static int read_fd(hlm_buf_t *b, int fd);
+
 int hlm_read_file(hlm_buf_t *b, const char *path)
 {
     hlm_buf_reset(b);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return -errno;
+    return read_fd(b, fd);
+}
+
+static int line_only(hlm_buf_t *b)
+{
+    char *nl = memchr(b->data, '\n', b->len);
+    if (nl) {
+        b->len = (size_t)(nl - b->data);
+        *nl = '\0';
+    }
+    return 0;
+}
+
+int hlm_read_line_at(hlm_buf_t *b, int dirfd, const char *name)
+{
+    hlm_buf_reset(b);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    /* A sysfs (kernfs) attribute is at most a page and comes whole in one
+     * read: no second read to see the end. */
+    char *p = hlm_buf_reserve(b, 4096);
+    ssize_t n;
+    do
+        n = read(fd, p, 4096);
+    while (n < 0 && errno == EINTR);
+    int rc = n < 0 ? -errno : 0;
+    close(fd);
+    if (rc < 0)
+        return rc;
+    hlm_buf_commit(b, (size_t)n);
+    return line_only(b);
+}
+
+/* Reads FD to its end into B and closes it. */
+static int read_fd(hlm_buf_t *b, int fd)
+{
     int rc = 0;
     for (;;) {
         /* /proc files report size 0: read until EOF. */
@@ -38,14 +77,7 @@ int hlm_read_file(hlm_buf_t *b, const char *path)
 int hlm_read_line(hlm_buf_t *b, const char *path)
 {
     int rc = hlm_read_file(b, path);
-    if (rc < 0)
-        return rc;
-    char *nl = memchr(b->data, '\n', b->len);
-    if (nl) {
-        b->len = (size_t)(nl - b->data);
-        *nl = '\0';
-    }
-    return 0;
+    return rc < 0 ? rc : line_only(b);
 }
 
 const char *hlm_join(hlm_buf_t *b, const char *root, const char *rel)

@@ -64,8 +64,8 @@ static int64_t window(const hlm_threshold_t *t)
                                           : 0;
 }
 
-hlm_th_action_t hlm_threshold_feed(hlm_threshold_t *t, bool valid, double value, uint64_t now_ms,
-                                   uint64_t now_us)
+hlm_th_action_t hlm_threshold_feed(hlm_threshold_t *t, bool valid, double value,
+                                   uint64_t now_mono, uint64_t now_us)
 {
     if (!valid)
         return HLM_TH_NONE;
@@ -77,11 +77,11 @@ hlm_th_action_t hlm_threshold_feed(hlm_threshold_t *t, bool valid, double value,
      * enter the window, then leave it. */
     for (int step = 0; step < 2; step++) {
         const rule_t *r = &rules[t->state][in];
-        bool elapsed = (int64_t)(now_ms - t->window_ms) >= window(t);
+        bool elapsed = (int64_t)(now_mono - t->window_mono) >= window(t) * 1000;
         hlm_th_state_t next = elapsed ? r->next_elapsed : r->next;
         hlm_th_action_t act = elapsed ? r->action_elapsed : HLM_TH_NONE;
         if (r->restart) {
-            t->window_ms = now_ms;
+            t->window_mono = now_mono;
             t->window_us = now_us;
         }
         bool changed = next != t->state;

@@ -37,7 +37,7 @@ typedef struct hlm_threshold_cfg {
 typedef struct hlm_threshold {
     hlm_threshold_cfg_t cfg;
     hlm_th_state_t state;
-    uint64_t window_ms;   /* start of the current window (monotonic): when the
+    uint64_t window_mono; /* start of the current window (monotonic, us): when the
                            * excursion (PENDING) or the recovery (RESOLVING) began */
     uint64_t window_us;   /* the same, wall clock: the "since" of the events */
     bool have_value;
@@ -49,11 +49,11 @@ typedef struct hlm_threshold {
 /* Starts T in state OK with CFG (the mountpoint is copied). */
 int hlm_threshold_init(hlm_threshold_t *t, const hlm_threshold_cfg_t *cfg);
 void hlm_threshold_fini(hlm_threshold_t *t);
-/* Feeds one sample taken at NOW_MS (monotonic) / NOW_US (wall clock).
+/* Feeds one sample taken at NOW_MONO (monotonic, us) / NOW_US (wall clock).
  * VALID false (no data this time) changes nothing. Returns the action to
  * publish: at most one FIRE per excursion and one CLEAR after it. */
-hlm_th_action_t hlm_threshold_feed(hlm_threshold_t *t, bool valid, double value, uint64_t now_ms,
-                                   uint64_t now_us);
+hlm_th_action_t hlm_threshold_feed(hlm_threshold_t *t, bool valid, double value,
+                                   uint64_t now_mono, uint64_t now_us);
 
 const char *hlm_resource_name(hlm_resource_t r);
 int hlm_resource_parse(const char *s); /* -EINVAL if unknown */

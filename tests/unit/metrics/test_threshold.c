@@ -14,7 +14,7 @@ static hlm_threshold_t th(double above, double clear_below, int64_t for_ms, int6
     return t;
 }
 
-#define FEED(t, v, ms) hlm_threshold_feed(&(t), true, (v), (ms), (ms) * 1000)
+#define FEED(t, v, ms) hlm_threshold_feed(&(t), true, (v), (ms) * 1000, (ms) * 1000)
 
 static void test_sustained(void)
 {
@@ -53,7 +53,7 @@ static void test_no_data(void)
     CHECK(!t.have_value);
     CHECK(FEED(t, 90, 0) == HLM_TH_NONE && t.state == HLM_TH_PENDING);
     /* missing samples neither fire nor reset the window */
-    CHECK(hlm_threshold_feed(&t, false, 0, 5000, 5000000) == HLM_TH_NONE);
+    CHECK(hlm_threshold_feed(&t, false, 0, 5000000, 5000000) == HLM_TH_NONE);
     CHECK(t.state == HLM_TH_PENDING && t.value == 90);
     CHECK(FEED(t, 90, 5000) == HLM_TH_FIRE);
     hlm_threshold_fini(&t);
