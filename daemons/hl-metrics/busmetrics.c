@@ -327,7 +327,9 @@ static void on_check(hlm_busm_t *b, const char *service, const ProtobufCMessage 
 {
     rec_t r = {.m = cm};
     static const char *const name_keys[] = {"name", "check", "id", NULL};
-    static const char *const state_keys[] = {"state", "status", "result", "health", NULL};
+    /* the debounced state first, the raw last result (pass/warn/fail) else */
+    static const char *const state_keys[] = {"state", "status", "health", "last_result",
+                                             "result", NULL};
     char *name = rec_str(&r, name_keys);
     if (!name) {
         b->rejected++;
@@ -357,8 +359,8 @@ static void on_check(hlm_busm_t *b, const char *service, const ProtobufCMessage 
                 HLM_GAUGE, v * durs[i].scale, "check", name, "service", service);
             break;
         }
-    static const char *const fail_keys[] = {"consecutive_failures", "failures_in_a_row",
-                                            "fail_count", NULL};
+    static const char *const fail_keys[] = {"bad_streak", "consecutive_failures",
+                                            "failures_in_a_row", NULL};
     for (int i = 0; fail_keys[i]; i++)
         if (rec_num(&r, fail_keys[i], &v)) {
             SET(b, "hl_check_consecutive_failures",
@@ -424,6 +426,9 @@ static void on_service(hlm_busm_t *b, const char *service, const rec_t *r)
 
 static void on_failure(hlm_busm_t *b, const char *type, const rec_t *r)
 {
+    double again;
+    if (rec_num(r, "reasserted", &again) && again != 0)
+        return; /* an ongoing failure reported again, not a new one */
     static const char *const keys[] = {"service", "unit", NULL};
     char *svc = unit_service(rec_str(r, keys));
     ADD(b, "hl_failures_total", "Failures detected by hl-failure, by type and service.", 1,
@@ -431,19 +436,51 @@ static void on_failure(hlm_busm_t *b, const char *type, const rec_t *r)
     free(svc);
 }
 
+/* recovery.<target> carries two kinds of message: hl-orchestrator's outcome
+ * of each action it ran (an "outcome" field), and hl-failure's policy steps
+ * (a "step" field: scheduled, started, recovered, gave-up, ...). */
 static void on_recovery(hlm_busm_t *b, const char *service, const rec_t *r)
 {
     static const char *const act_keys[] = {"type", "action", NULL};
     static const char *const out_keys[] = {"outcome", "result", NULL};
-    char *act = rec_str(r, act_keys), *out = rec_str(r, out_keys);
-    ADD(b, "hl_recoveries_total", "Recovery actions run, by service, action and outcome.", 1,
-        "action", act ? act : "", "outcome", out ? out : "", "service", service);
-    free(act);
-    free(out);
-    double s, f;
+    static const char *const step_keys[] = {"step", NULL};
+    char *act = rec_str(r, act_keys), *out = rec_str(r, out_keys), *step = NULL;
+    if (!out && (step = rec_str(r, step_keys)))
+        ADD(b, "hl_recovery_steps_total",
+            "Recovery policy steps from hl-failure, by target, step and action.", 1, "action",
+            act ? act : "", "service", service, "step", step);
+    else
+        ADD(b, "hl_recoveries_total", "Recovery actions run, by service, action and outcome.", 1,
+            "action", act ? act : "", "outcome", out ? out : "", "service", service);
+    double s, f, ms;
     if (rec_num(r, "started_us", &s) && rec_num(r, "finished_us", &f) && f >= s && s > 0)
         SET(b, "hl_recovery_last_duration_seconds", "Duration of the last recovery action.",
             HLM_GAUGE, (f - s) / 1e6, "service", service);
+    else if (step && strcmp(step, "recovered") == 0 && rec_num(r, "duration_ms", &ms))
+        SET(b, "hl_recovery_time_seconds",
+            "Time from detection to recovery of the last incident of the target.", HLM_GAUGE,
+            ms / 1e3, "service", service);
+    free(act);
+    free(out);
+    free(step);
+}
+
+/* alert.<target>: raised (active) or cleared; counted when raised. */
+static void on_alert(hlm_busm_t *b, const char *target, const rec_t *r, bool replay)
+{
+    static const char *const sev_keys[] = {"severity", NULL};
+    char *sev = rec_str(r, sev_keys);
+    double active = 1;
+    bool has_active = rec_num(r, "active", &active);
+    if (active != 0 && !replay)
+        ADD(b, "hl_alerts_total", "Alerts raised on the bus (alert.<target>), by target.", 1,
+            "alert", target, "severity", sev ? sev : "");
+    if (has_active) {
+        drop_where(b, "hl_alert_active", "alert", target);
+        SET(b, "hl_alert_active", "Whether the alert on the target is raised (1) or cleared (0).",
+            HLM_GAUGE, active != 0, "alert", target, "severity", sev ? sev : "");
+    }
+    free(sev);
 }
 
 static void on_daemon(hlm_busm_t *b, const char *topic_name, const Hl__DaemonStatus *st)
@@ -549,14 +586,11 @@ void hlm_busm_event(hlm_busm_t *b, const char *topic, const char *source, const 
         rec_t none = {0};
         on_failure(b, rest, readable ? &r : &none);
     } else if (strcmp(prefix, "recovery") == 0 && !replay) {
-        if (readable)
-            on_recovery(b, rest, &r);
-        else
-            ADD(b, "hl_recoveries_total", "Recovery actions run, by service, action and outcome.",
-                1, "action", "", "outcome", "", "service", rest);
-    } else if (strcmp(prefix, "alert") == 0 && !replay) {
-        ADD(b, "hl_alerts_total", "Alerts raised on the bus (alert.<name>), by name.", 1,
-            "alert", rest);
+        rec_t none = {0};
+        on_recovery(b, rest, readable ? &r : &none);
+    } else if (strcmp(prefix, "alert") == 0) {
+        rec_t none = {0};
+        on_alert(b, rest, readable ? &r : &none, replay);
     } else if (strcmp(prefix, "daemon") == 0 && msg &&
                msg->descriptor == &hl__daemon_status__descriptor) {
         on_daemon(b, rest, (const Hl__DaemonStatus *)msg);

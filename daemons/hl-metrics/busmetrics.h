@@ -7,9 +7,12 @@
  *                      when the event lists its checks
  *   service.<service>  hl_service_active, hl_service_restarts
  *   failure.<type>     hl_failures_total{type,service}
- *   recovery.<service> hl_recoveries_total{service,action,outcome},
- *                      hl_recovery_last_duration_seconds{service}
- *   alert.<name>       hl_alerts_total{alert}
+ *   recovery.<service> hl_recoveries_total{service,action,outcome} (hl-orchestrator's
+ *                      outcomes), hl_recovery_last_duration_seconds{service},
+ *                      hl_recovery_steps_total{service,step,action} (hl-failure's
+ *                      policy steps), hl_recovery_time_seconds{service}
+ *   alert.<target>     hl_alerts_total{alert,severity} (raised),
+ *                      hl_alert_active{alert,severity}
  *   daemon.<name>      hl_daemon_info{daemon,state,version},
  *                      hl_daemon_start_time_seconds, hl_daemon_published_total,
  *                      hl_daemon_dropped_total, hl_daemon_gaps_total
@@ -26,7 +29,8 @@
  * needs a change here: a state is the first of the fields "state",
  * "status", "health"; a check list is the repeated message field "checks"
  * whose elements have "name", a state (or a bool "ok"/"healthy"/"passing")
- * and optionally "duration_ms"/"duration_us"/"duration_seconds".
+ * and optionally "duration_ms"/"duration_us"/"duration_seconds" and
+ * "bad_streak". hl-failure's "reasserted" failures are not counted again.
  * Counters count live events only, never last-value-cache replays. The
  * number of series is capped; series past the cap are dropped and counted. */
 #pragma once

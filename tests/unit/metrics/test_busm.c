@@ -168,7 +168,7 @@ static void test_counters(void)
     HAS(t, "hl_failures_total{service=\"\",type=\"network_failure\"} 1");
     HAS(t, "hl_recoveries_total{action=\"restart\",outcome=\"ok\",service=\"claude-code\"} 2");
     HAS(t, "hl_recovery_last_duration_seconds{service=\"claude-code\"} 2.5");
-    HAS(t, "hl_alerts_total{alert=\"flap.claude-code\"} 1");
+    HAS(t, "hl_alerts_total{alert=\"flap.claude-code\",severity=\"\"} 1");
     HAS(t, "hl_service_active{service=\"hl-daemon\"} 0");
     HAS(t, "hl_service_restarts{service=\"hl-daemon\"} 4");
     HAS(t, "hl_daemon_info{daemon=\"hl-health\",state=\"running\",version=\"0.1.0\"} 1");
@@ -178,6 +178,76 @@ static void test_counters(void)
     HAS(t, "# TYPE hl_failures_total counter");
     /* families come out sorted, each once */
     CHECK(strstr(t, "# TYPE hl_alerts_total") < strstr(t, "# TYPE hl_failures_total"));
+    free(t);
+    hlm_busm_destroy(&b);
+}
+
+/* The message shapes hl-health and hl-failure publish. */
+static void test_peer_shapes(void)
+{
+    hlm_busm_t *b = hlm_busm_new(0);
+    Hltest__CheckHealthShape c1 = HLTEST__CHECK_HEALTH_SHAPE__INIT, c2 = HLTEST__CHECK_HEALTH_SHAPE__INIT,
+                             c3 = HLTEST__CHECK_HEALTH_SHAPE__INIT;
+    c1.name = "http";
+    c1.state = "healthy";
+    c1.last_result = "pass";
+    c2.name = "tcp";
+    c2.state = "unhealthy";
+    c2.last_result = "fail";
+    c2.bad_streak = 4;
+    c3.name = "exec"; /* no debounced state yet: the raw result */
+    c3.state = "";
+    c3.last_result = "warn";
+    Hltest__CheckHealthShape *cs[] = {&c1, &c2, &c3};
+    Hltest__ServiceHealthShape h = HLTEST__SERVICE_HEALTH_SHAPE__INIT;
+    h.service = "hl-daemon";
+    h.state = "degraded";
+    h.n_checks = 3;
+    h.checks = cs;
+    event_msg(b, "health.hl-daemon", "hl-health", &h.base, false);
+
+    Hltest__FailureShape f = HLTEST__FAILURE_SHAPE__INIT;
+    f.type = "service_crash";
+    f.service = "hl-daemon";
+    event_msg(b, "failure.service_crash", "hl-failure", &f.base, false);
+    f.reasserted = 1; /* the same failure reported again: not counted */
+    event_msg(b, "failure.service_crash", "hl-failure", &f.base, false);
+
+    Hltest__RecoveryStepShape st = HLTEST__RECOVERY_STEP_SHAPE__INIT;
+    st.target = "hl-daemon";
+    st.step = "started";
+    st.action = "restart";
+    event_msg(b, "recovery.hl-daemon", "hl-failure", &st.base, false);
+    st.step = "recovered";
+    st.duration_ms = 4200;
+    event_msg(b, "recovery.hl-daemon", "hl-failure", &st.base, false);
+
+    Hltest__AlertShape al = HLTEST__ALERT_SHAPE__INIT;
+    al.target = "hl-daemon";
+    al.severity = "critical";
+    al.reason = "flapping";
+    al.active = 1;
+    event_msg(b, "alert.hl-daemon", "hl-failure", &al.base, false);
+    event_msg(b, "alert.hl-daemon", "hl-failure", &al.base, true); /* replay: no count */
+    char *t = render(b);
+    HAS(t, "hl_service_health{service=\"hl-daemon\"} 0.5");
+    HAS(t, "hl_check_up{check=\"http\",service=\"hl-daemon\"} 1");
+    HAS(t, "hl_check_up{check=\"tcp\",service=\"hl-daemon\"} 0");
+    HAS(t, "hl_check_up{check=\"exec\",service=\"hl-daemon\"} 0.5");
+    HAS(t, "hl_check_consecutive_failures{check=\"tcp\",service=\"hl-daemon\"} 4");
+    HAS(t, "hl_failures_total{service=\"hl-daemon\",type=\"service_crash\"} 1");
+    HAS(t, "hl_recovery_steps_total{action=\"restart\",service=\"hl-daemon\",step=\"started\"} 1");
+    HAS(t, "hl_recovery_steps_total{action=\"restart\",service=\"hl-daemon\",step=\"recovered\"} 1");
+    HAS(t, "hl_recovery_time_seconds{service=\"hl-daemon\"} 4.2");
+    HASNT(t, "hl_recoveries_total"); /* steps are not actions */
+    HAS(t, "hl_alerts_total{alert=\"hl-daemon\",severity=\"critical\"} 1");
+    HAS(t, "hl_alert_active{alert=\"hl-daemon\",severity=\"critical\"} 1");
+    free(t);
+    al.active = 0; /* rearmed */
+    event_msg(b, "alert.hl-daemon", "hl-failure", &al.base, false);
+    t = render(b);
+    HAS(t, "hl_alert_active{alert=\"hl-daemon\",severity=\"critical\"} 0");
+    HAS(t, "hl_alerts_total{alert=\"hl-daemon\",severity=\"critical\"} 1");
     free(t);
     hlm_busm_destroy(&b);
 }
@@ -313,6 +383,7 @@ int main(void)
 {
     test_health();
     test_counters();
+    test_peer_shapes();
     test_bus_stats();
     test_reports();
     test_cap();
