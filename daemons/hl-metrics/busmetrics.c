@@ -695,6 +695,11 @@ void hlm_busm_render(hlm_busm_t *b, hlm_expo_t *e)
     zlistx_destroy(&names);
 }
 
+void hlm_busm_set_max(hlm_busm_t *b, size_t max_series)
+{
+    b->max = max_series ? max_series : 10000;
+}
+
 size_t hlm_busm_series(const hlm_busm_t *b)
 {
     return b->nseries;

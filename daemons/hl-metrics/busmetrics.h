@@ -53,6 +53,8 @@ void hlm_busm_bus_stats(hlm_busm_t *b, const Hl__BusStats *st);
 /* Writes every family (sorted by name, series sorted by labels). Families
  * already present in E are skipped (and counted as conflicts). */
 void hlm_busm_render(hlm_busm_t *b, hlm_expo_t *e);
+/* Changes the cap (a reload); series already kept stay. */
+void hlm_busm_set_max(hlm_busm_t *b, size_t max_series);
 size_t hlm_busm_series(const hlm_busm_t *b);
 uint64_t hlm_busm_dropped(const hlm_busm_t *b);
 uint64_t hlm_busm_rejected(const hlm_busm_t *b); /* malformed events and report samples */

@@ -374,6 +374,7 @@ static int apply_live(hlm_daemon_t *m, hlm_config_t *c, hlb_diag_t *diag)
     hlm_collect_destroy(&m->col);
     m->col = col;
     install_thresholds(m, c);
+    hlm_busm_set_max(m->busm, (size_t)c->max_series);
     bool timers = c->interval_ms != m->cfg.interval_ms ||
                   c->stats_interval_ms != m->cfg.stats_interval_ms;
     hlm_config_free(&m->cfg);

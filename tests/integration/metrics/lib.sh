@@ -8,7 +8,7 @@ ok() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $*" 
 dir=$(mktemp -d)
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do [ "$p" -gt 0 ] 2>/dev/null && kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}" $(jobs -p); do [ "$p" -gt 0 ] 2>/dev/null && kill "$p" 2>/dev/null; done
     wait 2>/dev/null
     rm -rf "$dir"
 }

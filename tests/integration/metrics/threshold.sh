@@ -26,7 +26,9 @@ Y
 ok start_bus
 
 # The subscriber is connected once it sees a probe on the same prefix.
-hlctl sub metrics.threshold. >"$dir/events" 2>"$dir/sub.err" &
+# The binary itself in the background (not the hlctl function, whose
+# subshell would be killed at the end and leave the child running).
+"$B/hlctl/hlctl" --runtime-dir "$dir" sub metrics.threshold. >"$dir/events" 2>"$dir/sub.err" &
 sub_pid=$!
 pids+=($sub_pid)
 probe() { hlctl pub metrics.threshold.probe x=1 && grep -q '"metrics.threshold.probe"' "$dir/events"; }
