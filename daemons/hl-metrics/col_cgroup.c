@@ -1,9 +1,14 @@
 /* Per-service CPU, memory and tasks from the units' cgroups (the
- * "services" collector): cgroup v2 when <sysfs>/fs/cgroup is the unified
- * hierarchy, else the v1 controllers (cpuacct, memory, pids). Services are
- * the *.service directories of the configured slices and of the slices
- * nested one level below them (template instances live in
- * system-<template>.slice). */
+ * "services" collector). Three layouts:
+ *   unified: <sysfs>/fs/cgroup is cgroup v2;
+ *   hybrid:  v1 controllers, and v2 at fs/cgroup/unified (systemd's hybrid
+ *            mode, and what a container on such a host sees, where the v1
+ *            controllers are often not delegated but v2's cpu.stat is);
+ *   legacy:  v1 only (units listed in the name=systemd hierarchy).
+ * Each figure comes from v2 where it is there, else from v1; tasks fall back
+ * to counting the unit's threads. Services are the *.service directories of
+ * the configured slices and of the slices nested one level below them
+ * (template instances live in system-<template>.slice). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <errno.h>
@@ -107,51 +112,62 @@ static bool read_u64(hlm_collect_t *c, const char *file, uint64_t *out)
            hlm_parse_u64(c->file.data, out) == 0;
 }
 
-static void measure_v2(hlm_collect_t *c, const char *root, svc_t *s)
+/* Lines of FILE (cgroup.threads, tasks): one per thread. */
+static bool count_lines(hlm_collect_t *c, const char *file, uint64_t *out)
 {
-    hlm_buf_t p = {0};
+    if (hlm_read_file(&c->file, file) < 0)
+        return false;
+    uint64_t n = 0;
+    for (size_t i = 0; i < c->file.len; i++)
+        n += c->file.data[i] == '\n';
+    *out = n;
+    return true;
+}
+
+/* V2: the v2 hierarchy (or NULL); V1: the directory of the v1 controllers
+ * (or NULL). */
+static void measure(hlm_collect_t *c, const char *v2, const char *v1, svc_t *s)
+{
+    hlm_buf_t p = {0}, root = {0};
     uint64_t v[2], u;
-    static const char *const cpu_keys[] = {"user_usec", "system_usec"};
-    if (read_keyed(c, hlm_join3(&p, root, s->rel, "cpu.stat"), cpu_keys, v, 2) == 2) {
+    static const char *const cpu2[] = {"user_usec", "system_usec"};
+    static const char *const cpu1[] = {"user", "system"};
+    if (v2 && read_keyed(c, hlm_join3(&p, v2, s->rel, "cpu.stat"), cpu2, v, 2) == 2) {
         s->has_cpu = true;
         s->user = (double)v[0] / 1e6;
         s->system = (double)v[1] / 1e6;
-    }
-    if ((s->has_mem = read_u64(c, hlm_join3(&p, root, s->rel, "memory.current"), &u)))
-        s->mem = (double)u;
-    /* memory.max is "max" when unlimited: then there is no limit to export. */
-    if ((s->has_limit = read_u64(c, hlm_join3(&p, root, s->rel, "memory.max"), &u)))
-        s->limit = (double)u;
-    if ((s->has_tasks = read_u64(c, hlm_join3(&p, root, s->rel, "pids.current"), &u)))
-        s->tasks = (double)u;
-    hlm_buf_free(&p);
-}
-
-static void measure_v1(hlm_collect_t *c, const char *base, svc_t *s)
-{
-    hlm_buf_t root = {0}, p = {0};
-    uint64_t v[2], u;
-    static const char *const cpu_keys[] = {"user", "system"};
-    hlm_join(&root, base, "cpuacct");
-    if (read_keyed(c, hlm_join3(&p, root.data, s->rel, "cpuacct.stat"), cpu_keys, v, 2) == 2) {
+    } else if (v1 && read_keyed(c, hlm_join3(&p, hlm_join(&root, v1, "cpuacct"), s->rel, "cpuacct.stat"),
+                                cpu1, v, 2) == 2) {
         s->has_cpu = true;
         s->user = (double)v[0] / (double)c->clk_tck;
         s->system = (double)v[1] / (double)c->clk_tck;
     }
-    hlm_join(&root, base, "memory");
-    if ((s->has_mem = read_u64(c, hlm_join3(&p, root.data, s->rel, "memory.usage_in_bytes"), &u)))
+    if (v2 && read_u64(c, hlm_join3(&p, v2, s->rel, "memory.current"), &u)) {
+        s->has_mem = true;
         s->mem = (double)u;
-    /* v1 spells "unlimited" as a huge page-aligned number. */
-    if (read_u64(c, hlm_join3(&p, root.data, s->rel, "memory.limit_in_bytes"), &u) &&
-        u < (1ull << 62)) {
-        s->has_limit = true;
-        s->limit = (double)u;
+        /* "max" when unlimited: then there is no limit to export */
+        if ((s->has_limit = read_u64(c, hlm_join3(&p, v2, s->rel, "memory.max"), &u)))
+            s->limit = (double)u;
+    } else if (v1 && read_u64(c, hlm_join3(&p, hlm_join(&root, v1, "memory"), s->rel,
+                                           "memory.usage_in_bytes"), &u)) {
+        s->has_mem = true;
+        s->mem = (double)u;
+        /* v1 spells "unlimited" as a huge page-aligned number */
+        if (read_u64(c, hlm_join3(&p, root.data, s->rel, "memory.limit_in_bytes"), &u) &&
+            u < (1ull << 62)) {
+            s->has_limit = true;
+            s->limit = (double)u;
+        }
     }
-    hlm_join(&root, base, "pids");
-    if ((s->has_tasks = read_u64(c, hlm_join3(&p, root.data, s->rel, "pids.current"), &u)))
+    if ((v2 && read_u64(c, hlm_join3(&p, v2, s->rel, "pids.current"), &u)) ||
+        (v1 && read_u64(c, hlm_join3(&p, hlm_join(&root, v1, "pids"), s->rel, "pids.current"), &u)) ||
+        (v2 && count_lines(c, hlm_join3(&p, v2, s->rel, "cgroup.threads"), &u)) ||
+        (v1 && count_lines(c, hlm_join3(&p, hlm_join(&root, v1, "systemd"), s->rel, "tasks"), &u))) {
+        s->has_tasks = true;
         s->tasks = (double)u;
-    hlm_buf_free(&root);
+    }
     hlm_buf_free(&p);
+    hlm_buf_free(&root);
 }
 
 static int cmp_svc(const void *a, const void *b)
@@ -161,21 +177,27 @@ static int cmp_svc(const void *a, const void *b)
 
 int hlm_col_services(hlm_collect_t *c, hlm_expo_t *e)
 {
-    hlm_buf_t base = {0}, probe = {0};
+    hlm_buf_t base = {0}, probe = {0}, unified = {0}, v1list = {0};
     hlm_join(&base, c->sysfs, "fs/cgroup");
-    bool v2 = access(hlm_join(&probe, base.data, "cgroup.controllers"), F_OK) == 0;
-    /* v1: units are listed in the name=systemd hierarchy, whatever
-     * accounting they have. */
-    const char *list_root = NULL;
-    hlm_buf_t v1list = {0};
+    const char *v2 = NULL, *v1 = NULL, *list_root = NULL;
+    if (access(hlm_join(&probe, base.data, "cgroup.controllers"), F_OK) == 0) {
+        v2 = base.data;
+    } else {
+        v1 = base.data;
+        if (access(hlm_join(&probe, base.data, "unified/cgroup.controllers"), F_OK) == 0)
+            v2 = hlm_join(&unified, base.data, "unified");
+    }
+    /* Units are listed from the v2 hierarchy, else from v1's name=systemd
+     * one, which has every unit whatever its accounting. */
     if (v2)
-        list_root = base.data;
+        list_root = v2;
     else if (is_dir(hlm_join(&v1list, base.data, "systemd")))
         list_root = v1list.data;
     if (!list_root) {
         int rc = hlm_col_error(c, -ENODATA, "%s: no cgroup hierarchy with units", base.data);
         hlm_buf_free(&base);
         hlm_buf_free(&probe);
+        hlm_buf_free(&unified);
         hlm_buf_free(&v1list);
         return rc;
     }
@@ -184,12 +206,8 @@ int hlm_col_services(hlm_collect_t *c, hlm_expo_t *e)
         scan(c, &svcs, list_root, c->slices[i], 1);
     if (svcs.n)
         qsort(svcs.v, svcs.n, sizeof *svcs.v, cmp_svc);
-    for (size_t i = 0; i < svcs.n; i++) {
-        if (v2)
-            measure_v2(c, base.data, &svcs.v[i]);
-        else
-            measure_v1(c, base.data, &svcs.v[i]);
-    }
+    for (size_t i = 0; i < svcs.n; i++)
+        measure(c, v2, v1, &svcs.v[i]);
     hlm_family(e, "hl_service_cpu_seconds_total", HLM_COUNTER,
                "CPU time consumed by the service's cgroup, by mode.");
     for (size_t i = 0; i < svcs.n; i++) {
@@ -220,6 +238,7 @@ int hlm_col_services(hlm_collect_t *c, hlm_expo_t *e)
     free(svcs.v);
     hlm_buf_free(&base);
     hlm_buf_free(&probe);
+    hlm_buf_free(&unified);
     hlm_buf_free(&v1list);
     return 0;
 }

@@ -119,6 +119,11 @@ static void publish_threshold(hlm_daemon_t *m, const hlm_threshold_t *t, hlm_th_
         m->publish_failed++;
         hlb_err("cannot publish %s: %s", topic, strerror(-rc));
     }
+}
+
+static void log_threshold(const hlm_threshold_t *t, hlm_th_action_t act)
+{
+    const hlm_threshold_cfg_t *c = &t->cfg;
     const char *what = c->resource == HLM_RES_DISK ? c->mountpoint : "";
     if (act == HLM_TH_FIRE)
         hlb_warn("threshold %s fired: %s%s%s %.2f > %.2f for %gs", c->name,
@@ -137,8 +142,10 @@ static void evaluate_thresholds(hlm_daemon_t *m)
         double v = 0;
         bool ok = hlm_usage_value(&m->usage, hlm_collect_rootfs(m->col), &m->th[i].cfg, &v);
         hlm_th_action_t act = hlm_threshold_feed(&m->th[i], ok, v, now_mono, now_us);
-        if (act != HLM_TH_NONE)
+        if (act != HLM_TH_NONE) {
+            log_threshold(&m->th[i], act);
             publish_threshold(m, &m->th[i], act, now_us);
+        }
     }
 }
 
@@ -319,8 +326,10 @@ static void announce(hlm_daemon_t *m)
 
 /* ---- config ---- */
 
-/* Moves the thresholds of NEW in; a threshold configured exactly as before
- * keeps its state (a reload does not re-fire or forget a firing one). */
+/* Moves the thresholds of C in. A threshold configured exactly as before
+ * keeps its state (a reload neither re-fires nor forgets a firing one). One
+ * that was firing and is removed or changed publishes CLEARED: it starts
+ * over under its new settings, and fires again if it still should. */
 static void install_thresholds(hlm_daemon_t *m, const hlm_config_t *c)
 {
     hlm_threshold_t next[HLM_MAX_THRESHOLDS];
@@ -336,9 +345,19 @@ static void install_thresholds(hlm_daemon_t *m, const hlm_config_t *c)
             abort(); /* out of memory */
         }
     }
-    for (size_t j = 0; j < m->nth; j++)
-        if (!kept[j])
-            hlm_threshold_fini(&m->th[j]);
+    for (size_t j = 0; j < m->nth; j++) {
+        if (kept[j])
+            continue;
+        hlm_threshold_t *t = &m->th[j];
+        if (m->started && (t->state == HLM_TH_FIRING || t->state == HLM_TH_RESOLVING)) {
+            uint64_t now = hlb_now_us();
+            t->window_us = now;
+            t->cleared++;
+            hlb_info("threshold %s reconfigured while firing: cleared", t->cfg.name);
+            publish_threshold(m, t, HLM_TH_CLEAR, now);
+        }
+        hlm_threshold_fini(t);
+    }
     memcpy(m->th, next, c->nth * sizeof *next);
     m->nth = c->nth;
 }

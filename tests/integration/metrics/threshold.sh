@@ -84,5 +84,15 @@ ok test -n "$since" -a -n "$ts"
 ok test "$((ts - since))" -ge 500000   # fired only after its window
 ok hlctl call hl-metrics thresholds
 
+# A threshold that is firing when a reload removes (or changes) it publishes
+# CLEARED: it starts over under the new settings.
+set_load 9.00
+ok wait_for 10 bash -c "[ \$(grep -c '\"metrics.threshold.load-hyst\".*FIRING' '$dir/events') = 2 ]"
+sed -i '/load-hyst/d' "$dir/hl.yaml"
+ok hlctl call hl-metrics reload
+ok wait_for 10 bash -c "[ \$(grep -c '\"metrics.threshold.load-hyst\".*CLEARED' '$dir/events') = 2 ]"
+ok grep -q "threshold load-hyst reconfigured while firing" "$dir/metrics.log"
+ok bash -c "! '$B/hlctl/hlctl' --runtime-dir '$dir' call hl-metrics thresholds | grep -q load-hyst"
+
 [ -n "${HL_DEBUG:-}" ] && cat "$dir/events" "$dir/metrics.log" >&2
 finish

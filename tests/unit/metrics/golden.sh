@@ -71,6 +71,15 @@ ok test $? = 0
 strip <"$tmp/v1.raw" >"$tmp/v1.prom"
 ok compare cgroup-v1.prom "$tmp/v1.prom"
 
+# 2b. Hybrid: v1 controllers not delegated (a container on a hybrid host),
+# v2 at fs/cgroup/unified: CPU from v2's cpu.stat, tasks from cgroup.threads.
+"$DUMP" --path.procfs="$FX/proc" --path.sysfs="$FX/sys-hybrid" --path.rootfs="$R" \
+    $(for c in cpu stat meminfo loadavg pressure vmstat filesystem netdev netclass diskstats; do
+          echo --collector.disable=$c; done) >"$tmp/hybrid.raw" 2>&1
+ok test $? = 0
+strip <"$tmp/hybrid.raw" >"$tmp/hybrid.prom"
+ok compare cgroup-hybrid.prom "$tmp/hybrid.prom"
+
 # 3. No cgroups at all: the services collector reports no data, nothing else.
 mkdir -p "$tmp/nosys"
 "$DUMP" --path.procfs="$FX/proc" --path.sysfs="$tmp/nosys" --path.rootfs="$R" \
