@@ -161,11 +161,6 @@ int hlm_col_read_proc_stat(hlm_collect_t *c)
     return 0;
 }
 
-int hlm_col_read_sys(hlm_collect_t *c, const char *rel)
-{
-    return hlm_read_file(&c->file, hlm_join(&c->path, c->sysfs, rel));
-}
-
 bool hlm_col_match(const regex_t *re, bool has, const char *s)
 {
     return has && regexec(re, s, 0, NULL, 0) == 0;

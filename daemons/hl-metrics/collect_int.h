@@ -43,8 +43,7 @@ int hlm_col_error(hlm_collect_t *c, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Reads <procfs>/stat into c->file, once per run (two collectors use it). */
 int hlm_col_read_proc_stat(hlm_collect_t *c);
-/* Reads <procfs>/REL (or <sysfs>/REL) into c->file. */
+/* Reads <procfs>/REL into c->file. */
 int hlm_col_read_proc(hlm_collect_t *c, const char *rel);
-int hlm_col_read_sys(hlm_collect_t *c, const char *rel);
 /* Whether regex RE (when set) matches S. */
 bool hlm_col_match(const regex_t *re, bool has, const char *s);

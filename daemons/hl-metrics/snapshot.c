@@ -57,11 +57,6 @@ const char *hlm_snapshot_text(const hlm_snapshot_t *s, size_t *len)
     return s->text;
 }
 
-uint64_t hlm_snapshot_rendered_us(const hlm_snapshot_t *s)
-{
-    return s->rendered_us;
-}
-
 hlm_latest_t *hlm_latest_new(void)
 {
     hlm_latest_t *l = calloc(1, sizeof *l);

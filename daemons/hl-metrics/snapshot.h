@@ -22,7 +22,6 @@ hlm_snapshot_t *hlm_snapshot_ref(hlm_snapshot_t *s);
 /* Drops a reference; frees on the last. Accepts NULL. */
 void hlm_snapshot_unref(hlm_snapshot_t **s_p);
 const char *hlm_snapshot_text(const hlm_snapshot_t *s, size_t *len);
-uint64_t hlm_snapshot_rendered_us(const hlm_snapshot_t *s);
 
 /* The slot holding the latest snapshot. */
 typedef struct hlm_latest hlm_latest_t;

@@ -74,12 +74,6 @@ static int read_fd(hlm_buf_t *b, int fd)
     return rc;
 }
 
-int hlm_read_line(hlm_buf_t *b, const char *path)
-{
-    int rc = hlm_read_file(b, path);
-    return rc < 0 ? rc : line_only(b);
-}
-
 const char *hlm_join(hlm_buf_t *b, const char *root, const char *rel)
 {
     hlm_buf_reset(b);

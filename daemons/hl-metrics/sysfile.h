@@ -12,11 +12,8 @@
 /* Reads PATH whole into B (replacing its contents). 0 or -errno; -EFBIG
  * past HLM_FILE_MAX. */
 int hlm_read_file(hlm_buf_t *b, const char *path);
-/* Reads a one-line file (sysfs attributes) into B without the trailing
- * newline. */
-int hlm_read_line(hlm_buf_t *b, const char *path);
-/* hlm_read_line of NAME relative to directory DIRFD (cheaper than a full
- * path walk for many attributes of one sysfs directory). */
+/* Reads the one-line sysfs or cgroup attribute NAME of directory DIRFD
+ * (AT_FDCWD: NAME is a path) into B, without the trailing newline. */
 int hlm_read_line_at(hlm_buf_t *b, int dirfd, const char *name);
 /* B = ROOT "/" REL (one slash between them whatever the input). */
 const char *hlm_join(hlm_buf_t *b, const char *root, const char *rel);

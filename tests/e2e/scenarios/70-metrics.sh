@@ -21,7 +21,7 @@ e2e_ok has '^node_memory_MemAvailable_bytes [0-9]'
 e2e_ok has '^node_network_receive_bytes_total\{device="lo"\} [0-9]'
 e2e_ok has '^process_resident_memory_bytes [0-9]'
 e2e_ok e2e__poll 30 has '^hl_bus_up 1$'
-e2e_ok has '^hl_daemon_info\{daemon="hl-bus",state="running",'
+e2e_ok e2e__poll 20 has '^hl_daemon_info\{daemon="hl-bus",state="running",'
 # The sandbox leaves /proc/1/mounts readable: PID 1's file systems.
 e2e_ok has '^node_filesystem_size_bytes\{device="[^"]*",fstype="[^"]*",mountpoint="/"\} [0-9]'
 # Per-service metrics where the container's cgroups provide them.
