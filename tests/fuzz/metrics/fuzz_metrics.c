@@ -121,10 +121,21 @@ static void run_file(const char *rel, const uint8_t *data, size_t size)
         fclose(f);
 }
 
+static void cleanup(void)
+{
+    if (!scratch[0])
+        return;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", scratch);
+}
+
 static void setup(void)
 {
     if (scratch[0])
         return;
+    atexit(cleanup); /* the scratch procfs goes when the fuzzer or replay ends */
     snprintf(scratch, sizeof scratch, "/tmp/hlm-fuzz-XXXXXX");
     if (!mkdtemp(scratch))
         abort();
@@ -160,16 +171,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef HLM_FUZZ_REPLAY
-static void cleanup(void)
-{
-    if (!scratch[0])
-        return;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", scratch);
-}
-
 /* Runs each file given (or each file in each directory given) through every
  * mode: the file's bytes after a mode byte. */
 static int replay(const char *path, int *count)
@@ -210,7 +211,6 @@ static int replay(const char *path, int *count)
 
 int main(int argc, char **argv)
 {
-    atexit(cleanup);
     int count = 0;
     for (int i = 1; i < argc; i++)
         if (replay(argv[i], &count) < 0) {
