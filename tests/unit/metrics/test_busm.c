@@ -8,6 +8,8 @@
 #include "check.h"
 #include "expo.h"
 #include "fake_health.pb-c.h"
+#include "health.pb-c.h"
+#include "orchestrator.pb-c.h"
 #include "metrics.pb-c.h"
 
 static char *render(hlm_busm_t *b)
@@ -252,6 +254,52 @@ static void test_peer_shapes(void)
     hlm_busm_destroy(&b);
 }
 
+/* The real messages of hl-health and hl-orchestrator (now in proto/): a
+ * field renamed there breaks this test, not production silently. */
+static void test_real_messages(void)
+{
+    hlm_busm_t *b = hlm_busm_new(0);
+    Hl__CheckHealth c1 = HL__CHECK_HEALTH__INIT, c2 = HL__CHECK_HEALTH__INIT;
+    c1.name = "http-health";
+    c1.state = "healthy";
+    c1.last_result = "pass";
+    c2.name = "port";
+    c2.state = "unhealthy";
+    c2.last_result = "fail";
+    c2.bad_streak = 5;
+    Hl__CheckHealth *cs[] = {&c1, &c2};
+    Hl__ServiceHealth h = HL__SERVICE_HEALTH__INIT;
+    h.service = "claude-code";
+    h.state = "degraded";
+    h.n_checks = 2;
+    h.checks = cs;
+    event_msg(b, "health.claude-code", "hl-health", &h.base, false);
+    Hl__ServiceState ss = HL__SERVICE_STATE__INIT;
+    ss.unit = "claude-code.service";
+    ss.active_state = "active";
+    ss.n_restarts = 2;
+    event_msg(b, "service.claude-code", "hl-orchestrator", &ss.base, false);
+    Hl__RecoveryOutcome ro = HL__RECOVERY_OUTCOME__INIT;
+    ro.unit = "claude-code.service";
+    ro.type = "restart";
+    ro.outcome = "ok";
+    ro.started_us = 10000000;
+    ro.finished_us = 11500000;
+    event_msg(b, "recovery.claude-code", "hl-orchestrator", &ro.base, false);
+    char *t = render(b);
+    HAS(t, "hl_service_health{service=\"claude-code\"} 0.5");
+    HAS(t, "hl_check_up{check=\"http-health\",service=\"claude-code\"} 1");
+    HAS(t, "hl_check_up{check=\"port\",service=\"claude-code\"} 0");
+    HAS(t, "hl_check_consecutive_failures{check=\"port\",service=\"claude-code\"} 5");
+    HAS(t, "hl_service_active{service=\"claude-code\"} 1");
+    HAS(t, "hl_service_restarts{service=\"claude-code\"} 2");
+    HAS(t, "hl_recoveries_total{action=\"restart\",outcome=\"ok\",service=\"claude-code\"} 1");
+    HAS(t, "hl_recovery_last_duration_seconds{service=\"claude-code\"} 1.5");
+    CHECK(hlm_busm_rejected(b) == 0);
+    free(t);
+    hlm_busm_destroy(&b);
+}
+
 static void test_bus_stats(void)
 {
     hlm_busm_t *b = hlm_busm_new(0);
@@ -384,6 +432,7 @@ int main(void)
     test_health();
     test_counters();
     test_peer_shapes();
+    test_real_messages();
     test_bus_stats();
     test_reports();
     test_cap();
