@@ -52,13 +52,23 @@ static int configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *
     return 0;
 }
 
+/* Up to this many rounds of the relay per wake-up of the loop: at GB/s a
+ * round is one chunk, and going back to the loop (zmq_poll over the ctl and
+ * signal sockets) after each one costs more than the chunk's bookkeeping.
+ * Bounded, so ctl requests and signals still get their turn. */
+#define RELAY_ROUNDS 16
+
 static int on_relay(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     app_t *app = arg;
-    int rc = stdio_relay_dispatch(app->relay, 0);
-    if (rc < 0) {
-        hlb_err("relay: epoll: %s", strerror(-rc));
-        return -1;
+    for (int i = 0; i < RELAY_ROUNDS; i++) {
+        int rc = stdio_relay_dispatch(app->relay, 0);
+        if (rc < 0) {
+            hlb_err("relay: epoll: %s", strerror(-rc));
+            return -1;
+        }
+        if (rc == 0)
+            break;
     }
     return 0;
 }

@@ -273,6 +273,7 @@ static void arm_timer(stdio_relay_t *r, uint64_t at_us)
 static void client_set_state(client_t *c, cstate_t s)
 {
     assert(may_follow[c->state][s]);
+    (void)may_follow; /* without assertions */
     c->state = s;
 }
 
@@ -1185,6 +1186,7 @@ int stdio_relay_dispatch(stdio_relay_t *r, int timeout_ms)
     int n = epoll_wait(r->epfd, evs, MAX_EVENTS, timeout_ms);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
+    int handled = n;
     for (int i = 0; i < n; i++) {
         pollobj_t *po = evs[i].data.ptr;
         switch (po->kind) {
@@ -1206,7 +1208,7 @@ int stdio_relay_dispatch(stdio_relay_t *r, int timeout_ms)
     }
     arm_timer(r, run_timers(r));
     reap(r);
-    return 0;
+    return handled;
 }
 
 /* ---------------------------------------------------------------- lifecycle */

@@ -114,7 +114,8 @@ int stdio_relay_configure(stdio_relay_t *r, const stdio_relay_conf_t *conf, char
 /* The epoll descriptor: readable when dispatch has work. */
 int stdio_relay_fd(const stdio_relay_t *r);
 /* Waits up to TIMEOUT_MS (0: not at all, -1: forever) and handles what is
- * ready. 0, or -errno if epoll itself fails. */
+ * ready. Returns the number of events handled (0: none were ready), or
+ * -errno if epoll itself fails. */
 int stdio_relay_dispatch(stdio_relay_t *r, int timeout_ms);
 
 /* Tells every attach client REASON and closes every client and socket,

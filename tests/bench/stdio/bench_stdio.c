@@ -193,6 +193,9 @@ static pid_t start_core(const char *sock)
     const char *sb = getenv("BENCH_SNDBUF");
     if (sb)
         c.sndbuf = atoi(sb);
+    const char *st = getenv("BENCH_STALL");
+    if (st)
+        c.stall_timeout_ms = atoi(st);
     const char *sbk = getenv("BENCH_SCROLLBACK");
     if (sbk)
         ch.scrollback = (size_t)atol(sbk);
@@ -224,8 +227,10 @@ static pid_t start_daemon(const char *rundir, const char *sock)
     FILE *f = fopen(cpath, "w");
     if (!f)
         die("config");
-    fprintf(f, "hl-stdio:\n  channels:\n    - name: main\n      socket: %s\n",
-            sock);
+    /* The defaults, as deployed (BENCH_DAEMON_EXTRA adds lines to the section). */
+    const char *extra = getenv("BENCH_DAEMON_EXTRA");
+    fprintf(f, "hl-stdio:\n%s%s  channels:\n    - name: main\n      socket: %s\n",
+            extra ? extra : "", extra ? "\n" : "", sock);
     fclose(f);
     int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
