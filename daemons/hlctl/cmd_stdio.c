@@ -289,10 +289,12 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
     while (!hlctl_interrupted) {
         /* Read-only: stdin only matters on a terminal, for the detach key. */
         bool want_stdin = stdin_open && (a.tty || !a.read_only) && a.out_len < OUTBUF;
+        if (!sock_wr_open && !a.read_only)
+            a.out_len = 0; /* the relay takes no more input: nowhere to send it */
         /* stdout too, for nothing but its reader going away (a pipe into
          * `head` or `grep -m1`): then there is no one to print for. */
         struct pollfd pf[3] = {
-            {.fd = a.fd, .events = POLLIN | (a.out_len ? POLLOUT : 0)},
+            {.fd = a.fd, .events = POLLIN | (a.out_len && sock_wr_open ? POLLOUT : 0)},
             {.fd = want_stdin ? STDIN_FILENO : -1, .events = POLLIN},
             {.fd = watch_stdout ? STDOUT_FILENO : -1, .events = 0},
         };

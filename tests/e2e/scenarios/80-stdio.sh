@@ -56,7 +56,8 @@ e2e_ok viewer_sees_echo "on-the-bus"
 e2e_ok e2e__poll 10 bus_has '"topic":"stdio.main.detach"'
 e2e_ok bus_has '"topic":"stdio.main.attach"'
 e2e_ok bus_has '"reason":"closed"'
-e2e_ok bus_has '"topic":"stdio.main",'
+# (coalesced: up to one event interval, 100 ms, after the bytes went by)
+e2e_ok e2e__poll 10 bus_has '"topic":"stdio.main",'
 e2e_exec bash -c 'kill $(cat /tmp/stdio-sub.pid); rm -f /tmp/stdio-sub.pid /tmp/stdio-events.json'
 
 # kill -9: systemd restarts the relay (a new stream), Claude Code comes back.

@@ -118,6 +118,18 @@ int main(int argc, char **argv)
     }
     if (pid > 0)
         waitpid(pid, &status, 0);
+    /* What it printed just before it ended is still in the terminal's
+     * buffer: read it out (the read fails with EIO once it is empty). */
+    for (;;) {
+        char buf[4096];
+        ssize_t n = read(master, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        fwrite(buf, 1, (size_t)n, stdout);
+    }
+    fflush(stdout);
     free(seen);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
