@@ -1,0 +1,166 @@
+/* libFuzzer target: what a subscriber does with bytes from the bus.
+ *
+ * Byte 0 of the input picks the mode:
+ *   bit 0 = 0: direct. The rest is decoded as an envelope (hlb_envelope_decode)
+ *     and printed as hlctl sub prints it; and, as a body of the registered type
+ *     picked by bits 1..7, decoded (hlb_body_decode), re-encoded, and printed
+ *     (hlb_json_body). Every piece of JSON must be valid.
+ *   bit 0 = 1: the whole receive path. Bits 1..2 give 1..4 frames (layout in
+ *     fuzz_util.h), sent as one message from a real XPUB bound at bus/sub of a
+ *     private runtime dir to a real hlb_sub, which must account for it: an
+ *     event (printed and checked as above) or a counted drop, never a hang.
+ */
+#include <czmq.h>
+#include <errno.h>
+#include <hlbus/hlbus.h>
+
+#include "fuzz_util.h"
+
+extern const ProtobufCMessageDescriptor *const hl_proto_registry[];
+
+static char *g_dir;
+static zsock_t *g_xpub;
+static hlb_sub_t *g_sub;
+static size_t g_ntypes;
+
+static void cleanup(void)
+{
+    hlb_sub_destroy(&g_sub);
+    zsock_destroy(&g_xpub);
+    if (g_dir) {
+        char *cmd = NULL;
+        if (asprintf(&cmd, "rm -rf '%s'", g_dir) >= 0 && system(cmd) != 0)
+            fprintf(stderr, "cannot remove %s\n", g_dir);
+        free(cmd);
+    }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    zsys_handler_set(NULL); /* libFuzzer owns the signals */
+    while (hl_proto_registry[g_ntypes])
+        g_ntypes++;
+    g_dir = fuzz_tmpdir();
+    char *busdir = hlb_path(g_dir, "bus");
+    char *ep = hlb_endpoint(g_dir, HLB_BUS_SUB);
+    if (hlb_mkdir_p(busdir, 0755) < 0)
+        abort();
+    g_xpub = zsock_new(ZMQ_XPUB);
+    zsock_set_sndhwm(g_xpub, 0);
+    if (!g_xpub || zsock_bind(g_xpub, "%s", ep) < 0)
+        abort();
+    g_sub = hlb_sub_new(g_dir, NULL);
+    if (!g_sub)
+        abort();
+    /* Wait for the subscription to reach the XPUB, or the first messages
+     * would be dropped before the subscriber is known. */
+    zsock_set_rcvtimeo(g_xpub, 10000);
+    zframe_t *f = zframe_recv(g_xpub);
+    if (!f)
+        abort();
+    zframe_destroy(&f);
+    free(busdir);
+    free(ep);
+    atexit(cleanup);
+    return 0;
+}
+
+/* Prints an event as hlctl sub does and checks the JSON. */
+static void print_event(const char *topic, const Hl__Envelope *e, const ProtobufCMessage *msg)
+{
+    hlb_buf_t b = {0};
+    hlb_buf_puts(&b, "{\"topic\":");
+    hlb_json_str(&b, topic, strlen(topic));
+    hlb_buf_puts(&b, ",\"source\":");
+    hlb_json_str(&b, e->source, strlen(e->source));
+    hlb_buf_printf(&b, ",\"seq\":%llu,\"type\":", (unsigned long long)e->seq);
+    hlb_json_str(&b, e->type, strlen(e->type));
+    hlb_buf_puts(&b, ",\"body\":");
+    hlb_json_body(&b, e->type, e->body.data, e->body.len);
+    if (msg) {
+        hlb_buf_puts(&b, ",\"msg\":");
+        hlb_json_proto(&b, msg);
+    }
+    hlb_buf_puts(&b, "}");
+    FUZZ_CHECK_JSON(&b);
+    hlb_buf_free(&b);
+}
+
+static void direct(const uint8_t *data, size_t len, unsigned pick)
+{
+    Hl__Envelope *e = hlb_envelope_decode(data, len);
+    if (e) {
+        if (!e->source || !*e->source || e->seq == 0)
+            abort(); /* decode promised these */
+        ProtobufCMessage *m = hlb_body_decode(e->type, e->body.data, e->body.len);
+        print_event("fuzz.topic", e, m);
+        if (m)
+            protobuf_c_message_free_unpacked(m, NULL);
+        hl__envelope__free_unpacked(e, NULL);
+    }
+
+    /* The rest as a body of one type: registered, msgpack, empty or unknown. */
+    const char *type;
+    size_t k = pick % (g_ntypes + 3);
+    type = k < g_ntypes ? hl_proto_registry[k]->name
+           : k == g_ntypes     ? HLB_TYPE_MSGPACK
+           : k == g_ntypes + 1 ? ""
+                               : "hl.NoSuchType";
+    hlb_buf_t b = {0};
+    hlb_json_body(&b, type, data, len);
+    FUZZ_CHECK_JSON(&b);
+    hlb_buf_free(&b);
+    ProtobufCMessage *m = hlb_body_decode(type, data, len);
+    if (m) {
+        if (k >= g_ntypes)
+            abort(); /* only registered types decode */
+        size_t n;
+        uint8_t *packed = hlb_body_encode(m, &n);
+        ProtobufCMessage *again = packed ? hlb_body_decode(type, packed, n) : NULL;
+        if (!again)
+            abort(); /* what we decoded must re-encode to something decodable */
+        hlb_json_proto(&b, again);
+        FUZZ_CHECK_JSON(&b);
+        hlb_buf_free(&b);
+        protobuf_c_message_free_unpacked(again, NULL);
+        protobuf_c_message_free_unpacked(m, NULL);
+        free(packed);
+    }
+}
+
+static void through_subscriber(const uint8_t *data, size_t len, int nframes)
+{
+    fuzz_frames_t fr;
+    fuzz_split(data, len, nframes, &fr);
+    void *x = zsock_resolve(g_xpub);
+    for (int i = 0; i < fr.n; i++)
+        if (zmq_send(x, fr.data[i], fr.len[i], i + 1 < fr.n ? ZMQ_SNDMORE : 0) < 0)
+            abort();
+    hlb_sub_stats_t before = hlb_sub_stats(g_sub);
+    hlb_event_t ev;
+    int rc = hlb_sub_recv(g_sub, &ev, 10000);
+    if (rc < 0) {
+        fprintf(stderr, "the subscriber lost a message: %s\n", strerror(-rc));
+        abort();
+    }
+    hlb_sub_stats_t after = hlb_sub_stats(g_sub);
+    if (rc == 1) {
+        if (after.received != before.received + 1 || !hlb_topic_valid(ev.topic, strlen(ev.topic)))
+            abort();
+        print_event(ev.topic, ev.env, ev.msg);
+    } else if (after.malformed + after.duplicates != before.malformed + before.duplicates + 1) {
+        abort(); /* a drop that was not counted */
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    uint8_t h = data[0];
+    if (h & 1)
+        through_subscriber(data + 1, size - 1, 1 + ((h >> 1) & 3));
+    else
+        direct(data + 1, size - 1, h >> 1);
+    return 0;
+}
