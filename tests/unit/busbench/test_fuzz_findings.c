@@ -1,0 +1,124 @@
+/* Regression tests for what the fuzz targets (tests/fuzz) found in libhlbus.
+ * Each case is the smallest form of a finding; see docs/busbench.md. */
+#include <assert.h>
+#include <errno.h>
+#include <hlbus/hlbus.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HL_ASAN 1
+#endif
+#endif
+
+static int failures;
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                        \
+        }                                                                      \
+    } while (0)
+
+/* msgpack containers whose header claims more elements than there are bytes:
+ * msgpack-c would allocate count * sizeof(msgpack_object) up front. */
+static void test_msgpack_counts(void)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } bad[] = {
+        {"\xdd\x08\x00\x00\x00", 5},     /* array32 of 2^27: 4 GiB before this fix */
+        {"\xdd\xff\xff\xff\xff", 5},     /* array32 of 2^32-1 */
+        {"\xdf\x10\x00\x00\x00", 5},     /* map32 of 2^28 pairs */
+        {"\xdc\xff\xff\x01", 4},         /* array16 of 65535 with one element */
+        {"\x81\xa1k\xdd\x00\xff\xff\xff", 8}, /* nested in a map value */
+        {"\x92\x01", 2},                 /* fixarray of 2 with one element */
+        {"\xc1", 1},                     /* never used */
+        {"\xa5" "abc", 4},                  /* str of 5 with 3 bytes */
+        {"\xc6\xff\xff\xff\xff", 5},     /* bin32 past the end */
+        {"\x01\x02", 2},                 /* two values, not one */
+        {"", 0},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK(hlb_msgpack_check(bad[i].bytes, bad[i].len) == -EINVAL);
+        CHECK(hlb_mpview_new(bad[i].bytes, bad[i].len) == NULL);
+        hlb_buf_t b = {0};
+        CHECK(hlb_json_msgpack(&b, bad[i].bytes, bad[i].len) == -EINVAL);
+        CHECK(b.len == 0);
+        hlb_buf_free(&b);
+    }
+
+    /* Nesting: 32 levels are fine, 33 are not. */
+    char deep[40];
+    memset(deep, 0x91, sizeof deep); /* fixarray of 1, nested */
+    deep[32] = 0x01;
+    CHECK(hlb_msgpack_check(deep, 33) == 0);
+    deep[32] = (char)0x91;
+    deep[33] = 0x01;
+    CHECK(hlb_msgpack_check(deep, 34) == -EINVAL);
+
+    /* Every kind of value the map builder writes still passes. */
+    hlb_map_t *m = hlb_map_new();
+    hlb_map_str(m, "s", "text");
+    hlb_map_int(m, "neg", -1234567890123LL);
+    hlb_map_uint(m, "big", UINT64_MAX);
+    hlb_map_double(m, "d", 0.5);
+    hlb_map_bool(m, "b", true);
+    hlb_map_nil(m, "n");
+    static const char *const v[] = {"a", "b"};
+    hlb_map_strv(m, "v", v, 2);
+    hlb_map_t *child = hlb_map_new();
+    hlb_map_str(child, "k", "x");
+    hlb_map_map(m, "child", &child);
+    size_t len;
+    const void *data = hlb_map_data(m, &len);
+    CHECK(hlb_msgpack_check(data, len) == 0);
+    hlb_mpview_t *view = hlb_mpview_new(data, len);
+    CHECK(view != NULL);
+    int64_t x = 0;
+    CHECK(view && hlb_mpview_int(view, "neg", &x) == 0 && x == -1234567890123LL);
+    hlb_mpview_destroy(&view);
+    hlb_map_destroy(&m);
+
+    /* Fixed-size kinds and ext, which the builder does not write. */
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } good[] = {
+        {"\xca\x00\x00\x80\x3f", 5},                  /* float32 */
+        {"\xd4\x01\x02", 3},                          /* fixext1 */
+        {"\xc7\x02\x05\xaa\xbb", 5},                  /* ext8 of 2 */
+        {"\xc4\x00", 2},                              /* empty bin8 */
+        {"\xdc\x00\x02\xc0\xc3", 5},                  /* array16 of 2 */
+        {"\xde\x00\x01\xa1k\x90", 6},                 /* map16 of 1: k -> [] */
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        CHECK(hlb_msgpack_check(good[i].bytes, good[i].len) == 0);
+        hlb_buf_t b = {0};
+        CHECK(hlb_json_msgpack(&b, good[i].bytes, good[i].len) == 0);
+        hlb_buf_free(&b);
+    }
+}
+
+int main(void)
+{
+    /* With the address space capped, a 4 GiB allocation fails loudly instead
+     * of being quietly overcommitted (skipped under ASan, which reserves
+     * terabytes of shadow memory). */
+#ifndef HL_ASAN
+    struct rlimit rl = {1UL << 30, 1UL << 30};
+    setrlimit(RLIMIT_AS, &rl);
+#endif
+    test_msgpack_counts();
+    if (failures) {
+        fprintf(stderr, "%d checks failed\n", failures);
+        return 1;
+    }
+    printf("ok\n");
+    return 0;
+}
