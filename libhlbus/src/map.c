@@ -260,11 +260,12 @@ static const msgpack_object *lookup(const hlb_mpview_t *v, const char *k)
 {
     size_t n = strlen(k);
     const msgpack_object_map *m = &v->u.data.via.map;
-    /* last one wins, as in a JSON object with repeated keys */
+    /* last one wins, as in a JSON object with repeated keys; msgpack-c
+     * gives empty strings a NULL pointer, which memcmp must not see */
     for (uint32_t i = m->size; i-- > 0;) {
         const msgpack_object *key = &m->ptr[i].key;
         if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == n &&
-            memcmp(key->via.str.ptr, k, n) == 0)
+            (n == 0 || memcmp(key->via.str.ptr, k, n) == 0))
             return &m->ptr[i].val;
     }
     return NULL;
@@ -278,7 +279,11 @@ bool hlb_mpview_has(const hlb_mpview_t *v, const char *k)
 char *hlb_mpview_str(const hlb_mpview_t *v, const char *k)
 {
     const msgpack_object *o = lookup(v, k);
-    if (!o || o->type != MSGPACK_OBJECT_STR || memchr(o->via.str.ptr, 0, o->via.str.size))
+    if (!o || o->type != MSGPACK_OBJECT_STR)
+        return NULL;
+    if (o->via.str.size == 0) /* its pointer may be NULL */
+        return strdup("");
+    if (memchr(o->via.str.ptr, 0, o->via.str.size))
         return NULL;
     return strndup(o->via.str.ptr, o->via.str.size);
 }

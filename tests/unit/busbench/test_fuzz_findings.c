@@ -105,6 +105,30 @@ static void test_msgpack_counts(void)
     }
 }
 
+/* Empty strings: msgpack-c hands them out with a NULL pointer, which went
+ * to memcmp/memchr (undefined behaviour; fatal under -DHL_SANITIZE=ON). */
+static void test_msgpack_empty_strings(void)
+{
+    hlb_map_t *m = hlb_map_new();
+    hlb_map_str(m, "", "");
+    hlb_map_str(m, "name", "");
+    size_t len;
+    const void *data = hlb_map_data(m, &len);
+    hlb_mpview_t *v = hlb_mpview_new(data, len);
+    CHECK(v != NULL);
+    if (v) {
+        CHECK(hlb_mpview_has(v, ""));
+        char *s = hlb_mpview_str(v, "name");
+        CHECK(s && *s == '\0');
+        free(s);
+        s = hlb_mpview_str(v, "");
+        CHECK(s && *s == '\0');
+        free(s);
+        hlb_mpview_destroy(&v);
+    }
+    hlb_map_destroy(&m);
+}
+
 int main(void)
 {
     /* With the address space capped, a 4 GiB allocation fails loudly instead
@@ -115,6 +139,7 @@ int main(void)
     setrlimit(RLIMIT_AS, &rl);
 #endif
     test_msgpack_counts();
+    test_msgpack_empty_strings();
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;
