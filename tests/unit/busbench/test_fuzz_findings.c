@@ -129,6 +129,24 @@ static void test_msgpack_empty_strings(void)
     hlb_map_destroy(&m);
 }
 
+/* A config value quoted in a diagnostic kept its newlines: one diagnostic
+ * became several lines, the later ones without file:line, and a value could
+ * forge a "file:line: ..." entry of its own. */
+static void test_diag_one_line(void)
+{
+    hlb_diag_t d = {0};
+    hlb_conf_t *c = hlb_conf_parse("t.yaml", "a: \"1\\nt.yaml:9: forged\\e[31m\"\n", &d);
+    CHECK(c != NULL);
+    int64_t v;
+    CHECK(hlb_conf_int(c, "a", 0, 0, 10, &v, &d) == -EINVAL);
+    CHECK(d.errors == 1);
+    CHECK(d.text && strchr(d.text, '\n') == d.text + strlen(d.text) - 1);
+    CHECK(d.text && strncmp(d.text, "t.yaml:1: ", 10) == 0);
+    CHECK(d.text && strstr(d.text, "1\\nt.yaml:9: forged\\x1b[31m"));
+    hlb_diag_free(&d);
+    hlb_conf_destroy(&c);
+}
+
 int main(void)
 {
     /* With the address space capped, a 4 GiB allocation fails loudly instead
@@ -140,6 +158,7 @@ int main(void)
 #endif
     test_msgpack_counts();
     test_msgpack_empty_strings();
+    test_diag_one_line();
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;
