@@ -5,6 +5,8 @@
 #include "hlbus/codec.h"
 #include "hlbus/paths.h"
 
+#include "codec_private.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -119,6 +121,10 @@ static int await_reply(hlb_client_t *c, int timeout_ms, Hl__Reply **reply)
         zframe_t *body = zmsg_pop(m);
         int ok = delim && zframe_size(delim) == 0 && body && zmsg_size(m) == 0;
         Hl__Reply *r = ok ? hl__reply__unpack(NULL, zframe_size(body), zframe_data(body)) : NULL;
+        if (r && !hlb__proto_strict(&r->base)) {
+            hl__reply__free_unpacked(r, NULL);
+            r = NULL;
+        }
         zframe_destroy(&delim);
         zframe_destroy(&body);
         zmsg_destroy(&m);
@@ -217,5 +223,10 @@ ProtobufCMessage *hlb_reply_decode(const Hl__Reply *r, const ProtobufCMessageDes
 {
     if (!r || !r->type || strcmp(r->type, want->name) != 0)
         return NULL;
-    return protobuf_c_message_unpack(want, NULL, r->body.len, r->body.data);
+    ProtobufCMessage *m = protobuf_c_message_unpack(want, NULL, r->body.len, r->body.data);
+    if (m && !hlb__proto_strict(m)) {
+        protobuf_c_message_free_unpacked(m, NULL);
+        return NULL;
+    }
+    return m;
 }

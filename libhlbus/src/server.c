@@ -6,6 +6,8 @@
 #include "hlbus/log.h"
 #include "hlbus/paths.h"
 
+#include "codec_private.h"
+
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -321,7 +323,7 @@ static void serve(hlb_server_t *s, zmsg_t *msg)
         goto send;
     }
     req = hl__request__unpack(NULL, zframe_size(body), zframe_data(body));
-    if (!req || !req->method || !*req->method) {
+    if (!req || !req->method || !*req->method || !hlb__proto_strict(&req->base)) {
         s->rejected++;
         hlb_reply_error(&reply, EPROTO, "malformed request: not an hl.Request");
         goto send;

@@ -147,6 +147,38 @@ static void test_diag_one_line(void)
     hlb_conf_destroy(&c);
 }
 
+/* Field number 0 written as the overlong tag "80 00": protobuf-c unpacked it
+ * as an unknown field and packed it back as "00 00", which it then refused. */
+static void test_proto_field_zero(void)
+{
+    static const uint8_t reply[] = {0x80, 0x00, 0x00, 0x08, 0x1c};
+    CHECK(hlb_body_decode("hl.Reply", reply, sizeof reply) == NULL);
+    static const uint8_t ok[] = {0x08, 0x1c, 0xa8, 0x01, 0x05}; /* status, field 21 */
+    ProtobufCMessage *m = hlb_body_decode("hl.Reply", ok, sizeof ok);
+    CHECK(m != NULL); /* unknown fields with real numbers still pass */
+    if (m)
+        protobuf_c_message_free_unpacked(m, NULL);
+
+    /* an envelope with a field 0, and one whose source is fine but whose
+     * body is a BusStats with a field 0 inside a nested Prefix */
+    Hl__Envelope e = HL__ENVELOPE__INIT;
+    e.source = "t";
+    e.seq = 1;
+    uint8_t buf[64];
+    size_t n = hl__envelope__pack(&e, buf);
+    memcpy(buf + n, "\x80\x00\x00", 3);
+    CHECK(hlb_envelope_decode(buf, n) != NULL);
+    Hl__Envelope *bad = hlb_envelope_decode(buf, n + 3);
+    CHECK(bad == NULL);
+    static const uint8_t stats[] = {0x3a, 0x03, 0x0a, 0x01, 'h', 0x08, 0x01};
+    m = hlb_body_decode("hl.BusStats", stats, sizeof stats);
+    CHECK(m != NULL); /* prefix {prefix: "h"} then messages=1 at the top */
+    if (m)
+        protobuf_c_message_free_unpacked(m, NULL);
+    static const uint8_t stats0[] = {0x3a, 0x06, 0x0a, 0x01, 'h', 0x80, 0x00, 0x00};
+    CHECK(hlb_body_decode("hl.BusStats", stats0, sizeof stats0) == NULL);
+}
+
 int main(void)
 {
     /* With the address space capped, a 4 GiB allocation fails loudly instead
@@ -159,6 +191,7 @@ int main(void)
     test_msgpack_counts();
     test_msgpack_empty_strings();
     test_diag_one_line();
+    test_proto_field_zero();
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;
