@@ -32,7 +32,13 @@ bin=$dir/tests/fuzz
 [ -x "$bin/fuzz_conf" ] || { echo "fuzz targets were not built (is CC clang?)" >&2; exit 2; }
 
 work=$dir/fuzz
-export TMPDIR=${TMPDIR:-/tmp}
+# The targets keep their sockets and files in a private directory under
+# TMPDIR: tmpfs when there is one (fuzz_conf writes two files per input, ten
+# times faster than on ext4).
+if [ -z "${TMPDIR:-}" ]; then
+  if [ -d /dev/shm ] && [ -w /dev/shm ]; then TMPDIR=/dev/shm; else TMPDIR=/tmp; fi
+fi
+export TMPDIR
 per=$(( secs / ${#targets[@]} ))
 [ "$secs" -eq 0 ] || [ "$per" -ge 1 ] || per=1
 failed=()
