@@ -1,0 +1,864 @@
+/* Bus benchmark: libhlbus (pub -> hl-bus -> sub, hlb_client_call -> ctl)
+ * against raw libzmq in the same topology, in the same run.
+ *
+ *   bench_bus proxy RAWDIR HWM      raw XSUB (RAWDIR/pub) -> zmq_proxy -> XPUB (RAWDIR/sub)
+ *   bench_bus rep RAWDIR            raw REP echo at RAWDIR/rep
+ *   bench_bus run HLDIR RAWDIR [--quick] [--exit-runs N] [--latency-count N]
+ *                                   measures and prints (run.sh starts the peers)
+ *   bench_bus pub ...               a publisher child, spawned by "run"
+ *
+ * Figures: throughput (messages/s at the subscriber, first to last message,
+ * with a bounded count and a time limit), one-way latency p50/p99 at a fixed
+ * 1 kHz (CLOCK_MONOTONIC timestamp in the payload, same machine), request/
+ * reply round trip p50/p99 (paced at 1 kHz, persistent client), and how many
+ * messages reach a subscriber when the publisher exits right after sending.
+ * Publishers are separate processes, as they are in production; the
+ * subscriber and the clients run in this process.
+ */
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hlbus/hlbus.h>
+#include <inttypes.h>
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+extern char **environ;
+
+#define MAGIC 0x68626e63u /* "hbnc" */
+#define TOPIC_DATA "bench.data"
+#define TOPIC_PROBE "bench.probe"
+#define HDR 24 /* magic u32, run u32, seq u64, ts_ns u64 */
+
+typedef enum { KIND_HLBUS, KIND_RAW } kind_t;
+static const char *kind_name[] = {"hlbus", "raw"};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_bus: %s: %s\n", what, strerror(errno));
+    exit(2);
+}
+
+static int64_t arg_int(const char *s)
+{
+    int64_t v;
+    if (hlb_parse_int(s, &v) < 0) {
+        fprintf(stderr, "bench_bus: '%s' is not an integer\n", s);
+        exit(64);
+    }
+    return v;
+}
+
+static char *join(const char *dir, const char *rel)
+{
+    char *p = NULL;
+    if (asprintf(&p, "ipc://%s/%s", dir, rel) < 0)
+        die("asprintf");
+    return p;
+}
+
+/* ---------------------------------------------------------------- peers */
+
+static int cmd_proxy(const char *rawdir, int hwm)
+{
+    void *ctx = zmq_ctx_new();
+    void *xsub = zmq_socket(ctx, ZMQ_XSUB), *xpub = zmq_socket(ctx, ZMQ_XPUB);
+    char *pub = join(rawdir, "pub"), *sub = join(rawdir, "sub");
+    zmq_setsockopt(xsub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (zmq_bind(xsub, pub) < 0 || zmq_bind(xpub, sub) < 0)
+        die("bind");
+    zmq_proxy(xsub, xpub, NULL); /* until the process is killed */
+    return 0;
+}
+
+static _Noreturn void cmd_rep(const char *rawdir)
+{
+    void *ctx = zmq_ctx_new();
+    void *rep = zmq_socket(ctx, ZMQ_REP);
+    char *ep = join(rawdir, "rep");
+    if (zmq_bind(rep, ep) < 0)
+        die("bind");
+    char buf[256];
+    for (;;) {
+        int n = zmq_recv(rep, buf, sizeof buf, 0);
+        if (n < 0)
+            continue;
+        zmq_send(rep, buf, (size_t)n > sizeof buf ? sizeof buf : (size_t)n, 0);
+    }
+}
+
+/* ------------------------------------------------------------ publisher */
+
+/* A publisher of either kind. */
+typedef struct {
+    kind_t kind;
+    hlb_pub_t *hp;
+    void *ctx, *sock;
+} pub_t;
+
+static void pub_open(pub_t *p, kind_t kind, const char *dir, int hwm)
+{
+    p->kind = kind;
+    if (kind == KIND_HLBUS) {
+        p->hp = hlb_pub_new(dir, "bench");
+        if (!p->hp)
+            die("hlb_pub_new");
+        if (hwm > 0)
+            hlb_pub_set_hwm(p->hp, hwm);
+    } else {
+        p->ctx = zmq_ctx_new();
+        p->sock = zmq_socket(p->ctx, ZMQ_PUB);
+        if (hwm > 0)
+            zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        char *ep = join(dir, "pub");
+        if (zmq_connect(p->sock, ep) < 0)
+            die("connect");
+        free(ep);
+    }
+}
+
+/* 0 sent, -1 refused (hlbus queue full) */
+static int pub_send(pub_t *p, const char *topic, const void *data, size_t len)
+{
+    if (p->kind == KIND_HLBUS)
+        return hlb_pub_send_raw(p->hp, topic, "bench", data, len) == 0 ? 0 : -1;
+    zmq_send(p->sock, topic, strlen(topic), ZMQ_SNDMORE);
+    return zmq_send(p->sock, data, len, 0) < 0 ? -1 : 0;
+}
+
+/* The documented way to stop: hlb_pub_destroy (waits up to its linger), or
+ * zmq_close + zmq_ctx_term with libzmq's default linger. */
+static void pub_close(pub_t *p)
+{
+    if (p->kind == KIND_HLBUS) {
+        hlb_pub_destroy(&p->hp);
+    } else {
+        zmq_close(p->sock);
+        zmq_ctx_term(p->ctx);
+    }
+}
+
+/* Whether a byte is waiting on stdin within MS. */
+static bool stdin_ready(int ms)
+{
+    struct pollfd pfd = {.fd = 0, .events = POLLIN};
+    return poll(&pfd, 1, ms) > 0;
+}
+
+/* pub KIND DIR SIZE COUNT RATE HWM EXIT RUN: sends probes until the parent
+ * writes a byte on stdin (it has seen one: the path is up), then COUNT data
+ * messages of SIZE bytes at RATE per second (0: as fast as possible). EXIT
+ * "close" closes properly; "exit" returns from main at once. */
+static int cmd_pub(char **a)
+{
+    kind_t kind = strcmp(a[0], "raw") == 0 ? KIND_RAW : KIND_HLBUS;
+    const char *dir = a[1];
+    size_t size = (size_t)arg_int(a[2]);
+    int64_t count = arg_int(a[3]), rate = arg_int(a[4]);
+    int hwm = (int)arg_int(a[5]);
+    bool do_close = strcmp(a[6], "close") == 0;
+    uint32_t run = (uint32_t)arg_int(a[7]);
+    if (size < HDR)
+        size = HDR;
+    uint8_t *buf = calloc(1, size);
+    pub_t p = {0}, probe = {0};
+    pub_open(&p, kind, dir, hwm);
+    uint32_t magic = MAGIC;
+    memcpy(buf, &magic, 4);
+    memcpy(buf + 4, &run, 4);
+    /* A raw PUB drops what it sends before the proxy's subscription reaches
+     * it, so its probes must go through the data socket. A libhlbus
+     * publisher (PUSH) needs no subscription: its probes go through a
+     * publisher of their own and leave the data queue empty, as it is in a
+     * process that has just started. */
+    pub_t *pp = &p;
+    if (kind == KIND_HLBUS) {
+        pub_open(&probe, kind, dir, 0);
+        pp = &probe;
+    }
+    do {
+        pub_send(pp, TOPIC_PROBE, buf, HDR);
+    } while (!stdin_ready(2));
+    if (pp == &probe)
+        pub_close(&probe);
+    uint64_t period = rate > 0 ? 1000000000u / (uint64_t)rate : 0;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    int64_t refused = 0;
+    for (int64_t i = 1; i <= count; i++) {
+        if (period) {
+            next.tv_nsec += (long)period;
+            while (next.tv_nsec >= 1000000000) {
+                next.tv_nsec -= 1000000000;
+                next.tv_sec++;
+            }
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+        }
+        uint64_t seq = (uint64_t)i, ts = mono_ns();
+        memcpy(buf + 8, &seq, 8);
+        memcpy(buf + 16, &ts, 8);
+        if (pub_send(&p, TOPIC_DATA, buf, size) < 0)
+            refused++;
+    }
+    if (do_close)
+        pub_close(&p);
+    free(buf);
+    /* "exit": straight out, whatever is still queued. The exit status says
+     * whether any send was refused (queue full: counted, not silent). */
+    return refused ? 3 : 0;
+}
+
+/* ----------------------------------------------------------- subscriber */
+
+typedef struct {
+    kind_t kind;
+    hlb_sub_t *hs;
+    void *ctx, *sock;
+    zmq_msg_t parts[2];
+    bool held;
+} sub_t;
+
+static void sub_open(sub_t *s, kind_t kind, const char *dir)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    if (kind == KIND_HLBUS) {
+        const char *prefixes[] = {"bench.", NULL};
+        s->hs = hlb_sub_new(dir, prefixes);
+        if (!s->hs)
+            die("hlb_sub_new");
+    } else {
+        /* the same settings as hlb_sub */
+        s->ctx = zmq_ctx_new();
+        s->sock = zmq_socket(s->ctx, ZMQ_SUB);
+        int hwm = 100000;
+        int64_t max = HLB_MAX_MSG;
+        zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &max, sizeof max);
+        char *ep = join(dir, "sub");
+        if (zmq_connect(s->sock, ep) < 0)
+            die("connect");
+        free(ep);
+        zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, "bench.", 6);
+        zmq_msg_init(&s->parts[0]);
+        zmq_msg_init(&s->parts[1]);
+    }
+}
+
+static void sub_close(sub_t *s)
+{
+    if (s->kind == KIND_HLBUS) {
+        hlb_sub_destroy(&s->hs);
+    } else {
+        zmq_msg_close(&s->parts[0]);
+        zmq_msg_close(&s->parts[1]);
+        int zero = 0;
+        zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(s->sock);
+        zmq_ctx_term(s->ctx);
+    }
+}
+
+/* One message: 1 and DATA, LEN, IS_DATA set; 0 dropped (raw: not two
+ * frames); -1 nothing within TIMEOUT_MS. Reads without waiting first, so
+ * that a backlog is drained without a poll per message. */
+static int sub_recv(sub_t *s, int timeout_ms, const uint8_t **data, size_t *len, bool *is_data)
+{
+    if (s->kind == KIND_HLBUS) {
+        hlb_event_t ev;
+        int rc = hlb_sub_recv(s->hs, &ev, 0);
+        if (rc == -EAGAIN && timeout_ms)
+            rc = hlb_sub_recv(s->hs, &ev, timeout_ms);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            return 0;
+        *data = ev.env->body.data;
+        *len = ev.env->body.len;
+        *is_data = strcmp(ev.topic, TOPIC_DATA) == 0;
+        return 1;
+    }
+    int rc = zmq_msg_recv(&s->parts[0], s->sock, ZMQ_DONTWAIT);
+    if (rc < 0 && timeout_ms) {
+        zmq_pollitem_t pi = {.socket = s->sock, .events = ZMQ_POLLIN};
+        if (zmq_poll(&pi, 1, timeout_ms) <= 0)
+            return -1;
+        rc = zmq_msg_recv(&s->parts[0], s->sock, ZMQ_DONTWAIT);
+    }
+    if (rc < 0)
+        return -1;
+    if (!zmq_msg_more(&s->parts[0]) || zmq_msg_recv(&s->parts[1], s->sock, 0) < 0)
+        return 0;
+    *is_data = zmq_msg_size(&s->parts[0]) == strlen(TOPIC_DATA) &&
+               memcmp(zmq_msg_data(&s->parts[0]), TOPIC_DATA, strlen(TOPIC_DATA)) == 0;
+    *data = zmq_msg_data(&s->parts[1]);
+    *len = zmq_msg_size(&s->parts[1]);
+    return 1;
+}
+
+/* ----------------------------------------------------------- the runner */
+
+typedef struct {
+    const char *hldir, *rawdir;
+    int latency_count;
+    int exit_runs;
+    int64_t tput_count[2]; /* 64 B, 1 KiB */
+    int tput_time_s;
+    uint32_t run;
+    const char *only; /* one section: tput, lat, rtt or exit */
+    int kinds;        /* bit per kind_t; both unless --kind (for profiling) */
+    pid_t proxy_pid[2]; /* to account the proxies' CPU time, when given */
+} opts_t;
+
+static bool section(const opts_t *o, const char *name)
+{
+    return !o->only || strcmp(o->only, name) == 0;
+}
+
+static const char *dir_of(const opts_t *o, kind_t k)
+{
+    return k == KIND_HLBUS ? o->hldir : o->rawdir;
+}
+
+typedef struct {
+    pid_t pid;
+    int go; /* write end of the child's stdin */
+} child_t;
+
+static child_t spawn_pub(kind_t kind, const char *dir, size_t size, int64_t count, int rate,
+                         int hwm, const char *exitmode, uint32_t run, bool quiet)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        die("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
+    if (quiet) /* czmq reports the sockets an exiting process left open */
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    char s_size[32], s_count[32], s_rate[32], s_hwm[32], s_run[32];
+    snprintf(s_size, sizeof s_size, "%zu", size);
+    snprintf(s_count, sizeof s_count, "%" PRId64, count);
+    snprintf(s_rate, sizeof s_rate, "%d", rate);
+    snprintf(s_hwm, sizeof s_hwm, "%d", hwm);
+    snprintf(s_run, sizeof s_run, "%u", run);
+    char *argv[] = {"bench_bus", "pub", (char *)kind_name[kind], (char *)dir, s_size, s_count,
+                    s_rate, s_hwm, (char *)exitmode, s_run, NULL};
+    child_t c = {.go = fds[1]};
+    if (posix_spawn(&c.pid, "/proc/self/exe", &fa, NULL, argv, environ) != 0)
+        die("posix_spawn");
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[0]);
+    return c;
+}
+
+static uint32_t payload_run(const uint8_t *d, size_t len)
+{
+    uint32_t magic, run;
+    if (len < HDR)
+        return 0;
+    memcpy(&magic, d, 4);
+    memcpy(&run, d + 4, 4);
+    return magic == MAGIC ? run : 0;
+}
+
+/* Waits for a probe of RUN, then tells the child to go. */
+static void handshake(sub_t *s, child_t *c, uint32_t run)
+{
+    uint64_t deadline = mono_ns() + 10000000000ull;
+    while (mono_ns() < deadline) {
+        const uint8_t *d;
+        size_t len;
+        bool is_data;
+        if (sub_recv(s, 100, &d, &len, &is_data) == 1 && !is_data && payload_run(d, len) == run) {
+            if (write(c->go, "g", 1) != 1)
+                die("write");
+            return;
+        }
+    }
+    fprintf(stderr, "bench_bus: no probe from the publisher within 10 s\n");
+    exit(2);
+}
+
+static int reap(child_t *c)
+{
+    int st = 0;
+    close(c->go);
+    waitpid(c->pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct_us(uint64_t *v, size_t n, double p)
+{
+    if (!n)
+        return 0;
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return (double)v[i] / 1000.0;
+}
+
+/* CPU time of all threads of PID so far, in ns (schedstat: exact, unlike
+ * the tick-granular utime); 0 if unknown. */
+static uint64_t proc_cpu_ns(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    uint64_t sum = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char f[400];
+        snprintf(f, sizeof f, "%s/%s/schedstat", path, de->d_name);
+        FILE *fp = fopen(f, "re");
+        unsigned long long ns;
+        if (fp && fscanf(fp, "%llu", &ns) == 1)
+            sum += ns;
+        if (fp)
+            fclose(fp);
+    }
+    closedir(d);
+    return sum;
+}
+
+typedef struct {
+    double rate;       /* messages/s */
+    int64_t received, lost;
+    double cpu_pub, cpu_proxy, cpu_sub; /* CPU us per message received */
+} tput_t;
+
+static tput_t throughput(opts_t *o, kind_t kind, size_t size, int64_t count)
+{
+    sub_t s;
+    sub_open(&s, kind, dir_of(o, kind));
+    uint32_t run = ++o->run;
+    /* Queues as long as the run, on both sides, so that the figure is the
+     * cost per message and not a drop policy. */
+    child_t c = spawn_pub(kind, dir_of(o, kind), size, count, 0, (int)count + 1000, "close", run, false);
+    handshake(&s, &c, run);
+    tput_t t = {0};
+    pid_t proxy = o->proxy_pid[kind];
+    uint64_t proxy0 = proxy ? proc_cpu_ns(proxy) : 0, self0 = proc_cpu_ns(getpid());
+    uint64_t first = 0, last = 0, limit = mono_ns() + (uint64_t)o->tput_time_s * 1000000000ull;
+    uint64_t maxseq = 0;
+    while (t.received < count && mono_ns() < limit) {
+        const uint8_t *d;
+        size_t len;
+        bool is_data;
+        int rc = sub_recv(&s, 2000, &d, &len, &is_data);
+        if (rc < 0)
+            break; /* 2 s without a message: what is missing is lost */
+        if (rc == 0 || !is_data || payload_run(d, len) != run)
+            continue;
+        uint64_t now = mono_ns(), seq;
+        memcpy(&seq, d + 8, 8);
+        if (seq > maxseq)
+            maxseq = seq;
+        if (!first)
+            first = now;
+        last = now;
+        t.received++;
+    }
+    uint64_t proxy_ns = proxy ? proc_cpu_ns(proxy) - proxy0 : 0;
+    uint64_t self_ns = proc_cpu_ns(getpid()) - self0;
+    t.lost = count - t.received;
+    t.rate = last > first ? (double)(t.received - 1) * 1e9 / (double)(last - first) : 0;
+    struct rusage ru;
+    int st;
+    close(c.go);
+    wait4(c.pid, &st, 0, &ru);
+    if (t.received) {
+        double n = (double)t.received;
+        t.cpu_pub = ((double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec +
+                     (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec) / n;
+        t.cpu_proxy = (double)proxy_ns / 1000.0 / n;
+        t.cpu_sub = (double)self_ns / 1000.0 / n;
+    }
+    sub_close(&s);
+    return t;
+}
+
+typedef struct {
+    double p50, p99, max;
+    int64_t received;
+} lat_t;
+
+static lat_t latency(opts_t *o, kind_t kind, size_t size)
+{
+    sub_t s;
+    sub_open(&s, kind, dir_of(o, kind));
+    uint32_t run = ++o->run;
+    int64_t count = o->latency_count;
+    child_t c = spawn_pub(kind, dir_of(o, kind), size, count, 1000, 0, "close", run, false);
+    handshake(&s, &c, run);
+    uint64_t *v = calloc((size_t)count, sizeof *v);
+    lat_t l = {0};
+    while (l.received < count) {
+        const uint8_t *d;
+        size_t len;
+        bool is_data;
+        int rc = sub_recv(&s, 2000, &d, &len, &is_data);
+        if (rc < 0)
+            break;
+        uint64_t now = mono_ns();
+        if (rc == 0 || !is_data || payload_run(d, len) != run)
+            continue;
+        uint64_t ts;
+        memcpy(&ts, d + 16, 8);
+        v[l.received++] = now - ts;
+    }
+    qsort(v, (size_t)l.received, sizeof *v, cmp_u64);
+    l.p50 = pct_us(v, (size_t)l.received, 0.50);
+    l.p99 = pct_us(v, (size_t)l.received, 0.99);
+    l.max = l.received ? (double)v[l.received - 1] / 1000.0 : 0;
+    free(v);
+    reap(&c);
+    sub_close(&s);
+    return l;
+}
+
+/* Publisher exits right after sending 10000 messages: how many arrive. */
+typedef struct {
+    int complete, runs, refused; /* refused: runs where a send got "queue full" */
+    int64_t lost_head, lost_middle, lost_tail, min_received;
+} exitloss_t;
+
+static exitloss_t exit_loss(opts_t *o, kind_t kind, const char *exitmode)
+{
+    const int64_t count = 10000;
+    sub_t s;
+    sub_open(&s, kind, dir_of(o, kind));
+    exitloss_t r = {.min_received = count};
+    uint8_t *seen = malloc((size_t)count + 1);
+    for (int i = 0; i < o->exit_runs; i++) {
+        uint32_t run = ++o->run;
+        /* library defaults: queue bound and linger as shipped */
+        child_t c = spawn_pub(kind, dir_of(o, kind), 64, count, 0, 0, exitmode, run, true);
+        handshake(&s, &c, run);
+        memset(seen, 0, (size_t)count + 1);
+        int64_t got = 0;
+        bool exited = false;
+        int st = 0;
+        for (;;) {
+            const uint8_t *d;
+            size_t len;
+            bool is_data;
+            /* after the publisher is gone, 500 ms of silence ends the run */
+            int rc = sub_recv(&s, exited ? 500 : 50, &d, &len, &is_data);
+            if (rc < 0) {
+                if (exited)
+                    break;
+                exited = waitpid(c.pid, &st, WNOHANG) == c.pid;
+                continue;
+            }
+            if (rc == 0 || !is_data || payload_run(d, len) != run)
+                continue;
+            uint64_t seq;
+            memcpy(&seq, d + 8, 8);
+            if (seq >= 1 && seq <= (uint64_t)count && !seen[seq]) {
+                seen[seq] = 1;
+                got++;
+            }
+            if (got == count)
+                break;
+        }
+        close(c.go);
+        if (!exited)
+            waitpid(c.pid, &st, 0);
+        r.runs++;
+        r.refused += WIFEXITED(st) && WEXITSTATUS(st) == 3;
+        if (got == count) {
+            r.complete++;
+            continue;
+        }
+        if (got < r.min_received)
+            r.min_received = got;
+        int64_t lo = 1, hi = count;
+        while (lo <= count && !seen[lo])
+            lo++;
+        while (hi >= 1 && !seen[hi])
+            hi--;
+        if (lo > count) {
+            r.lost_head += count;
+            continue;
+        }
+        r.lost_head += lo - 1;
+        r.lost_tail += count - hi;
+        for (int64_t k = lo; k <= hi; k++)
+            r.lost_middle += !seen[k];
+    }
+    free(seen);
+    sub_close(&s);
+    return r;
+}
+
+typedef struct {
+    double p50, p99, calls_per_s;
+    int failed;
+} rtt_t;
+
+static rtt_t rtt_measure(opts_t *o, kind_t kind)
+{
+    hlb_client_t *c = NULL;
+    void *ctx = NULL, *req = NULL;
+    if (kind == KIND_HLBUS) {
+        c = hlb_client_new(o->hldir, "hl-bus");
+    } else {
+        ctx = zmq_ctx_new();
+        req = zmq_socket(ctx, ZMQ_REQ);
+        char *ep = join(o->rawdir, "rep");
+        zmq_connect(req, ep);
+        free(ep);
+    }
+    hlb_call_opts_t co = {.timeout_ms = 2000, .retries = 0};
+    int n = o->latency_count, warm = 200, burst = 5000;
+    uint64_t *v = calloc((size_t)n, sizeof *v);
+    rtt_t r = {0};
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    uint64_t burst_start = 0;
+    /* warm-up, then N calls paced at 1 kHz, then a back-to-back burst */
+    for (int i = 0; i < warm + n + burst; i++) {
+        if (i >= warm && i < warm + n) {
+            next.tv_nsec += 1000000;
+            if (next.tv_nsec >= 1000000000) {
+                next.tv_nsec -= 1000000000;
+                next.tv_sec++;
+            }
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+        }
+        if (i == warm + n)
+            burst_start = mono_ns();
+        uint64_t t0 = mono_ns();
+        int ok;
+        if (kind == KIND_HLBUS) {
+            Hl__Reply *reply = NULL;
+            ok = hlb_client_call(c, "ping", NULL, NULL, 0, &co, &reply) == 0 && reply->status == 0;
+            if (reply)
+                hl__reply__free_unpacked(reply, NULL);
+        } else {
+            char buf[32];
+            ok = zmq_send(req, "ping", 4, 0) == 4 && zmq_recv(req, buf, sizeof buf, 0) == 4;
+        }
+        uint64_t dt = mono_ns() - t0;
+        if (!ok)
+            r.failed++;
+        if (i >= warm && i < warm + n)
+            v[i - warm] = dt;
+    }
+    r.calls_per_s = (double)burst * 1e9 / (double)(mono_ns() - burst_start);
+    qsort(v, (size_t)n, sizeof *v, cmp_u64);
+    r.p50 = pct_us(v, (size_t)n, 0.50);
+    r.p99 = pct_us(v, (size_t)n, 0.99);
+    free(v);
+    if (c)
+        hlb_client_destroy(&c);
+    if (req) {
+        zmq_close(req);
+        zmq_ctx_term(ctx);
+    }
+    return r;
+}
+
+static void print_load(const char *when)
+{
+    char buf[128] = "?";
+    FILE *f = fopen("/proc/loadavg", "re");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f))
+            strcpy(buf, "?");
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = '\0';
+    printf("load average %s: %s (%ld cores)\n", when, buf, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+static const char *verdict(bool ok)
+{
+    return ok ? "meets goal" : "MISSES goal";
+}
+
+static void rtt_section(opts_t *o)
+{
+    rtt_t rr = rtt_measure(o, KIND_RAW), rh = rtt_measure(o, KIND_HLBUS);
+    printf("\n%-28s %14s %14s %8s\n", "request/reply round trip", "raw REQ/REP", "hlb_client",
+           "ratio");
+    printf("  p50 at 1 kHz (us)          %14.1f %14.1f %7.2fx  %s (<= 150 us)\n", rr.p50, rh.p50,
+           rr.p50 > 0 ? rh.p50 / rr.p50 : 0, verdict(rh.p50 <= 150));
+    printf("  p99 at 1 kHz (us)          %14.1f %14.1f %7.2fx\n", rr.p99, rh.p99,
+           rr.p99 > 0 ? rh.p99 / rr.p99 : 0);
+    printf("  back to back (calls/s)     %14.0f %14.0f %7.2fx\n", rr.calls_per_s, rh.calls_per_s,
+           rr.calls_per_s > 0 ? rh.calls_per_s / rr.calls_per_s : 0);
+    if (rr.failed || rh.failed)
+        printf("    failed calls: raw %d, hlbus %d\n", rr.failed, rh.failed);
+}
+
+/* Prints the exit-at-once table; returns the libhlbus runs that lost messages. */
+static int exit_section(opts_t *o)
+{
+    printf("\npublisher sends 10000 x 64 B and exits at once, %d runs each\n", o->exit_runs);
+    printf("  %-44s %9s %9s %9s %9s %8s %8s\n", "", "complete", "lost:head", "middle", "tail",
+           "worst", "refused");
+    static const struct {
+        kind_t kind;
+        const char *mode, *label;
+    } ex[] = {
+        {KIND_RAW, "close", "raw PUB, zmq_close + zmq_ctx_term (defaults)"},
+        {KIND_RAW, "exit", "raw PUB, return from main without closing"},
+        {KIND_HLBUS, "close", "libhlbus, hlb_pub_destroy then return"},
+        {KIND_HLBUS, "exit", "libhlbus, return from main without destroy"},
+    };
+    int hl_incomplete = 0;
+    for (size_t i = 0; i < sizeof ex / sizeof *ex; i++) {
+        exitloss_t e = exit_loss(o, ex[i].kind, ex[i].mode);
+        printf("  %-44s %4d/%-4d %9" PRId64 " %9" PRId64 " %9" PRId64 " %8" PRId64 " %8d\n",
+               ex[i].label, e.complete, e.runs, e.lost_head, e.lost_middle, e.lost_tail,
+               e.complete == e.runs ? (int64_t)10000 : e.min_received, e.refused);
+        if (ex[i].kind == KIND_HLBUS)
+            hl_incomplete += e.runs - e.complete;
+    }
+    printf("  (lost: messages summed over runs; worst: fewest received in one run;\n"
+           "   refused: runs in which a send was refused as queue full, which libhlbus\n"
+           "   counts as a gap; a raw PUB drops without telling)\n");
+    return hl_incomplete;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    opts_t o = {.latency_count = 3000, .exit_runs = 40, .tput_count = {200000, 100000},
+                .tput_time_s = 20, .kinds = 3};
+    int pos = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) {
+            o.latency_count = 500;
+            o.exit_runs = 5;
+            o.tput_count[0] = 50000;
+            o.tput_count[1] = 20000;
+        } else if (strcmp(argv[i], "--exit-runs") == 0 && i + 1 < argc) {
+            o.exit_runs = (int)arg_int(argv[++i]);
+        } else if (strcmp(argv[i], "--kind") == 0 && i + 1 < argc) {
+            i++;
+            o.kinds = strcmp(argv[i], "raw") == 0 ? 1 << KIND_RAW : 1 << KIND_HLBUS;
+        } else if (strcmp(argv[i], "--pids") == 0 && i + 2 < argc) {
+            o.proxy_pid[KIND_HLBUS] = (pid_t)arg_int(argv[++i]);
+            o.proxy_pid[KIND_RAW] = (pid_t)arg_int(argv[++i]);
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            o.only = argv[++i];
+        } else if (strcmp(argv[i], "--tput-count") == 0 && i + 2 < argc) {
+            o.tput_count[0] = arg_int(argv[++i]);
+            o.tput_count[1] = arg_int(argv[++i]);
+        } else if (strcmp(argv[i], "--latency-count") == 0 && i + 1 < argc) {
+            o.latency_count = (int)arg_int(argv[++i]);
+        } else if (pos == 0) {
+            o.hldir = argv[i], pos++;
+        } else if (pos == 1) {
+            o.rawdir = argv[i], pos++;
+        } else {
+            fprintf(stderr, "bench_bus run: unexpected '%s'\n", argv[i]);
+            return 64;
+        }
+    }
+    if (pos != 2) {
+        fprintf(stderr, "usage: bench_bus run HLDIR RAWDIR [--quick] [--exit-runs N] "
+                        "[--latency-count N] [--tput-count N64 N1K] [--only tput|lat|rtt|exit]\n"
+                        "       [--kind hlbus|raw]  (one side only, for profiling)\n");
+        return 64;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    print_load("before");
+    printf("libhlbus: pub (PUSH) -> hl-bus (PULL, checked, LVC, stats) -> XPUB -> hlb_sub\n"
+           "raw:      PUB -> zmq_proxy (XSUB/XPUB) -> SUB; all over ipc, one process each\n\n");
+
+    static const size_t sizes[2] = {64, 1024};
+    tput_t tp[2][2];
+    lat_t lt[2][2];
+    if (section(&o, "tput"))
+        printf("%-28s %14s %14s %8s\n", "throughput (msg/s)", "raw", "libhlbus", "ratio");
+    for (int z = 0; z < 2 && section(&o, "tput"); z++) {
+        /* raw first, then libhlbus, alternating per size */
+        for (int k = KIND_RAW; k >= KIND_HLBUS; k--)
+            tp[z][k] = o.kinds & 1 << k ? throughput(&o, (kind_t)k, sizes[z], o.tput_count[z])
+                                        : (tput_t){0};
+        double ratio = tp[z][KIND_RAW].rate > 0 ? tp[z][KIND_HLBUS].rate / tp[z][KIND_RAW].rate : 0;
+        printf("  %-4zu B body, %7" PRId64 " msgs %14.0f %14.0f %7.2fx  %s (>= 0.6x)\n", sizes[z],
+               o.tput_count[z], tp[z][KIND_RAW].rate, tp[z][KIND_HLBUS].rate, ratio,
+               verdict(ratio >= 0.6));
+        for (int k = KIND_RAW; k >= KIND_HLBUS; k--) {
+            if (!(o.kinds & 1 << k))
+                continue;
+            printf("    %-5s CPU us/msg: pub %.2f  proxy %.2f  sub %.2f\n", kind_name[k],
+                   tp[z][k].cpu_pub, tp[z][k].cpu_proxy, tp[z][k].cpu_sub);
+            if (tp[z][k].lost)
+                printf("    %s: %" PRId64 " of %" PRId64 " not received\n", kind_name[k],
+                       tp[z][k].lost, o.tput_count[z]);
+        }
+    }
+    if (section(&o, "lat"))
+        printf("\n%-28s %14s %14s %8s\n", "one-way latency at 1 kHz", "raw", "libhlbus", "ratio");
+    for (int z = 0; z < 2 && section(&o, "lat"); z++) {
+        for (int k = KIND_RAW; k >= KIND_HLBUS; k--)
+            lt[z][k] = o.kinds & 1 << k ? latency(&o, (kind_t)k, sizes[z]) : (lat_t){0};
+        lat_t *r = &lt[z][KIND_RAW], *h = &lt[z][KIND_HLBUS];
+        printf("  %-4zu B  p50 (us)         %14.1f %14.1f %7.2fx\n", sizes[z], r->p50, h->p50,
+               r->p50 > 0 ? h->p50 / r->p50 : 0);
+        printf("  %-4zu B  p99 (us)         %14.1f %14.1f %7.2fx  %s (<= 2x)\n", sizes[z], r->p99,
+               h->p99, r->p99 > 0 ? h->p99 / r->p99 : 0,
+               verdict(r->p99 > 0 && h->p99 <= 2 * r->p99));
+        printf("  %-4zu B  max (us)         %14.1f %14.1f   (%d msgs each)\n", sizes[z], r->max,
+               h->max, o.latency_count);
+        for (int k = KIND_RAW; k >= KIND_HLBUS; k--)
+            if (lt[z][k].received < o.latency_count)
+                printf("    %s: %" PRId64 " of %d received\n", kind_name[k], lt[z][k].received,
+                       o.latency_count);
+    }
+    if (section(&o, "rtt"))
+        rtt_section(&o);
+
+    int hl_incomplete = section(&o, "exit") ? exit_section(&o) : 0;
+    printf("\n");
+    print_load("after");
+    /* Figures are printed, never asserted; a libhlbus publisher that loses
+     * messages on exit is a functional failure, though. */
+    return hl_incomplete ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc >= 4 && strcmp(argv[1], "proxy") == 0)
+        return cmd_proxy(argv[2], (int)arg_int(argv[3]));
+    if (argc >= 3 && strcmp(argv[1], "rep") == 0)
+        cmd_rep(argv[2]);
+    if (argc == 10 && strcmp(argv[1], "pub") == 0)
+        return cmd_pub(argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    fprintf(stderr, "usage: bench_bus proxy RAWDIR HWM | rep RAWDIR | run HLDIR RAWDIR [...]\n");
+    return 64;
+}
