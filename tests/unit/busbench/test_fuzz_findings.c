@@ -167,7 +167,10 @@ static void test_proto_field_zero(void)
     uint8_t buf[64];
     size_t n = hl__envelope__pack(&e, buf);
     memcpy(buf + n, "\x80\x00\x00", 3);
-    CHECK(hlb_envelope_decode(buf, n) != NULL);
+    Hl__Envelope *good = hlb_envelope_decode(buf, n);
+    CHECK(good != NULL);
+    if (good)
+        hl__envelope__free_unpacked(good, NULL);
     Hl__Envelope *bad = hlb_envelope_decode(buf, n + 3);
     CHECK(bad == NULL);
     static const uint8_t stats[] = {0x3a, 0x03, 0x0a, 0x01, 'h', 0x08, 0x01};
