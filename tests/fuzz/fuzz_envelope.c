@@ -86,9 +86,63 @@ static void print_event(const char *topic, const Hl__Envelope *e, const Protobuf
     hlb_buf_free(&b);
 }
 
+/* The fast paths must agree with protobuf-c on every input: the in-place
+ * envelope check (proxy, subscribers), the descriptor-free packer
+ * (publishers) and the arena body decoder (subscribers). */
+static void differential(const uint8_t *data, size_t len, const Hl__Envelope *e)
+{
+    hlb_envelope_view_t v;
+    int rc = hlb_envelope_view(data, len, &v);
+    if ((rc == 0) != (e != NULL)) {
+        fprintf(stderr, "hlb_envelope_view %s what protobuf-c %s\n", rc ? "refuses" : "accepts",
+                e ? "accepts" : "refuses");
+        abort();
+    }
+    if (!e)
+        return;
+    if (v.source_len != strlen(e->source) || memcmp(v.source, e->source, v.source_len) ||
+        v.type_len != strlen(e->type) || memcmp(v.type, e->type, v.type_len) ||
+        v.epoch != e->epoch || v.seq != e->seq || v.ts_us != e->ts_us ||
+        v.body_len != e->body.len || (v.body_len && memcmp(v.body, e->body.data, v.body_len))) {
+        fprintf(stderr, "hlb_envelope_view reads other values than protobuf-c\n");
+        abort();
+    }
+    if (e->base.n_unknown_fields == 0) {
+        size_t n = hl__envelope__get_packed_size(e), m = hlb_envelope_size(e);
+        uint8_t *a = malloc(n + 1), *b = malloc(m + 1);
+        if (n != m || hl__envelope__pack(e, a) != n || hlb_envelope_pack(e, b) != m ||
+            memcmp(a, b, n) != 0) {
+            fprintf(stderr, "hlb_envelope_pack differs from hl__envelope__pack\n");
+            abort();
+        }
+        free(a);
+        free(b);
+    }
+    const ProtobufCMessageDescriptor *desc = hlb_type_lookup(e->type);
+    if (desc) {
+        hlb_decoder_t *d = hlb_decoder_new();
+        const ProtobufCMessage *fast = hlb_decoder_body(d, desc, e->body.data, e->body.len);
+        ProtobufCMessage *slow = hlb_body_decode(e->type, e->body.data, e->body.len);
+        if (!fast != !slow)
+            abort();
+        if (fast) {
+            hlb_buf_t x = {0}, y = {0};
+            hlb_json_proto(&x, fast);
+            hlb_json_proto(&y, slow);
+            if (x.len != y.len || memcmp(x.data, y.data, x.len) != 0)
+                abort();
+            hlb_buf_free(&x);
+            hlb_buf_free(&y);
+            protobuf_c_message_free_unpacked(slow, NULL);
+        }
+        hlb_decoder_destroy(&d);
+    }
+}
+
 static void direct(const uint8_t *data, size_t len, unsigned pick)
 {
     Hl__Envelope *e = hlb_envelope_decode(data, len);
+    differential(data, len, e);
     if (e) {
         if (!e->source || !*e->source || e->seq == 0)
             abort(); /* decode promised these */
