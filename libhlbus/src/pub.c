@@ -13,6 +13,10 @@ struct hlb_pub {
     char *source;
     uint64_t epoch;
     zhashx_t *seqs; /* topic → last sequence number (uint64_t *) */
+    /* The last topic sent and its counter: streams come in bursts, and a
+     * string compare costs less than hashing the topic again. */
+    char last_topic[HLB_MAX_TOPIC + 1]; /* topics are bounded by hlb_topic_valid */
+    uint64_t *last_seq;
     uint64_t sent;
     uint64_t dropped;
     int linger_ms;
@@ -86,12 +90,17 @@ int hlb_pub_send_raw(hlb_pub_t *p, const char *topic, const char *type, const vo
     size_t tlen = topic ? strlen(topic) : 0;
     if (!hlb_topic_valid(topic, tlen) || len > HLB_MAX_MSG - 512)
         return -EINVAL;
-    uint64_t *seq = zhashx_lookup(p->seqs, topic);
+    uint64_t *seq = p->last_seq && strcmp(p->last_topic, topic) == 0 ? p->last_seq : NULL;
     if (!seq) {
-        seq = calloc(1, sizeof *seq);
-        if (!seq)
-            return -ENOMEM;
-        zhashx_insert(p->seqs, topic, seq);
+        seq = zhashx_lookup(p->seqs, topic);
+        if (!seq) {
+            seq = calloc(1, sizeof *seq);
+            if (!seq)
+                return -ENOMEM;
+            zhashx_insert(p->seqs, topic, seq);
+        }
+        memcpy(p->last_topic, topic, tlen + 1);
+        p->last_seq = seq;
     }
     Hl__Envelope env = HL__ENVELOPE__INIT;
     env.source = p->source;
@@ -103,10 +112,10 @@ int hlb_pub_send_raw(hlb_pub_t *p, const char *topic, const char *type, const vo
     env.body.len = len;
 
     zmq_msg_t t, e;
-    size_t n = hl__envelope__get_packed_size(&env);
+    size_t n = hlb_envelope_size(&env);
     if (zmq_msg_init_size(&e, n) < 0)
         return -ENOMEM;
-    hl__envelope__pack(&env, zmq_msg_data(&e));
+    hlb_envelope_pack(&env, zmq_msg_data(&e));
     zmq_msg_init_size(&t, tlen);
     memcpy(zmq_msg_data(&t), topic, tlen);
     void *s = zsock_resolve(p->sock);
