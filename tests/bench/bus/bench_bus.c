@@ -35,6 +35,10 @@
 
 extern char **environ;
 
+/* This program's path, for spawning publishers (resolved once: under
+ * valgrind, /proc/self/exe itself would start the tool, not us). */
+static char g_self[4096];
+
 #define MAGIC 0x68626e63u /* "hbnc" */
 #define TOPIC_DATA "bench.data"
 #define TOPIC_PROBE "bench.probe"
@@ -363,7 +367,7 @@ static child_t spawn_pub(kind_t kind, const char *dir, size_t size, int64_t coun
     char *argv[] = {"bench_bus", "pub", (char *)kind_name[kind], (char *)dir, s_size, s_count,
                     s_rate, s_hwm, (char *)exitmode, s_run, NULL};
     child_t c = {.go = fds[1]};
-    if (posix_spawn(&c.pid, "/proc/self/exe", &fa, NULL, argv, environ) != 0)
+    if (posix_spawn(&c.pid, g_self, &fa, NULL, argv, environ) != 0)
         die("posix_spawn");
     posix_spawn_file_actions_destroy(&fa);
     close(fds[0]);
@@ -851,6 +855,10 @@ static int cmd_run(int argc, char **argv)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    ssize_t n = readlink("/proc/self/exe", g_self, sizeof g_self - 1);
+    if (n <= 0)
+        die("readlink /proc/self/exe");
+    g_self[n] = '\0';
     if (argc >= 4 && strcmp(argv[1], "proxy") == 0)
         return cmd_proxy(argv[2], (int)arg_int(argv[3]));
     if (argc >= 3 && strcmp(argv[1], "rep") == 0)
