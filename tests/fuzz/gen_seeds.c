@@ -2,6 +2,7 @@
  * that they follow proto/ as it changes:
  *   gen_seeds envelope DIR   well-formed envelopes, bodies and frame sets
  *   gen_seeds request DIR    requests, direct and as frames for the server
+ *   gen_seeds proxy DIR      publishes, subscriptions and LVC prefixes for hl-bus
  * The layouts are those of fuzz_envelope.c and fuzz_request.c. */
 #include <errno.h>
 #include <hlbus/hlbus.h>
@@ -278,10 +279,48 @@ static void gen_request(void)
     hlb_map_destroy(&map);
 }
 
+/* fuzz_proxy: byte 0 = mode (bits 0..1) | (frames - 1) << 2 */
+static void gen_proxy(void)
+{
+    seed_t s = {0};
+    static const char *const topics[] = {"health.claude-code", "log.hl-bus.info", "daemon.x"};
+    for (size_t i = 0; i < 3; i++) {
+        Hl__DaemonStatus st = HL__DAEMON_STATUS__INIT;
+        st.name = "x";
+        size_t blen, elen;
+        uint8_t *body = pack(&st.base, &blen);
+        uint8_t *env = envelope("hl.DaemonStatus", body, blen, i + 1, &elen);
+        uint8_t h = 0 | 1 << 2; /* push [topic][envelope] */
+        seed_add(&s, &h, 1);
+        seed_frame(&s, topics[i], strlen(topics[i]));
+        seed_add(&s, env, elen);
+        seed_write(&s);
+        h = 0 | 2 << 2; /* three frames: refused */
+        seed_add(&s, &h, 1);
+        seed_frame(&s, topics[i], strlen(topics[i]));
+        seed_frame(&s, env, elen);
+        seed_add(&s, "x", 1);
+        seed_write(&s);
+        free(body);
+        free(env);
+    }
+    static const char *const subs[] = {"\x01health.", "\x01", "\x00health.", "\x02x", "\001daemon.x"};
+    for (size_t i = 0; i < 5; i++) {
+        uint8_t h = 1; /* one frame up the XSUB */
+        seed_add(&s, &h, 1);
+        seed_add(&s, subs[i], i == 1 ? 1 : strlen(subs[i] + 1) + 1);
+        seed_write(&s);
+    }
+    uint8_t h = 3; /* new LVC prefixes */
+    seed_add(&s, &h, 1);
+    seed_add(&s, "health.\nlog.\nbad prefix\n", 25);
+    seed_write(&s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: gen_seeds envelope|request DIR\n");
+        fprintf(stderr, "usage: gen_seeds envelope|request|proxy DIR\n");
         return 64;
     }
     g_dir = argv[2];
@@ -293,6 +332,8 @@ int main(int argc, char **argv)
         gen_envelope();
     else if (strcmp(argv[1], "request") == 0)
         gen_request();
+    else if (strcmp(argv[1], "proxy") == 0)
+        gen_proxy();
     else
         return 64;
     return 0;

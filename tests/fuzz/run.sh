@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 dir=$1
 secs=$2
-targets=(envelope request conf)
+targets=(envelope request conf proxy)
 
 if [ ! -f "$dir/CMakeCache.txt" ]; then
   CC=${CC:-clang} cmake -S "$src" -B "$dir" -DHL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -44,7 +44,7 @@ per=$(( secs / ${#targets[@]} ))
 failed=()
 for t in "${targets[@]}"; do
   mkdir -p "$work/corpus/$t" "$work/artifacts/$t" "$work/seeds/$t"
-  case $t in envelope|request) "$bin/fuzz_gen_seeds" "$t" "$work/seeds/$t" ;; esac
+  case $t in envelope|request|proxy) "$bin/fuzz_gen_seeds" "$t" "$work/seeds/$t" ;; esac
   corpora=("$work/seeds/$t")
   [ -d "$here/corpus/$t" ] && corpora+=("$here/corpus/$t")
   dict=()
