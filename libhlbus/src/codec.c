@@ -138,15 +138,6 @@ static size_t view_tag(const uint8_t *d, size_t len, uint32_t *tag, unsigned *wi
     return 0;
 }
 
-/* The value of a varint of LEN bytes (1..10; the bits past 64 are lost). */
-static uint64_t view_u64(const uint8_t *d, size_t len)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < len; i++)
-        v |= (uint64_t)(d[i] & 0x7f) << (7 * i);
-    return v;
-}
-
 static size_t c_len(const uint8_t *s, size_t n)
 {
     const uint8_t *z = memchr(s, 0, n);
@@ -163,17 +154,27 @@ int hlb_envelope_view(const void *data, size_t len, hlb_envelope_view_t *v)
     while (len > 0) {
         uint32_t tag;
         unsigned wire;
-        size_t n = view_tag(p, len, &tag, &wire);
-        if (!n || tag == 0)
+        size_t n;
+        if (p[0] >= 0x08 && p[0] < 0x80) { /* the usual one-byte tag */
+            tag = p[0] >> 3;
+            wire = p[0] & 7;
+            n = 1;
+        } else if (!(n = view_tag(p, len, &tag, &wire)) || tag == 0) {
             return -EINVAL;
+        }
         p += n;
         len -= n;
-        size_t flen, pref = 0; /* the field's bytes, and its length prefix */
+        size_t flen;     /* the field's bytes, prefix included */
+        size_t pref = 0; /* its length prefix */
+        uint64_t num = 0;
         switch (wire) {
-        case 0: { /* varint: at most 10 bytes */
+        case 0: { /* varint: at most 10 bytes, decoded as it is scanned */
             size_t max = len < 10 ? len : 10, i = 0;
-            while (i < max && (p[i] & 0x80))
-                i++;
+            for (; i < max; i++) {
+                num |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+                if (!(p[i] & 0x80))
+                    break;
+            }
             if (i == max)
                 return -EINVAL;
             flen = i + 1;
@@ -211,27 +212,29 @@ int hlb_envelope_view(const void *data, size_t len, hlb_envelope_view_t *v)
         size_t fl = flen - pref;
         switch (tag) {
         case 1: /* source */
+            if (wire != 2)
+                return -EINVAL;
+            v->source = (const char *)f;
+            v->source_len = c_len(f, fl);
+            break;
         case 5: /* type */
+            if (wire != 2)
+                return -EINVAL;
+            v->type = (const char *)f;
+            v->type_len = c_len(f, fl);
+            break;
         case 6: /* body */
             if (wire != 2)
                 return -EINVAL;
-            if (tag == 1) {
-                v->source = (const char *)f;
-                v->source_len = c_len(f, fl);
-            } else if (tag == 5) {
-                v->type = (const char *)f;
-                v->type_len = c_len(f, fl);
-            } else {
-                v->body = fl ? f : NULL;
-                v->body_len = fl;
-            }
+            v->body = fl ? f : NULL;
+            v->body_len = fl;
             break;
         case 2: /* epoch */
         case 3: /* seq */
         case 4: /* ts_us */
             if (wire != 0)
                 return -EINVAL;
-            *(tag == 2 ? &v->epoch : tag == 3 ? &v->seq : &v->ts_us) = view_u64(p, flen);
+            *(tag == 2 ? &v->epoch : tag == 3 ? &v->seq : &v->ts_us) = num;
             break;
         default: /* unknown: kept by protobuf-c, skipped here */
             break;
