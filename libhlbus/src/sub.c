@@ -25,7 +25,27 @@ struct hlb_sub {
     hlb_buf_t strs;
     hlb_decoder_t *dec;
     char topic[HLB_MAX_TOPIC + 1];
+    /* The last body type looked up, and what the registry said (it never
+     * changes): a stream carries one type, and a compare beats a scan. */
+    char type_name[64];
+    size_t type_len;
+    const ProtobufCMessageDescriptor *type_desc;
 };
+
+static const ProtobufCMessageDescriptor *lookup_type(hlb_sub_t *s, const char *type, size_t len)
+{
+    if (len == 0)
+        return NULL;
+    if (len == s->type_len && memcmp(type, s->type_name, len) == 0)
+        return s->type_desc;
+    const ProtobufCMessageDescriptor *d = hlb_type_lookup(type);
+    if (len < sizeof s->type_name) {
+        memcpy(s->type_name, type, len);
+        s->type_len = len;
+        s->type_desc = d;
+    }
+    return d;
+}
 
 static void release_event(hlb_sub_t *s)
 {
@@ -149,7 +169,7 @@ static int read_message(hlb_sub_t *s, hlb_event_t *ev)
     env->body.data = (uint8_t *)v.body;
     env->body.len = v.body_len;
     const ProtobufCMessage *msg = NULL;
-    const ProtobufCMessageDescriptor *desc = *env->type ? hlb_type_lookup(env->type) : NULL;
+    const ProtobufCMessageDescriptor *desc = lookup_type(s, env->type, v.type_len);
     if (desc) {
         msg = hlb_decoder_body(s->dec, desc, v.body, v.body_len);
         if (!msg) { /* a registered type that does not decode: malformed */
