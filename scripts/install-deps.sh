@@ -8,7 +8,7 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
        libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler libmsgpack-dev
        libcurl4-openssl-dev libsystemd-dev libyaml-dev libmicrohttpd-dev
        # test peers and tools
-       valgrind socat curl iproute2 prometheus prometheus-alertmanager
+       valgrind socat curl iproute2 procps prometheus prometheus-alertmanager
        prometheus-node-exporter monit)
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
