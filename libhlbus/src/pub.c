@@ -5,6 +5,7 @@
 #include "hlbus/paths.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <czmq.h>
 
@@ -33,6 +34,17 @@ static uint64_t new_epoch(void)
         e = last + 1;
     last = e;
     return e;
+}
+
+/* libzmq tells a pipe's writer how far the reader got only every HWM/2
+ * messages, so a queue of SNDHWM N refuses a burst as soon as the messages
+ * sent earlier (long delivered, not yet acknowledged) plus the burst reach N:
+ * after 1000 earlier messages, a burst of 10000 into an idle bound of 10000
+ * lost 1000. Twice the bound makes the promise true: a burst of BOUND is
+ * always taken, and at most twice that is ever held. */
+static void set_bound(zsock_t *sock, int messages)
+{
+    zsock_set_sndhwm(sock, messages <= 0 ? 0 : messages > INT_MAX / 2 ? INT_MAX : messages * 2);
 }
 
 static void free_seq(void **p)
@@ -68,7 +80,7 @@ hlb_pub_t *hlb_pub_new(const char *runtime_dir, const char *source)
         return NULL;
     }
     p->linger_ms = 2000;
-    zsock_set_sndhwm(p->sock, 10000);
+    set_bound(p->sock, 10000);
     zsock_set_linger(p->sock, p->linger_ms);
     if (zsock_connect(p->sock, "%s", ep) < 0)
         goto fail;
@@ -174,7 +186,7 @@ void hlb_pub_set_linger(hlb_pub_t *p, int ms)
 
 void hlb_pub_set_hwm(hlb_pub_t *p, int messages)
 {
-    zsock_set_sndhwm(p->sock, messages);
+    set_bound(p->sock, messages);
 }
 
 uint64_t hlb_pub_epoch(const hlb_pub_t *p) { return p->epoch; }
