@@ -220,15 +220,26 @@ bool hlb_cred_is_admin(uid_t uid, gid_t gid, gid_t admin_gid)
 
 /* "Peer-Address" of an ipc connection is ":uid:gid:pid" (libzmq reads
  * SO_PEERCRED when the connection is accepted). */
+/* One ":<decimal>" field of the peer address; NULL if malformed. */
+static const char *cred_field(const char *p, unsigned long *out)
+{
+    if (*p != ':' || p[1] < '0' || p[1] > '9')
+        return NULL;
+    char *end;
+    errno = 0;
+    *out = strtoul(p + 1, &end, 10);
+    return errno ? NULL : end;
+}
+
 static bool peer_cred(zframe_t *f, uid_t *uid, gid_t *gid, pid_t *pid)
 {
     const char *pa = zframe_meta(f, "Peer-Address");
     if (!pa)
         return false;
+    /* parsed by hand: sscanf was a tenth of the cost of a request */
+    unsigned long u, g, pi;
     const char *p = strchr(pa, ':');
-    unsigned long u, g;
-    long pi;
-    if (!p || sscanf(p, ":%lu:%lu:%ld", &u, &g, &pi) != 3)
+    if (!p || !(p = cred_field(p, &u)) || !(p = cred_field(p, &g)) || !(p = cred_field(p, &pi)))
         return false;
     *uid = (uid_t)u;
     *gid = (gid_t)g;
@@ -412,14 +423,10 @@ done:
 void hlb_server_handle(hlb_server_t *s)
 {
     for (int i = 0; i < BATCH; i++) {
-        zmsg_t *msg = NULL;
-        void *sock = zsock_resolve(s->sock);
-        /* czmq's zmsg_recv blocks; check for input first. */
-        int events = zsock_events(s->sock);
-        if (!(events & ZMQ_POLLIN))
-            break;
-        (void)sock;
-        msg = zmsg_recv(s->sock);
+        /* A non-blocking read that says when nothing is left, rather than
+         * asking ZMQ_EVENTS first: that query processes the socket's
+         * command queue each time, twice per request. */
+        zmsg_t *msg = zmsg_recv_nowait(s->sock);
         if (!msg)
             break;
         serve(s, msg);
