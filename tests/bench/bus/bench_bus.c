@@ -329,6 +329,7 @@ typedef struct {
     uint32_t run;
     const char *only; /* one section: tput, lat, rtt or exit */
     int kinds;        /* bit per kind_t; both unless --kind (for profiling) */
+    int reps;         /* interleaved repetitions of each measurement */
     pid_t proxy_pid[2]; /* to account the proxies' CPU time, when given */
 } opts_t;
 
@@ -510,22 +511,17 @@ static tput_t throughput(opts_t *o, kind_t kind, size_t size, int64_t count)
     return t;
 }
 
-typedef struct {
-    double p50, p99, max;
-    int64_t received;
-} lat_t;
-
-static lat_t latency(opts_t *o, kind_t kind, size_t size)
+/* COUNT messages at 1 kHz; appends one-way latencies (ns) to V, returns
+ * how many arrived. */
+static int64_t latency_run(opts_t *o, kind_t kind, size_t size, int64_t count, uint64_t *v)
 {
     sub_t s;
     sub_open(&s, kind, dir_of(o, kind));
     uint32_t run = ++o->run;
-    int64_t count = o->latency_count;
     child_t c = spawn_pub(kind, dir_of(o, kind), size, count, 1000, 0, "close", run, false);
     handshake(&s, &c, run);
-    uint64_t *v = calloc((size_t)count, sizeof *v);
-    lat_t l = {0};
-    while (l.received < count) {
+    int64_t received = 0;
+    while (received < count) {
         const uint8_t *d;
         size_t len;
         bool is_data;
@@ -537,16 +533,11 @@ static lat_t latency(opts_t *o, kind_t kind, size_t size)
             continue;
         uint64_t ts;
         memcpy(&ts, d + 16, 8);
-        v[l.received++] = now - ts;
+        v[received++] = now - ts;
     }
-    qsort(v, (size_t)l.received, sizeof *v, cmp_u64);
-    l.p50 = pct_us(v, (size_t)l.received, 0.50);
-    l.p99 = pct_us(v, (size_t)l.received, 0.99);
-    l.max = l.received ? (double)v[l.received - 1] / 1000.0 : 0;
-    free(v);
     reap(&c);
     sub_close(&s);
-    return l;
+    return received;
 }
 
 /* Publisher exits right after sending 10000 messages: how many arrive. */
@@ -623,12 +614,17 @@ static exitloss_t exit_loss(opts_t *o, kind_t kind, const char *exitmode, int hw
     return r;
 }
 
+/* Request/reply samples of one kind, accumulated over repetitions. */
 typedef struct {
-    double p50, p99, calls_per_s;
+    uint64_t *v; /* round trips at 1 kHz, ns */
+    size_t n;
+    uint64_t burst_calls, burst_ns;
     int failed;
 } rtt_t;
 
-static rtt_t rtt_measure(opts_t *o, kind_t kind)
+/* A persistent client: 100 warm-up calls, N calls paced at 1 kHz, then
+ * BURST back to back. */
+static void rtt_run(opts_t *o, kind_t kind, int n, int burst, rtt_t *r)
 {
     hlb_client_t *c = NULL;
     void *ctx = NULL, *req = NULL;
@@ -642,13 +638,10 @@ static rtt_t rtt_measure(opts_t *o, kind_t kind)
         free(ep);
     }
     hlb_call_opts_t co = {.timeout_ms = 2000, .retries = 0};
-    int n = o->latency_count, warm = 200, burst = 5000;
-    uint64_t *v = calloc((size_t)n, sizeof *v);
-    rtt_t r = {0};
+    const int warm = 100;
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     uint64_t burst_start = 0;
-    /* warm-up, then N calls paced at 1 kHz, then a back-to-back burst */
     for (int i = 0; i < warm + n + burst; i++) {
         if (i >= warm && i < warm + n) {
             next.tv_nsec += 1000000;
@@ -673,22 +666,18 @@ static rtt_t rtt_measure(opts_t *o, kind_t kind)
         }
         uint64_t dt = mono_ns() - t0;
         if (!ok)
-            r.failed++;
+            r->failed++;
         if (i >= warm && i < warm + n)
-            v[i - warm] = dt;
+            r->v[r->n++] = dt;
     }
-    r.calls_per_s = (double)burst * 1e9 / (double)(mono_ns() - burst_start);
-    qsort(v, (size_t)n, sizeof *v, cmp_u64);
-    r.p50 = pct_us(v, (size_t)n, 0.50);
-    r.p99 = pct_us(v, (size_t)n, 0.99);
-    free(v);
+    r->burst_calls += (uint64_t)burst;
+    r->burst_ns += mono_ns() - burst_start;
     if (c)
         hlb_client_destroy(&c);
     if (req) {
         zmq_close(req);
         zmq_ctx_term(ctx);
     }
-    return r;
 }
 
 static void print_load(const char *when)
@@ -709,19 +698,142 @@ static const char *verdict(bool ok)
     return ok ? "meets goal" : "MISSES goal";
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
+}
+
+/* The kinds in the order of repetition REP: alternating, so that neither
+ * side always runs first (or always after the other warmed the caches). */
+static kind_t kind_at(int rep, int i)
+{
+    return (kind_t)((rep + i) % 2 ? KIND_RAW : KIND_HLBUS);
+}
+
+static void tput_section(opts_t *o)
+{
+    static const size_t sizes[2] = {64, 1024};
+    printf("%-30s %12s %12s %8s   (median of %d runs each, interleaved)\n",
+           "throughput (msg/s)", "raw", "libhlbus", "ratio", o->reps);
+    for (int z = 0; z < 2; z++) {
+        double rate[2][32], pub[2][32], proxy[2][32], sub[2][32];
+        int64_t lost[2] = {0};
+        int runs[2] = {0};
+        for (int rep = 0; rep < o->reps; rep++)
+            for (int i = 0; i < 2; i++) {
+                kind_t k = kind_at(rep, i);
+                if (!(o->kinds & 1 << k))
+                    continue;
+                tput_t t = throughput(o, k, sizes[z], o->tput_count[z]);
+                int j = runs[k]++;
+                rate[k][j] = t.rate;
+                pub[k][j] = t.cpu_pub;
+                proxy[k][j] = t.cpu_proxy;
+                sub[k][j] = t.cpu_sub;
+                lost[k] += t.lost;
+            }
+        double lo[2], hi[2], med[2];
+        for (int k = 0; k < 2; k++) {
+            med[k] = median(rate[k], runs[k]); /* sorts */
+            lo[k] = runs[k] ? rate[k][0] : 0;
+            hi[k] = runs[k] ? rate[k][runs[k] - 1] : 0;
+        }
+        double ratio = med[KIND_RAW] > 0 ? med[KIND_HLBUS] / med[KIND_RAW] : 0;
+        printf("  %-4zu B body, %6" PRId64 " msgs     %12.0f %12.0f %7.2fx  %s\n", sizes[z],
+               o->tput_count[z], med[KIND_RAW], med[KIND_HLBUS], ratio,
+               o->kinds != 3 ? "(one side only)"
+               : ratio >= 0.6 ? "meets goal (>= 0.6x)" : "MISSES goal (>= 0.6x)");
+        char rr[40], rh[40];
+        snprintf(rr, sizeof rr, "%.0fk-%.0fk", lo[KIND_RAW] / 1e3, hi[KIND_RAW] / 1e3);
+        snprintf(rh, sizeof rh, "%.0fk-%.0fk", lo[KIND_HLBUS] / 1e3, hi[KIND_HLBUS] / 1e3);
+        printf("    range of the runs          %12s %12s\n", rr, rh);
+        for (int k = KIND_RAW; k >= KIND_HLBUS; k--) {
+            if (!runs[k])
+                continue;
+            printf("    %-5s CPU us/msg (median): pub %.2f  proxy %.2f  sub %.2f\n", kind_name[k],
+                   median(pub[k], runs[k]), median(proxy[k], runs[k]), median(sub[k], runs[k]));
+            if (lost[k])
+                printf("    %s: %" PRId64 " messages not received over %d runs\n", kind_name[k],
+                       lost[k], runs[k]);
+        }
+    }
+}
+
+static void lat_section(opts_t *o)
+{
+    static const size_t sizes[2] = {64, 1024};
+    printf("\n%-30s %12s %12s %8s   (%d msgs each, in %d interleaved runs)\n",
+           "one-way latency at 1 kHz", "raw", "libhlbus", "ratio", o->latency_count, o->reps);
+    for (int z = 0; z < 2; z++) {
+        uint64_t *v[2];
+        int64_t n[2] = {0}, per = o->latency_count / o->reps;
+        for (int k = 0; k < 2; k++)
+            v[k] = calloc((size_t)o->latency_count + 1, sizeof *v[k]);
+        for (int rep = 0; rep < o->reps; rep++)
+            for (int i = 0; i < 2; i++) {
+                kind_t k = kind_at(rep, i);
+                if (o->kinds & 1 << k)
+                    n[k] += latency_run(o, k, sizes[z], per, v[k] + n[k]);
+            }
+        double p50[2], p99[2], max[2];
+        for (int k = 0; k < 2; k++) {
+            qsort(v[k], (size_t)n[k], sizeof *v[k], cmp_u64);
+            p50[k] = pct_us(v[k], (size_t)n[k], 0.50);
+            p99[k] = pct_us(v[k], (size_t)n[k], 0.99);
+            max[k] = n[k] ? (double)v[k][n[k] - 1] / 1000.0 : 0;
+            free(v[k]);
+        }
+        double r50 = p50[KIND_RAW], r99 = p99[KIND_RAW];
+        printf("  %-4zu B  p50 (us)             %12.1f %12.1f %7.2fx\n", sizes[z], r50,
+               p50[KIND_HLBUS], r50 > 0 ? p50[KIND_HLBUS] / r50 : 0);
+        printf("  %-4zu B  p99 (us)             %12.1f %12.1f %7.2fx  %s (<= 2x)\n", sizes[z], r99,
+               p99[KIND_HLBUS], r99 > 0 ? p99[KIND_HLBUS] / r99 : 0,
+               verdict(r99 > 0 && p99[KIND_HLBUS] <= 2 * r99));
+        printf("  %-4zu B  max (us)             %12.1f %12.1f\n", sizes[z], max[KIND_RAW],
+               max[KIND_HLBUS]);
+        for (int k = KIND_RAW; k >= KIND_HLBUS; k--)
+            if ((o->kinds & 1 << k) && n[k] < per * o->reps)
+                printf("    %s: %" PRId64 " of %" PRId64 " received\n", kind_name[k], n[k],
+                       per * o->reps);
+    }
+}
+
 static void rtt_section(opts_t *o)
 {
-    rtt_t rr = rtt_measure(o, KIND_RAW), rh = rtt_measure(o, KIND_HLBUS);
-    printf("\n%-28s %14s %14s %8s\n", "request/reply round trip", "raw REQ/REP", "hlb_client",
-           "ratio");
-    printf("  p50 at 1 kHz (us)          %14.1f %14.1f %7.2fx  %s (<= 150 us)\n", rr.p50, rh.p50,
-           rr.p50 > 0 ? rh.p50 / rr.p50 : 0, verdict(rh.p50 <= 150));
-    printf("  p99 at 1 kHz (us)          %14.1f %14.1f %7.2fx\n", rr.p99, rh.p99,
-           rr.p99 > 0 ? rh.p99 / rr.p99 : 0);
-    printf("  back to back (calls/s)     %14.0f %14.0f %7.2fx\n", rr.calls_per_s, rh.calls_per_s,
-           rr.calls_per_s > 0 ? rh.calls_per_s / rr.calls_per_s : 0);
-    if (rr.failed || rh.failed)
-        printf("    failed calls: raw %d, hlbus %d\n", rr.failed, rh.failed);
+    int per = o->latency_count / o->reps, burst = 5000 / o->reps;
+    rtt_t r[2] = {{0}};
+    for (int k = 0; k < 2; k++)
+        r[k].v = calloc((size_t)o->latency_count + 1, sizeof *r[k].v);
+    for (int rep = 0; rep < o->reps; rep++)
+        for (int i = 0; i < 2; i++)
+            rtt_run(o, kind_at(rep, i), per, burst, &r[kind_at(rep, i)]);
+    double p50[2], p99[2], cps[2];
+    for (int k = 0; k < 2; k++) {
+        qsort(r[k].v, r[k].n, sizeof *r[k].v, cmp_u64);
+        p50[k] = pct_us(r[k].v, r[k].n, 0.50);
+        p99[k] = pct_us(r[k].v, r[k].n, 0.99);
+        cps[k] = r[k].burst_ns ? (double)r[k].burst_calls * 1e9 / (double)r[k].burst_ns : 0;
+        free(r[k].v);
+    }
+    printf("\n%-30s %12s %12s %8s   (%d calls each, in %d interleaved runs)\n",
+           "request/reply round trip", "raw REQ/REP", "hlb_client", "ratio", per * o->reps,
+           o->reps);
+    printf("  p50 at 1 kHz (us)            %12.1f %12.1f %7.2fx  %s (<= 150 us)\n",
+           p50[KIND_RAW], p50[KIND_HLBUS], p50[KIND_RAW] > 0 ? p50[KIND_HLBUS] / p50[KIND_RAW] : 0,
+           verdict(p50[KIND_HLBUS] <= 150));
+    printf("  p99 at 1 kHz (us)            %12.1f %12.1f %7.2fx\n", p99[KIND_RAW], p99[KIND_HLBUS],
+           p99[KIND_RAW] > 0 ? p99[KIND_HLBUS] / p99[KIND_RAW] : 0);
+    printf("  back to back (calls/s)       %12.0f %12.0f %7.2fx\n", cps[KIND_RAW], cps[KIND_HLBUS],
+           cps[KIND_RAW] > 0 ? cps[KIND_HLBUS] / cps[KIND_RAW] : 0);
+    if (r[KIND_RAW].failed || r[KIND_HLBUS].failed)
+        printf("    failed calls: raw %d, hlbus %d\n", r[KIND_RAW].failed, r[KIND_HLBUS].failed);
 }
 
 /* Prints the exit-at-once table; returns the libhlbus runs that lost messages. */
@@ -762,14 +874,21 @@ static int exit_section(opts_t *o)
 static int cmd_run(int argc, char **argv)
 {
     opts_t o = {.latency_count = 3000, .exit_runs = 40, .tput_count = {200000, 100000},
-                .tput_time_s = 20, .kinds = 3};
+                .tput_time_s = 20, .kinds = 3, .reps = 5};
     int pos = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             o.latency_count = 500;
             o.exit_runs = 5;
+            o.reps = 1;
             o.tput_count[0] = 50000;
             o.tput_count[1] = 20000;
+        } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+            o.reps = (int)arg_int(argv[++i]);
+            if (o.reps < 1 || o.reps > 32) {
+                fprintf(stderr, "bench_bus run: --reps is 1..32\n");
+                return 64;
+            }
         } else if (strcmp(argv[i], "--exit-runs") == 0 && i + 1 < argc) {
             o.exit_runs = (int)arg_int(argv[++i]);
         } else if (strcmp(argv[i], "--kind") == 0 && i + 1 < argc) {
@@ -796,7 +915,8 @@ static int cmd_run(int argc, char **argv)
     }
     if (pos != 2) {
         fprintf(stderr, "usage: bench_bus run HLDIR RAWDIR [--quick] [--exit-runs N] "
-                        "[--latency-count N] [--tput-count N64 N1K] [--only tput|lat|rtt|exit]\n"
+                        "[--latency-count N] [--tput-count N64 N1K] [--reps N]\n"
+                        "       [--only tput|lat|rtt|exit]\n"
                         "       [--kind hlbus|raw]  (one side only, for profiling)\n");
         return 64;
     }
@@ -805,48 +925,10 @@ static int cmd_run(int argc, char **argv)
     printf("libhlbus: pub (PUSH) -> hl-bus (PULL, checked, LVC, stats) -> XPUB -> hlb_sub\n"
            "raw:      PUB -> zmq_proxy (XSUB/XPUB) -> SUB; all over ipc, one process each\n\n");
 
-    static const size_t sizes[2] = {64, 1024};
-    tput_t tp[2][2];
-    lat_t lt[2][2];
     if (section(&o, "tput"))
-        printf("%-28s %14s %14s %8s\n", "throughput (msg/s)", "raw", "libhlbus", "ratio");
-    for (int z = 0; z < 2 && section(&o, "tput"); z++) {
-        /* raw first, then libhlbus, alternating per size */
-        for (int k = KIND_RAW; k >= KIND_HLBUS; k--)
-            tp[z][k] = o.kinds & 1 << k ? throughput(&o, (kind_t)k, sizes[z], o.tput_count[z])
-                                        : (tput_t){0};
-        double ratio = tp[z][KIND_RAW].rate > 0 ? tp[z][KIND_HLBUS].rate / tp[z][KIND_RAW].rate : 0;
-        printf("  %-4zu B body, %7" PRId64 " msgs %14.0f %14.0f %7.2fx  %s (>= 0.6x)\n", sizes[z],
-               o.tput_count[z], tp[z][KIND_RAW].rate, tp[z][KIND_HLBUS].rate, ratio,
-               verdict(ratio >= 0.6));
-        for (int k = KIND_RAW; k >= KIND_HLBUS; k--) {
-            if (!(o.kinds & 1 << k))
-                continue;
-            printf("    %-5s CPU us/msg: pub %.2f  proxy %.2f  sub %.2f\n", kind_name[k],
-                   tp[z][k].cpu_pub, tp[z][k].cpu_proxy, tp[z][k].cpu_sub);
-            if (tp[z][k].lost)
-                printf("    %s: %" PRId64 " of %" PRId64 " not received\n", kind_name[k],
-                       tp[z][k].lost, o.tput_count[z]);
-        }
-    }
+        tput_section(&o);
     if (section(&o, "lat"))
-        printf("\n%-28s %14s %14s %8s\n", "one-way latency at 1 kHz", "raw", "libhlbus", "ratio");
-    for (int z = 0; z < 2 && section(&o, "lat"); z++) {
-        for (int k = KIND_RAW; k >= KIND_HLBUS; k--)
-            lt[z][k] = o.kinds & 1 << k ? latency(&o, (kind_t)k, sizes[z]) : (lat_t){0};
-        lat_t *r = &lt[z][KIND_RAW], *h = &lt[z][KIND_HLBUS];
-        printf("  %-4zu B  p50 (us)         %14.1f %14.1f %7.2fx\n", sizes[z], r->p50, h->p50,
-               r->p50 > 0 ? h->p50 / r->p50 : 0);
-        printf("  %-4zu B  p99 (us)         %14.1f %14.1f %7.2fx  %s (<= 2x)\n", sizes[z], r->p99,
-               h->p99, r->p99 > 0 ? h->p99 / r->p99 : 0,
-               verdict(r->p99 > 0 && h->p99 <= 2 * r->p99));
-        printf("  %-4zu B  max (us)         %14.1f %14.1f   (%d msgs each)\n", sizes[z], r->max,
-               h->max, o.latency_count);
-        for (int k = KIND_RAW; k >= KIND_HLBUS; k--)
-            if (lt[z][k].received < o.latency_count)
-                printf("    %s: %" PRId64 " of %d received\n", kind_name[k], lt[z][k].received,
-                       o.latency_count);
-    }
+        lat_section(&o);
     if (section(&o, "rtt"))
         rtt_section(&o);
 
