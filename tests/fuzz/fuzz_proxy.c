@@ -59,10 +59,8 @@ static int on_sub(zloop_t *loop, zsock_t *sock, void *arg)
             fprintf(stderr, "the proxy forwarded a message it should have refused\n");
             abort();
         }
-        char want[32];
-        snprintf(want, sizeof want, "sentinel-%llu", (unsigned long long)g_sentinel);
-        if (n == 2 && zframe_streq(t, "fuzz.sentinel") && v.source_len == strlen(want) &&
-            memcmp(v.source, want, v.source_len) == 0)
+        if (n == 2 && zframe_streq(t, "fuzz.sentinel") && v.source_len == 13 &&
+            memcmp(v.source, "fuzz-sentinel", 13) == 0 && v.seq == g_sentinel)
             g_seen = true;
         zmsg_destroy(&m);
     }
@@ -144,12 +142,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default: send_frames(g_push, &fr); break;
     }
 
-    char source[32];
-    snprintf(source, sizeof source, "sentinel-%llu", (unsigned long long)++g_sentinel);
+    /* The sentinel: one stream whose sequence grows, so that it adds no
+     * state per input to the proxy (which would make libFuzzer scan for
+     * leaks after every input); the proxy forwards it whatever its number. */
     Hl__Envelope e = HL__ENVELOPE__INIT;
-    e.source = source;
+    e.source = "fuzz-sentinel";
     e.epoch = 1;
-    e.seq = 1;
+    e.seq = ++g_sentinel;
     uint8_t buf[128];
     size_t n = hl__envelope__pack(&e, buf);
     void *push = zsock_resolve(g_push);
