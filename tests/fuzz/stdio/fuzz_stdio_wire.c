@@ -69,45 +69,67 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef HL_FUZZ_LIBFUZZER
-static const char *const seeds[] = {
-    "hl-stdio/1 attach main",
-    "hl-stdio/1 attach main read-only from=123",
-    "hl-stdio/1 attach dev-2 from=0123456789abcdef:42",
-    "hl-stdio/1 attach main from=now\r",
-    "hl-stdio/1 attach main from=18446744073709551615",
-    "S\0\0\0\0\0\0\x05\0\0\0\0\0\0\0\x07stream=ab",
-    "D\0\0\0\0\0\0\x02\0\0\0\0\0\0\0\0hiK\0\0\0\0\0\0\x08\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0\x03",
-};
+#include <dirent.h>
 
-int main(void)
+/* Runs INPUT and 20000 mutations of it (byte flips, cuts, extensions, and
+ * bytes the hello is made of). */
+static size_t mutate_run(const uint8_t *input, size_t n, unsigned long long *s)
 {
-    unsigned long long s = 0x9E3779B97F4A7C15ULL;
-    uint8_t buf[256];
-    size_t runs = 0;
-    for (size_t k = 0; k < sizeof seeds / sizeof *seeds; k++) {
-        size_t n = strlen(seeds[k]);
-        if (seeds[k][0] == 'S' || seeds[k][0] == 'D')
-            n = seeds[k][0] == 'S' ? 16 + 9 : 16 + 2 + 24; /* binary seeds carry NULs */
-        LLVMFuzzerTestOneInput((const uint8_t *)seeds[k], n);
-        for (int m = 0; m < 40000; m++) {
-            memcpy(buf, seeds[k], n);
-            size_t len = n;
-            int edits = 1 + (int)(s % 4);
-            for (int e = 0; e < edits; e++) {
-                s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-                size_t at = len ? (size_t)(s >> 8) % len : 0;
-                switch (s % 4) {
-                case 0: buf[at] = (uint8_t)(s >> 16); break;          /* flip a byte */
-                case 1: if (len) len = at; break;                     /* truncate */
-                case 2: if (len < sizeof buf) buf[len++] = (uint8_t)(s >> 24); break; /* extend */
-                default: buf[at] = "0123456789: fromnw=-"[(s >> 20) % 20]; break;
-                }
+    uint8_t buf[512];
+    if (n > sizeof buf - 64)
+        n = sizeof buf - 64;
+    LLVMFuzzerTestOneInput(input, n);
+    for (int m = 0; m < 20000; m++) {
+        memcpy(buf, input, n);
+        size_t len = n;
+        int edits = 1 + (int)(*s % 4);
+        for (int e = 0; e < edits; e++) {
+            *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+            size_t at = len ? (size_t)(*s >> 8) % len : 0;
+            switch (*s % 4) {
+            case 0: buf[at] = (uint8_t)(*s >> 16); break;
+            case 1: if (len) len = at; break;
+            case 2: if (len < sizeof buf) buf[len++] = (uint8_t)(*s >> 24); break;
+            default: buf[at] = (uint8_t)"0123456789: fromnw=-"[(*s >> 20) % 20]; break;
             }
-            LLVMFuzzerTestOneInput(buf, len);
-            runs++;
         }
+        LLVMFuzzerTestOneInput(buf, len);
     }
-    printf("%zu inputs, no crash\n", runs);
-    return 0;
+    return 20001;
+}
+
+/* Without libFuzzer: every file of the corpus directory given, and
+ * mutations of each. */
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
+        return 64;
+    }
+    DIR *d = opendir(argv[1]);
+    if (!d) {
+        perror(argv[1]);
+        return 2;
+    }
+    unsigned long long s = 0x9E3779B97F4A7C15ULL;
+    size_t runs = 0, files = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            continue;
+        uint8_t in[4096];
+        size_t n = fread(in, 1, sizeof in, f);
+        fclose(f);
+        runs += mutate_run(in, n, &s);
+        files++;
+    }
+    closedir(d);
+    printf("%zu inputs from %zu seeds, no crash\n", runs, files);
+    return files ? 0 : 2;
 }
 #endif
