@@ -388,7 +388,8 @@ hlb_conf_t *hlb_conf_load(const char *path, bool missing_ok, hlb_diag_t *d)
             n++;
         }
         closedir(dh);
-        qsort(names, n, sizeof *names, cmp_str);
+        if (n)
+            qsort(names, n, sizeof *names, cmp_str);
         for (size_t i = 0; i < n; i++) {
             load_into(root, names[i], false, d);
             free(names[i]);

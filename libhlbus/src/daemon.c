@@ -17,7 +17,11 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#ifdef HL_DEFAULT_CONFIG
+#define DEFAULT_CONFIG HL_DEFAULT_CONFIG /* the installed sysconfdir */
+#else
 #define DEFAULT_CONFIG "/etc/hl/hl.yaml"
+#endif
 #define MAX_SUBS 8
 
 typedef struct {

@@ -161,15 +161,23 @@ out:
 int hlb_sub_recv(hlb_sub_t *s, hlb_event_t *ev, int timeout_ms)
 {
     release_event(s);
-    if (timeout_ms != 0) {
+    int64_t deadline = timeout_ms > 0 ? zclock_mono() + timeout_ms : 0;
+    for (;;) {
+        int rc = read_message(s, ev);
+        if (rc != -EAGAIN && rc != 0)
+            return rc;
+        if (rc == 0) /* dropped: try the next one */
+            continue;
+        int64_t left = timeout_ms < 0 ? -1 : timeout_ms == 0 ? 0 : deadline - zclock_mono();
+        if (timeout_ms >= 0 && left <= 0)
+            return -EAGAIN;
         zmq_pollitem_t pi = {.socket = zsock_resolve(s->sock), .events = ZMQ_POLLIN};
-        int n = zmq_poll(&pi, 1, timeout_ms);
+        int n = zmq_poll(&pi, 1, (long)left);
         if (n < 0)
             return -errno;
         if (n == 0)
             return -EAGAIN;
     }
-    return read_message(s, ev);
 }
 
 hlb_sub_stats_t hlb_sub_stats(const hlb_sub_t *s)

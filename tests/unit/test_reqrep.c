@@ -126,6 +126,7 @@ static int reply_status(zframe_t *f)
     int st = r ? r->status : -2;
     if (r)
         hl__reply__free_unpacked(r, NULL);
+    zframe_destroy(&f);
     return st;
 }
 

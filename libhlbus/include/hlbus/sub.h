@@ -29,9 +29,11 @@ void hlb_sub_destroy(hlb_sub_t **self_p);
 int hlb_sub_subscribe(hlb_sub_t *s, const char *prefix);
 /* The socket, to register with a zloop or zpoller. */
 zsock_t *hlb_sub_sock(hlb_sub_t *s);
-/* Waits up to TIMEOUT_MS (-1 forever, 0 not at all) for one message.
- * 1: EV is filled and valid until the next call; 0: a message arrived but
- * was dropped (malformed or duplicate; counted); -EAGAIN: nothing came;
- * -EINTR: interrupted. */
+/* Waits up to TIMEOUT_MS (-1 forever, 0 not at all) for one event.
+ * Malformed messages and duplicates are counted and skipped.
+ * 1: EV is filled and valid until the next call; -EAGAIN: nothing came in
+ * time; -EINTR: interrupted by a signal. Note that a subscriber re-subscribes
+ * after the proxy restarts only while its owner calls in (ZeroMQ processes
+ * the reconnect on the owner's thread): keep it in a loop or poller. */
 int hlb_sub_recv(hlb_sub_t *s, hlb_event_t *ev, int timeout_ms);
 hlb_sub_stats_t hlb_sub_stats(const hlb_sub_t *s);
