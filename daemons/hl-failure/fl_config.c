@@ -45,16 +45,6 @@ bool fl_globs_match(char *const *globs, const char *s)
     return false;
 }
 
-/* A string the config keeps for the policies' action names. */
-static const char *own(fl_config_t *c, const char *s)
-{
-    char **v = realloc(c->owned, (c->nowned + 1) * sizeof *v);
-    if (!v)
-        return NULL;
-    c->owned = v;
-    return (c->owned[c->nowned++] = strdup(s));
-}
-
 /* KEY below NODE as a list of non-empty strings; absent leaves *OUT NULL. */
 static int get_strv(const hlb_conf_t *node, const char *key, char ***out, hlb_diag_t *d)
 {
@@ -121,7 +111,7 @@ static const char *const service_actions[] = {"restart", "reset", "rebuild", NUL
 
 /* A policy block over BASE. ACTIONS_OK NULL: the ladder is fixed (network,
  * commands) and may not be set. */
-static int get_policy(fl_config_t *c, const hlb_conf_t *node, const fl_policy_cfg_t *base,
+static int get_policy(const hlb_conf_t *node, const fl_policy_cfg_t *base,
                       const char *const *actions_ok, fl_policy_cfg_t *out, hlb_diag_t *d,
                       const char *const *extra_keys)
 {
@@ -167,15 +157,18 @@ static int get_policy(fl_config_t *c, const hlb_conf_t *node, const fl_policy_cf
             rc = -EINVAL;
         }
         for (size_t i = 0; i < n && i < FL_MAX_RUNGS; i++) {
-            bool ok = false;
+            /* the policy keeps the table's own literal, which outlives any
+             * config (a reload frees the old one) */
+            const char *lit = NULL;
             for (size_t j = 0; actions_ok[j]; j++)
-                ok = ok || strcmp(acts[i], actions_ok[j]) == 0;
-            if (!ok) {
+                if (strcmp(acts[i], actions_ok[j]) == 0)
+                    lit = actions_ok[j];
+            if (!lit) {
                 hlb_diag_add(d, hlb_conf_at(hlb_conf_get(node, "actions"), i),
                              "unknown recovery action '%s' (restart, reset, rebuild)", acts[i]);
                 rc = -EINVAL;
             }
-            out->actions[i] = own(c, acts[i]);
+            out->actions[i] = lit ? lit : "restart";
         }
         if (n <= FL_MAX_RUNGS)
             out->nactions = n;
@@ -438,7 +431,7 @@ static int get_service(fl_config_t *c, const hlb_conf_t *node, fl_service_cfg_t 
     }
     int rc = 0;
     const hlb_conf_t *m = hlb_conf_kind(node) == HLB_CONF_MAP ? node : NULL;
-    if (get_policy(c, m, &c->defaults, service_actions, &s->policy, d, extra) < 0)
+    if (get_policy(m, &c->defaults, service_actions, &s->policy, d, extra) < 0)
         rc = -EINVAL;
     const char *unit;
     hlb_conf_str(m, "unit", NULL, &unit, d);
@@ -539,7 +532,7 @@ fl_config_t *fl_config_parse(const hlb_conf_t *section, hlb_diag_t *d)
 
     fl_policy_cfg_t builtin;
     fl_policy_cfg_defaults(&builtin);
-    if (get_policy(c, hlb_conf_get(section, "recovery"), &builtin, service_actions, &c->defaults,
+    if (get_policy(hlb_conf_get(section, "recovery"), &builtin, service_actions, &c->defaults,
                    d, NULL) < 0)
         rc = -EINVAL;
 
@@ -617,7 +610,7 @@ fl_config_t *fl_config_parse(const hlb_conf_t *section, hlb_diag_t *d)
     netbase.backoff_ms = 30000;
     netbase.verify_ms = 120000;
     netbase.credit_systemd = false;
-    if (get_policy(c, hlb_conf_get(net, "recovery"), &netbase, NULL, &c->network_policy, d,
+    if (get_policy(hlb_conf_get(net, "recovery"), &netbase, NULL, &c->network_policy, d,
                    NULL) < 0)
         rc = -EINVAL;
 
@@ -679,9 +672,6 @@ void fl_config_destroy(fl_config_t **self_p)
     free(c->topic_threshold);
     free(c->topic_uplink);
     free(c->topic_lifecycle);
-    for (size_t i = 0; i < c->nowned; i++)
-        free(c->owned[i]);
-    free(c->owned);
     free(c);
     *self_p = NULL;
 }

@@ -55,6 +55,9 @@ typedef struct fl_pattern {
 
 typedef enum { FL_HEALTHY_AUTO, FL_HEALTHY_HEALTH, FL_HEALTHY_UNIT } fl_healthy_on_t;
 
+/* Policy configs name their actions with static literals ("restart",
+ * "reset", "rebuild", "command"), never with strings of a config: a policy
+ * outlives the config it was made from. */
 typedef struct fl_service_cfg {
     char *name;           /* as in service.<name> and health.<name> */
     char *unit;           /* the systemd unit the orchestrator acts on */
@@ -98,8 +101,6 @@ typedef struct fl_config {
     fl_policy_cfg_t network_policy;
     char *topic_service, *topic_health, *topic_threshold, *topic_uplink, *topic_lifecycle;
     int64_t max_incidents;
-    char **owned;             /* strings the policy configs point to */
-    size_t nowned;
 } fl_config_t;
 
 /* Parses SECTION (may be NULL: all defaults). NULL on errors, each reported
