@@ -181,7 +181,7 @@ static void strv_free(char **v)
 /* The policy config for target NAME of KIND under the current config, or
  * NULL when its failures are only reported. */
 static bool policy_cfg_for(const fl_daemon_t *fd, const char *name, tkind_t kind,
-                           fl_policy_cfg_t *out)
+                           char *const *t_command, fl_policy_cfg_t *out)
 {
     const fl_config_t *c = fd->cfg;
     if (kind == T_NETWORK) {
@@ -190,9 +190,9 @@ static bool policy_cfg_for(const fl_daemon_t *fd, const char *name, tkind_t kind
         *out = c->network_policy;
         return true;
     }
-    if (kind == T_COMMAND) {
+    if (kind == T_COMMAND) { /* a resource pattern with a recovery command */
         *out = command_policy(c);
-        return true;
+        return t_command != NULL;
     }
     const fl_policy_cfg_t *p = fl_config_policy_for(c, name);
     if (p)
@@ -200,7 +200,8 @@ static bool policy_cfg_for(const fl_daemon_t *fd, const char *name, tkind_t kind
     return p != NULL;
 }
 
-static target_t *target_get(fl_daemon_t *fd, const char *name, tkind_t kind)
+static target_t *target_get(fl_daemon_t *fd, const char *name, tkind_t kind,
+                            char *const *command)
 {
     target_t *t = target_find(fd, name);
     if (t)
@@ -216,6 +217,8 @@ static target_t *target_get(fl_daemon_t *fd, const char *name, tkind_t kind)
     }
     t->fd = fd;
     t->kind = kind;
+    if (kind == T_COMMAND && command)
+        t->command = strv_copy(command);
     if (kind == T_SERVICE) {
         const fl_service_cfg_t *sc = fl_config_service(fd->cfg, name);
         if (sc) {
@@ -225,7 +228,7 @@ static target_t *target_get(fl_daemon_t *fd, const char *name, tkind_t kind)
         }
     }
     fl_policy_cfg_t pc;
-    if (policy_cfg_for(fd, name, kind, &pc)) {
+    if (policy_cfg_for(fd, name, kind, t->command, &pc)) {
         t->policy = fl_policy_new(name, &pc, on_effect, t);
         if (t->policy)
             fl_policy_gate(t->policy, fd->gate_open, now_ms());
@@ -640,11 +643,9 @@ static void on_failure(const fl_failure_t *f, void *arg)
     fd->detected++;
     tkind_t kind = strcmp(f->target, "network") == 0 ? T_NETWORK
                    : strncmp(f->target, "resource:", 9) == 0 ? T_COMMAND : T_SERVICE;
-    target_t *t = target_get(fd, f->target, kind);
+    target_t *t = target_get(fd, f->target, kind, f->command);
     if (!t)
         return;
-    if (kind == T_COMMAND && f->command && !t->command)
-        t->command = strv_copy(f->command);
     bool act = t->policy && (f->recover || f->config) &&
                (kind != T_COMMAND || t->command);
 
@@ -1180,7 +1181,7 @@ int fl_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
     for (size_t i = 0; i < fd->ntargets; i++) {
         target_t *t = fd->targets[i];
         fl_policy_cfg_t pc;
-        if (policy_cfg_for(fd, t->name, t->kind, &pc)) {
+        if (policy_cfg_for(fd, t->name, t->kind, t->command, &pc)) {
             if (t->policy)
                 fl_policy_set_cfg(t->policy, &pc);
             else if ((t->policy = fl_policy_new(t->name, &pc, on_effect, t)))
