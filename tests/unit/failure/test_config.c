@@ -200,6 +200,86 @@ static void test_errors(void)
     }
 }
 
+static bool policy_eq(const fl_policy_cfg_t *a, const fl_policy_cfg_t *b)
+{
+    if (a->nactions != b->nactions)
+        return false;
+    for (size_t i = 0; i < a->nactions; i++)
+        if (strcmp(a->actions[i], b->actions[i]) != 0)
+            return false;
+    return a->max_attempts == b->max_attempts && a->backoff_ms == b->backoff_ms &&
+           a->backoff_max_ms == b->backoff_max_ms && a->verify_ms == b->verify_ms &&
+           a->stable_ms == b->stable_ms && a->flap_max == b->flap_max &&
+           a->flap_window_ms == b->flap_window_ms && a->credit_systemd == b->credit_systemd;
+}
+
+static bool strv_eq(char **a, char **b)
+{
+    size_t i = 0;
+    for (; a && b && a[i] && b[i]; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return (!a || !a[i]) && (!b || !b[i]);
+}
+
+/* deploy/config/hl-failure.yaml.example documents the defaults: it must
+ * parse, and to exactly what no config gives. */
+static void test_example_is_default(void)
+{
+    hlb_diag_t d = {0};
+    hlb_conf_t *conf = hlb_conf_load(FL_EXAMPLE, false, &d);
+    CHECK_MSG(conf != NULL, "%s", d.text ? d.text : "");
+    fl_config_t *ex = conf ? fl_config_parse(hlb_conf_get(conf, "hl-failure"), &d) : NULL;
+    CHECK_MSG(ex != NULL && d.errors == 0, "%s", d.text ? d.text : "");
+    fl_config_t *def = fl_config_parse(NULL, &d);
+    if (ex && def) {
+        CHECK(strcmp(ex->orchestrator, def->orchestrator) == 0);
+        CHECK(strcmp(ex->recover_method, def->recover_method) == 0);
+        CHECK(strcmp(ex->stop_method, def->stop_method) == 0);
+        CHECK(ex->action_timeout_ms == def->action_timeout_ms);
+        CHECK(ex->stop_config_loops == def->stop_config_loops);
+        CHECK(ex->require_lifecycle == def->require_lifecycle);
+        CHECK(ex->recover_unlisted == def->recover_unlisted);
+        CHECK(strv_eq(ex->recover_in, def->recover_in));
+        CHECK(policy_eq(&ex->defaults, &def->defaults));
+        CHECK(policy_eq(&ex->network_policy, &def->network_policy));
+        CHECK(strv_eq(ex->network_command, def->network_command));
+        CHECK(ex->command_timeout_ms == def->command_timeout_ms);
+        CHECK(ex->nservices == def->nservices);
+        for (size_t i = 0; i < ex->nservices && i < def->nservices; i++) {
+            CHECK(strcmp(ex->services[i].name, def->services[i].name) == 0);
+            CHECK(strcmp(ex->services[i].unit, def->services[i].unit) == 0);
+            CHECK(ex->services[i].recover == def->services[i].recover);
+            CHECK(ex->services[i].healthy_on == def->services[i].healthy_on);
+            CHECK(policy_eq(&ex->services[i].policy, &def->services[i].policy));
+        }
+        CHECK(ex->npatterns == def->npatterns);
+        for (size_t i = 0; i < ex->npatterns && i < def->npatterns; i++) {
+            const fl_pattern_t *a = &ex->patterns[i], *b = &def->patterns[i];
+            CHECK_MSG(strcmp(a->name, b->name) == 0 && a->on == b->on && a->type == b->type &&
+                          a->severity == b->severity && a->sustain_ms == b->sustain_ms &&
+                          a->recover == b->recover && a->nexit == b->nexit &&
+                          strv_eq(a->services, b->services) && strv_eq(a->results, b->results) &&
+                          strv_eq(a->metrics, b->metrics) && strv_eq(a->command, b->command) &&
+                          !a->target == !b->target,
+                      "pattern %zu (%s) differs from the built-in one", i, a->name);
+            for (size_t k = 0; k < a->nexit && k < b->nexit; k++)
+                CHECK(a->exit_status[k] == b->exit_status[k]);
+        }
+        CHECK(ex->nchecks == def->nchecks);
+        CHECK(strcmp(ex->topic_service, def->topic_service) == 0 &&
+              strcmp(ex->topic_health, def->topic_health) == 0 &&
+              strcmp(ex->topic_threshold, def->topic_threshold) == 0 &&
+              strcmp(ex->topic_uplink, def->topic_uplink) == 0 &&
+              strcmp(ex->topic_lifecycle, def->topic_lifecycle) == 0);
+        CHECK(ex->max_incidents == def->max_incidents);
+    }
+    fl_config_destroy(&ex);
+    fl_config_destroy(&def);
+    hlb_conf_destroy(&conf);
+    hlb_diag_free(&d);
+}
+
 static void test_globs(void)
 {
     char *g[] = {"hl-*", "claude-code", NULL};
@@ -217,5 +297,6 @@ int main(void)
     test_full();
     test_errors();
     test_globs();
+    test_example_is_default();
     return check_done();
 }
