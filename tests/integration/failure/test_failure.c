@@ -16,7 +16,7 @@
 #include "failure.pb-c.h"
 #include "proc.h"
 
-static char dir[256];
+static char dir[64]; /* fits in proc.h's notify path */
 static hlb_pub_t *pub;
 static hlb_sub_t *sub;
 static hlb_server_t *orch;
