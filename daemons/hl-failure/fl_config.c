@@ -493,7 +493,7 @@ fl_config_t *fl_config_parse(const hlb_conf_t *section, hlb_diag_t *d)
     static const char *const keys[] = {
         "orchestrator", "recover_method", "stop_method",   "action_timeout",
         "stop_config_loops", "require_lifecycle", "recover_in", "recover_unlisted",
-        "recovery",     "services",       "patterns",      "checks",
+        "restart_settle", "recovery",   "services",      "patterns",      "checks",
         "network",      "topics",         "incidents",     NULL};
     fl_config_t *c = calloc(1, sizeof *c);
     if (!c)
@@ -523,7 +523,9 @@ fl_config_t *fl_config_parse(const hlb_conf_t *section, hlb_diag_t *d)
         hlb_conf_bool(section, "stop_config_loops", true, &c->stop_config_loops, d) < 0 ||
         hlb_conf_bool(section, "require_lifecycle", true, &c->require_lifecycle, d) < 0 ||
         hlb_conf_bool(section, "recover_unlisted", false, &c->recover_unlisted, d) < 0 ||
-        hlb_conf_int(section, "incidents", 200, 1, 100000, &c->max_incidents, d) < 0)
+        hlb_conf_int(section, "incidents", 200, 1, 100000, &c->max_incidents, d) < 0 ||
+        hlb_conf_duration_ms(section, "restart_settle", 250, 0, 10000, &c->restart_settle_ms,
+                             d) < 0)
         rc = -EINVAL;
     if (get_strv(section, "recover_in", &c->recover_in, d) < 0)
         rc = -EINVAL;

@@ -87,6 +87,7 @@ typedef struct fl_config {
     int64_t action_timeout_ms;
     bool stop_config_loops;
     bool require_lifecycle;   /* no lifecycle state seen: do not act */
+    int64_t restart_settle_ms; /* a unit gone "failed": wait this long for auto-restart */
     char **recover_in;        /* lifecycle states in which recovery acts */
     bool recover_unlisted;    /* services not listed get the default policy */
     fl_policy_cfg_t defaults; /* the policy of listed services, unless overridden */

@@ -10,7 +10,8 @@
 #include <hlbus/buf.h>
 
 #define NEVER UINT64_MAX
-#define CHECK_ON FL_NONS /* a condition kept for one of our checks */
+#define CHECK_ON FL_NONS       /* a condition kept for one of our checks */
+#define SETTLE_ON (FL_NONS + 1) /* a unit that failed: will systemd restart it? */
 
 typedef struct svc {
     char *name;
@@ -42,6 +43,7 @@ typedef struct cond {
     char *vunit;
     uint64_t ts_us;
     int64_t fails;
+    int exit_code, exit_status; /* SETTLE_ON: the failure's, as first seen */
 } cond_t;
 
 struct fl_detect {
@@ -285,7 +287,8 @@ static const fl_pattern_t *match_on(const fl_detect_t *d, fl_on_t on, const char
 }
 
 static void report_unit(fl_detect_t *d, svc_t *s, const fl_pattern_t *p, const char *result,
-                        const char *why, bool self_restarting, bool reasserted, uint64_t ts_us)
+                        int exit_code, int exit_status, const char *why, bool self_restarting,
+                        bool reasserted, uint64_t ts_us)
 {
     hlb_buf_t ev = {0};
     const char *unit = s->unit ? s->unit : s->name;
@@ -293,9 +296,9 @@ static void report_unit(fl_detect_t *d, svc_t *s, const fl_pattern_t *p, const c
         hlb_buf_printf(&ev, "%s cannot be loaded (load state %s)", unit, why);
     } else {
         hlb_buf_printf(&ev, "%s %s", unit, why);
-        if (s->exit_code) {
+        if (exit_code) {
             hlb_buf_puts(&ev, ": ");
-            describe_exit(&ev, s->exit_code, s->exit_status);
+            describe_exit(&ev, exit_code, exit_status);
         }
         if (result && *result)
             hlb_buf_printf(&ev, ", result %s", result);
@@ -321,12 +324,27 @@ static void report_unit(fl_detect_t *d, svc_t *s, const fl_pattern_t *p, const c
         .source_ts_us = ts_us,
         .unit = unit,
         .result = result,
-        .exit_code = s->exit_code,
-        .exit_status = s->exit_status,
+        .exit_code = exit_code,
+        .exit_status = exit_status,
         .n_restarts = s->n_restarts,
     };
     report(d, &f);
     hlb_buf_free(&ev);
+}
+
+/* Reports the failure held in C (a unit that went "failed"): SELF_RESTARTING
+ * says whether systemd took it into auto-restart meanwhile. */
+static void settle_report(fl_detect_t *d, cond_t *c, bool self_restarting)
+{
+    svc_t *s = svc_find(d, c->key);
+    const fl_pattern_t *p = pattern_named(d, c->pattern);
+    char *result = c->resource ? strdup(c->resource) : NULL;
+    int code = c->exit_code, status = c->exit_status;
+    uint64_t ts = c->ts_us;
+    cond_remove(d, c);
+    if (s && p)
+        report_unit(d, s, p, result, code, status, "failed", self_restarting, false, ts);
+    free(result);
 }
 
 void fl_detect_unit(fl_detect_t *d, const fl_unit_obs_t *u, uint64_t now)
@@ -352,16 +370,35 @@ void fl_detect_unit(fl_detect_t *d, const fl_unit_obs_t *u, uint64_t now)
     s->up = eq(u->active_state, "active") || eq(u->active_state, "reloading");
     s->down_fail = eq(u->active_state, "failed") || eq(u->sub_state, "auto-restart");
     s->bad_load = eq(u->load_state, "bad-setting") || eq(u->load_state, "error");
+    bool restarting = eq(u->sub_state, "auto-restart");
+
+    /* A failure held to see whether systemd restarts the unit: it has left
+     * "failed" now, restarted (auto-restart, or started again) or not. */
+    cond_t *held = cond_find(d, SETTLE_ON, s->name);
+    if (held && !eq(u->active_state, "failed"))
+        settle_report(d, held, restarting || eq(u->active_state, "activating") || s->up);
 
     if (s->bad_load && !was_bad) {
         const fl_pattern_t *p = match_on(d, FL_ON_UNIT_CONFIG, s->name, NULL, NULL);
         if (p)
-            report_unit(d, s, p, u->result, u->load_state, false, false, u->ts_us);
+            report_unit(d, s, p, u->result, 0, 0, u->load_state, false, false, u->ts_us);
     } else if (s->down_fail && !was_down) {
         const fl_pattern_t *p = match_unit(d, s, u->result);
-        if (p)
-            report_unit(d, s, p, u->result, eq(u->active_state, "failed") ? "failed" : "died",
-                        eq(u->sub_state, "auto-restart"), false, u->ts_us);
+        if (p && !restarting && d->cfg->restart_settle_ms > 0) {
+            /* systemd reports "failed" first, then "auto-restart" when the
+             * unit's Restart= applies, back to back: whether systemd restarts
+             * it is known a moment later, and decides what recovery does */
+            cond_t *c = cond_add(d, SETTLE_ON, s->name, p->name, now, d->cfg->restart_settle_ms);
+            if (c) {
+                set_str(&c->resource, u->result);
+                c->exit_code = u->exit_code;
+                c->exit_status = u->exit_status;
+                c->ts_us = u->ts_us;
+            }
+        } else if (p) {
+            report_unit(d, s, p, u->result, u->exit_code, u->exit_status,
+                        restarting ? "died" : "failed", restarting, false, u->ts_us);
+        }
     } else if (was_seen && !was_down && prev_restarts >= 0 && s->n_restarts > prev_restarts) {
         /* systemd restarted it between two reports: the failure itself was
          * not seen (coalesced or lost), the restart count says it happened */
@@ -370,7 +407,7 @@ void fl_detect_unit(fl_detect_t *d, const fl_unit_obs_t *u, uint64_t now)
                  (long long)prev_restarts, (long long)s->n_restarts);
         const fl_pattern_t *p = match_unit(d, s, "");
         if (p) /* systemd has already restarted it: that is the restart rung */
-            report_unit(d, s, p, "", why, true, false, u->ts_us);
+            report_unit(d, s, p, "", u->exit_code, u->exit_status, why, true, false, u->ts_us);
     }
     /* a unit that is down cannot be hanging: its health will follow */
     if (!s->up) {
@@ -593,6 +630,11 @@ void fl_detect_tick(fl_detect_t *d, uint64_t now)
         cond_t *c = d->conds[i];
         if (c->reported || c->on == CHECK_ON || c->due_ms > now)
             continue;
+        if (c->on == SETTLE_ON) { /* still failed: systemd does not restart it */
+            settle_report(d, c, false);
+            i--;
+            continue;
+        }
         if (c->on == FL_ON_UNHEALTHY) {
             svc_t *s = svc_find(d, c->key);
             if (s && s->unit_seen && !s->up) { /* went down meanwhile: not a hang */
@@ -617,9 +659,10 @@ void fl_detect_reassert(fl_detect_t *d, const char *target, uint64_t now)
             p = match_on(d, FL_ON_UNIT_CONFIG, s->name, NULL, NULL);
         else if (s->down_fail)
             p = match_unit(d, s, s->result);
-        if (p)
-            report_unit(d, s, p, s->result, s->bad_load ? s->load : "is still down",
-                        eq(s->sub, "auto-restart"), true, 0);
+        if (p && !cond_find(d, SETTLE_ON, s->name)) /* a held one is reported anyway */
+            report_unit(d, s, p, s->result, s->exit_code, s->exit_status,
+                        s->bad_load ? s->load : "is still down", eq(s->sub, "auto-restart"),
+                        true, 0);
     }
     for (size_t i = 0; i < d->nconds; i++) {
         cond_t *c = d->conds[i];

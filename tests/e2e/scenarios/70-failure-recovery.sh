@@ -95,7 +95,6 @@ YAML
 e2e_ok e2e_hlctl call hl-health reload
 e2e_ok e2e_hlctl call hl-failure reload
 e2e_ok e2e_exec systemctl start fl-victim.service
-e2e_ok e2e__poll 30 e2e_hlctl health fl-victim
 
 : >"$EVENTS"
 nsenter -t "$E2E_PID1" -a -- env -i PATH=$E2E_PATH "$E2E_BINDIR/hlctl" sub \
@@ -115,13 +114,14 @@ pid=$(e2e_main_pid fl-victim.service)
 e2e_ok e2e_kill9 fl-victim.service
 e2e_ok wait_ev 20 '"topic":"failure.service_crash"' '"target":"fl-victim"' 'none: the orchestrator is starting'
 e2e_ok test -n "$(e2e_wait_restarted fl-victim.service "$pid")"
-e2e_ok e2e__poll 30 e2e_hlctl health fl-victim
 e2e_ok test "$(count '"topic":"recovery.fl-victim"' '"source":"hl-orchestrator"')" = 0
 e2e_ok test "$(count '"topic":"recovery.fl-victim"' '"step":"started"')" = 0
 # the gate opens: the orchestrator finishes its startup
 e2e_exec sh -c 'echo go > /run/fl-gate.fifo'
 e2e_ok e2e__poll 60 e2e_hlctl phases
 e2e_ok e2e__poll 20 lifecycle_seen ready
+# hl-health knows the unit's state once the orchestrator watches it
+e2e_ok e2e__poll 30 e2e_hlctl health fl-victim
 
 # --- 2. a hang: active, health failing; restarted by request --------------
 mark

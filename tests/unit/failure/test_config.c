@@ -239,6 +239,7 @@ static void test_example_is_default(void)
         CHECK(ex->action_timeout_ms == def->action_timeout_ms);
         CHECK(ex->stop_config_loops == def->stop_config_loops);
         CHECK(ex->require_lifecycle == def->require_lifecycle);
+        CHECK(ex->restart_settle_ms == def->restart_settle_ms);
         CHECK(ex->recover_unlisted == def->recover_unlisted);
         CHECK(strv_eq(ex->recover_in, def->recover_in));
         CHECK(policy_eq(&ex->defaults, &def->defaults));

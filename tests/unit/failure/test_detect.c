@@ -104,15 +104,46 @@ static void test_crash(void)
     fl_detect_unit(d, &u, 30);
     CHECK(r.n == 1 && r.nhealthy == 2);
 
-    /* a failed unit (Restart=no, or the start limit): not self-restarting */
+    /* a failed unit (Restart=no, or the start limit): held for a moment to
+     * see whether systemd restarts it; it does not: not self-restarting */
     u = unit("hl-daemon", "failed", "failed", "core-dump");
     u.exit_code = 3;
     u.exit_status = 11;
     fl_detect_unit(d, &u, 40);
+    CHECK(r.n == 1 && fl_detect_next_due(d) == 40 + 250);
+    fl_detect_tick(d, 289);
+    CHECK(r.n == 1);
+    fl_detect_tick(d, 290);
     CHECK(r.n == 2 && !r.f[1].self_restarting);
     CHECK_MSG(strstr(r.evidence[1], "failed: dumped core on signal 11 (SIGSEGV)"), "%s",
               r.evidence[1]);
     CHECK(!fl_detect_is_healthy(d, "hl-daemon"));
+
+    /* "failed" then "auto-restart", as systemd reports a Restart= unit: one
+     * failure, self-restarting, with the exit of the "failed" report */
+    u = unit("hl-daemon", "active", "running", "success");
+    fl_detect_unit(d, &u, 41);
+    u = unit("hl-daemon", "failed", "failed", "signal");
+    u.exit_code = 2;
+    u.exit_status = 9;
+    fl_detect_unit(d, &u, 42);
+    u = unit("hl-daemon", "activating", "auto-restart", "signal");
+    fl_detect_unit(d, &u, 43);
+    CHECK(r.n == 3 && r.f[2].self_restarting && fl_detect_next_due(d) == UINT64_MAX);
+    CHECK_MSG(strstr(r.evidence[2], "failed: killed by signal 9 (SIGKILL)"), "%s", r.evidence[2]);
+    u = unit("hl-daemon", "active", "running", "success");
+    fl_detect_unit(d, &u, 44);
+    /* ... or started again by someone meanwhile: restarted as well */
+    u = unit("hl-daemon", "failed", "failed", "signal");
+    fl_detect_unit(d, &u, 45);
+    u = unit("hl-daemon", "activating", "start", "success");
+    fl_detect_unit(d, &u, 46);
+    CHECK(r.n == 4 && r.f[3].self_restarting);
+    u = unit("hl-daemon", "failed", "failed", "signal");
+    fl_detect_unit(d, &u, 47);
+    fl_detect_tick(d, 1000);
+    CHECK(r.n == 5 && !r.f[4].self_restarting);
+    r.n = 2; /* the counts below were written before these */
 
     /* a clean stop is not a failure */
     u = unit("hl-daemon", "inactive", "dead", "success");
@@ -152,7 +183,8 @@ static void test_config_errors(void)
     u.exit_code = 1;
     u.exit_status = 78;
     fl_detect_unit(d, &u, 0);
-    CHECK(r.n == 1 && r.f[0].type == FL_FT_CONFIG && r.f[0].config);
+    fl_detect_tick(d, 250);
+    CHECK(r.n == 1 && r.f[0].type == FL_FT_CONFIG && r.f[0].config && !r.f[0].self_restarting);
     CHECK(strcmp(r.f[0].pattern, "bad-config-exit") == 0);
     CHECK_MSG(strstr(r.evidence[0], "exited with status 78") &&
                   strstr(r.evidence[0], "restarting cannot fix it"),
@@ -164,6 +196,7 @@ static void test_config_errors(void)
     u.exit_code = 1;
     u.exit_status = 1;
     fl_detect_unit(d, &u, 2);
+    fl_detect_tick(d, 300);
     CHECK(r.n == 2 && r.f[1].type == FL_FT_SERVICE_CRASH);
     /* the unit file is broken */
     u = unit("claude-code", "inactive", "dead", "success");
@@ -173,6 +206,27 @@ static void test_config_errors(void)
     CHECK(strstr(r.evidence[2], "cannot be loaded (load state bad-setting)"));
     fl_detect_unit(d, &u, 4);
     CHECK(r.n == 3);
+    /* exit 78 in a restart loop (no RestartPreventExitStatus=78):
+     * self-restarting, so that the loop can be stopped */
+    u = unit("claude-code", "failed", "failed", "exit-code");
+    u.load_state = "loaded";
+    u.exit_code = 1;
+    u.exit_status = 78;
+    fl_detect_unit(d, &u, 500);
+    u.active_state = "activating";
+    u.sub_state = "auto-restart";
+    fl_detect_unit(d, &u, 501);
+    CHECK(r.n == 4 && r.f[3].config && r.f[3].self_restarting);
+    fl_detect_destroy(&d);
+    fl_config_destroy(&c);
+
+    /* restart_settle: 0 reports "failed" at once */
+    c = config("hl-failure:\n  restart_settle: 0s\n");
+    d = fl_detect_new(c, &ops, &r);
+    r.n = 0;
+    u = unit("x", "failed", "failed", "signal");
+    fl_detect_unit(d, &u, 0);
+    CHECK(r.n == 1 && !r.f[0].self_restarting);
     fl_detect_destroy(&d);
     fl_config_destroy(&c);
 }
@@ -406,6 +460,11 @@ static void test_reassert(void)
     fl_detect_unit(d, &u, 0);
     fl_detect_uplink(d, &(fl_uplink_obs_t){.topic = "uplink.status", .up = false}, 2);
     fl_detect_threshold(d, &(fl_threshold_obs_t){.name = "memory", .firing = true}, 3);
+    r.n = 0;
+    fl_detect_reassert(d, NULL, 4); /* the failed units are still held: not twice */
+    CHECK(r.n == 3);
+    r.n = 3;
+    fl_detect_tick(d, 1000);
     CHECK(r.n == 5);
     r.n = 0;
     fl_detect_reassert(d, NULL, 10);
