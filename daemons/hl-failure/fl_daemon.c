@@ -359,8 +359,6 @@ static void start_action(target_t *t, const char *action, int attempt)
     t->action_started_us = hlb_now_us();
     fd->actions++;
     fl_incident_t *in = incident_of(t);
-    if (in)
-        in->attempts++;
     if (t->kind == T_SERVICE) {
         hlb_map_t *args = hlb_map_new();
         hlb_map_str(args, "unit", t->unit ? t->unit : t->name);
@@ -424,6 +422,9 @@ static void handle(target_t *t, const fl_effect_t *e)
     fl_incident_t *in = incident_of(t);
     const char *detail = e->detail ? e->detail : "";
     hlb_map_t *m = fields(t, e->action, e->attempt);
+    /* the incident shows where in the attempt budget it stands */
+    if (in && e->attempt > 0 && e->kind != FL_EFF_SCHEDULE && e->kind != FL_EFF_BUDGET_RESTORED)
+        in->attempts = (unsigned)e->attempt;
     switch (e->kind) {
     case FL_EFF_SCHEDULE: {
         uint64_t n = now_ms();
@@ -451,8 +452,6 @@ static void handle(target_t *t, const fl_effect_t *e)
         fl_incident_add(in, now_us, "systemd-restart",
                         "restart (attempt %d/%d) by systemd's own Restart=, not repeated",
                         e->attempt, e->max_attempts);
-        if (in)
-            in->attempts++;
         publish_step(t, "systemd-restart", "restart", e->attempt, detail, 0, 0);
         break;
     case FL_EFF_ATTEMPT_FAILED:

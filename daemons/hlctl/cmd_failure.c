@@ -26,8 +26,8 @@ static void outcome_text(const Hl__Incident *in, char *out, size_t n)
 {
     const char *o = in->outcome;
     if (!strcmp(o, "recovered"))
-        snprintf(out, n, "recovered in %.1f s after %u attempt%s", (double)in->ttr_ms / 1000.0,
-                 in->attempts, in->attempts == 1 ? "" : "s");
+        snprintf(out, n, "recovered in %.1f s (attempt %u)", (double)in->ttr_ms / 1000.0,
+                 in->attempts);
     else if (!strcmp(o, "gave-up"))
         snprintf(out, n, "GAVE UP after %u attempt%s, waiting for a rearm", in->attempts,
                  in->attempts == 1 ? "" : "s");
@@ -36,8 +36,7 @@ static void outcome_text(const Hl__Incident *in, char *out, size_t n)
     else if (!strcmp(o, "config-error"))
         snprintf(out, n, "CONFIGURATION ERROR, reported, not restarted");
     else if (!strcmp(o, "open"))
-        snprintf(out, n, "in progress (%u attempt%s so far)", in->attempts,
-                 in->attempts == 1 ? "" : "s");
+        snprintf(out, n, "in progress (attempt %u)", in->attempts);
     else
         snprintf(out, n, "%s", o);
 }
@@ -58,7 +57,10 @@ static void print_report(const Hl__FailureReport *r)
             char att[16] = "-", flap[16] = "-", next[64] = "-";
             if (t->max_attempts) {
                 snprintf(att, sizeof att, "%u/%u", t->attempts, t->max_attempts);
-                snprintf(flap, sizeof flap, "%u/%u", t->recoveries, t->flap_max);
+                if (t->flap_max) /* recoveries within the window / allowed */
+                    snprintf(flap, sizeof flap, "%u/%u", t->recoveries, t->flap_max);
+                else
+                    snprintf(flap, sizeof flap, "%u", t->recoveries);
                 if (t->due_us) {
                     uint64_t now = hlb_now_us();
                     snprintf(next, sizeof next, "%s in %.0f s", t->next_action,
