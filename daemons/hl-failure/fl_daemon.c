@@ -312,13 +312,12 @@ static void action_done(target_t *t, bool ok, const char *detail)
         checks_run_now(fd, FL_FT_NETWORK);
     if (!t->policy)
         return;
-    uint64_t now = now_ms();
-    /* Healthy already (a unit-watched service is active once its restart job
-     * is done): that is the verification. */
-    if (ok && fl_detect_is_healthy(fd->det, t->name))
-        fl_policy_feed(t->policy, FL_EV_HEALTHY, NULL, now);
+    /* Verification is a transition to healthy seen after the action began
+     * (while it ran, or after): a "healthy" left over from before it proves
+     * nothing. */
     fl_policy_feed(t->policy, ok ? FL_EV_ACT_OK : FL_EV_ACT_FAILED,
-                   &(fl_input_t){.detail = detail}, now);
+                   &(fl_input_t){.detail = ok ? "healthy again after the action" : detail},
+                   now_ms());
     flush(t);
     reschedule(fd);
 }
