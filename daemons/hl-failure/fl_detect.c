@@ -26,6 +26,8 @@ typedef struct svc {
     int exit_code, exit_status;
     /* health */
     bool has_health; /* a definite health state has been seen */
+    bool health_fresh; /* reported since the unit last came up: a verdict on the
+                        * process before a restart says nothing of this one */
     fl_health_t health;
     char *health_reason;
     bool healthy; /* as last told through ops.healthy */
@@ -131,7 +133,7 @@ static bool svc_is_healthy(const fl_detect_t *d, const svc_t *s)
     fl_healthy_on_t on = sc ? sc->healthy_on : FL_HEALTHY_AUTO;
     if (on == FL_HEALTHY_UNIT || (on == FL_HEALTHY_AUTO && !s->has_health))
         return s->up;
-    return s->health == FL_H_HEALTHY && (!s->unit_seen || s->up);
+    return s->health == FL_H_HEALTHY && (!s->unit_seen || (s->up && s->health_fresh));
 }
 
 static void svc_update_healthy(fl_detect_t *d, svc_t *s, const char *why)
@@ -368,6 +370,8 @@ void fl_detect_unit(fl_detect_t *d, const fl_unit_obs_t *u, uint64_t now)
     if (u->n_restarts >= 0)
         s->n_restarts = u->n_restarts;
     s->up = eq(u->active_state, "active") || eq(u->active_state, "reloading");
+    if (!s->up)
+        s->health_fresh = false;
     s->down_fail = eq(u->active_state, "failed") || eq(u->sub_state, "auto-restart");
     s->bad_load = eq(u->load_state, "bad-setting") || eq(u->load_state, "error");
     bool restarting = eq(u->sub_state, "auto-restart");
@@ -427,6 +431,8 @@ void fl_detect_health(fl_detect_t *d, const fl_health_obs_t *h, uint64_t now)
         return;
     fl_health_t prev = s->health;
     s->health = h->state;
+    if (s->up || !s->unit_seen)
+        s->health_fresh = true;
     if (h->state != FL_H_UNKNOWN)
         s->has_health = true;
     set_str(&s->health_reason, h->reason);

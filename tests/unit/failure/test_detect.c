@@ -279,6 +279,16 @@ static void test_hang(void)
     fl_detect_health(d, &(fl_health_obs_t){.service = "web", .state = FL_H_HEALTHY}, 43000);
     fl_detect_tick(d, 50000);
     CHECK(r.n == 2 && fl_detect_is_healthy(d, "web"));
+    /* a restart makes the last verdict stale: healthy again only once the
+     * checks have said so about the new process */
+    int before = r.nhealthy;
+    u = unit("web", "inactive", "dead", "success");
+    fl_detect_unit(d, &u, 50100);
+    u = unit("web", "active", "running", "success");
+    fl_detect_unit(d, &u, 50200);
+    CHECK(!fl_detect_is_healthy(d, "web") && r.nhealthy == before);
+    fl_detect_health(d, &(fl_health_obs_t){.service = "web", .state = FL_H_HEALTHY}, 50300);
+    CHECK(fl_detect_is_healthy(d, "web") && r.nhealthy == before + 1);
     /* degraded is not healthy, and not a failure */
     fl_detect_health(d, &(fl_health_obs_t){.service = "web", .state = FL_H_DEGRADED}, 51000);
     fl_detect_tick(d, 60000);
