@@ -8,10 +8,11 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
        libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler libmsgpack-dev
        libcurl4-openssl-dev libsystemd-dev libyaml-dev libmicrohttpd-dev
        # test peers and tools
-       valgrind socat curl iproute2 prometheus prometheus-alertmanager
+       valgrind socat curl iproute2 procps jq prometheus prometheus-alertmanager
        prometheus-node-exporter monit)
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
+[ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

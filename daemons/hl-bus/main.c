@@ -14,8 +14,9 @@ typedef struct {
     int64_t hwm;
 } bus_t;
 
-static const char *const default_lvc[] = {"health.", "service.", "uplink.", "daemon.",
-                                          "lifecycle.", NULL};
+/* State topics: a late subscriber needs their current value, not news. */
+static const char *const default_lvc[] = {"health.", "service.", "uplink.", "daemon.", "lifecycle.",
+                                          "metrics.threshold.", "alert.", NULL};
 
 static void free_prefixes(char **v)
 {

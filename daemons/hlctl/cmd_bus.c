@@ -117,8 +117,20 @@ int hlctl_cmd_pub(hlctl_t *ctx, int argc, char **argv)
     } else if (!(m = hlctl_kv_map(argc - 2, argv + 2))) {
         return HLCTL_USAGE;
     }
+    /* A one-shot publisher must not queue into the void: say at once when
+     * the proxy is not there or not ours to talk to. */
+    char *path = hlb_path(ctx->runtime_dir, HLB_BUS_PUB);
+    int probe = hlb_socket_probe(path);
+    if (probe < 0) {
+        fprintf(stderr, "hlctl: cannot publish on %s: %s\n", path,
+                probe == -ECONNREFUSED ? "hl-bus is not running" : strerror(-probe));
+        free(path);
+        hlb_map_destroy(&m);
+        return HLCTL_CRITICAL;
+    }
+    free(path);
     hlb_pub_t *p = hlb_pub_new(ctx->runtime_dir, "hlctl");
-    int rc = p ? hlb_pub_send_map(p, topic, m) : -ENOMEM;
+    int rc = p ? hlb_pub_send_map(p, topic, m) : -errno;
     if (p)
         hlb_pub_set_linger(p, ctx->call.timeout_ms);
     hlb_pub_destroy(&p); /* waits until the message has reached the proxy */

@@ -59,27 +59,11 @@ void hlb_client_destroy(hlb_client_t **self_p)
     *self_p = NULL;
 }
 
-/* Says at once when nobody listens on PATH, instead of letting ZeroMQ
- * retry the connect silently until the deadline. */
-static int probe(const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path)
-        return -ENAMETOOLONG;
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ? -errno : 0;
-    close(fd);
-    if (rc == -ENOENT)
-        rc = -ECONNREFUSED;
-    return rc == -EAGAIN ? 0 : rc; /* a full backlog still means someone is there */
-}
-
 static int open_sock(hlb_client_t *c)
 {
-    int rc = probe(c->path);
+    /* Says at once when nobody listens, instead of letting ZeroMQ retry
+     * the connect silently until the deadline. */
+    int rc = hlb_socket_probe(c->path);
     if (rc < 0)
         return rc;
     c->sock = zsock_new(ZMQ_DEALER);

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 const char *hlb_runtime_dir(const char *dir)
 {
@@ -52,6 +55,22 @@ int hlb_mkdir_p(const char *path, mode_t mode)
     }
     free(p);
     return rc;
+}
+
+int hlb_socket_probe(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path)
+        return -ENAMETOOLONG;
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ? -errno : 0;
+    close(fd);
+    if (rc == -ENOENT)
+        rc = -ECONNREFUSED;
+    return rc == -EAGAIN ? 0 : rc; /* a full backlog still means someone is there */
 }
 
 int hlb_name_valid(const char *name)

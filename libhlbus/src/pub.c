@@ -52,6 +52,17 @@ hlb_pub_t *hlb_pub_new(const char *runtime_dir, const char *source)
         zhashx_set_destructor(p->seqs, free_seq);
     if (!p->source || !p->sock || !p->seqs)
         goto fail;
+    /* Nobody listening yet is fine (the queue waits for the proxy), but a
+     * socket we may not connect to would lose everything silently. */
+    char *path = hlb_path(runtime_dir, HLB_BUS_PUB);
+    int probe = path ? hlb_socket_probe(path) : -ENOMEM;
+    free(path);
+    if (probe == -EACCES || probe == -EPERM) {
+        free(ep);
+        hlb_pub_destroy(&p);
+        errno = EACCES;
+        return NULL;
+    }
     p->linger_ms = 2000;
     zsock_set_sndhwm(p->sock, 10000);
     zsock_set_linger(p->sock, p->linger_ms);

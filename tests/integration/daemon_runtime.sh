@@ -70,6 +70,10 @@ kill -TERM $pid; wait $pid; rc=$?; pid=
 ok test $rc = 0
 ok test ! -e "$dir/ctl/hl-bus"
 hlctl --retries 0 ping hl-bus 2>/dev/null; ok test $? = 2
+# publishing with no proxy fails loudly instead of queueing into the void
+out=$(hlctl pub test.x hi 2>&1); rc=$?
+ok test $rc = 2
+ok grep -q "hl-bus is not running" <<<"$out"
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

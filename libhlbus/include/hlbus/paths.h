@@ -15,5 +15,9 @@ char *hlb_endpoint(const char *runtime_dir, const char *rel);
 char *hlb_path(const char *runtime_dir, const char *rel);
 /* mkdir -p with MODE for the directories it creates; 0 or -errno. */
 int hlb_mkdir_p(const char *path, mode_t mode);
+/* Whether something listens on the unix socket at PATH: 0, -ECONNREFUSED
+ * (nobody: no file, or a stale one), -EACCES (not allowed to connect), or
+ * another -errno. A plain connect(), closed at once. */
+int hlb_socket_probe(const char *path);
 /* A daemon name is [a-z0-9-]{1,64}: it becomes a file name and a topic part. */
 int hlb_name_valid(const char *name);

@@ -13,7 +13,8 @@
 
 typedef struct hlb_pub hlb_pub_t;
 
-/* SOURCE is the daemon name carried in every envelope. */
+/* SOURCE is the daemon name carried in every envelope. NULL with errno
+ * EACCES when bus/pub exists but this process may not connect to it. */
 hlb_pub_t *hlb_pub_new(const char *runtime_dir, const char *source);
 void hlb_pub_destroy(hlb_pub_t **self_p);
 /* 0, -EAGAIN when dropped (queue full), -EINVAL for a bad topic or a

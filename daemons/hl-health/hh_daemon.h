@@ -1,0 +1,28 @@
+/* hl-health on the bus: configure/start/stop for the daemon runtime, the
+ * events it consumes and publishes, and its ctl methods. */
+#pragma once
+#include <hlbus/hlbus.h>
+#include "hh_config.h"
+
+typedef struct hh_daemon {
+    hh_config_t cfg;
+    bool have_cfg;
+    hlb_daemon_t *d;
+    hh_engine_t *eng;
+    hlb_sub_t *sub;
+    int snapshot_timer;
+    uint64_t published, publish_dropped;
+} hh_daemon_t;
+
+extern const hlb_method_t hh_methods[];
+
+int hh_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
+                        bool check_only, hlb_diag_t *diag, void *arg);
+int hh_daemon_start(hlb_daemon_t *d, void *arg);
+void hh_daemon_stop(hlb_daemon_t *d, void *arg);
+/* Reads a string field named NAME from an event body: a registered protobuf
+ * message (by field name, so that any message with that field works) or a
+ * msgpack map. Returns a copy the caller frees, or NULL. */
+char *hh_event_str(const hlb_event_t *ev, const char *name);
+/* Same for an unsigned integer field; 0 or -ENOENT. */
+int hh_event_uint(const hlb_event_t *ev, const char *name, uint64_t *out);

@@ -1,0 +1,340 @@
+/* HTTP(S) probes on one libcurl multi handle, driven by hh_io: curl tells us
+ * which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to call it back
+ * (CURLMOPT_TIMERFUNCTION); we call curl_multi_socket_action from the loop.
+ * Each check keeps its easy handle between runs, so its options are set once
+ * and its connection stays in the multi handle's cache (reuse). */
+#include "hh_probe.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+struct hh_curl {
+    hh_io_t *io;
+    CURLM *multi;
+    hh_timer_t timer;
+    int running;
+};
+
+typedef struct {
+    hh_probe_t base;
+    CURL *easy;
+    struct curl_slist *headers;
+    regex_t re;
+    bool has_re;
+    char errbuf[CURL_ERROR_SIZE];
+    char *body;        /* first max_body bytes of the response body */
+    size_t body_len;
+    bool body_over;    /* the body was longer than max_body: transfer cut */
+    int64_t timeout_ms;
+    bool in_multi;
+} http_probe_t;
+
+static void check_done(hh_curl_t *c);
+
+/* ---- the multi handle on hh_io ---- */
+
+static void on_socket_event(hh_io_t *io, int fd, uint32_t events, void *arg)
+{
+    hh_curl_t *c = arg;
+    int mask = 0;
+    if (events & EPOLLIN)
+        mask |= CURL_CSELECT_IN;
+    if (events & EPOLLOUT)
+        mask |= CURL_CSELECT_OUT;
+    if (events & (EPOLLERR | EPOLLHUP))
+        mask |= CURL_CSELECT_ERR;
+    curl_multi_socket_action(c->multi, fd, mask, &c->running);
+    check_done(c);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    hh_curl_t *c = userp;
+    if (what == CURL_POLL_REMOVE) {
+        hh_io_unwatch(c->io, s);
+        return 0;
+    }
+    uint32_t ev = 0;
+    if (what & CURL_POLL_IN)
+        ev |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+        ev |= EPOLLOUT;
+    /* A failed watch leaves the transfer to its timeout, which curl enforces. */
+    (void)hh_io_watch(c->io, s, ev, on_socket_event, c);
+    return 0;
+}
+
+static void on_timer(hh_io_t *io, hh_timer_t *t, void *arg)
+{
+    hh_curl_t *c = arg;
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &c->running);
+    check_done(c);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    hh_curl_t *c = userp;
+    if (timeout_ms < 0)
+        hh_timer_stop(c->io, &c->timer);
+    else
+        hh_timer_after_ms(c->io, &c->timer, timeout_ms); /* 0: as soon as the loop turns */
+    return 0;
+}
+
+hh_curl_t *hh_curl_new(hh_io_t *io)
+{
+    static bool global_done;
+    if (!global_done) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return NULL;
+        global_done = true;
+    }
+    hh_curl_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->io = io;
+    c->multi = curl_multi_init();
+    if (!c->multi) {
+        free(c);
+        return NULL;
+    }
+    hh_timer_init(&c->timer, on_timer, c);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    return c;
+}
+
+void hh_curl_set_maxconnects(hh_curl_t *c, long n)
+{
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, n);
+}
+
+void hh_curl_destroy(hh_curl_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hh_curl_t *c = *self_p;
+    hh_timer_stop(c->io, &c->timer);
+    /* Probes remove their easy handles first; cleanup closes cached connections
+     * and calls socket_cb(REMOVE) for what is still watched. */
+    curl_multi_cleanup(c->multi);
+    free(c);
+    *self_p = NULL;
+}
+
+/* ---- one HTTP check ---- */
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    http_probe_t *h = userdata;
+    size_t n = size * nmemb;
+    size_t max = h->base.spec->u.http.max_body;
+    size_t room = max - h->body_len;
+    size_t take = n < room ? n : room;
+    memcpy(h->body + h->body_len, ptr, take);
+    h->body_len += take;
+    if (take < n) {
+        /* A huge body is not read to its end: stop here and judge what we have. */
+        h->body_over = true;
+        return 0;
+    }
+    return n;
+}
+
+static void judge(http_probe_t *h, CURLcode code)
+{
+    const hh_http_spec_t *s = &h->base.spec->u.http;
+    size_t outlen = h->body_len < HH_OUTPUT_MAX ? h->body_len : HH_OUTPUT_MAX;
+    long status = 0;
+    curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+    char *detail = NULL;
+    hh_result_t r = HH_FAIL;
+
+    if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && h->body_over)) {
+        if (code == CURLE_OPERATION_TIMEDOUT)
+            detail = hh_strdup_printf("timed out after %lld ms%s", (long long)h->timeout_ms,
+                                      status ? " (reading the body)" : "");
+        else
+            detail = hh_strdup_printf("%s%s%s", curl_easy_strerror(code),
+                                      h->errbuf[0] ? ": " : "", h->errbuf);
+    } else if (status < s->status_min || status > s->status_max) {
+        detail = hh_strdup_printf("HTTP %ld, expected %ld-%ld", status, s->status_min,
+                                  s->status_max);
+    } else if (s->body_match || h->has_re) {
+        /* The body is matched as text: NUL-terminate our copy. */
+        h->body[h->body_len] = '\0';
+        bool ok = true;
+        if (s->body_match && !memmem(h->body, h->body_len, s->body_match, strlen(s->body_match)))
+            ok = false;
+        if (ok && h->has_re && regexec(&h->re, h->body, 0, NULL, 0) != 0)
+            ok = false;
+        if (ok) {
+            r = HH_PASS;
+            detail = hh_strdup_printf("HTTP %ld", status);
+        } else {
+            detail = hh_strdup_printf("HTTP %ld, body does not match%s", status,
+                                      h->body_over ? " (in the first max_body bytes)" : "");
+        }
+    } else {
+        r = HH_PASS;
+        detail = hh_strdup_printf("HTTP %ld", status);
+    }
+    hh_probe_finish(&h->base, r, detail ? detail : "(out of memory)", h->body, outlen);
+    free(detail);
+}
+
+static void check_done(hh_curl_t *c)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        http_probe_t *h = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&h);
+        CURLcode code = m->data.result;
+        /* Remove before judging: the done callback may start the next attempt. */
+        curl_multi_remove_handle(c->multi, m->easy_handle);
+        h->in_multi = false;
+        judge(h, code);
+    }
+}
+
+static int http_start(hh_probe_t *p, int64_t timeout_ms)
+{
+    http_probe_t *h = (http_probe_t *)p;
+    h->body_len = 0;
+    h->body_over = false;
+    h->errbuf[0] = '\0';
+    h->timeout_ms = timeout_ms;
+    curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+    CURLMcode mc = curl_multi_add_handle(p->env.curl->multi, h->easy);
+    if (mc != CURLM_OK)
+        return -EIO;
+    h->in_multi = true;
+    /* curl now wants its timeout handled at once (timer_cb(0)); doing it
+     * here sends the request in this loop turn instead of the next. The
+     * transfer cannot complete yet (the request is only being written), but
+     * others' may: they are completed too, which is fine from here. */
+    curl_multi_socket_action(p->env.curl->multi, CURL_SOCKET_TIMEOUT, 0, &p->env.curl->running);
+    check_done(p->env.curl);
+    return 0;
+}
+
+static void http_cancel(hh_probe_t *p)
+{
+    http_probe_t *h = (http_probe_t *)p;
+    if (h->in_multi) {
+        curl_multi_remove_handle(p->env.curl->multi, h->easy);
+        h->in_multi = false;
+    }
+}
+
+static void http_destroy(hh_probe_t *p)
+{
+    http_probe_t *h = (http_probe_t *)p;
+    curl_easy_cleanup(h->easy);
+    curl_slist_free_all(h->headers);
+    if (h->has_re)
+        regfree(&h->re);
+    free(h->body);
+    free(h);
+}
+
+static const hh_probe_ops_t http_ops = {http_start, http_cancel, http_destroy};
+
+hh_probe_t *hh_http_probe_new(const hh_probe_env_t *env, const hh_check_spec_t *spec, char **err)
+{
+    const hh_http_spec_t *s = &spec->u.http;
+    if (!env->curl || !s->url) {
+        if (err)
+            *err = strdup("http check without url");
+        return NULL;
+    }
+    http_probe_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->base.ops = &http_ops;
+    h->body = malloc(s->max_body + 1);
+    h->easy = curl_easy_init();
+    if (!h->body || !h->easy)
+        goto fail;
+    if (s->body_regex) {
+        int rc = regcomp(&h->re, s->body_regex, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            if (err) {
+                char msg[128];
+                regerror(rc, &h->re, msg, sizeof msg);
+                *err = hh_strdup_printf("body_regex: %s", msg);
+            }
+            goto fail;
+        }
+        h->has_re = true;
+    }
+    for (char **hd = s->headers; hd && *hd; hd++) {
+        struct curl_slist *l = curl_slist_append(h->headers, *hd);
+        if (!l)
+            goto fail;
+        h->headers = l;
+    }
+    CURL *e = h->easy;
+    curl_easy_setopt(e, CURLOPT_URL, s->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, h);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, h);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "hl-health/" HL_HEALTH_VERSION);
+    /* Only http and https, also for redirects: a check must not turn into a
+     * file:// read or anything else by a Location header. */
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#endif
+    /* No proxy: health checks are of local endpoints, and an explicit ""
+     * also spares curl its look-up of *_proxy variables on every transfer. */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, s->follow_redirects ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, s->max_redirects);
+    if (h->headers)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->headers);
+    const char *m = s->method ? s->method : "GET";
+    if (strcmp(m, "HEAD") == 0)
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    else if (strcmp(m, "GET") != 0)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+    if (s->body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(s->body));
+        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, s->body);
+        if (strcmp(m, "POST") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+    }
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, s->tls_verify ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, s->tls_verify ? 2L : 0L);
+    if (s->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
+    if (s->client_cert)
+        curl_easy_setopt(e, CURLOPT_SSLCERT, s->client_cert);
+    if (s->client_key)
+        curl_easy_setopt(e, CURLOPT_SSLKEY, s->client_key);
+    if (s->tls_min) {
+        long v = strcmp(s->tls_min, "1.3") == 0   ? CURL_SSLVERSION_TLSv1_3
+                 : strcmp(s->tls_min, "1.2") == 0 ? CURL_SSLVERSION_TLSv1_2
+                                                  : CURL_SSLVERSION_TLSv1_0;
+        curl_easy_setopt(e, CURLOPT_SSLVERSION, v);
+    }
+    if (!s->reuse)
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    return &h->base;
+fail:
+    http_destroy(&h->base);
+    return NULL;
+}

@@ -1,0 +1,60 @@
+/* Metrics derived from bus events, kept between renders:
+ *
+ *   health.<service>   hl_service_health{service} (1 healthy, 0.5 degraded,
+ *                      0 unhealthy; absent while unknown),
+ *                      hl_service_health_state{service,state} (one-hot),
+ *                      hl_check_up / hl_check_duration_seconds{service,check}
+ *                      when the event lists its checks
+ *   service.<service>  hl_service_active, hl_service_restarts
+ *   failure.<type>     hl_failures_total{type,service}
+ *   recovery.<service> hl_recoveries_total{service,action,outcome} (hl-orchestrator's
+ *                      outcomes), hl_recovery_last_duration_seconds{service},
+ *                      hl_recovery_steps_total{service,step,action} (hl-failure's
+ *                      policy steps), hl_recovery_time_seconds{service}
+ *   alert.<target>     hl_alerts_total{alert,severity} (raised),
+ *                      hl_alert_active{alert,severity}
+ *   daemon.<name>      hl_daemon_info{daemon,state,version},
+ *                      hl_daemon_start_time_seconds, hl_daemon_published_total,
+ *                      hl_daemon_dropped_total, hl_daemon_gaps_total
+ *   metrics.report.<source>  the samples of hl.MetricsReport
+ *   (every event)      hl_metrics_bus_events_total{prefix}
+ *   hl-bus "stats"     hl_bus_up, hl_bus_messages_total{prefix},
+ *                      hl_bus_bytes_total{prefix}, hl_bus_malformed_total,
+ *                      hl_bus_lvc_topics, hl_bus_lvc_replays_total,
+ *                      hl_bus_subscriptions, hl_bus_source_messages_total{source},
+ *                      hl_bus_source_gaps_total{source}
+ *
+ * Bodies are read by field name through protobuf-c's reflection (or as a
+ * msgpack map), so that a field added to another daemon's message never
+ * needs a change here: a state is the first of the fields "state",
+ * "status", "health"; a check list is the repeated message field "checks"
+ * whose elements have "name", a state (or a bool "ok"/"healthy"/"passing")
+ * and optionally "duration_ms"/"duration_us"/"duration_seconds" and
+ * "bad_streak". hl-failure's "reasserted" failures are not counted again.
+ * Counters count live events only, never last-value-cache replays. The
+ * number of series is capped; series past the cap are dropped and counted. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <protobuf-c/protobuf-c.h>
+#include "expo.h"
+#include "hlbus.pb-c.h"
+
+typedef struct hlm_busm hlm_busm_t;
+
+hlm_busm_t *hlm_busm_new(size_t max_series);
+void hlm_busm_destroy(hlm_busm_t **self_p);
+/* One event. MSG is the decoded body when its type is registered, else
+ * NULL; TYPE, BODY and LEN are the raw body (for msgpack). */
+void hlm_busm_event(hlm_busm_t *b, const char *topic, const char *source, const char *type,
+                    const ProtobufCMessage *msg, const void *body, size_t len, bool replay);
+/* The hl-bus "stats" reply, or NULL when hl-bus did not answer. */
+void hlm_busm_bus_stats(hlm_busm_t *b, const Hl__BusStats *st);
+/* Writes every family (sorted by name, series sorted by labels). Families
+ * already present in E are skipped (and counted as conflicts). */
+void hlm_busm_render(hlm_busm_t *b, hlm_expo_t *e);
+/* Changes the cap (a reload); series already kept stay. */
+void hlm_busm_set_max(hlm_busm_t *b, size_t max_series);
+size_t hlm_busm_series(const hlm_busm_t *b);
+uint64_t hlm_busm_dropped(const hlm_busm_t *b);
+uint64_t hlm_busm_rejected(const hlm_busm_t *b); /* malformed events and report samples */

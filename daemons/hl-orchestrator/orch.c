@@ -1,0 +1,240 @@
+/* hl-orchestrator's runtime glue: configuration, the systemd connection,
+ * bus subscriptions and the overall lifecycle state. */
+#include "orch.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const lc_names[] = {"starting", "ready", "failed", "shutting-down", "stopped"};
+
+const char *orch_lc_name(lc_state_t st)
+{
+    return lc_names[st];
+}
+
+void orch_lifecycle_fill(orch_t *o, Hl__LifecycleState *m)
+{
+    hl__lifecycle_state__init(m);
+    m->state = (char *) lc_names[o->lc];
+    m->phase = o->lc_phase;
+    m->phase_name = (char *) (o->lc_phase_name ? o->lc_phase_name : "");
+    m->status = o->status ? o->status : "";
+    m->since_us = o->lc_since_us;
+    m->ts_us = hlb_now_us();
+    m->pid = (uint32_t) getpid();
+}
+
+void orch_set_lifecycle(orch_t *o, lc_state_t st, const char *fmt, ...)
+{
+    hlb_buf_t b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    hlb_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    char *text = hlb_buf_steal(&b);
+    bool same = o->lc == st && o->status && text && !strcmp(o->status, text);
+    if (o->lc != st || !o->lc_since_us)
+        o->lc_since_us = hlb_now_us();
+    o->lc = st;
+    if (same) {
+        free(text);
+        return;
+    }
+    free(o->status);
+    o->status = text;
+    if (o->d)
+        hlb_daemon_status(o->d, "%s", text ? text : "");
+    if (o->pub) {
+        Hl__LifecycleState m;
+        orch_lifecycle_fill(o, &m);
+        hlb_pub_send(o->pub, "lifecycle.state", &m.base);
+    }
+}
+
+char *orch_transient_name(orch_t *o, const char *what)
+{
+    char *n = NULL;
+    if (asprintf(&n, "hl-orch-%s-%d-%llu.service", what, (int) getpid(),
+                 (unsigned long long) ++o->counter) < 0)
+        return NULL;
+    return n;
+}
+
+char *orch_normalize_unit(const char *unit)
+{
+    if (!unit || !*unit)
+        return NULL;
+    char *n = NULL;
+    if (strchr(unit, '.'))
+        n = strdup(unit);
+    else if (asprintf(&n, "%s.service", unit) < 0)
+        n = NULL;
+    if (n && !sdm_unit_name_valid(n)) {
+        free(n);
+        n = NULL;
+    }
+    return n;
+}
+
+/* ---- systemd ---- */
+
+static void watch_configured(orch_t *o)
+{
+    const orch_cfg_t *c = o->cfg;
+    for (size_t i = 0; i < c->n_phases; i++)
+        for (size_t k = 0; k < c->phases[i].n_units; k++)
+            sdm_watch(o->sdm, c->phases[i].units[k].unit);
+    for (char **v = c->watch; v && *v; v++)
+        sdm_watch(o->sdm, *v);
+    for (char **v = c->manage; v && *v; v++)
+        sdm_watch(o->sdm, *v);
+    sdm_watch(o->sdm, c->health_unit);
+}
+
+static void on_sdm_ready(sdm_t *m, void *arg)
+{
+    orch_t *o = arg;
+    units_snapshot(o);
+    if (!o->started) {
+        o->started = true;
+        hlb_info("connected to systemd (%s bus)", o->cfg->bus);
+        if (o->startup)
+            startup_begin(o->startup);
+    } else {
+        hlb_info("reconnected to systemd");
+        startup_poke(o->startup);
+        if (o->shutdown)
+            shutdown_poke(o->shutdown);
+    }
+}
+
+static void on_sdm_lost(sdm_t *m, int err, void *arg)
+{
+    orch_t *o = arg;
+    hlb_warn("lost the connection to systemd (%s); reconnecting", strerror(-err));
+    (void) o;
+}
+
+static void on_unit_changed(sdm_t *m, sdm_unit_t *u, bool settled, void *arg)
+{
+    units_changed(arg, u, settled);
+}
+
+static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
+{
+    orch_t *o = arg;
+    if (!strncmp(ev->topic, "health.", 7))
+        health_event(o, ev);
+    else if (!strncmp(ev->topic, "lifecycle.ack.", 14))
+        shutdown_ack(o, ev);
+}
+
+/* ---- daemon ops ---- */
+
+static int o_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
+                       bool check_only, hlb_diag_t *diag, void *arg)
+{
+    orch_t *o = arg;
+    orch_cfg_t *c = orch_cfg_parse(section, diag);
+    if (!c)
+        return -EINVAL;
+    orch_cfg_archive_config_dir(c, conf ? hlb_conf_file(conf) : NULL);
+    if (check_only) {
+        orch_cfg_destroy(&c);
+        return 0;
+    }
+    if (o->cfg && strcmp(o->cfg->bus, c->bus) != 0)
+        hlb_warn("bus changed from %s to %s: takes effect at the next start", o->cfg->bus,
+                 c->bus);
+    /* A running startup keeps the phases it began with (it holds a reference). */
+    orch_cfg_destroy(&o->cfg);
+    o->cfg = c;
+    if (o->sdm)
+        watch_configured(o);
+    return 0;
+}
+
+static int o_start(hlb_daemon_t *d, void *arg)
+{
+    orch_t *o = arg;
+    o->d = d;
+    o->loop = hlb_daemon_loop(d);
+    o->pub = hlb_daemon_pub(d);
+    o->exit_timer = -1;
+    static const sdm_ops_t ops = {
+        .ready = on_sdm_ready,
+        .lost = on_sdm_lost,
+        .unit_changed = on_unit_changed,
+    };
+    o->sdm = sdm_new(o->loop, o->cfg->bus, &ops, o);
+    o->startup = startup_new(o);
+    if (!o->sdm || !o->startup) {
+        hlb_err("out of memory");
+        return -ENOMEM;
+    }
+    watch_configured(o);
+    static const char *const prefixes[] = {"health.", "lifecycle.ack.", NULL};
+    if (!hlb_daemon_subscribe(d, prefixes, on_event, o)) {
+        hlb_err("cannot subscribe to the bus");
+        return -EIO;
+    }
+    orch_set_lifecycle(o, LC_STARTING, "connecting to systemd (%s bus)", o->cfg->bus);
+    int r = sdm_connect(o->sdm);
+    if (r < 0) {
+        hlb_err("bad systemd bus \"%s\": %s", o->cfg->bus, strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
+static void free_user(sdm_unit_t *u, void *arg)
+{
+    free(u->user);
+    u->user = NULL;
+}
+
+static void o_stop(hlb_daemon_t *d, void *arg)
+{
+    orch_t *o = arg;
+    const char *why = "hl-orchestrator is stopping";
+    methods_cancel_all(o, why);
+    recovery_cancel_all(o, why);
+    units_failure_cancel(o, NULL);
+    if (o->shutdown)
+        shutdown_cancel(o->shutdown, why);
+    startup_destroy(&o->startup);
+    shutdown_destroy(&o->shutdown);
+    if (o->sdm)
+        sdm_each(o->sdm, free_user, NULL);
+    sdm_destroy(&o->sdm);
+}
+
+static void orch_free(orch_t *o)
+{
+    zhashx_destroy(&o->health);
+    orch_cfg_destroy(&o->cfg);
+    free(o->status);
+}
+
+int orch_main(int argc, char **argv)
+{
+    static const hlb_daemon_ops_t ops = {
+        .name = "hl-orchestrator",
+        .summary = "Phased startup, readiness, graceful shutdown and recovery of the VM's "
+                   "services, over systemd's D-Bus API.",
+        .configure = o_configure,
+        .start = o_start,
+        .stop = o_stop,
+        .methods = orch_methods,
+        .manual_ready = true,
+        .help_extra = "READY=1 is sent when the last startup phase passes; STATUS= tells the\n"
+                      "phase. A failed startup exits with status 3 after publishing its\n"
+                      "report (lifecycle.phase) and logging the unit's last journal lines.\n"
+                      "Stopping the unit runs the graceful shutdown (ExecStop=hlctl shutdown).",
+    };
+    orch_t o = {0};
+    int rc = hlb_daemon_main(argc, argv, &ops, &o);
+    orch_free(&o);
+    return rc;
+}

@@ -1,0 +1,145 @@
+/* hl-orchestrator's shared state and the interfaces between its modules:
+ * units (service.* events), health (health.* events), startup (phases),
+ * shutdown, recovery and the ctl methods. Single-threaded: everything runs
+ * in the daemon's zloop. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <czmq.h>
+#include <hlbus/hlbus.h>
+#include "orchestrator.pb-c.h"
+#include "config.h"
+#include "sdm.h"
+
+/* The overall state, published as lifecycle.state. */
+typedef enum {
+    LC_STARTING,
+    LC_READY,
+    LC_FAILED,
+    LC_SHUTTING_DOWN,
+    LC_STOPPED,
+} lc_state_t;
+
+typedef struct startup startup_t;
+typedef struct shutdown shutdown_t;
+typedef struct recovery recovery_t;
+
+/* A pending ctl request answered when a job ends. */
+typedef struct pending_job pending_job_t;
+typedef struct failure_wait failure_wait_t;
+
+typedef struct orch {
+    hlb_daemon_t *d;
+    zloop_t *loop;
+    hlb_pub_t *pub;
+    orch_cfg_t *cfg;
+    sdm_t *sdm;
+    bool started;            /* the startup sequence has begun */
+    bool ready;              /* READY=1 was sent */
+    lc_state_t lc;
+    uint64_t lc_since_us;
+    char *status;            /* last STATUS= text */
+    uint32_t lc_phase;       /* 1-based, 0 before the first */
+    const char *lc_phase_name;
+    startup_t *startup;
+    shutdown_t *shutdown;
+    recovery_t *recoveries;  /* running, linked */
+    pending_job_t *jobs;     /* start/stop/restart requests in flight */
+    failure_wait_t *failure_waits; /* reports waiting for the journal */
+    zhashx_t *health;        /* service → health_t */
+    uint64_t counter;        /* for unique transient unit names */
+    int exit_timer;
+} orch_t;
+
+/* ---- orch.c ---- */
+void orch_set_lifecycle(orch_t *o, lc_state_t st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *orch_lc_name(lc_state_t st);
+void orch_lifecycle_fill(orch_t *o, Hl__LifecycleState *m);
+/* A unique transient unit name "hl-orch-<what>-<pid>-<n>.service". */
+char *orch_transient_name(orch_t *o, const char *what);
+/* UNIT, or UNIT + ".service" when it has no type suffix; NULL if invalid. */
+char *orch_normalize_unit(const char *unit);
+
+/* ---- units.c: service.<name> ---- */
+/* Called by sdm for every change; publishes service.<name> when something a
+ * subscriber cares about changed, and feeds the startup machine. */
+void units_changed(orch_t *o, sdm_unit_t *u, bool settled);
+/* Fills M from U (strings point into U; valid until U changes). */
+void units_fill(orch_t *o, const sdm_unit_t *u, Hl__ServiceState *m);
+/* Publishes every known unit once (a snapshot after (re)connecting). */
+void units_snapshot(orch_t *o);
+/* Whether U counts as up: active or reloading, or (after a job of ours
+ * that ended "done") inactive with Result=success, as a oneshot is. */
+bool units_is_active(const sdm_unit_t *u);
+const char *units_exit_kind(int32_t code);
+/* A one-line summary of why U is not up ("failed (Result=exit-code, exited
+ * with status 78)"). The caller frees. */
+char *units_describe(const sdm_unit_t *u);
+/* A failure report on UNIT (its state, its last journal lines), owned by
+ * the caller: free with hl__unit_failure__free_unpacked(f, NULL). */
+Hl__UnitFailure *units_failure(orch_t *o, const char *unit, const char *reason,
+                               const char *summary, const char *job_result, const char *phase);
+/* The same, with the journal lines collected once the journal has caught
+ * up with the failure (see jcollect_new): FN(f, arg) is called later, from
+ * the loop, with F owned by FN (NULL when out of memory). */
+typedef void (units_failure_fn)(Hl__UnitFailure *f, void *arg);
+void units_failure_async(orch_t *o, const char *unit, const char *reason, const char *summary,
+                         const char *job_result, const char *phase, units_failure_fn *fn,
+                         void *arg);
+/* Forgets the pending reports for ARG (all with NULL): FN is not called. */
+void units_failure_cancel(orch_t *o, void *arg);
+/* A deep copy of any message (packed and unpacked); NULL on failure. */
+ProtobufCMessage *orch_proto_copy(const ProtobufCMessage *m);
+
+/* ---- health.c: health.<service> from hl-health ---- */
+typedef struct health {
+    char *state;      /* healthy, degraded, unhealthy, unknown */
+    uint64_t ts_us;   /* when hl-health published it */
+} health_t;
+void health_event(orch_t *o, const hlb_event_t *ev);
+/* "HEALTH_STATE_DEGRADED", "Healthy" → "degraded", "healthy"; NULL if none. */
+const char *health_normalize(const char *s);
+/* The normalized state in an event body, or NULL when it carries none. */
+const char *health_state_of(const hlb_event_t *ev);
+const health_t *health_get(orch_t *o, const char *service);
+/* Whether health gates apply now: configured, and hl-health's unit active. */
+bool health_gating(orch_t *o);
+/* Whether SERVICE counts as healthy for a unit that became active at
+ * SINCE_US: a healthy report (or degraded, when accepted) made after it. */
+bool health_ok(orch_t *o, const char *service, uint64_t since_us);
+
+/* ---- startup.c: the phases ---- */
+startup_t *startup_new(orch_t *o);
+void startup_destroy(startup_t **self_p);
+void startup_begin(startup_t *s);
+/* Re-evaluates after a unit or health change. */
+void startup_poke(startup_t *s);
+/* Stops issuing anything (a shutdown takes over). */
+void startup_abort(startup_t *s);
+bool startup_finished(const startup_t *s);
+/* The reply of "phases". Free with startup_list_free. */
+void startup_list(startup_t *s, Hl__PhaseList *out);
+void startup_list_free(Hl__PhaseList *out);
+
+/* ---- shutdown.c ---- */
+shutdown_t *shutdown_new(orch_t *o);
+void shutdown_destroy(shutdown_t **self_p);
+/* Starts the sequence (or joins the running one); DEF (may be NULL) is
+ * answered with the report when it ends. */
+void shutdown_request(orch_t *o, const char *reason, hlb_deferred_t *def);
+void shutdown_ack(orch_t *o, const hlb_event_t *ev);
+void shutdown_poke(shutdown_t *s);
+/* Answers every waiting request with an error; for the daemon's stop. */
+void shutdown_cancel(shutdown_t *s, const char *why);
+
+/* ---- recovery.c ---- */
+/* Starts a recovery of UNIT. With REQ (a ctl request) the reply is deferred
+ * until it ends, or REPLY gets the error at once when it is refused. */
+void recovery_start(orch_t *o, const char *unit, const char *type, const char *reason,
+                    hlb_request_t *req, hlb_reply_t *reply);
+void recovery_cancel_all(orch_t *o, const char *why);
+
+/* ---- methods.c ---- */
+extern const hlb_method_t orch_methods[];
+void methods_cancel_all(orch_t *o, const char *why);

@@ -1,0 +1,166 @@
+/* hlctl health [SERVICE] and hlctl health --why CHECK: hl-health's verdicts,
+ * with the exit status of the spec's hl-health-check (0 healthy, 1 degraded,
+ * 2 unhealthy or hl-health unreachable; unknown counts as degraded). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "health.pb-c.h"
+#include "hlctl.h"
+
+static int state_exit(const char *state)
+{
+    if (strcmp(state, "healthy") == 0)
+        return HLCTL_OK;
+    if (strcmp(state, "unhealthy") == 0)
+        return HLCTL_CRITICAL;
+    return HLCTL_DEGRADED; /* degraded, unknown */
+}
+
+/* "12s ago" / "in 3s" / "never" for a wall-clock time in us. */
+static void rel(char *out, size_t n, uint64_t us)
+{
+    if (!us) {
+        snprintf(out, n, "never");
+        return;
+    }
+    uint64_t now = hlb_now_us();
+    char d[32];
+    if (us <= now) {
+        hlctl_format_duration(d, sizeof d, now - us);
+        snprintf(out, n, "%s ago", d);
+    } else {
+        hlctl_format_duration(d, sizeof d, us - now);
+        snprintf(out, n, "in %s", d);
+    }
+}
+
+static int why(hlctl_t *ctx, const char *check)
+{
+    hlb_map_t *args = hlb_map_new();
+    hlb_map_str(args, "check", check);
+    Hl__Reply *r;
+    int rc = hlctl_call(ctx, "hl-health", "why", args, &r);
+    hlb_map_destroy(&args);
+    if (rc != HLCTL_OK)
+        return rc;
+    Hl__CheckDetail *m = (Hl__CheckDetail *)hlb_reply_decode(r, &hl__check_detail__descriptor);
+    if (!m) {
+        fprintf(stderr, "hlctl: hl-health sent an unexpected '%s' reply\n", r->type);
+        hl__reply__free_unpacked(r, NULL);
+        return HLCTL_CRITICAL;
+    }
+    if (ctx->json) {
+        hlctl_print_json(r);
+    } else {
+        char a[64], b[64], c[64];
+        printf("check      %s (%s%s) of service %s\n", m->name, m->kind,
+               m->critical ? ", critical" : "", m->service);
+        printf("target     %s\n", m->target);
+        rel(a, sizeof a, m->state_since_us);
+        printf("state      %s since %s\n", m->state, a);
+        printf("why        %s\n", m->why);
+        printf("service    %s: %s\n", m->service_state, m->service_reason);
+        if (strcmp(m->kind, "unit") != 0)
+            printf("settings   every %llu ms, timeout %llu ms, %u attempt(s) per run; %u bad "
+                   "run(s) to turn bad, %u good to recover\n",
+                   (unsigned long long)m->interval_ms, (unsigned long long)m->timeout_ms,
+                   m->retries, m->failures, m->successes);
+        printf("counters   %llu runs: %llu pass, %llu warn, %llu fail; %llu attempts; %llu "
+               "skipped; %llu ignored in grace; streak %u good / %u bad\n",
+               (unsigned long long)m->runs, (unsigned long long)m->passes,
+               (unsigned long long)m->warns, (unsigned long long)m->fails,
+               (unsigned long long)m->attempts, (unsigned long long)m->skipped,
+               (unsigned long long)m->ignored_in_grace, m->ok_streak, m->bad_streak);
+        rel(a, sizeof a, m->last_run_us);
+        rel(c, sizeof c, m->next_run_us);
+        snprintf(b, sizeof b, "%.1f ms", (double)m->last_duration_us / 1000.0);
+        printf("last run   %s: %s%s%s (%s, %u attempt(s))\n", a,
+               *m->last_result ? m->last_result : "-", *m->last_detail ? ", " : "",
+               m->last_detail, b, m->last_attempts);
+        printf("next run   %s\n", m->next_run_us ? c : "on the next unit event");
+        printf("output     %zu bytes%s", m->last_output.len, m->last_output.len ? ":\n" : "\n");
+        if (m->last_output.len) {
+            /* As text, one "| " per line; control bytes other than newline shown as '.'. */
+            fputs("  | ", stdout);
+            for (size_t i = 0; i < m->last_output.len; i++) {
+                unsigned char ch = m->last_output.data[i];
+                if (ch == '\n')
+                    fputs(i + 1 < m->last_output.len ? "\n  | " : "", stdout);
+                else
+                    putchar(ch >= 0x20 || ch == '\t' ? ch : '.');
+            }
+            putchar('\n');
+            if (m->last_output_dropped)
+                printf("  (%llu more bytes not kept)\n", (unsigned long long)m->last_output_dropped);
+        }
+    }
+    rc = state_exit(m->state);
+    protobuf_c_message_free_unpacked(&m->base, NULL);
+    hl__reply__free_unpacked(r, NULL);
+    return rc;
+}
+
+int hlctl_cmd_health(hlctl_t *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"why", required_argument, NULL, 'w'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *check = NULL;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "w:", opts, NULL)) != -1) {
+        if (opt == 'w')
+            check = optarg;
+        else
+            return hlctl_usage("health [SERVICE] | health --why CHECK");
+    }
+    if (check)
+        return optind == argc ? why(ctx, check) : hlctl_usage("health --why CHECK");
+    if (argc - optind > 1)
+        return hlctl_usage("health [SERVICE] | health --why CHECK");
+    const char *service = optind < argc ? argv[optind] : NULL;
+    hlb_map_t *args = NULL;
+    if (service) {
+        args = hlb_map_new();
+        hlb_map_str(args, "service", service);
+    }
+    Hl__Reply *r;
+    int rc = hlctl_call(ctx, "hl-health", "health", args, &r);
+    hlb_map_destroy(&args);
+    if (rc != HLCTL_OK)
+        return rc;
+    Hl__HealthReport *m = (Hl__HealthReport *)hlb_reply_decode(r, &hl__health_report__descriptor);
+    if (!m) {
+        fprintf(stderr, "hlctl: hl-health sent an unexpected '%s' reply\n", r->type);
+        hl__reply__free_unpacked(r, NULL);
+        return HLCTL_CRITICAL;
+    }
+    if (ctx->json) {
+        hlctl_print_json(r);
+    } else {
+        for (size_t i = 0; i < m->n_services; i++) {
+            Hl__ServiceHealth *s = m->services[i];
+            char since[64];
+            rel(since, sizeof since, s->since_us);
+            /* The spec's hl-health-check words: OK, WARNING, CRITICAL. */
+            const char *word = strcmp(s->state, "healthy") == 0     ? "OK"
+                               : strcmp(s->state, "unhealthy") == 0 ? "CRITICAL"
+                               : strcmp(s->state, "degraded") == 0  ? "WARNING"
+                                                                    : "UNKNOWN";
+            printf("%-8s %-20s %-9s since %-10s %s\n", word, s->service, s->state, since,
+                   s->reason);
+            for (size_t j = 0; j < s->n_checks; j++) {
+                Hl__CheckHealth *c = s->checks[j];
+                printf("           %-26s %-5s %-9s %s\n", c->name, c->kind, c->state,
+                       *c->detail ? c->detail : "-");
+            }
+        }
+    }
+    rc = state_exit(m->state);
+    protobuf_c_message_free_unpacked(&m->base, NULL);
+    hl__reply__free_unpacked(r, NULL);
+    return rc;
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs inside the e2e container, as root: installs the staged build the way
+# a package's post-installation step and the VM's cloud-init would, then
+# starts everything that is enabled.
+#   container-install.sh [--with-test-units]
+# --with-test-units adds the e2e tier's own units and drop-ins (hl-testd,
+# shorter watchdogs, the runtime's test knobs); scripts/run-local.sh goes
+# without them.
+set -euo pipefail
+with_test_units=${1:-}
+stage=/opt/hl-e2e/stage
+. "$stage/e2e/e2e.env"
+
+# cloud-init's part (spec 1.1.3): the user the managed services run as.
+useradd --create-home --user-group --shell /bin/bash hluser
+install -d -o hluser -g hluser /home/hluser/workspace
+
+# The package's part: users, runtime directories, units, config.
+systemd-sysusers "$stage$E2E_SYSUSERSDIR"/*.conf
+systemd-tmpfiles --create "$stage$E2E_TMPFILESDIR"/*.conf
+install -d /etc/systemd/system
+cp -a "$stage$E2E_UNITDIR"/. /etc/systemd/system/
+if [ "$with_test_units" = --with-test-units ]; then
+  cp -a "$stage/e2e/units"/. /etc/systemd/system/
+fi
+# The default config: under the prefix it came in with the prefix's bind;
+# elsewhere (a /opt prefix installs it in /etc/opt) it is copied.
+if [ ! -e "$E2E_CONFIG_FILE" ]; then
+  install -d "$E2E_SYSCONFDIR"
+  cp -a "$stage$E2E_SYSCONFDIR/hl" "$E2E_SYSCONFDIR/"
+fi
+install -d /etc/hl /etc/hl/services
+# The stand-in hl-daemon's own config (the spec's --config /etc/hl/daemon.conf).
+printf 'port = 8080\n' >/etc/hl/daemon.conf
+systemctl daemon-reload
+
+# Every unit with an [Install] section, templates aside, is enabled: a
+# daemon added to deploy/systemd/ joins the e2e stack by itself.
+units=()
+for f in /etc/systemd/system/*.service /etc/systemd/system/*.socket /etc/systemd/system/*.target; do
+  u=${f##*/}
+  [[ $u == *@* ]] && continue
+  grep -q '^\[Install\]' "$f" && units+=("$u")
+done
+systemctl enable "${units[@]}"
+printf '%s\n' "${units[@]}" >/run/e2e-enabled-units
+# As at boot: everything multi-user.target wants, hl.target among it.
+timeout 120 systemctl start multi-user.target
