@@ -377,10 +377,13 @@ void fl_detect_unit(fl_detect_t *d, const fl_unit_obs_t *u, uint64_t now)
     bool restarting = eq(u->sub_state, "auto-restart");
 
     /* A failure held to see whether systemd restarts the unit: it has left
-     * "failed" now, restarted (auto-restart, or started again) or not. */
+     * "failed" now. Only systemd's own auto-restart (or a restart count that
+     * rose) counts as "restarting itself": a unit someone started again by
+     * hand is not in a restart loop (and must not be stopped as one). */
     cond_t *held = cond_find(d, SETTLE_ON, s->name);
     if (held && !eq(u->active_state, "failed"))
-        settle_report(d, held, restarting || eq(u->active_state, "activating") || s->up);
+        settle_report(d, held,
+                      restarting || (prev_restarts >= 0 && s->n_restarts > prev_restarts));
 
     if (s->bad_load && !was_bad) {
         const fl_pattern_t *p = match_on(d, FL_ON_UNIT_CONFIG, s->name, NULL, NULL);

@@ -106,7 +106,7 @@ e2e_ok e2e__poll 10 synced
 
 # --- 1. no recovery while the orchestrator is starting up -----------------
 e2e_exec systemctl reset-failed hl-orchestrator.service >/dev/null 2>&1
-e2e_ok e2e_exec systemctl start --no-block hl-orchestrator.service
+e2e_ok e2e_exec systemctl restart --no-block hl-orchestrator.service
 e2e_ok e2e_wait_prop fl-gate.service ActiveState activating 60
 e2e_ok e2e__poll 20 lifecycle_seen starting
 mark

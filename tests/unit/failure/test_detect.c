@@ -133,12 +133,12 @@ static void test_crash(void)
     CHECK_MSG(strstr(r.evidence[2], "failed: killed by signal 9 (SIGKILL)"), "%s", r.evidence[2]);
     u = unit("hl-daemon", "active", "running", "success");
     fl_detect_unit(d, &u, 44);
-    /* ... or started again by someone meanwhile: restarted as well */
+    /* ... but started again by someone meanwhile: not systemd restarting it */
     u = unit("hl-daemon", "failed", "failed", "signal");
     fl_detect_unit(d, &u, 45);
     u = unit("hl-daemon", "activating", "start", "success");
     fl_detect_unit(d, &u, 46);
-    CHECK(r.n == 4 && r.f[3].self_restarting);
+    CHECK(r.n == 4 && !r.f[3].self_restarting);
     u = unit("hl-daemon", "failed", "failed", "signal");
     fl_detect_unit(d, &u, 47);
     fl_detect_tick(d, 1000);
@@ -217,6 +217,19 @@ static void test_config_errors(void)
     u.sub_state = "auto-restart";
     fl_detect_unit(d, &u, 501);
     CHECK(r.n == 4 && r.f[3].config && r.f[3].self_restarting);
+    /* exit 78, then started by hand: not a loop */
+    u = unit("claude-code", "active", "running", "success");
+    u.n_restarts = 1;
+    fl_detect_unit(d, &u, 600);
+    u = unit("claude-code", "failed", "failed", "exit-code");
+    u.n_restarts = 1;
+    u.exit_code = 1;
+    u.exit_status = 78;
+    fl_detect_unit(d, &u, 700);
+    u = unit("claude-code", "activating", "start", "success");
+    u.n_restarts = 0; /* a manual start resets the count */
+    fl_detect_unit(d, &u, 710);
+    CHECK(r.n == 5 && r.f[4].config && !r.f[4].self_restarting);
     fl_detect_destroy(&d);
     fl_config_destroy(&c);
 
