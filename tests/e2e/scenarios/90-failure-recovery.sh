@@ -105,9 +105,17 @@ synced() { e2e_hlctl pub test.fl-sync x=1 >/dev/null && grep -q '"topic":"test.f
 e2e_ok e2e__poll 10 synced
 
 # --- 1. no recovery while the orchestrator is starting up -----------------
-e2e_exec systemctl reset-failed hl-orchestrator.service >/dev/null 2>&1
-e2e_ok e2e_exec systemctl restart --no-block hl-orchestrator.service
+# The orchestrator takes the new phases when it restarts: killed, as a crash
+# would, and restarted by systemd (a `systemctl restart` would first run its
+# graceful shutdown of every managed service).
+if e2e_is_active hl-orchestrator.service; then
+  e2e_ok e2e_kill9 hl-orchestrator.service
+else
+  e2e_exec systemctl reset-failed hl-orchestrator.service >/dev/null 2>&1
+  e2e_ok e2e_exec systemctl start --no-block hl-orchestrator.service
+fi
 e2e_ok e2e_wait_prop fl-gate.service ActiveState activating 60
+e2e_ok e2e__poll 10 e2e_exec test -p /run/fl-gate.fifo
 e2e_ok e2e__poll 20 lifecycle_seen starting
 mark
 pid=$(e2e_main_pid fl-victim.service)
@@ -117,7 +125,7 @@ e2e_ok test -n "$(e2e_wait_restarted fl-victim.service "$pid")"
 e2e_ok test "$(count '"topic":"recovery.fl-victim"' '"source":"hl-orchestrator"')" = 0
 e2e_ok test "$(count '"topic":"recovery.fl-victim"' '"step":"started"')" = 0
 # the gate opens: the orchestrator finishes its startup
-e2e_exec sh -c 'echo go > /run/fl-gate.fifo'
+e2e_ok e2e_exec sh -c 'echo go > /run/fl-gate.fifo'
 e2e_ok e2e__poll 60 e2e_hlctl phases
 e2e_ok e2e__poll 20 lifecycle_seen ready
 # hl-health knows the unit's state once the orchestrator watches it
