@@ -32,6 +32,7 @@ typedef struct {
     /* the kill in progress */
     uint64_t t0;
     uint64_t detect, healthy_at, recovered, monit_detect, monit_running;
+    uint64_t svc_failed, svc_autorestart; /* the orchestrator's service.* events */
     bool recovered_seen_prev; /* hl-failure idle again after the previous kill */
     bool unhealthy_seen;      /* hl-health has noticed this kill */
 } st_t;
@@ -93,8 +94,14 @@ static void on_event(st_t *s, const hlb_event_t *ev)
     uint64_t ts = ev->env->ts_us;
     if (!strncmp(t, "service.", 8) && !strcmp(t + 8, service)) {
         const char *a = pb_str(ev, "active_state");
+        const char *sub = pb_str(ev, "sub_state");
         s->active = a && !strcmp(a, "active");
         s->main_pid = pb_u32(ev, "main_pid");
+        /* where detection time goes: systemd → orchestrator → bus */
+        if (s->t0 && ts >= s->t0 && !s->svc_failed && a && !strcmp(a, "failed"))
+            s->svc_failed = ts;
+        if (s->t0 && ts >= s->t0 && !s->svc_autorestart && sub && !strcmp(sub, "auto-restart"))
+            s->svc_autorestart = ts;
     } else if (!strncmp(t, "health.", 7) && !strcmp(t + 7, service)) {
         const char *st = pb_str(ev, "state");
         s->healthy = st && !strcmp(st, "healthy");
@@ -167,7 +174,7 @@ static int cmp_u64(const void *a, const void *b)
 static void stats(const char *name, uint64_t *v, size_t n)
 {
     if (!n) {
-        printf("%-22s no samples\n", name);
+        printf("%-24s no samples\n", name);
         return;
     }
     qsort(v, n, sizeof *v, cmp_u64);
@@ -175,7 +182,7 @@ static void stats(const char *name, uint64_t *v, size_t n)
     for (size_t i = 0; i < n; i++)
         sum += (double)v[i];
 #define PCT(p) ((double)v[(size_t)((p) * (double)(n - 1) + 0.5)] / 1000.0)
-    printf("%-22s n=%-3zu p50 %8.1f ms  p90 %8.1f ms  p99 %8.1f ms  max %8.1f ms  mean %8.1f ms\n",
+    printf("%-24s n=%-3zu p50 %8.1f ms  p90 %8.1f ms  p99 %8.1f ms  max %8.1f ms  mean %8.1f ms\n",
            name, n, PCT(0.50), PCT(0.90), PCT(0.99), (double)v[n - 1] / 1000.0,
            sum / (double)n / 1000.0);
 #undef PCT
@@ -213,10 +220,10 @@ int main(int argc, char **argv)
         return 2;
     }
     st_t s = {.recovered_seen_prev = true};
-    uint64_t *v[5];
-    for (int k = 0; k < 5; k++)
+    uint64_t *v[8];
+    for (int k = 0; k < 8; k++)
         v[k] = calloc((size_t)kills, sizeof **v);
-    size_t n[5] = {0};
+    size_t n[8] = {0};
     srand((unsigned)hlb_now_us());
     printf("kill  pid      detect_ms  healthy_ms  recovered_ms  monit_detect_ms  monit_running_ms\n");
     int missed = 0;
@@ -232,6 +239,7 @@ int main(int argc, char **argv)
             continue;
         s.t0 = hlb_now_us();
         s.detect = s.healthy_at = s.recovered = s.monit_detect = s.monit_running = 0;
+        s.svc_failed = s.svc_autorestart = 0;
         s.recovered_seen_prev = s.unhealthy_seen = false;
         uint32_t pid = s.main_pid;
         if (kill((pid_t)pid, SIGKILL) < 0) {
@@ -243,7 +251,16 @@ int main(int argc, char **argv)
         s.active = false;
         if (!pump(sub, &s, settled, 20000))
             missed++;
-        uint64_t d[5] = {s.detect, s.healthy_at, s.recovered, s.monit_detect, s.monit_running};
+        uint64_t d[7] = {s.detect, s.healthy_at, s.recovered, s.monit_detect, s.monit_running,
+                         s.svc_failed, s.svc_autorestart};
+        for (int k = 5; k < 7; k++)
+            if (d[k] >= s.t0 && d[k])
+                v[k][n[k]++] = d[k] - s.t0;
+        /* hl-failure's own share: from the event it acted on (the
+         * orchestrator's auto-restart) to its failure event: one hop through
+         * hl-bus and its own processing */
+        if (s.detect && s.svc_autorestart && s.detect >= s.svc_autorestart)
+            v[7][n[7]++] = s.detect - s.svc_autorestart;
         printf("%-5lld %-8u", (long long)i + 1, pid);
         for (int k = 0; k < 5; k++) {
             if (d[k] >= s.t0 && d[k]) {
@@ -263,9 +280,14 @@ int main(int argc, char **argv)
     stats("hl-failure recovered", v[2], n[2]);
     stats("monit detect", v[3], n[3]);
     stats("monit running", v[4], n[4]);
+    printf("of which, the orchestrator publishing service.%s:\n", service);
+    stats("  active_state failed", v[5], n[5]);
+    stats("  sub_state auto-restart", v[6], n[6]);
+    printf("hl-failure's own share (that event -> failure.service_crash, through hl-bus):\n");
+    stats("  own share", v[7], n[7]);
     if (missed)
         printf("(%d kills without every figure within 20 s)\n", missed);
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 8; k++)
         free(v[k]);
     hlb_sub_destroy(&sub);
     return n[0] ? 0 : 1;
