@@ -14,7 +14,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../e2e/lib.sh"
 e2e_init
-MANAGED=" hl-daemon.service claude-code.service hl-service@.service "
+MANAGED=" hl-daemon.service claude-code.service hl-service@.service fl-victim.service fl-cfg.service fl-cfgloop.service fl-gate.service "
 MAX_EXPOSURE=3.0
 # hl-orchestrator runs as root (starting units over the system bus needs it
 # without polkit) and cleans the real /tmp: systemd would chown the shared
@@ -22,6 +22,7 @@ MAX_EXPOSURE=3.0
 # See deploy/systemd/hl-orchestrator.service.
 declare -A EXEMPT=(
   [hl-orchestrator.service]=" User=hl RuntimeDirectory=hl LogsDirectory=hl PrivateTmp=yes "
+  [hl-failure.service]=" User=hl RuntimeDirectory=hl " # root: admin calls (see its unit)
 )
 
 E2E_DIR=$(mktemp -d) # our own stage: an e2e run may be using its own
