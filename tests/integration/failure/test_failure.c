@@ -600,6 +600,59 @@ static void test_failures_of_actions(void)
         hl__reply__free_unpacked(rep, NULL);
 }
 
+/* Config: --check-config names file and line; a bad reload is refused and
+ * the old config kept; a good one applies to the running policies. */
+static void test_config(const char *cfg)
+{
+    char out[4096];
+    char dropdir[300], drop[340];
+    snprintf(dropdir, sizeof dropdir, "%s/hl.d", dir);
+    mkdir(dropdir, 0755);
+    snprintf(drop, sizeof drop, "%s/50-bad.yaml", dropdir);
+    FILE *f = fopen(drop, "w");
+    fputs("hl-failure:\n  recovery:\n    actions: [restart, explode]\n"
+          "  services:\n    crashy: {max_attempts: 0}\n",
+          f);
+    fclose(f);
+    /* stderr is where the report goes: run it through a shell to capture it */
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "%s --config %s --check-config 2>&1", HL_FAILURE_BIN, cfg);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
+    out[n] = '\0';
+    int st = p ? pclose(p) : -1;
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    CHECK_MSG(strstr(out, "50-bad.yaml:3: unknown recovery action 'explode'") &&
+                  strstr(out, "50-bad.yaml:5:"),
+              "%s", out);
+    /* the running daemon refuses it and keeps going */
+    Hl__Reply *r = NULL;
+    CHECK(hlb_call(dir, "hl-failure", "reload", NULL, NULL, &r) == 0 && r && r->status == EINVAL &&
+          strstr(r->error, "explode"));
+    if (r)
+        hl__reply__free_unpacked(r, NULL);
+    CHECK(strcmp(target_state("crashy"), "idle") == 0);
+    /* a good one: crashy now gives up at the first failure */
+    f = fopen(drop, "w");
+    fputs("hl-failure:\n  services:\n    crashy: {max_attempts: 1, actions: [restart]}\n", f);
+    fclose(f);
+    r = NULL;
+    CHECK(hlb_call(dir, "hl-failure", "reload", NULL, NULL, &r) == 0 && r && r->status == 0);
+    if (r)
+        hl__reply__free_unpacked(r, NULL);
+    Hl__FailureReport *fr = report("crashy");
+    for (size_t i = 0; fr && i < fr->n_targets; i++)
+        if (strcmp(fr->targets[i]->target, "crashy") == 0)
+            CHECK(fr->targets[i]->max_attempts == 1);
+    if (fr)
+        protobuf_c_message_free_unpacked(&fr->base, NULL);
+    unlink(drop);
+    r = NULL;
+    CHECK(hlb_call(dir, "hl-failure", "reload", NULL, NULL, &r) == 0 && r && r->status == 0);
+    if (r)
+        hl__reply__free_unpacked(r, NULL);
+}
+
 /* Bad input on the bus changes nothing and crashes nothing. */
 static void test_garbage(void)
 {
@@ -657,6 +710,7 @@ int main(void)
         test_flap();
         test_failures_of_actions();
         test_garbage();
+        test_config(cfg);
     } else {
         CHECK_MSG(false, "hl-failure does not see the test's events");
     }
