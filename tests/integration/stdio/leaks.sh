@@ -35,7 +35,13 @@ nm "$bin" 2>/dev/null | grep -q __asan_init && asan=true
 start() { # start [WRAPPER...]
     "$@" "$bin" --config "$dir/hl.yaml" --runtime-dir "$dir" --log-level warning 2>"$dir/stdio.log" &
     pid=$!
-    for _ in $(seq 300); do hlctl --retries 0 --timeout 200 ping hl-stdio >/dev/null 2>&1 && break; done
+    # Until it answers, with a deadline rather than a count: a refused ping
+    # returns at once, and under valgrind on a loaded machine the start takes
+    # seconds.
+    local deadline=$((SECONDS + 60))
+    until hlctl --retries 0 --timeout 200 ping hl-stdio >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] && kill -0 "$pid" 2>/dev/null || break
+    done
     ok hlctl ping hl-stdio
     printf 'scrollback for the replays\n' | socat -u - "UNIX-CONNECT:$dir/stdio.sock"
     until_true no_clients

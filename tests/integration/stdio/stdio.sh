@@ -3,6 +3,7 @@
 # socat as the plain client that claude-code-server is. Permissions, peer
 # credentials in the log, relay, read-only socket, resume through hlctl,
 # the detach key on a real terminal, bus events, stats, reload, a clean stop.
+. "${HL_SOURCE_DIR:?}/tests/common/wait.sh"
 set -u
 B=${HL_BUILD_DIR:?}
 D=$B/daemons
@@ -58,9 +59,9 @@ ok "$D/hl-stdio/hl-stdio" --config "$dir/etc/hl.yaml" --check-config
 bus_pid=$!
 "$D/hl-stdio/hl-stdio" --config "$dir/etc/hl.yaml" --runtime-dir "$dir" 2>"$dir/stdio.log" &
 stdio_pid=$!
-for _ in $(seq 100); do hlctl --retries 0 --timeout 100 ping hl-stdio >/dev/null 2>&1 && break; done
+wait_for 60 hlctl --retries 0 --timeout 100 ping hl-stdio >/dev/null 2>&1
 ok hlctl ping hl-stdio
-for _ in $(seq 100); do hlctl --retries 0 --timeout 100 ping hl-bus >/dev/null 2>&1 && break; done
+wait_for 60 hlctl --retries 0 --timeout 100 ping hl-bus >/dev/null 2>&1
 
 # Socket permissions: 0660 and the configured group, never world access.
 ok test "$(stat -c '%a %G' "$dir/stdio.sock")" = "660 $group"
