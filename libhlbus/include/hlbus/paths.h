@@ -19,5 +19,5 @@ int hlb_mkdir_p(const char *path, mode_t mode);
  * (nobody: no file, or a stale one), -EACCES (not allowed to connect), or
  * another -errno. A plain connect(), closed at once. */
 int hlb_socket_probe(const char *path);
-/* A daemon name is [a-z0-9-]{1,64}: it becomes a file name and a topic part. */
+/* A daemon name is [a-z0-9_-]{1,64}: it becomes a file name and a topic part. */
 int hlb_name_valid(const char *name);
