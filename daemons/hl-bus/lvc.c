@@ -16,6 +16,7 @@ typedef struct {
 
 struct lvc {
     char **prefixes;
+    size_t *lens; /* of the prefixes: checked for every message */
     size_t nprefixes;
     zhashx_t *by_topic;
     uint64_t stamp;
@@ -40,13 +41,20 @@ lvc_t *lvc_new(const char *const *prefixes)
     for (size_t i = 0; prefixes && prefixes[i]; i++)
         c->nprefixes++;
     c->prefixes = calloc(c->nprefixes + 1, sizeof *c->prefixes);
+    c->lens = calloc(c->nprefixes + 1, sizeof *c->lens);
     c->by_topic = zhashx_new();
-    if (!c->prefixes || !c->by_topic) {
+    if (!c->prefixes || !c->lens || !c->by_topic) {
         lvc_destroy(&c);
         return NULL;
     }
-    for (size_t i = 0; i < c->nprefixes; i++)
+    for (size_t i = 0; i < c->nprefixes; i++) {
         c->prefixes[i] = strdup(prefixes[i]);
+        if (!c->prefixes[i]) {
+            lvc_destroy(&c);
+            return NULL;
+        }
+        c->lens[i] = strlen(prefixes[i]);
+    }
     zhashx_set_destructor(c->by_topic, entry_free);
     return c;
 }
@@ -59,6 +67,7 @@ void lvc_destroy(lvc_t **self_p)
     for (size_t i = 0; c->prefixes && i < c->nprefixes; i++)
         free(c->prefixes[i]);
     free(c->prefixes);
+    free(c->lens);
     zhashx_destroy(&c->by_topic);
     free(c);
     *self_p = NULL;
@@ -67,7 +76,7 @@ void lvc_destroy(lvc_t **self_p)
 bool lvc_is_state_topic(const lvc_t *c, const char *topic, size_t len)
 {
     for (size_t i = 0; i < c->nprefixes; i++) {
-        size_t pl = strlen(c->prefixes[i]);
+        size_t pl = c->lens[i];
         if (pl <= len && memcmp(topic, c->prefixes[i], pl) == 0)
             return true;
     }

@@ -5,6 +5,8 @@
 #include "hlbus/codec.h"
 #include "hlbus/paths.h"
 
+#include "codec_private.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -96,16 +98,38 @@ static int await_reply(hlb_client_t *c, int timeout_ms, Hl__Reply **reply)
         }
         if (n == 0)
             return -ETIMEDOUT;
-        zmsg_t *m = zmsg_recv(c->sock);
-        if (!m)
-            return -EPROTO;
-        zframe_t *delim = zmsg_pop(m);
-        zframe_t *body = zmsg_pop(m);
-        int ok = delim && zframe_size(delim) == 0 && body && zmsg_size(m) == 0;
-        Hl__Reply *r = ok ? hl__reply__unpack(NULL, zframe_size(body), zframe_data(body)) : NULL;
-        zframe_destroy(&delim);
-        zframe_destroy(&body);
-        zmsg_destroy(&m);
+        /* [empty delimiter][hl.Reply], read as plain frames: czmq's message
+         * objects cost more allocations than the rest of a call */
+        zmq_msg_t f[2], extra;
+        zmq_msg_init(&f[0]);
+        zmq_msg_init(&f[1]);
+        int nf = 0;
+        bool more = true, too_many = false;
+        while (more) {
+            zmq_msg_t *m = nf < 2 ? &f[nf] : &extra;
+            if (m == &extra)
+                zmq_msg_init(&extra);
+            if (zmq_msg_recv(m, s, ZMQ_DONTWAIT) < 0) {
+                if (m == &extra)
+                    zmq_msg_close(&extra);
+                break;
+            }
+            more = zmq_msg_more(m);
+            if (m == &extra) {
+                too_many = true;
+                zmq_msg_close(&extra);
+            } else {
+                nf++;
+            }
+        }
+        bool ok = nf == 2 && !too_many && zmq_msg_size(&f[0]) == 0;
+        Hl__Reply *r = ok ? hl__reply__unpack(NULL, zmq_msg_size(&f[1]), zmq_msg_data(&f[1])) : NULL;
+        if (r && !hlb__proto_strict(&r->base)) {
+            hl__reply__free_unpacked(r, NULL);
+            r = NULL;
+        }
+        zmq_msg_close(&f[0]);
+        zmq_msg_close(&f[1]);
         if (!r)
             return -EPROTO;
         *reply = r;
@@ -139,13 +163,13 @@ int hlb_client_call(hlb_client_t *c, const char *method, const char *type, const
         }
         req.deadline_us = hlb_now_us() + (uint64_t)timeout * 1000u;
         size_t n = hl__request__get_packed_size(&req);
-        zframe_t *f = zframe_new(NULL, n);
-        hl__request__pack(&req, zframe_data(f));
-        zmsg_t *m = zmsg_new();
-        zmsg_addmem(m, NULL, 0);
-        zmsg_append(m, &f);
-        if (zmsg_send(&m, c->sock) < 0) {
-            zmsg_destroy(&m);
+        zmq_msg_t f;
+        if (zmq_msg_init_size(&f, n) < 0)
+            return -ENOMEM;
+        hl__request__pack(&req, zmq_msg_data(&f));
+        void *s = zsock_resolve(c->sock);
+        if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0 || zmq_msg_send(&f, s, 0) < 0) {
+            zmq_msg_close(&f);
             zsock_destroy(&c->sock);
             rc = -EIO;
             continue;
@@ -201,5 +225,10 @@ ProtobufCMessage *hlb_reply_decode(const Hl__Reply *r, const ProtobufCMessageDes
 {
     if (!r || !r->type || strcmp(r->type, want->name) != 0)
         return NULL;
-    return protobuf_c_message_unpack(want, NULL, r->body.len, r->body.data);
+    ProtobufCMessage *m = protobuf_c_message_unpack(want, NULL, r->body.len, r->body.data);
+    if (m && !hlb__proto_strict(m)) {
+        protobuf_c_message_free_unpacked(m, NULL);
+        return NULL;
+    }
+    return m;
 }

@@ -34,16 +34,32 @@ void hlb_diag_add(hlb_diag_t *d, const hlb_conf_t *at, const char *fmt, ...)
 {
     if (!d)
         return;
-    hlb_buf_t b = {.data = d->text, .len = d->text ? strlen(d->text) : 0};
-    b.cap = b.len ? b.len + 1 : 0;
+    hlb_buf_t line = {0};
     if (at && at->line > 0)
-        hlb_buf_printf(&b, "%s:%d: ", at->file ? at->file : "<config>", at->line);
+        hlb_buf_printf(&line, "%s:%d: ", at->file ? at->file : "<config>", at->line);
     else if (at)
-        hlb_buf_printf(&b, "%s: ", at->file ? at->file : "<config>");
+        hlb_buf_printf(&line, "%s: ", at->file ? at->file : "<config>");
     va_list ap;
     va_start(ap, fmt);
-    hlb_buf_vprintf(&b, fmt, ap);
+    hlb_buf_vprintf(&line, fmt, ap);
     va_end(ap);
+    /* Messages quote config values, which may hold newlines and terminal
+     * escapes: escape controls so that each diagnostic stays one line and a
+     * value cannot forge another "file:line:" entry. */
+    hlb_buf_t b = {.data = d->text, .len = d->text ? strlen(d->text) : 0};
+    b.cap = b.len ? b.len + 1 : 0;
+    for (size_t i = 0; i < line.len; i++) {
+        unsigned char c = (unsigned char)line.data[i];
+        if (c == '\n')
+            hlb_buf_puts(&b, "\\n");
+        else if (c == '\t')
+            hlb_buf_puts(&b, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            hlb_buf_printf(&b, "\\x%02x", c);
+        else
+            hlb_buf_add(&b, &line.data[i], 1);
+    }
+    hlb_buf_free(&line);
     hlb_buf_puts(&b, "\n");
     d->text = b.data;
     d->errors++;

@@ -303,7 +303,9 @@ int hlb_json_msgpack(hlb_buf_t *b, const void *data, size_t len)
     size_t off = 0;
     msgpack_unpacked_init(&u);
     int rc = -EINVAL;
-    if (msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len) {
+    /* checked first: a short header must not make msgpack-c allocate gigabytes */
+    if (hlb_msgpack_check(data, len) == 0 &&
+        msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len) {
         size_t mark = b->len;
         rc = json_mp(b, &u.data, 0);
         if (rc) { /* undo a half-written value */

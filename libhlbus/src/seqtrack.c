@@ -16,6 +16,7 @@ typedef struct {
 struct hlb_seqtrack {
     zhashx_t *sources; /* "source topic" → stream_t */
     uint64_t gaps;
+    stream_t *last;    /* the stream seen last: messages come in bursts */
 };
 
 /* A bound on distinct streams, so a flood of forged names cannot eat memory:
@@ -54,6 +55,9 @@ hlb_seq_verdict_t hlb_seqtrack_see(hlb_seqtrack_t *t, const char *source, const 
                                    uint64_t epoch, uint64_t seq, uint64_t *missed)
 {
     *missed = 0;
+    stream_t *s = t->last;
+    if (s && strcmp(s->source, source) == 0 && strcmp(s->topic, topic) == 0)
+        goto found; /* no key to build and hash */
     char keybuf[512];
     char *key = keybuf;
     size_t need = strlen(source) + strlen(topic) + 2;
@@ -63,10 +67,12 @@ hlb_seq_verdict_t hlb_seqtrack_see(hlb_seqtrack_t *t, const char *source, const 
     memcpy(key, source, sl);
     key[sl] = ' ';
     memcpy(key + sl + 1, topic, need - sl - 1); /* with its NUL */
-    stream_t *s = zhashx_lookup(t->sources, key);
+    s = zhashx_lookup(t->sources, key);
     if (!s) {
-        if (zhashx_size(t->sources) >= MAX_STREAMS)
+        if (zhashx_size(t->sources) >= MAX_STREAMS) {
             zhashx_purge(t->sources);
+            t->last = NULL;
+        }
         s = calloc(1, sizeof *s);
         if (s && (s->source = strdup(key))) {
             s->source[strlen(source)] = '\0';
@@ -74,7 +80,10 @@ hlb_seq_verdict_t hlb_seqtrack_see(hlb_seqtrack_t *t, const char *source, const 
             s->epoch = epoch;
             s->last = seq;
             s->messages = 1;
-            zhashx_insert(t->sources, key, s);
+            if (zhashx_insert(t->sources, key, s) == 0)
+                t->last = s;
+            else
+                stream_free((void **)&s);
         } else {
             free(s);
         }
@@ -84,6 +93,8 @@ hlb_seq_verdict_t hlb_seqtrack_see(hlb_seqtrack_t *t, const char *source, const 
     }
     if (key != keybuf)
         free(key);
+    t->last = s;
+found:
     if (epoch < s->epoch)
         return HLB_SEQ_STALE;
     if (epoch > s->epoch) {

@@ -6,6 +6,8 @@
 #include "hlbus/log.h"
 #include "hlbus/paths.h"
 
+#include "codec_private.h"
+
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -218,15 +220,26 @@ bool hlb_cred_is_admin(uid_t uid, gid_t gid, gid_t admin_gid)
 
 /* "Peer-Address" of an ipc connection is ":uid:gid:pid" (libzmq reads
  * SO_PEERCRED when the connection is accepted). */
-static bool peer_cred(zframe_t *f, uid_t *uid, gid_t *gid, pid_t *pid)
+/* One ":<decimal>" field of the peer address; NULL if malformed. */
+static const char *cred_field(const char *p, unsigned long *out)
 {
-    const char *pa = zframe_meta(f, "Peer-Address");
+    if (*p != ':' || p[1] < '0' || p[1] > '9')
+        return NULL;
+    char *end;
+    errno = 0;
+    *out = strtoul(p + 1, &end, 10);
+    return errno ? NULL : end;
+}
+
+static bool peer_cred(zmq_msg_t *f, uid_t *uid, gid_t *gid, pid_t *pid)
+{
+    const char *pa = zmq_msg_gets(f, "Peer-Address");
     if (!pa)
         return false;
+    /* parsed by hand: sscanf was a tenth of the cost of a request */
+    unsigned long u, g, pi;
     const char *p = strchr(pa, ':');
-    unsigned long u, g;
-    long pi;
-    if (!p || sscanf(p, ":%lu:%lu:%ld", &u, &g, &pi) != 3)
+    if (!p || !(p = cred_field(p, &u)) || !(p = cred_field(p, &g)) || !(p = cred_field(p, &pi)))
         return false;
     *uid = (uid_t)u;
     *gid = (gid_t)g;
@@ -261,50 +274,57 @@ static void help_method(hlb_server_t *s, hlb_reply_t *reply)
     hlb_map_destroy(&m);
 }
 
-static zframe_t *pack_reply(const hlb_reply_t *r)
+/* The reply packed into a frame ready to send. */
+static int pack_reply(const hlb_reply_t *r, zmq_msg_t *out)
 {
     size_t n = hl__reply__get_packed_size(&r->r);
-    zframe_t *f = zframe_new(NULL, n);
-    hl__reply__pack(&r->r, zframe_data(f));
-    return f;
+    if (zmq_msg_init_size(out, n) < 0)
+        return -ENOMEM;
+    hl__reply__pack(&r->r, zmq_msg_data(out));
+    return 0;
 }
 
-static void send_frames(hlb_server_t *s, zframe_t *identity, bool delimiter, zframe_t *body)
+/* Sends [identity][empty, if the request had one][BODY]; takes the identity
+ * and the body. Plain frames: czmq's message objects cost more allocations
+ * than the rest of a request. */
+static void send_frames(hlb_server_t *s, zframe_t *identity, bool delimiter, zmq_msg_t *body)
 {
-    zmsg_t *m = zmsg_new();
-    zmsg_append(m, &identity);
-    if (delimiter)
-        zmsg_addmem(m, NULL, 0);
-    zmsg_append(m, &body);
-    if (zmsg_send(&m, s->sock) < 0)
-        zmsg_destroy(&m);
+    void *h = zsock_resolve(s->sock);
+    if (zframe_send(&identity, s->sock, ZFRAME_MORE) < 0 ||
+        (delimiter && zmq_send(h, "", 0, ZMQ_SNDMORE) < 0) || zmq_msg_send(body, h, 0) < 0) {
+        zframe_destroy(&identity);
+        zmq_msg_close(body);
+    }
 }
 
-static void cache_put(hlb_server_t *s, uint64_t id, zframe_t *packed)
+static void cache_put(hlb_server_t *s, uint64_t id, zmq_msg_t *packed)
 {
     cached_reply_t *c = &s->cache[s->cache_next++ % REPLY_CACHE];
     zframe_destroy(&c->packed);
     c->id = id;
-    c->packed = zframe_dup(packed);
+    c->packed = zframe_new(zmq_msg_data(packed), zmq_msg_size(packed));
 }
 
-static zframe_t *cache_get(hlb_server_t *s, uint64_t id)
+/* A copy of the cached reply to request ID, ready to send; false if none. */
+static bool cache_get(hlb_server_t *s, uint64_t id, zmq_msg_t *out)
 {
     for (unsigned i = 0; i < REPLY_CACHE; i++)
-        if (s->cache[i].packed && s->cache[i].id == id)
-            return zframe_dup(s->cache[i].packed);
-    return NULL;
+        if (s->cache[i].packed && s->cache[i].id == id) {
+            size_t n = zframe_size(s->cache[i].packed);
+            if (zmq_msg_init_size(out, n) < 0)
+                return false;
+            memcpy(zmq_msg_data(out), zframe_data(s->cache[i].packed), n);
+            return true;
+        }
+    return false;
 }
 
-/* Serves one message already read from the ROUTER. */
-static void serve(hlb_server_t *s, zmsg_t *msg)
+/* Serves one message read from the ROUTER: its identity, whether an empty
+ * delimiter came next, the request frame (NULL if none came) and whether
+ * more frames followed it. */
+static void serve(hlb_server_t *s, zframe_t *identity, bool delimiter, zmq_msg_t *body,
+                  bool extra)
 {
-    zframe_t *identity = zmsg_pop(msg);
-    zframe_t *first = zmsg_pop(msg);
-    bool delimiter = first && zframe_size(first) == 0;
-    zframe_t *body = delimiter ? zmsg_pop(msg) : first;
-    if (delimiter)
-        zframe_destroy(&first);
     hlb_reply_t reply = {0};
     hl__reply__init(&reply.r);
     Hl__Request *req = NULL;
@@ -312,7 +332,7 @@ static void serve(hlb_server_t *s, zmsg_t *msg)
     hlb_request_t call = {0};
     bool cache = false;
 
-    if (!identity || !body || zmsg_size(msg) != 0) {
+    if (!identity || !body || extra) {
         /* Without an identity there is nobody to answer. */
         s->rejected++;
         if (!identity || !body)
@@ -320,8 +340,8 @@ static void serve(hlb_server_t *s, zmsg_t *msg)
         hlb_reply_error(&reply, EPROTO, "malformed request: expected [delimiter] request frames");
         goto send;
     }
-    req = hl__request__unpack(NULL, zframe_size(body), zframe_data(body));
-    if (!req || !req->method || !*req->method) {
+    req = hl__request__unpack(NULL, zmq_msg_size(body), zmq_msg_data(body));
+    if (!req || !req->method || !*req->method || !hlb__proto_strict(&req->base)) {
         s->rejected++;
         hlb_reply_error(&reply, EPROTO, "malformed request: not an hl.Request");
         goto send;
@@ -354,9 +374,9 @@ static void serve(hlb_server_t *s, zmsg_t *msg)
                             m->name, call.cred_known ? (long)call.uid : -1L);
             goto send;
         }
-        zframe_t *again = req->id ? cache_get(s, req->id) : NULL;
-        if (again) { /* a retry of a request already carried out */
-            send_frames(s, identity, delimiter, again);
+        zmq_msg_t again;
+        if (req->id && cache_get(s, req->id, &again)) { /* a retry of one carried out */
+            send_frames(s, identity, delimiter, &again);
             identity = NULL;
             goto done;
         }
@@ -390,11 +410,13 @@ static void serve(hlb_server_t *s, zmsg_t *msg)
 send:
     s->served++;
     {
-        zframe_t *packed = pack_reply(&reply);
-        if (cache && req)
-            cache_put(s, req->id, packed);
-        send_frames(s, identity, delimiter, packed);
-        identity = NULL;
+        zmq_msg_t packed;
+        if (pack_reply(&reply, &packed) == 0) {
+            if (cache && req)
+                cache_put(s, req->id, &packed);
+            send_frames(s, identity, delimiter, &packed);
+            identity = NULL;
+        }
     }
 done:
     reply_reset(&reply);
@@ -404,24 +426,53 @@ done:
     if (req)
         hl__request__free_unpacked(req, NULL);
     zframe_destroy(&identity);
-    zframe_destroy(&body);
+}
+
+/* Reads one message without waiting: its first three frames into PART and
+ * their count, negated when more frames followed (read and dropped); 0 when
+ * nothing was waiting. */
+static int read_request(void *sock, zmq_msg_t part[3])
+{
+    int n = 0;
+    bool more = true, extra = false;
+    while (more) {
+        zmq_msg_t scratch, *m = n < 3 ? &part[n] : &scratch;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(m);
+            break;
+        }
+        more = zmq_msg_more(m);
+        if (m == &scratch) {
+            extra = true;
+            zmq_msg_close(&scratch);
+        } else {
+            n++;
+        }
+    }
+    return extra ? -n : n;
 }
 
 void hlb_server_handle(hlb_server_t *s)
 {
     for (int i = 0; i < BATCH; i++) {
-        zmsg_t *msg = NULL;
-        void *sock = zsock_resolve(s->sock);
-        /* czmq's zmsg_recv blocks; check for input first. */
-        int events = zsock_events(s->sock);
-        if (!(events & ZMQ_POLLIN))
+        /* A non-blocking read that says when nothing is left, rather than
+         * asking ZMQ_EVENTS first: that query processes the socket's
+         * command queue each time, twice per request. */
+        zmq_msg_t part[3];
+        int n = read_request(zsock_resolve(s->sock), part);
+        if (n == 0)
             break;
-        (void)sock;
-        msg = zmsg_recv(s->sock);
-        if (!msg)
-            break;
-        serve(s, msg);
-        zmsg_destroy(&msg);
+        /* [identity][empty delimiter][request] or [identity][request] */
+        int nparts = n < 0 ? -n : n;
+        zframe_t *identity = zframe_new(zmq_msg_data(&part[0]), zmq_msg_size(&part[0]));
+        bool delimiter = nparts > 1 && zmq_msg_size(&part[1]) == 0;
+        int at = delimiter ? 2 : 1;
+        zmq_msg_t *body = at < nparts ? &part[at] : NULL;
+        bool extra = n < 0 || at + 1 < nparts;
+        serve(s, identity, delimiter, body, extra);
+        for (int k = 0; k < nparts; k++)
+            zmq_msg_close(&part[k]);
     }
 }
 
@@ -450,11 +501,15 @@ void hlb_deferred_send(hlb_deferred_t **d_p)
     if (!d_p || !*d_p)
         return;
     hlb_deferred_t *d = *d_p;
-    zframe_t *packed = pack_reply(&d->reply);
-    if (d->cache)
-        cache_put(d->server, d->id, packed);
+    zmq_msg_t packed;
     d->server->served++;
-    send_frames(d->server, d->identity, d->delimiter, packed);
+    if (pack_reply(&d->reply, &packed) == 0) {
+        if (d->cache)
+            cache_put(d->server, d->id, &packed);
+        send_frames(d->server, d->identity, d->delimiter, &packed);
+    } else {
+        zframe_destroy(&d->identity);
+    }
     reply_reset(&d->reply);
     free(d->method);
     free(d);

@@ -2,6 +2,7 @@
  * sequence tracking. */
 #include "hlbus/sub.h"
 
+#include "hlbus/buf.h"
 #include "hlbus/codec.h"
 #include "hlbus/paths.h"
 #include "hlbus/seqtrack.h"
@@ -13,21 +14,46 @@ struct hlb_sub {
     zsock_t *sock;
     hlb_seqtrack_t *seq;
     hlb_sub_stats_t stats;
-    Hl__Envelope *env;     /* of the last event handed out */
-    ProtobufCMessage *msg; /* its decoded body */
-    char *topic;
+    /* The last event handed out, valid until the next call, at no malloc or
+     * free per message: the envelope is checked in place (hlb_envelope_view)
+     * and its body stays in the received frame, held here; source and type
+     * are copied out NUL-terminated into strs; a registered body is decoded
+     * into dec; the topic is bounded by hlb_topic_valid. */
+    Hl__Envelope env;
+    zmq_msg_t frame;
+    bool frame_held;
+    hlb_buf_t strs;
+    hlb_decoder_t *dec;
+    char topic[HLB_MAX_TOPIC + 1];
+    /* The last body type looked up, and what the registry said (it never
+     * changes): a stream carries one type, and a compare beats a scan. */
+    char type_name[64];
+    size_t type_len;
+    const ProtobufCMessageDescriptor *type_desc;
 };
+
+static const ProtobufCMessageDescriptor *lookup_type(hlb_sub_t *s, const char *type, size_t len)
+{
+    if (len == 0)
+        return NULL;
+    if (len == s->type_len && memcmp(type, s->type_name, len) == 0)
+        return s->type_desc;
+    const ProtobufCMessageDescriptor *d = hlb_type_lookup(type);
+    if (len < sizeof s->type_name) {
+        memcpy(s->type_name, type, len);
+        s->type_len = len;
+        s->type_desc = d;
+    }
+    return d;
+}
 
 static void release_event(hlb_sub_t *s)
 {
-    if (s->env)
-        hl__envelope__free_unpacked(s->env, NULL);
-    if (s->msg)
-        protobuf_c_message_free_unpacked(s->msg, NULL);
-    free(s->topic);
-    s->env = NULL;
-    s->msg = NULL;
-    s->topic = NULL;
+    if (s->frame_held)
+        zmq_msg_close(&s->frame);
+    s->frame_held = false;
+    if (s->dec)
+        hlb_decoder_reset(s->dec);
 }
 
 hlb_sub_t *hlb_sub_new(const char *runtime_dir, const char *const *prefixes)
@@ -38,7 +64,8 @@ hlb_sub_t *hlb_sub_new(const char *runtime_dir, const char *const *prefixes)
         goto fail;
     s->sock = zsock_new(ZMQ_SUB);
     s->seq = hlb_seqtrack_new();
-    if (!s->sock || !s->seq)
+    s->dec = hlb_decoder_new();
+    if (!s->sock || !s->seq || !s->dec)
         goto fail;
     zsock_set_maxmsgsize(s->sock, HLB_MAX_MSG);
     zsock_set_rcvhwm(s->sock, 100000);
@@ -65,6 +92,8 @@ void hlb_sub_destroy(hlb_sub_t **self_p)
     release_event(s);
     zsock_destroy(&s->sock);
     hlb_seqtrack_destroy(&s->seq);
+    hlb_decoder_destroy(&s->dec);
+    hlb_buf_free(&s->strs);
     free(s);
     *self_p = NULL;
 }
@@ -84,6 +113,8 @@ zsock_t *hlb_sub_sock(hlb_sub_t *s)
 static int read_message(hlb_sub_t *s, hlb_event_t *ev)
 {
     void *sock = zsock_resolve(s->sock);
+    /* what the last message left (an event handed out, or a drop) goes */
+    release_event(s);
     zmq_msg_t parts[3];
     int nparts = 0, more = 1, rc = 0;
     while (more) {
@@ -112,18 +143,36 @@ static int read_message(hlb_sub_t *s, hlb_event_t *ev)
     }
     const char *topic = zmq_msg_data(&parts[0]);
     size_t tlen = zmq_msg_size(&parts[0]);
-    Hl__Envelope *env = hlb_topic_valid(topic, tlen)
-                            ? hlb_envelope_decode(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]))
-                            : NULL;
-    if (!env) {
+    /* The body will point into the envelope frame: move it to where it
+     * stays until the next call first (a small frame keeps its bytes inside
+     * the zmq_msg_t, so pointers taken before a move would dangle). */
+    zmq_msg_init(&s->frame);
+    zmq_msg_move(&s->frame, &parts[1]);
+    s->frame_held = true;
+    hlb_envelope_view_t v;
+    if (!hlb_topic_valid(topic, tlen) ||
+        hlb_envelope_view(zmq_msg_data(&s->frame), zmq_msg_size(&s->frame), &v) < 0) {
         s->stats.malformed++;
         goto out;
     }
-    ProtobufCMessage *msg = NULL;
-    if (env->type && *env->type && hlb_type_lookup(env->type)) {
-        msg = hlb_body_decode(env->type, env->body.data, env->body.len);
+    hlb_buf_reset(&s->strs);
+    hlb_buf_add(&s->strs, v.source, v.source_len);
+    hlb_buf_add(&s->strs, "", 1); /* the NUL between the two */
+    hlb_buf_add(&s->strs, v.type, v.type_len);
+    Hl__Envelope *env = &s->env;
+    hl__envelope__init(env);
+    env->source = s->strs.data;
+    env->type = s->strs.data + v.source_len + 1;
+    env->epoch = v.epoch;
+    env->seq = v.seq;
+    env->ts_us = v.ts_us;
+    env->body.data = (uint8_t *)v.body;
+    env->body.len = v.body_len;
+    const ProtobufCMessage *msg = NULL;
+    const ProtobufCMessageDescriptor *desc = lookup_type(s, env->type, v.type_len);
+    if (desc) {
+        msg = hlb_decoder_body(s->dec, desc, v.body, v.body_len);
         if (!msg) { /* a registered type that does not decode: malformed */
-            hl__envelope__free_unpacked(env, NULL);
             s->stats.malformed++;
             goto out;
         }
@@ -131,22 +180,16 @@ static int read_message(hlb_sub_t *s, hlb_event_t *ev)
     /* Replays go through the same tracking: per-topic streams make a replay
      * of the latest value either a duplicate or exactly the state to keep. */
     uint64_t missed = 0;
-    char *tcopy = strndup(topic, tlen);
-    hlb_seq_verdict_t v =
-        hlb_seqtrack_see(s->seq, env->source, tcopy, env->epoch, env->seq, &missed);
-    if (v == HLB_SEQ_DUP || v == HLB_SEQ_STALE) {
-        free(tcopy);
+    memcpy(s->topic, topic, tlen);
+    s->topic[tlen] = '\0';
+    hlb_seq_verdict_t verdict_seq =
+        hlb_seqtrack_see(s->seq, env->source, s->topic, env->epoch, env->seq, &missed);
+    if (verdict_seq == HLB_SEQ_DUP || verdict_seq == HLB_SEQ_STALE) {
         s->stats.duplicates++;
-        hl__envelope__free_unpacked(env, NULL);
-        if (msg)
-            protobuf_c_message_free_unpacked(msg, NULL);
         goto out;
     }
     s->stats.gaps += missed;
     s->stats.received++;
-    s->env = env;
-    s->msg = msg;
-    s->topic = tcopy;
     ev->topic = s->topic;
     ev->env = env;
     ev->msg = msg;

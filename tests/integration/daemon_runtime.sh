@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The daemon runtime through hl-bus and hlctl: flags, --check-config with
 # file:line errors, SIGHUP reload keeping the old config on error, clean stop.
+. "${HL_SOURCE_DIR:?}/tests/common/wait.sh"
 set -u
 B=${HL_BUILD_DIR:?}/daemons
 pass=0 fail=0
@@ -39,14 +40,14 @@ ok "$B/hl-bus/hl-bus" --config "$dir/etc/hl.yaml" --check-config
 
 "$B/hl-bus/hl-bus" --config "$dir/etc/hl.yaml" --runtime-dir "$dir" 2>"$dir/bus.log" &
 pid=$!
-for _ in $(seq 100); do hlctl --retries 0 --timeout 100 ping hl-bus >/dev/null 2>&1 && break; done
+wait_for 60 hlctl --retries 0 --timeout 100 ping hl-bus >/dev/null 2>&1
 ok hlctl ping hl-bus
 ok bash -c "'$B/hlctl/hlctl' --runtime-dir '$dir' --json status | grep -q '\"state\":\"running\"'"
 
 # a bad reload is refused and the old config keeps running
 printf 'hl-bus:\n  hwm: 1\n' > "$dir/etc/hl.d/60-bad.yaml"
 kill -HUP $pid
-for _ in $(seq 100); do grep -q "reload failed" "$dir/bus.log" && break; hlctl ping hl-bus >/dev/null; done
+wait_for 60 grep -q "reload failed" "$dir/bus.log"
 ok grep -q "60-bad.yaml:2: 'hwm' must be between" "$dir/bus.log"
 ok hlctl ping hl-bus
 out=$(hlctl call hl-bus reload 2>&1); rc=$?

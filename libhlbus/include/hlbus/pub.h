@@ -25,7 +25,10 @@ int hlb_pub_send_raw(hlb_pub_t *p, const char *topic, const char *type, const vo
                      size_t len);
 /* How long destroy may wait for unsent messages, in ms. */
 void hlb_pub_set_linger(hlb_pub_t *p, int ms);
-/* Queue bound in messages (ZMQ_SNDHWM); default 10000. */
+/* Queue bound in messages; default 10000. A burst of this many is always
+ * taken, whatever was sent before; up to twice as many may be held (libzmq
+ * learns of the proxy's progress in steps of half its SNDHWM, which is set
+ * to twice the bound). 0: no bound. */
 void hlb_pub_set_hwm(hlb_pub_t *p, int messages);
 uint64_t hlb_pub_epoch(const hlb_pub_t *p);
 uint64_t hlb_pub_sent(const hlb_pub_t *p);
