@@ -220,6 +220,38 @@ static void test_proto(void)
     fl_msg_close(&msg);
 }
 
+/* Containers that claim more than the bytes left are refused before
+ * msgpack-c would allocate for them; real maps pass. */
+static void test_plausible(void)
+{
+    CHECK(!fl_msgpack_plausible("\xdf\xdf\xdf\xdf\xdf\xdf", 6));  /* map32 of 3.7e9 pairs */
+    CHECK(!fl_msgpack_plausible("\xdd\x02\xdd\x0a\xdd\x0a\xdd", 7)); /* array32 claims */
+    CHECK(!fl_msgpack_plausible("\x9f\x01", 2));   /* fixarray of 15, 1 byte left */
+    CHECK(!fl_msgpack_plausible("\xc1", 1));        /* never used */
+    CHECK(!fl_msgpack_plausible("\xdb\xff\xff\xff\xff", 5)); /* str32 longer than the data */
+    CHECK(!fl_msgpack_plausible("", 0));
+    CHECK(!fl_msgpack_plausible("\x80\x80", 2));   /* two objects */
+    CHECK(fl_msgpack_plausible("\x80", 1));         /* {} */
+    CHECK(fl_msgpack_plausible("\x91\xc0", 2));    /* [nil] */
+    hlb_map_t *m = hlb_map_new();
+    hlb_map_str(m, "active_state", "failed");
+    hlb_map_int(m, "n_restarts", 1234567);
+    hlb_map_double(m, "value", 1.5);
+    hlb_map_bool(m, "x", true);
+    hlb_map_nil(m, "n");
+    const char *v[] = {"a", "b"};
+    hlb_map_strv(m, "list", v, 2);
+    hlb_map_t *kid = hlb_map_new();
+    hlb_map_int(kid, "neg", -70000);
+    hlb_map_map(m, "kid", &kid);
+    size_t len;
+    const uint8_t *d = hlb_map_data(m, &len);
+    CHECK(fl_msgpack_plausible(d, len));
+    for (size_t cut = 0; cut < len; cut++) /* any truncation is refused */
+        CHECK_MSG(!fl_msgpack_plausible(d, cut), "cut at %zu", cut);
+    hlb_map_destroy(&m);
+}
+
 static void test_suffix(void)
 {
     CHECK(strcmp(fl_topic_suffix("service.hl-daemon", "service."), "hl-daemon") == 0);
@@ -234,5 +266,6 @@ int main(void)
     test_map_others();
     test_proto();
     test_suffix();
+    test_plausible();
     return check_done();
 }
