@@ -247,7 +247,9 @@ int stdio_settings_parse(const hlb_conf_t *section, const char *runtime_dir,
         cc->scrollback = get_size(c, "scrollback", scrollback, 4096, 1u << 30, diag);
         hlb_conf_int(c, "max_clients", max_clients, 1, 100000, &v, diag);
         cc->max_clients = (unsigned)v;
-        hlb_conf_bool(c, "publish", true, &cc->publish, diag);
+        /* Off by default: bus/sub is world-readable, and the stream is the
+         * agent's terminal, which the 0660 socket keeps within its group. */
+        hlb_conf_bool(c, "publish", false, &cc->publish, diag);
     }
     rc->channels = out->chans;
     rc->n_channels = out->n_chans;

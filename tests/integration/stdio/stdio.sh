@@ -51,6 +51,7 @@ hl-stdio:
   channels:
     - name: main
       read_only_socket: stdio.ro.sock
+      publish: true
 Y
 ok "$D/hl-stdio/hl-stdio" --config "$dir/etc/hl.yaml" --check-config
 

@@ -29,7 +29,7 @@ static void test_defaults(void)
     struct group *hl = getgrnam(STDIO_DEFAULT_GROUP);
     CHECK(s.chans[0].gid == (hl ? hl->gr_gid : STDIO_NO_GID));
     CHECK_EQ_U(s.chans[0].scrollback, 1 << 20);
-    CHECK(s.chans[0].publish);
+    CHECK(!s.chans[0].publish); /* terminal bytes stay off the open bus by default */
     CHECK(strcmp(s.relay.attach_path, "/run/hl-test/stdio-attach.sock") == 0);
     CHECK_EQ_U(s.relay.stall_timeout_ms, 250);
     CHECK_EQ_U(s.relay.n_channels, 1);
