@@ -84,7 +84,7 @@ static int clear_fd(int dfd, const ident_t *self, const char *where, int depth, 
         const char *n = de->d_name;
         if (!strcmp(n, ".") || !strcmp(n, ".."))
             continue;
-        ident_t id;
+        ident_t id = {0};
         int r = ident_at(dfd, n, &id);
         if (r == -ENOENT)
             continue;
@@ -99,7 +99,7 @@ static int clear_fd(int dfd, const ident_t *self, const char *where, int depth, 
                 continue;
             }
             int sub = openat(dfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            ident_t now;
+            ident_t now = {0};
             if (sub < 0 || ident_at(sub, "", &now) < 0 || now.ino != id.ino ||
                 !same_mount(&now, self)) {
                 /* Replaced since we looked: leave it. */
@@ -153,11 +153,11 @@ int fsc_clear_beneath(const char *root, const char *name, fsc_stats_t *st)
 {
     if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
         return -EINVAL;
-    ident_t rid;
+    ident_t rid = {0};
     int rfd = open_trusted_dir(root, &rid);
     if (rfd < 0)
         return rfd == -ENOENT ? 0 : rfd;
-    ident_t id;
+    ident_t id = {0};
     int r = ident_at(rfd, name, &id);
     if (r < 0) {
         close(rfd);
@@ -185,7 +185,7 @@ int fsc_clear_beneath(const char *root, const char *name, fsc_stats_t *st)
     close(rfd);
     if (dfd < 0)
         return -errno;
-    ident_t now;
+    ident_t now = {0};
     if (ident_at(dfd, "", &now) < 0 || now.ino != id.ino) {
         close(dfd);
         return -ESTALE;
@@ -205,7 +205,7 @@ int fsc_clear_beneath(const char *root, const char *name, fsc_stats_t *st)
 
 int fsc_remove_matching(const char *dir, const char *pattern, fsc_stats_t *st)
 {
-    ident_t did;
+    ident_t did = {0};
     int dfd = open_trusted_dir(dir, &did);
     if (dfd < 0)
         return dfd == -ENOENT ? 0 : dfd;
@@ -228,7 +228,7 @@ int fsc_remove_matching(const char *dir, const char *pattern, fsc_stats_t *st)
         const char *n = de->d_name;
         if (!strcmp(n, ".") || !strcmp(n, "..") || fnmatch(pattern, n, FNM_PERIOD) != 0)
             continue;
-        ident_t id;
+        ident_t id = {0};
         int r = ident_at(dfd, n, &id);
         if (r < 0) {
             if (r != -ENOENT)
@@ -242,7 +242,7 @@ int fsc_remove_matching(const char *dir, const char *pattern, fsc_stats_t *st)
                 continue;
             }
             int sub = openat(dfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            ident_t now;
+            ident_t now = {0};
             if (sub < 0 || ident_at(sub, "", &now) < 0 || now.ino != id.ino) {
                 r = sub < 0 ? -errno : -ESTALE;
                 if (sub >= 0)

@@ -189,7 +189,7 @@ static int unit_job(hlctl_t *ctx, int argc, char **argv, const char *method)
 {
     char usage[64];
     snprintf(usage, sizeof usage, "%s UNIT [--reason TEXT]", method);
-    const char *unit, *reason;
+    const char *unit = NULL, *reason = NULL;
     int u = unit_args(argc, argv, usage, false, &unit, &reason, NULL);
     if (u)
         return u;
@@ -229,7 +229,7 @@ int hlctl_cmd_restart(hlctl_t *ctx, int argc, char **argv) { return unit_job(ctx
 int hlctl_cmd_recover(hlctl_t *ctx, int argc, char **argv)
 {
     const char *usage = "recover UNIT --type restart|reset|rebuild [--reason TEXT]";
-    const char *unit, *reason, *type;
+    const char *unit = NULL, *reason = NULL, *type = NULL;
     int u = unit_args(argc, argv, usage, true, &unit, &reason, &type);
     if (u)
         return u;
