@@ -228,50 +228,41 @@ const char *fl_msg_str_any(fl_msg_t *m, const char *const *names)
     return NULL;
 }
 
-bool fl_msg_int(fl_msg_t *m, const char *name, int64_t *out)
+/* A numeric field, from msgpack or protobuf alike; both getters below convert
+ * from it. hlb_mpview_double accepts integers too, so it is the fallback. */
+static num_t msg_num(fl_msg_t *m, const char *name)
 {
+    num_t n = {0};
     if (m->mp) {
-        if (hlb_mpview_int(m->mp, name, out) == 0)
-            return true;
-        double d;
-        if (hlb_mpview_double(m->mp, name, &d) == 0) {
-            *out = (int64_t)d;
-            return true;
-        }
-        return false;
+        n.ok = hlb_mpview_int(m->mp, name, &n.i) == 0;
+        n.is_int = n.ok;
+        if (!n.ok)
+            n.ok = hlb_mpview_double(m->mp, name, &n.d) == 0;
+        else
+            n.d = (double)n.i;
+        return n;
     }
     const ProtobufCMessage *h;
     const ProtobufCFieldDescriptor *f = m->pb ? pb_field(m->pb, name, &h) : NULL;
     if (!f || !pb_present(h, f))
-        return false;
-    num_t n = pb_num(h, f);
-    if (!n.ok)
-        return false;
-    *out = n.is_int ? n.i : (int64_t)n.d;
-    return true;
+        return n;
+    return pb_num(h, f);
+}
+
+bool fl_msg_int(fl_msg_t *m, const char *name, int64_t *out)
+{
+    num_t n = msg_num(m, name);
+    if (n.ok)
+        *out = n.is_int ? n.i : (int64_t)n.d;
+    return n.ok;
 }
 
 bool fl_msg_double(fl_msg_t *m, const char *name, double *out)
 {
-    if (m->mp) {
-        if (hlb_mpview_double(m->mp, name, out) == 0)
-            return true;
-        int64_t i;
-        if (hlb_mpview_int(m->mp, name, &i) == 0) {
-            *out = (double)i;
-            return true;
-        }
-        return false;
-    }
-    const ProtobufCMessage *h;
-    const ProtobufCFieldDescriptor *f = m->pb ? pb_field(m->pb, name, &h) : NULL;
-    if (!f || !pb_present(h, f))
-        return false;
-    num_t n = pb_num(h, f);
-    if (!n.ok)
-        return false;
-    *out = n.d;
-    return true;
+    num_t n = msg_num(m, name);
+    if (n.ok)
+        *out = n.d;
+    return n.ok;
 }
 
 bool fl_msg_bool(fl_msg_t *m, const char *name, bool *out)
