@@ -14,9 +14,6 @@ typedef struct {
     int64_t hwm;
 } bus_t;
 
-/* State topics: a late subscriber needs their current value, not news. */
-static const char *const default_lvc[] = {"health.", "service.", "uplink.", "daemon.", "lifecycle.",
-                                          "metrics.threshold.", "alert.", NULL};
 
 static void free_prefixes(char **v)
 {
@@ -55,8 +52,10 @@ static int configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *
         for (size_t i = 0; i < hlb_conf_count(lvc); i++)
             b->lvc_prefixes[i] = strdup(hlb_conf_scalar(hlb_conf_at(lvc, i)));
     else
-        for (int i = 0; default_lvc[i]; i++)
-            b->lvc_prefixes[i] = strdup(default_lvc[i]);
+        /* State topics (topics.h): a late subscriber needs their current
+         * value, not news. */
+        for (int i = 0; hlb_state_prefixes()[i] && i < MAX_LVC_PREFIXES; i++)
+            b->lvc_prefixes[i] = strdup(hlb_state_prefixes()[i]);
     b->stats_depth = depth;
     b->hwm = hwm;
     if (b->proxy) /* a reload: the sockets stay, the cache rules change */

@@ -12,6 +12,7 @@
 #include "seqtrack.h"
 #include "server.h"
 #include "sub.h"
+#include "topics.h"
 
 #ifndef HL_VERSION
 #define HL_VERSION "0.0.0"
