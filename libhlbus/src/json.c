@@ -2,6 +2,7 @@
  * descriptors) and msgpack values. Output is always valid JSON, whatever the
  * bytes: this is what hlctl prints from an untrusted bus. */
 #include "hlbus/buf.h"
+#include "hlbus/json.h"
 #include "hlbus/codec.h"
 #include "hlbus/map.h"
 #include "hlbus/topics.h"
@@ -150,7 +151,7 @@ static void json_field_value(hlb_buf_t *b, const ProtobufCFieldDescriptor *f, co
         /* the state's word (topics.h), as people and scripts read it */
         const ProtobufCEnumDescriptor *ed = f->descriptor;
         if (protobuf_c_enum_descriptor_get_value(ed, *(const int *)p)) {
-            const char *w = hlb_enum_word(ed, *(const int *)p);
+            const char *w = hlb_pb_enum_word(ed, *(const int *)p);
             hlb_json_str(b, w, strlen(w));
         } else {
             hlb_buf_printf(b, "%d", *(const int *)p);

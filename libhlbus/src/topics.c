@@ -212,7 +212,7 @@ static const enum_words_t *words_of(const ProtobufCEnumDescriptor *desc)
     return found;
 }
 
-const char *hlb_enum_word(const ProtobufCEnumDescriptor *desc, int value)
+const char *hlb_pb_enum_word(const ProtobufCEnumDescriptor *desc, int value)
 {
     const enum_words_t *w = desc ? words_of(desc) : NULL;
     for (unsigned i = 0; w && i < desc->n_values; i++)
@@ -221,7 +221,7 @@ const char *hlb_enum_word(const ProtobufCEnumDescriptor *desc, int value)
     return "unknown";
 }
 
-int hlb_enum_parse(const ProtobufCEnumDescriptor *desc, const char *word, int *value)
+int hlb_pb_enum_parse(const ProtobufCEnumDescriptor *desc, const char *word, int *value)
 {
     const enum_words_t *w = desc && word ? words_of(desc) : NULL;
     for (unsigned i = 0; w && i < desc->n_values; i++)

@@ -71,27 +71,27 @@ int main(void)
     CHECK(!hlb_topic_is_state("test.x"));
 
     /* enum words */
-    CHECK(strcmp(hlb_enum_word(&hl__health_state__descriptor, HL__HEALTH_STATE__HEALTH_HEALTHY),
+    CHECK(strcmp(hlb_pb_enum_word(&hl__health_state__descriptor, HL__HEALTH_STATE__HEALTH_HEALTHY),
                  "healthy") == 0);
-    CHECK(strcmp(hlb_enum_word(&hl__lifecycle__descriptor,
+    CHECK(strcmp(hlb_pb_enum_word(&hl__lifecycle__descriptor,
                                HL__LIFECYCLE__LIFECYCLE_SHUTTING_DOWN), "shutting-down") == 0);
-    CHECK(strcmp(hlb_enum_word(&hl__threshold_state__descriptor,
+    CHECK(strcmp(hlb_pb_enum_word(&hl__threshold_state__descriptor,
                                HL__THRESHOLD_STATE__THRESHOLD_FIRING), "firing") == 0);
-    CHECK(strcmp(hlb_enum_word(&hl__health_state__descriptor, 99), "unknown") == 0);
+    CHECK(strcmp(hlb_pb_enum_word(&hl__health_state__descriptor, 99), "unknown") == 0);
     int v = -1;
-    CHECK(hlb_enum_parse(&hl__health_state__descriptor, "degraded", &v) == 0 &&
+    CHECK(hlb_pb_enum_parse(&hl__health_state__descriptor, "degraded", &v) == 0 &&
           v == HL__HEALTH_STATE__HEALTH_DEGRADED);
-    CHECK(hlb_enum_parse(&hl__health_state__descriptor, "Unhealthy", &v) == 0 &&
+    CHECK(hlb_pb_enum_parse(&hl__health_state__descriptor, "Unhealthy", &v) == 0 &&
           v == HL__HEALTH_STATE__HEALTH_UNHEALTHY);
-    CHECK(hlb_enum_parse(&hl__lifecycle__descriptor, "shutting-down", &v) == 0 &&
+    CHECK(hlb_pb_enum_parse(&hl__lifecycle__descriptor, "shutting-down", &v) == 0 &&
           v == HL__LIFECYCLE__LIFECYCLE_SHUTTING_DOWN);
-    CHECK(hlb_enum_parse(&hl__threshold_state__descriptor, "THRESHOLD_CLEARED", &v) == 0 &&
+    CHECK(hlb_pb_enum_parse(&hl__threshold_state__descriptor, "THRESHOLD_CLEARED", &v) == 0 &&
           v == HL__THRESHOLD_STATE__THRESHOLD_CLEARED);
-    CHECK(hlb_enum_parse(&hl__phase_state__descriptor, "6", &v) == 0 &&
+    CHECK(hlb_pb_enum_parse(&hl__phase_state__descriptor, "6", &v) == 0 &&
           v == HL__PHASE_STATE__PHASE_FAILED);
-    CHECK(hlb_enum_parse(&hl__health_state__descriptor, "ok", &v) == -EINVAL);
-    CHECK(hlb_enum_parse(&hl__health_state__descriptor, "7", &v) == -EINVAL);
-    CHECK(hlb_enum_parse(&hl__health_state__descriptor, "", &v) == -EINVAL);
+    CHECK(hlb_pb_enum_parse(&hl__health_state__descriptor, "ok", &v) == -EINVAL);
+    CHECK(hlb_pb_enum_parse(&hl__health_state__descriptor, "7", &v) == -EINVAL);
+    CHECK(hlb_pb_enum_parse(&hl__health_state__descriptor, "", &v) == -EINVAL);
 
     /* typed bodies */
     Hl__ServiceHealth sh = HL__SERVICE_HEALTH__INIT;

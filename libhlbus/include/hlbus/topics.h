@@ -70,6 +70,6 @@ const void *hlb_event_as(const hlb_event_t *ev, const ProtobufCMessageDescriptor
  * up to the first '_'), lower case, '_' written '-' (HEALTH_HEALTHY ->
  * "healthy", LIFECYCLE_SHUTTING_DOWN -> "shutting-down"). Unknown values
  * read "unknown". The one table of state words is the .proto itself. */
-const char *hlb_enum_word(const ProtobufCEnumDescriptor *desc, int value);
+const char *hlb_pb_enum_word(const ProtobufCEnumDescriptor *desc, int value);
 /* The reverse: a word, or the value's full name, or its number. 0 or -EINVAL. */
-int hlb_enum_parse(const ProtobufCEnumDescriptor *desc, const char *word, int *value);
+int hlb_pb_enum_parse(const ProtobufCEnumDescriptor *desc, const char *word, int *value);
