@@ -4,6 +4,7 @@
 #include "client.h"
 #include "codec.h"
 #include "conf.h"
+#include "confschema.h"
 #include "daemon.h"
 #include "log.h"
 #include "map.h"
