@@ -3,7 +3,6 @@
 #include "hlbus/confschema.h"
 
 #include "hlbus/buf.h"
-#include "hlbus/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -131,9 +130,13 @@ static char *secret_from_file(const hlb_conf_t *at, const char *what, const char
         return NULL;
     }
     struct stat st;
-    if (fstat(fd, &st) == 0 && (st.st_mode & S_IROTH))
-        /* Not fatal (the file is the admin's), but worth a line. */
-        hlb_warn("%s: %s is readable by everyone; make it 0640 or 0600", what, path);
+    if (fstat(fd, &st) == 0 && (st.st_mode & S_IROTH)) {
+        /* A secret everyone can read is not one (ssh refuses such keys too). */
+        close(fd);
+        hlb_diag_add(d, at, "%s: %s is readable by everyone; chmod 0640 (or 0600) it", what,
+                     path);
+        return NULL;
+    }
     char buf[8192];
     size_t len = 0;
     ssize_t n;

@@ -256,6 +256,14 @@ static void test_secrets(void)
     hlb_diag_free(&d);
     unsetenv("CREDENTIALS_DIRECTORY");
 
+    /* a secret file everyone may read is refused */
+    chmod(path, 0644);
+    CHECK(parse(text, &s, &d) == -EINVAL);
+    CHECK(d.text && strstr(d.text, "is readable by everyone"));
+    hlb_conf_schema_free(&sample_table, &s);
+    hlb_diag_free(&d);
+    chmod(path, 0600);
+
     /* a missing file and a file of two lines */
     CHECK(parse("sample:\n  token_file: /nonexistent/token\n", &s, &d) == -EINVAL);
     CHECK(d.text && strstr(d.text, "t.yaml:2: token_file: cannot read /nonexistent/token"));
