@@ -8,7 +8,8 @@
 #
 # builds, from the calling directory (daemons/<NAME>/):
 #   * CORE (default hl<name>_core): the modules that need no bus (ring
-#     buffers, parsers, engines), for unit tests and benchmarks;
+#     buffers, parsers, engines), for unit tests and benchmarks; it links
+#     the base layer (hlbase: strings, time, config schema) and no ZeroMQ;
 #   * LIB (default hl<name>_daemon): the daemon's modules (configure, start,
 #     stop, event routing), linking libhlbus and CORE. Tests link the same
 #     objects the daemon runs;
@@ -49,7 +50,7 @@ function(hl_daemon name)
   if(D_CORE_SOURCES)
     add_library(${D_CORE} STATIC ${D_CORE_SOURCES})
     target_include_directories(${D_CORE} PUBLIC ${dir})
-    target_link_libraries(${D_CORE} PUBLIC ${D_CORE_LIBS})
+    target_link_libraries(${D_CORE} PUBLIC hlbase ${D_CORE_LIBS})
     target_compile_definitions(${D_CORE} PRIVATE ${D_DEFINITIONS})
     list(APPEND libs ${D_CORE})
   endif()
