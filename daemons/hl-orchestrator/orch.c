@@ -116,9 +116,12 @@ static void begin_when_known(orch_t *o)
 }
 
 /* The first connection: the phases' members come from their targets, then
- * the startup is built on them. */
+ * the startup is built on them (not before: its units are the members). A
+ * shutdown asked for before systemd answered has nothing to wait for. */
 static void begin_startup(orch_t *o)
 {
+    if (o->lc == LC_SHUTTING_DOWN || o->lc == LC_STOPPED)
+        return;
     char *why = NULL;
     int r = phases_read(o->cfg, o->sdm, &why);
     if (r < 0) {
@@ -130,7 +133,6 @@ static void begin_startup(orch_t *o)
         return;
     }
     watch_configured(o); /* the members, now known */
-    startup_destroy(&o->startup);
     o->startup = startup_new(o);
     if (!o->startup) {
         hlb_err("out of memory");
@@ -233,8 +235,7 @@ static int o_start(hlb_daemon_t *d, void *arg)
         .unit_changed = on_unit_changed,
     };
     o->sdm = sdm_new(o->loop, o->cfg->bus, &ops, o);
-    o->startup = startup_new(o);
-    if (!o->sdm || !o->startup) {
+    if (!o->sdm) {
         hlb_err("out of memory");
         return -ENOMEM;
     }
