@@ -5,6 +5,8 @@
 #include "codec.h"
 #include "conf.h"
 #include "daemon.h"
+#include "escape.h"
+#include "fdguard.h"
 #include "log.h"
 #include "map.h"
 #include "paths.h"
