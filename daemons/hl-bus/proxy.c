@@ -179,6 +179,11 @@ void proxy_set_policy(proxy_t *p, const acl_t *acl, const proxy_limits_t *limits
         p->lim.subs_bytes = 1 << 20;
 }
 
+void proxy_set_stats_depth(proxy_t *p, int depth)
+{
+    topicstats_set_depth(p->stats, depth);
+}
+
 /* Reads the rest of a multipart message and throws it away. */
 static int drain_parts(void *sock)
 {

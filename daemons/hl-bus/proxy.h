@@ -36,6 +36,8 @@ int proxy_attach(proxy_t *p, zloop_t *loop);
 int proxy_set_lvc_prefixes(proxy_t *p, const char *const *prefixes);
 /* Replaces the ACL and limits (on reload); ACL is not copied. */
 void proxy_set_policy(proxy_t *p, const acl_t *acl, const proxy_limits_t *limits);
+/* Changes the dots in a stats prefix (on reload); counts so far stay. */
+void proxy_set_stats_depth(proxy_t *p, int depth);
 /* Fills a reply with an hl.BusStats. */
 void proxy_stats_reply(proxy_t *p, hlb_reply_t *reply);
 bool proxy_socket_activated(const proxy_t *p);

@@ -81,7 +81,8 @@ static int why(hlctl_t *ctx, const char *check)
                *m->last_result ? m->last_result : "-", *m->last_detail ? ", " : "",
                m->last_detail, b, m->last_attempts);
         hlctl_printf("next run   %s\n", m->next_run_us ? c : "on the next unit event");
-        hlctl_printf("output     %zu bytes%s", m->last_output.len, m->last_output.len ? ":\n" : "\n");
+        hlctl_printf(m->last_output.len ? "output     %zu bytes:\n" : "output     %zu bytes\n",
+                     m->last_output.len);
         if (m->last_output.len) {
             /* As text, one "| " per line; each line escaped (control bytes, invalid UTF-8). */
             fputs("  | ", stdout);

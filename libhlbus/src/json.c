@@ -2,6 +2,7 @@
  * descriptors) and msgpack values. Output is always valid JSON, whatever the
  * bytes: this is what hlctl prints from an untrusted bus. */
 #include "hlbus/buf.h"
+#include "hlbus/json.h"
 #include "hlbus/codec.h"
 #include "hlbus/map.h"
 
