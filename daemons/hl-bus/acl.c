@@ -8,28 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Until libhlbus has one family -> owner table, the families and their
- * publishers as the daemons publish them today. */
-const acl_default_t acl_defaults[] = {
-    {"health.", "hl-health"},
-    {"service.", "hl-orchestrator"},
-    {"lifecycle.", "hl-orchestrator"},
-    {"lifecycle.ack.", "*"}, /* each daemon acknowledges a shutdown notice */
-    {"recovery.", "hl-orchestrator"},
-    {"failure.", "hl-failure"},
-    {"metrics.", "hl-metrics"},
-    {"alert.", "hl-metrics"},
-    {"stdio.", "hl-stdio"},
-    {"uplink.", "hl-uplink"},
-    {"daemon.", "*"},
-    {"log.", "*"},
-    {NULL, NULL},
-};
-
-const char *const acl_daemon_users[] = {"hl-bus",    "hl-orchestrator", "hl-health",
-                                        "hl-failure", "hl-metrics",      "hl-stdio",
-                                        "hl-service-runner", "hl-uplink", NULL};
-
+/* Who HLB_OWNER_SELF stands for: every daemon of ours (each publishes its
+ * own daemon.<name>, log.<name>.*, lifecycle.ack.<name>), the owners in the
+ * contract's table and those that own no family. */
+const char *const acl_daemon_users[] = {"hl-bus", "hl-service-runner", NULL};
 static bool lookup(const char *user, uid_t *uid)
 {
     int64_t n;
@@ -59,6 +41,18 @@ static void add_uid(uid_t *v, size_t *n, uid_t u)
         v[(*n)++] = u;
 }
 
+/* Adds every daemon user to UIDS: the table's owners and acl_daemon_users. */
+static void all_daemons(uid_t *uids, size_t *n)
+{
+    uid_t u;
+    for (const hlb_topic_family_t *f = hlb_topic_families(); f->prefix; f++)
+        if (strcmp(f->owner, HLB_OWNER_SELF) != 0 && acl_resolve(f->owner, &u))
+            add_uid(uids, n, u);
+    for (size_t k = 0; acl_daemon_users[k]; k++)
+        if (acl_resolve(acl_daemon_users[k], &u))
+            add_uid(uids, n, u);
+}
+
 void acl_load_defaults(acl_t *a)
 {
     uid_t self = a->self;
@@ -66,18 +60,23 @@ void acl_load_defaults(acl_t *a)
     memset(a, 0, sizeof *a);
     a->self = self;
     a->admin_gid = admin;
-    for (size_t i = 0; acl_defaults[i].prefix; i++) {
-        uid_t uids[ACL_MAX_UIDS];
-        size_t n = 0;
-        uid_t u;
-        if (strcmp(acl_defaults[i].owner, "*") == 0) {
-            for (size_t k = 0; acl_daemon_users[k]; k++)
-                if (acl_resolve(acl_daemon_users[k], &u))
-                    add_uid(uids, &n, u);
-        } else if (acl_resolve(acl_defaults[i].owner, &u)) {
-            add_uid(uids, &n, u);
+    /* the bus contract's families (hlbus/topics.h), each owned by its
+     * daemon's user; a family two daemons publish on has a row each */
+    for (const hlb_topic_family_t *f = hlb_topic_families(); f->prefix; f++) {
+        acl_rule_t *r = NULL;
+        for (size_t i = 0; i < a->nrules; i++)
+            if (strcmp(a->rules[i].prefix, f->prefix) == 0)
+                r = &a->rules[i];
+        if (!r) {
+            if (acl_set(a, f->prefix, NULL, 0, false) < 0)
+                continue;
+            r = &a->rules[a->nrules - 1];
         }
-        acl_set(a, acl_defaults[i].prefix, uids, n, false);
+        uid_t u;
+        if (strcmp(f->owner, HLB_OWNER_SELF) == 0)
+            all_daemons(r->uids, &r->nuids);
+        else if (acl_resolve(f->owner, &u))
+            add_uid(r->uids, &r->nuids, u);
     }
 }
 

@@ -31,19 +31,15 @@ typedef struct acl {
     uid_t self;      /* hl-bus's own uid */
 } acl_t;
 
-/* The owner table: each family and the daemon user that owns it. "*" as
- * owner: any daemon of ours (daemon.<name>, log.<name>, lifecycle.ack.). */
-typedef struct acl_default {
-    const char *prefix, *owner;
-} acl_default_t;
-extern const acl_default_t acl_defaults[];
-/* The users "*" stands for. */
+/* The families and their owners are the bus contract's (hlbus/topics.h);
+ * HLB_OWNER_SELF families may be published by any daemon user: these, and
+ * every owner in that table. */
 extern const char *const acl_daemon_users[];
 
 /* Resolves USER (a name or a decimal uid) to a uid; the shared user "hl"
  * stands in for a daemon user that does not exist. false if neither does. */
 bool acl_resolve(const char *user, uid_t *uid);
-/* Fills A with the default rules (acl_defaults); unresolvable owners leave
+/* Fills A with the default rules (hlb_topic_families); unresolvable owners leave
  * the family to root and hl-bus alone. */
 void acl_load_defaults(acl_t *a);
 /* Adds or replaces the rule for PREFIX; -E2BIG when full. */
