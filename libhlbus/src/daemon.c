@@ -4,9 +4,12 @@
 #include "hlbus/buf.h"
 #include "hlbus/codec.h"
 #include "hlbus/log.h"
+#include "hlbus/notify.h"
 #include "hlbus/paths.h"
+#include "hlbus/str.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <grp.h>
 #include <signal.h>
@@ -50,6 +53,7 @@ struct hlb_daemon {
     const char *state;
     sub_slot_t subs[MAX_SUBS];
     int nsubs;
+    int notify_retry; /* zloop timer while a state change waits to be sent; -1 none */
 };
 
 zloop_t *hlb_daemon_loop(hlb_daemon_t *d) { return d->loop; }
@@ -59,6 +63,28 @@ const char *hlb_daemon_name(const hlb_daemon_t *d) { return d->ops->name; }
 const char *hlb_daemon_runtime_dir(const hlb_daemon_t *d) { return d->runtime_dir; }
 const hlb_conf_t *hlb_daemon_conf(const hlb_daemon_t *d) { return d->conf; }
 uint64_t hlb_daemon_started_us(const hlb_daemon_t *d) { return d->started_us; }
+
+/* Sends MSG to systemd without blocking (notify.h). A state change that
+ * could not be sent is tried again on a timer until it gets through. */
+static int on_notify_retry(zloop_t *loop, int timer_id, void *arg)
+{
+    hlb_daemon_t *d = arg;
+    if (hlb_notify_flush() == 0) {
+        zloop_timer_end(loop, timer_id);
+        d->notify_retry = -1;
+    }
+    return 0;
+}
+
+#define NOTIFY_RETRY_MS 250
+
+static void daemon_notify(hlb_daemon_t *d, const char *msg)
+{
+    if (hlb_notify(msg) < 0)
+        hlb_debug("sd_notify '%.40s' not sent (%" PRIu64 " so far)", msg, hlb_notify_dropped());
+    if (hlb_notify_pending() && d->loop && d->notify_retry < 0)
+        d->notify_retry = zloop_timer(d->loop, NOTIFY_RETRY_MS, 0, on_notify_retry, d);
+}
 
 static void fill_status(hlb_daemon_t *d, Hl__DaemonStatus *st)
 {
@@ -74,6 +100,7 @@ static void fill_status(hlb_daemon_t *d, Hl__DaemonStatus *st)
     }
     for (int i = 0; i < d->nsubs; i++)
         st->gaps += hlb_sub_stats(d->subs[i].sub).gaps;
+    st->notify_dropped = hlb_notify_dropped();
 }
 
 /* daemon.<name>: the daemon's state, kept by the proxy's last-value cache. */
@@ -94,7 +121,7 @@ void hlb_daemon_ready(hlb_daemon_t *d)
     if (d->ready)
         return;
     d->ready = true;
-    sd_notify(0, "READY=1");
+    daemon_notify(d, "READY=1");
     publish_state(d, "running");
 }
 
@@ -107,7 +134,9 @@ void hlb_daemon_status(hlb_daemon_t *d, const char *fmt, ...)
     va_end(ap);
     free(d->status);
     d->status = hlb_buf_steal(&b);
-    sd_notifyf(0, "STATUS=%s", d->status);
+    char *msg = hlb_strdupf("STATUS=%s", d->status);
+    daemon_notify(d, msg ? msg : "STATUS=");
+    free(msg);
 }
 
 void hlb_daemon_quit(hlb_daemon_t *d, int code)
@@ -168,14 +197,16 @@ static int load_config(hlb_daemon_t *d, bool apply, hlb_diag_t *diag)
 
 static int reload(hlb_daemon_t *d, hlb_diag_t *diag)
 {
-    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)hlb_mono_us());
+    char *msg = hlb_strdupf("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)hlb_mono_us());
+    daemon_notify(d, msg ? msg : "RELOADING=1");
+    free(msg);
     int rc = load_config(d, true, diag);
     if (rc < 0)
         hlb_err("reload failed, keeping the running config:\n%s",
                 diag->text ? diag->text : "unknown error");
     else
         hlb_info("configuration reloaded from %s", d->config_path);
-    sd_notify(0, "READY=1");
+    daemon_notify(d, "READY=1");
     publish_state(d, d->ready ? "running" : "starting");
     return rc;
 }
@@ -260,7 +291,7 @@ static int on_watchdog(zloop_t *loop, int timer_id, void *arg)
 {
     hlb_daemon_t *d = arg;
     if (!d->watchdog_stalled)
-        sd_notify(0, "WATCHDOG=1");
+        daemon_notify(d, "WATCHDOG=1");
     return 0;
 }
 
@@ -334,7 +365,7 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    hlb_daemon_t d = {.ops = ops, .arg = arg, .sigfd = -1, .state = "starting"};
+    hlb_daemon_t d = {.ops = ops, .arg = arg, .sigfd = -1, .state = "starting", .notify_retry = -1};
     bool check_only = false;
     int level = LOG_INFO, opt;
     d.config_path = getenv("HL_CONFIG");
@@ -393,7 +424,7 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
 
     if (load_config(&d, true, &diag) < 0) {
         hlb_err("invalid configuration:\n%s", diag.text ? diag.text : "");
-        sd_notifyf(0, "STATUS=invalid configuration");
+        hlb_notify("STATUS=invalid configuration");
         hlb_diag_free(&diag);
         return 78; /* EX_CONFIG: systemd units use RestartPreventExitStatus=78 */
     }
@@ -446,11 +477,12 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
     zloop_start(d.loop);
     rc = d.exit_code;
 
-    sd_notify(0, "STOPPING=1");
+    daemon_notify(&d, "STOPPING=1");
     publish_state(&d, "stopping");
     if (ops->stop)
         ops->stop(&d, arg);
 out:
+    hlb_notify_flush(); /* a last try for a STOPPING=1 the queue refused */
     hlb_log_set_pub(NULL);
     for (int i = 0; i < d.nsubs; i++)
         hlb_sub_destroy(&d.subs[i].sub);
