@@ -5,6 +5,7 @@
 #include "client.h"
 #include "codec.h"
 #include "conf.h"
+#include "confschema.h"
 #include "daemon.h"
 #include "json.h"
 #include "log.h"

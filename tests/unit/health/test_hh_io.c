@@ -108,5 +108,5 @@ int main(void)
     }
     zloop_destroy(&loop);
     printf("test_hh_io: ok\n");
-    return 0;
+    return check_done();
 }
