@@ -470,7 +470,11 @@ static void on_recovery(hlm_busm_t *b, const char *service, const rec_t *r)
 static void on_alert(hlm_busm_t *b, const char *target, const rec_t *r, bool replay)
 {
     static const char *const sev_keys[] = {"severity", NULL};
+    static const char *const reason_keys[] = {"reason", NULL};
     char *sev = rec_str(r, sev_keys);
+    /* gave-up, flapping, configuration-error (raised), cleared, rearmed: what
+     * the Prometheus rules (deploy/prometheus/alert_rules.yml) tell apart. */
+    char *reason = rec_str(r, reason_keys);
     double active = 1;
     bool has_active = rec_num(r, "active", &active);
     if (active != 0 && !replay)
@@ -478,9 +482,12 @@ static void on_alert(hlm_busm_t *b, const char *target, const rec_t *r, bool rep
             "alert", target, "severity", sev ? sev : "");
     if (has_active) {
         drop_where(b, "hl_alert_active", "alert", target);
-        SET(b, "hl_alert_active", "Whether the alert on the target is raised (1) or cleared (0).",
-            HLM_GAUGE, active != 0, "alert", target, "severity", sev ? sev : "");
+        SET(b, "hl_alert_active",
+            "Whether the alert on the target is raised (1) or cleared (0), and why.", HLM_GAUGE,
+            active != 0, "alert", target, "reason", reason ? reason : "", "severity",
+            sev ? sev : "");
     }
+    free(reason);
     free(sev);
 }
 

@@ -19,6 +19,7 @@
 #include "str.h"
 #include "strv.h"
 #include "sub.h"
+#include "topics.h"
 
 #ifndef HL_VERSION
 #define HL_VERSION "0.0.0"

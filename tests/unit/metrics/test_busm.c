@@ -245,12 +245,14 @@ static void test_peer_shapes(void)
     HAS(t, "hl_recovery_time_seconds{service=\"hl-daemon\"} 4.2");
     HASNT(t, "hl_recoveries_total"); /* steps are not actions */
     HAS(t, "hl_alerts_total{alert=\"hl-daemon\",severity=\"critical\"} 1");
-    HAS(t, "hl_alert_active{alert=\"hl-daemon\",severity=\"critical\"} 1");
+    HAS(t, "hl_alert_active{alert=\"hl-daemon\",reason=\"flapping\",severity=\"critical\"} 1");
     free(t);
-    al.active = 0; /* rearmed */
+    al.active = 0;
+    al.reason = "rearmed";
     event_msg(b, "alert.hl-daemon", "hl-failure", &al.base, false);
     t = render(b);
-    HAS(t, "hl_alert_active{alert=\"hl-daemon\",severity=\"critical\"} 0");
+    HAS(t, "hl_alert_active{alert=\"hl-daemon\",reason=\"rearmed\",severity=\"critical\"} 0");
+    HASNT(t, "reason=\"flapping\""); /* the raised series went with it */
     HAS(t, "hl_alerts_total{alert=\"hl-daemon\",severity=\"critical\"} 1");
     free(t);
     hlm_busm_destroy(&b);
