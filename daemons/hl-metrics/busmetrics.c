@@ -506,6 +506,9 @@ static void on_daemon(hlm_busm_t *b, const char *topic_name, const Hl__DaemonSta
     SET(b, "hl_daemon_dropped_total",
         "Messages the daemon's publisher dropped (queue full) when it last reported.",
         HLM_COUNTER, (double)st->dropped, "daemon", name);
+    SET(b, "hl_daemon_notify_dropped_total",
+        "sd_notify messages the daemon could not send (NOTIFY_SOCKET full or gone) when it last reported.",
+        HLM_COUNTER, (double)st->notify_dropped, "daemon", name);
     SET(b, "hl_daemon_gaps_total", "Messages the daemon's subscribers had missed when it last reported.",
         HLM_COUNTER, (double)st->gaps, "daemon", name);
 }
