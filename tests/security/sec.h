@@ -15,8 +15,14 @@
 
 static char sec_dir[] = "/tmp/hlsecXXXXXX";
 
-/* HL_SEC_BUS_BIN runs the tests against another hl-bus (an older build, to
- * see a finding come back). */
+/* HL_SEC_BUS_BIN and HL_SEC_HLCTL_BIN run the tests against another hl-bus
+ * or hlctl (an older build, to see a finding come back). */
+static inline char *sec_hlctl_bin(void)
+{
+    const char *e = getenv("HL_SEC_HLCTL_BIN");
+    return (char *)(e && *e ? e : HLCTL_BIN);
+}
+
 static inline char *sec_bus_bin(void)
 {
     const char *e = getenv("HL_SEC_BUS_BIN");
