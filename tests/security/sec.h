@@ -104,7 +104,9 @@ static inline int sec_as_nobody(int (*fn)(void *), void *arg)
     if (kid == 0) {
         if (setgroups(0, NULL) < 0 || setgid(SEC_NOBODY) < 0 || setuid(SEC_NOBODY) < 0)
             _exit(100);
-        _exit(fn(arg));
+        int rc = fn(arg);
+        zsys_shutdown(); /* _exit skips czmq's atexit: flush what is queued */
+        _exit(rc);
     }
     int st = -1;
     waitpid(kid, &st, 0);
