@@ -26,6 +26,9 @@ mkdir -p "$dir/example"
 cp "${HL_SOURCE_DIR:?}/deploy/config/hl-health.yaml.example" "$dir/example/hl.yaml"
 ok "$B/daemons/hl-health/hl-health" --config "$dir/example/hl.yaml" --check-config
 sed -i 's/^    # example:/    example:/; s/^    #   /      /' "$dir/example/hl.yaml"
+# its token comes from a file, which the example names under /etc/hl/secrets
+(umask 077; echo example-token > "$dir/example/token")
+sed -i "s#/etc/hl/secrets/example-api.token#$dir/example/token#" "$dir/example/hl.yaml"
 ok grep -q "^    example:" "$dir/example/hl.yaml"
 ok "$B/daemons/hl-health/hl-health" --config "$dir/example/hl.yaml" --check-config
 
