@@ -14,7 +14,7 @@
 static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
 {
     hh_daemon_t *h = arg;
-    if (!h->eng)
+    if (!h->eng || !hlb_event_from_owner(ev)) /* service.* from the orchestrator only */
         return;
     const char *name = hlb_topic_suffix(ev->topic, "service.");
     if (name) {

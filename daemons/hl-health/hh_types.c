@@ -6,7 +6,7 @@
 #include <string.h>
 #include <hlbus/strv.h>
 #include <hlbus/str.h>
-#include <hlbus/topics.h>
+#include <hlbus/pbenum.h>
 
 static const char *const result_names[HH_NRESULTS] = {"pass", "warn", "fail"};
 static const char *const kind_names[] = {"unit", "http", "tcp", "exec", "disk"};

@@ -276,9 +276,12 @@ static void on_alert(hlm_busm_t *b, const char *target, const Hl__Alert *a, bool
     if (a->active && !replay)
         ADD(b, "hl_alerts_total", "Alerts raised on the bus (alert.<target>), by target.", 1,
             "alert", target, "severity", a->severity);
+    /* gave-up, flapping, configuration-error (raised), cleared, rearmed: what
+     * the Prometheus rules (deploy/prometheus/alert_rules.yml) tell apart. */
     drop_where(b, "hl_alert_active", "alert", target);
-    SET(b, "hl_alert_active", "Whether the alert on the target is raised (1) or cleared (0).",
-        HLM_GAUGE, a->active, "alert", target, "severity", a->severity);
+    SET(b, "hl_alert_active",
+        "Whether the alert on the target is raised (1) or cleared (0), and why.", HLM_GAUGE,
+        a->active, "alert", target, "reason", a->reason, "severity", a->severity);
 }
 
 static void on_daemon(hlm_busm_t *b, const char *topic_name, const Hl__DaemonStatus *st)
@@ -296,8 +299,14 @@ static void on_daemon(hlm_busm_t *b, const char *topic_name, const Hl__DaemonSta
     SET(b, "hl_daemon_dropped_total",
         "Messages the daemon's publisher dropped (queue full) when it last reported.",
         HLM_COUNTER, (double)st->dropped, "daemon", name);
+    SET(b, "hl_daemon_notify_dropped_total",
+        "sd_notify messages the daemon could not send (NOTIFY_SOCKET full or gone) when it last reported.",
+        HLM_COUNTER, (double)st->notify_dropped, "daemon", name);
     SET(b, "hl_daemon_gaps_total", "Messages the daemon's subscribers had missed when it last reported.",
         HLM_COUNTER, (double)st->gaps, "daemon", name);
+    SET(b, "hl_daemon_notify_dropped_total",
+        "sd_notify messages the daemon could not send (NOTIFY_SOCKET full or gone) when it last reported.",
+        HLM_COUNTER, (double)st->notify_dropped, "daemon", name);
 }
 
 void hlm_busm_event(hlm_busm_t *b, const char *topic, const char *source, const char *type,

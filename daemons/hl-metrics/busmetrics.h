@@ -12,10 +12,11 @@
  *                      hl_recovery_steps_total{service,step,action} (hl-failure's
  *                      policy steps), hl_recovery_time_seconds{service}
  *   alert.<target>     hl_alerts_total{alert,severity} (raised),
- *                      hl_alert_active{alert,severity}
+ *                      hl_alert_active{alert,reason,severity}
  *   daemon.<name>      hl_daemon_info{daemon,state,version},
  *                      hl_daemon_start_time_seconds, hl_daemon_published_total,
- *                      hl_daemon_dropped_total, hl_daemon_gaps_total
+ *                      hl_daemon_dropped_total, hl_daemon_gaps_total,
+ *                      hl_daemon_notify_dropped_total
  *   (every event)      hl_metrics_bus_events_total{prefix}
  *   hl-bus "stats"     hl_bus_up, hl_bus_messages_total{prefix},
  *                      hl_bus_bytes_total{prefix}, hl_bus_malformed_total,

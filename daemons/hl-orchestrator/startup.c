@@ -10,7 +10,7 @@
 #include "orch.h"
 #include <errno.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
+#include <hlbus/notify.h>
 
 typedef enum { PH_PENDING, PH_STARTING, PH_HEALTH, PH_CHECKS, PH_DONE, PH_FAILED } ph_state_t;
 _Static_assert(PH_PENDING + 1 == HL__PHASE_STATE__PHASE_PENDING &&
@@ -429,8 +429,7 @@ static void act_enter(startup_t *s, phase_t *p)
     s->phase_timer = zloop_timer(s->o->loop, (size_t) p->cfg->timeout_ms, 1, on_phase_timer, s);
     /* TimeoutStartSec= of our unit covers the default 300 s; a longer
      * configured phase extends it rather than being killed by it. */
-    sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu",
-               (unsigned long long) (p->cfg->timeout_ms + 30000) * 1000ULL);
+    hlb_notifyf("EXTEND_TIMEOUT_USEC=%llu", (unsigned long long) (p->cfg->timeout_ms + 30000) * 1000ULL);
     orch_set_lifecycle(s->o, LC_STARTING, "phase %zu/%zu (%s): starting %zu unit%s", p->index + 1,
                        s->n, p->cfg->name, p->cfg->n_units, p->cfg->n_units == 1 ? "" : "s");
     hlb_info("phase %zu/%zu (%s) begins", p->index + 1, s->n, p->cfg->name);
@@ -494,8 +493,15 @@ static void act_done(startup_t *s, phase_t *p)
     s->finished = true;
     s->finished_us = p->finished_us;
     cancel_timer(s, &s->total_timer);
-    orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.1f s", s->n,
-                       (double) (s->finished_us - s->began_us) / 1e6);
+    s->o->ready_us = s->finished_us;
+    orch_note_boot(s->o);
+    if (s->o->boot_us && s->o->boot_us <= s->finished_us)
+        orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.1f s, %.1f s after boot", s->n,
+                           (double) (s->finished_us - s->began_us) / 1e6,
+                           (double) (s->finished_us - s->o->boot_us) / 1e6);
+    else
+        orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.1f s", s->n,
+                           (double) (s->finished_us - s->began_us) / 1e6);
     s->o->ready = true;
     hlb_daemon_ready(s->o->d);
 }
@@ -713,6 +719,8 @@ void startup_begin(startup_t *s)
         return;
     s->begun = true;
     s->began_us = hlb_now_us();
+    s->o->startup_began_us = s->began_us;
+    orch_note_boot(s->o);
     s->total_timer = zloop_timer(s->o->loop, (size_t) s->cfg->startup_timeout_ms, 1,
                                  on_total_timer, s);
     for (size_t i = 0; i < s->n; i++)

@@ -1,5 +1,6 @@
 /* libhlbus: the hl-freestyle bus library. */
 #pragma once
+#include "acall.h"
 #include "buf.h"
 #include "clock.h"
 #include "client.h"
@@ -7,9 +8,12 @@
 #include "conf.h"
 #include "confschema.h"
 #include "daemon.h"
+#include "escape.h"
+#include "fdguard.h"
 #include "json.h"
 #include "log.h"
 #include "map.h"
+#include "notify.h"
 #include "msgpack_check.h"
 #include "paths.h"
 #include "pub.h"
