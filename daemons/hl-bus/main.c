@@ -31,10 +31,9 @@ static int check_conf(void *obj, const hlb_conf_t *node, void *ctx, hlb_diag_t *
 }
 
 static const hlb_conf_key_t bus_keys[] = {
-    /* State topics: a late subscriber needs their current value, not news. */
-    HLB_KEY_STRV(bus_conf_t, lvc_prefixes,
-                 "[health., service., uplink., daemon., lifecycle., metrics.threshold., alert.]",
-                 MAX_LVC_PREFIXES, 0),
+    /* State topics: a late subscriber needs their current value, not news.
+     * Unset: the state families of the bus contract (topics.h). */
+    HLB_KEY_STRV(bus_conf_t, lvc_prefixes, NULL, MAX_LVC_PREFIXES, 0),
     HLB_KEY_INT(bus_conf_t, stats_depth, "1", 1, 8, 0),
     /* ZMQ_SNDHWM of the sockets, set when they are made (or adopted). */
     HLB_KEY_INT(bus_conf_t, hwm, "100000", 100, 10000000, HLB_KEY_RESTART),
@@ -48,6 +47,8 @@ static int configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *
     bus_t *b = arg;
     bus_conf_t c;
     int rc = hlb_conf_schema_parse(&bus_table, section, &c, NULL, diag);
+    if (rc == 0 && !c.lvc_prefixes)
+        c.lvc_prefixes = hlb_strv_dup((char *const *)hlb_state_prefixes());
     if (rc < 0 || check_only) {
         hlb_conf_schema_free(&bus_table, &c);
         return rc;

@@ -281,6 +281,8 @@ int fl_decode_threshold(fl_msg_t *m, const hlb_event_t *ev, const char *prefix,
     t->resource = fl_msg_str(m, "resource");
     t->unit = fl_msg_str(m, "unit");
     const char *st = fl_msg_str(m, "state");
+    if (st && strrchr(st, '_')) /* enum names: THRESHOLD_FIRING */
+        st = strrchr(st, '_') + 1;
     bool b;
     if (st && (strcasecmp(st, "firing") == 0 || strcasecmp(st, "fire") == 0))
         t->firing = true;

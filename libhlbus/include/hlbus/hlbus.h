@@ -10,6 +10,7 @@
 #include "json.h"
 #include "log.h"
 #include "map.h"
+#include "notify.h"
 #include "msgpack_check.h"
 #include "paths.h"
 #include "pub.h"
@@ -18,6 +19,7 @@
 #include "str.h"
 #include "strv.h"
 #include "sub.h"
+#include "topics.h"
 
 #ifndef HL_VERSION
 #define HL_VERSION "0.0.0"

@@ -37,17 +37,17 @@ dropin=$E2E_SYSCONFDIR/hl/hl.d/70-e2e-metrics.yaml
 tap=$(mktemp)
 e2e_hlctl sub --wait 20000 metrics.threshold. >"$tap" 2>&1 &
 tap_pid=$!
-tap_ready() { e2e_hlctl pub metrics.threshold.e2e-probe x=1 >/dev/null; grep -q e2e-probe "$tap"; }
+tap_ready() { e2e_hlctl pub metrics.threshold.e2e-probe name=e2e-probe >/dev/null; grep -q e2e-probe "$tap"; }
 e2e_ok wait_for 10 tap_ready
 e2e_exec sh -c "mkdir -p '${dropin%/*}' && printf 'hl-metrics:\n  interval: 1s\n  thresholds:\n    memory: {above: 0.001, for: 0s}\n' >'$dropin'"
 cursor=$(e2e_journal_cursor)
 e2e_ok e2e_exec systemctl reload hl-metrics.service
 e2e_ok e2e_wait_journal hl-metrics.service "threshold memory fired" 30 "$cursor"
-fired() { grep -q '"metrics.threshold.memory".*"state":"FIRING"' "$tap"; }
+fired() { grep -q '"metrics.threshold.memory".*"state":"firing"' "$tap"; }
 e2e_ok wait_for 20 fired
 e2e_exec rm -f "$dropin"
 e2e_ok e2e_exec systemctl reload hl-metrics.service
-cleared() { grep -q '"metrics.threshold.memory".*"state":"CLEARED"' "$tap"; }
+cleared() { grep -q '"metrics.threshold.memory".*"state":"cleared"' "$tap"; }
 e2e_ok wait_for 20 cleared
 e2e_ok test "$(grep -c '"metrics.threshold.memory"' "$tap")" = 2
 kill "$tap_pid" 2>/dev/null; wait "$tap_pid" 2>/dev/null; rm -f "$tap"
