@@ -283,17 +283,23 @@ static int parse_vec(const hlb_conf_key_t *k, const hlb_conf_t *n, hlb_conf_vec_
     for (size_t i = 0; i < cnt; i++) {
         const hlb_conf_t *item = hlb_conf_at(n, i);
         char *obj = (char *)vec->items + i * k->sub->size;
-        if (hlb_conf_kind(item) != HLB_CONF_MAP) {
-            hlb_diag_add(d, item, "an entry of '%s' must be a map", k->key);
-            rc = -EINVAL;
-            continue;
-        }
-        memset(obj, 0, k->sub->size);
-        if (k->sub->has_name) {
+        if (k->sub->has_name) { /* every item has its name, even a bad one */
             char *name = strdup(dict ? hlb_conf_key(item) : "");
             memcpy(obj + k->sub->name_offset, &name, sizeof name);
         }
-        if (parse_table(k->sub, item, obj, ctx, d, false) < 0)
+        const char *v = hlb_conf_scalar(item);
+        /* "name:" with nothing after it: an entry of all defaults */
+        bool empty = dict && v && (!*v || strcmp(v, "~") == 0 || strcmp(v, "null") == 0);
+        if (hlb_conf_kind(item) != HLB_CONF_MAP && !empty) {
+            if (dict)
+                hlb_diag_add(d, item, "%s '%s' must be a map (or empty for the defaults)",
+                             k->sub->name, hlb_conf_key(item));
+            else
+                hlb_diag_add(d, item, "an entry of '%s' must be a map", k->key);
+            rc = -EINVAL;
+            continue;
+        }
+        if (parse_table(k->sub, empty ? NULL : item, obj, ctx, d, false) < 0)
             rc = -EINVAL;
     }
     vec->n = cnt;
