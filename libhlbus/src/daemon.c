@@ -4,6 +4,7 @@
 #include "hlbus/buf.h"
 #include "hlbus/codec.h"
 #include "hlbus/confschema.h"
+#include "hlbus/fdguard.h"
 #include "hlbus/log.h"
 #include "hlbus/notify.h"
 #include "hlbus/paths.h"
@@ -363,7 +364,9 @@ static int on_server(zloop_t *loop, zsock_t *sock, void *arg)
 static int on_sub(zloop_t *loop, zsock_t *sock, void *arg)
 {
     sub_slot_t *slot = arg;
-    for (int i = 0; i < SUB_BATCH; i++) {
+    /* past the batch too while a replay bundle is half handed out: the
+     * socket will not wake us for what we already hold */
+    for (int i = 0; i < SUB_BATCH || hlb_sub_pending(slot->sub); i++) {
         hlb_event_t ev;
         int rc = hlb_sub_recv(slot->sub, &ev, 0);
         if (rc == -EAGAIN || rc < 0)
@@ -478,6 +481,9 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
     d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     d.started_us = hlb_now_us();
     int rc = 1;
+    /* Before any socket exists: a flood of local connections must not make
+     * libzmq's accept hit EMFILE, which aborts us (hlbus/fdguard.h). */
+    hlb_fdguard_arm(HLB_FDGUARD_PER_UID, HLB_FDGUARD_RESERVE);
 
     if (load_config(&d, true, &diag) < 0) {
         hlb_err("invalid configuration:\n%s", diag.text ? diag.text : "");

@@ -7,6 +7,8 @@
 #include "conf.h"
 #include "confschema.h"
 #include "daemon.h"
+#include "escape.h"
+#include "fdguard.h"
 #include "json.h"
 #include "log.h"
 #include "map.h"
