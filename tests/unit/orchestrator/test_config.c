@@ -101,7 +101,7 @@ static void test_errors(void)
         {"hl-orchestrator:\n  shutdown:\n    temp_pattern: '*'\n", "fixed part"},
         {"hl-orchestrator:\n  shutdown:\n    archive:\n      paths: [/]\n", "below /"},
         {"hl-orchestrator:\n  recovery:\n    rebuild_command: /bin/rebuild\n", "as a list"},
-        {"hl-orchestrator:\n  health: {gate: maybe}\n", "auto or off"},
+        {"hl-orchestrator:\n  health: {gate: maybe}\n", "'gate' must be one of off, auto, not 'maybe'"},
         {"hl-orchestrator:\n  phases:\n    - {name: A!, units: []}\n", "[a-z0-9-]"},
         {"hl-orchestrator:\n  phases:\n    - {name: a, units: [{unit: x.service, health: 'No Such'}]}\n",
          "not a service name"},
