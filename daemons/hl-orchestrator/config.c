@@ -368,8 +368,10 @@ static int check_cfg(void *obj, const hlb_conf_t *s, void *ctx, hlb_diag_t *d);
 
 static const hlb_conf_key_t orch_keys[] = {
     /* system, user, private[:PATH], or an sd-bus address */
-    HLB_KEY_STR(orch_cfg_t, bus, "system", 0),
-    HLB_KEY("manager", HLB_KIND_CUSTOM, orch_cfg_t, user_manager, .parse = parse_manager),
+    /* the sd-bus connection is made once, at start */
+    HLB_KEY_STR(orch_cfg_t, bus, "system", HLB_KEY_RESTART),
+    HLB_KEY("manager", HLB_KIND_CUSTOM, orch_cfg_t, user_manager, .parse = parse_manager,
+            .flags = HLB_KEY_RESTART),
     HLB_KEY_STR(orch_cfg_t, state_root, "/var/lib/hl", 0),
     HLB_KEY_INT(orch_cfg_t, journal_lines, "20", 0, 1000, 0),
     {.key = "health", .kind = HLB_KIND_TABLE, .offset = 0, .sub = &health_table},
@@ -512,6 +514,11 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
         return NULL;
     }
     return c;
+}
+
+size_t orch_cfg_restart_keys(const orch_cfg_t *old, const orch_cfg_t *c, char ***out)
+{
+    return hlb_conf_schema_restart_keys(&orch_table, "hl-orchestrator", old, c, out);
 }
 
 orch_cfg_t *orch_cfg_ref(orch_cfg_t *c)
