@@ -254,8 +254,8 @@ static int parse_bool(const char *s, bool *out)
     return -EINVAL;
 }
 
-static int parse_table(const hlb_conf_table_t *t, const hlb_conf_t *node, void *obj, void *ctx,
-                       hlb_diag_t *d, bool zero);
+static int parse_table(const hlb_conf_table_t *t, const hlb_conf_t *node, const hlb_conf_t *at,
+                       void *obj, void *ctx, hlb_diag_t *d, bool zero);
 
 static int parse_vec(const hlb_conf_key_t *k, const hlb_conf_t *n, hlb_conf_vec_t *vec, void *ctx,
                      hlb_diag_t *d)
@@ -299,7 +299,7 @@ static int parse_vec(const hlb_conf_key_t *k, const hlb_conf_t *n, hlb_conf_vec_
             rc = -EINVAL;
             continue;
         }
-        if (parse_table(k->sub, empty ? NULL : item, obj, ctx, d, false) < 0)
+        if (parse_table(k->sub, empty ? NULL : item, item, obj, ctx, d, false) < 0)
             rc = -EINVAL;
     }
     vec->n = cnt;
@@ -449,7 +449,7 @@ static int parse_row(const hlb_conf_key_t *k, const hlb_conf_t *n, void *field, 
             hlb_diag_add(d, n, "'%s' must be a map", k->key);
             return -EINVAL;
         }
-        return parse_table(k->sub, n, field, ctx, d, false);
+        return parse_table(k->sub, n, n, field, ctx, d, false);
     case HLB_KIND_LIST:
     case HLB_KIND_DICT:
         return parse_vec(k, n, field, ctx, d);
@@ -513,8 +513,9 @@ static void unknown_key(const hlb_conf_table_t *t, const hlb_conf_t *node, const
     hlb_buf_free(&b);
 }
 
-static int parse_table(const hlb_conf_table_t *t, const hlb_conf_t *node, void *obj, void *ctx,
-                       hlb_diag_t *d, bool zero)
+/* AT: where messages about an absent NODE point (an empty entry), or NULL. */
+static int parse_table(const hlb_conf_table_t *t, const hlb_conf_t *node, const hlb_conf_t *at,
+                       void *obj, void *ctx, hlb_diag_t *d, bool zero)
 {
     int errors = d->errors;
     if (zero)
@@ -541,21 +542,23 @@ static int parse_table(const hlb_conf_table_t *t, const hlb_conf_t *node, void *
             if (s) {
                 memcpy(field, &s, sizeof s);
             } else if (k->flags & HLB_KEY_REQUIRED && !hlb_conf_get(node, k->key)) {
-                hlb_diag_add(d, node, "'%s' needs '%s_file' or '%s_credential'", t->name,
-                             k->key, k->key);
+                hlb_diag_add(d, node ? node : at, "'%s' needs '%s_file' or '%s_credential'",
+                             t->name, k->key, k->key);
             }
             continue;
         }
         const hlb_conf_t *n = hlb_conf_get(node, k->key);
         if (!n && k->kind == HLB_KIND_TABLE) {
             /* an absent nested map: its rows' defaults */
-            parse_table(k->sub, NULL, field, ctx, d, false);
+            parse_table(k->sub, NULL, NULL, field, ctx, d, false);
             continue;
         }
         if (!n) {
-            if (k->flags & HLB_KEY_REQUIRED)
-                hlb_diag_add(d, node, "'%s' needs '%s'",
-                             node && hlb_conf_key(node) ? hlb_conf_key(node) : t->name, k->key);
+            if (k->flags & HLB_KEY_REQUIRED) {
+                const hlb_conf_t *where = node ? node : at;
+                hlb_diag_add(d, where, "'%s' needs '%s'",
+                             where && hlb_conf_key(where) ? hlb_conf_key(where) : t->name, k->key);
+            }
             else if (k->def)
                 apply_default(t, k, field, ctx);
             continue;
@@ -573,7 +576,7 @@ int hlb_conf_schema_parse(const hlb_conf_table_t *table, const hlb_conf_t *node,
                           void *ctx, hlb_diag_t *d)
 {
     hlb_diag_t local = {0};
-    int rc = parse_table(table, node, obj, ctx, d ? d : &local, true);
+    int rc = parse_table(table, node, NULL, obj, ctx, d ? d : &local, true);
     hlb_diag_free(&local);
     return rc;
 }
