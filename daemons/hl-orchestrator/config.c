@@ -10,35 +10,19 @@
 #include "sdm.h"
 #include <hlbus/str.h>
 
-/* The spec's four phases (1.2.2) with the units that implement them.
- * "Network configuration" is network-online.target: network.target refuses
- * manual starts, and online is what the later phases need. A unit
- * marked optional may be absent (not installed); when installed it must come
- * up like any other. Health gates follow the spec's hl-health-check (1.3.2):
- * hl-daemon, claude-code and docker. 60+90+90+60 s = the spec's 300 s. */
-typedef struct {
-    const char *unit;
-    bool optional;
-    const char *health;
-} def_unit_t;
+/* The spec's four phases (1.2.2), 60+90+90+60 s = its 300 s. Their members
+ * are not listed here: each unit joins its phase from its own [Install]
+ * section (RequiredBy=/WantedBy=hl-phase-<name>.target), and foreign units
+ * (network-online.target, docker.service) from the phase target's file; the
+ * orchestrator reads the targets over sd-bus (phases.c). */
 static const struct {
     const char *name;
     int64_t timeout_ms;
-    def_unit_t units[6];
 } default_phases[] = {
-    {"infrastructure", 60000,
-     {{"network-online.target", false, NULL},
-      {"docker.service", true, "docker"},
-      {"hl-logs.service", true, NULL},
-      {"hl-metrics.service", true, NULL},
-      {"hl-health.service", true, NULL}}},
-    {"core", 90000,
-     {{"hl-daemon.service", false, "hl-daemon"}, {"hl-git-sync.service", true, NULL}}},
-    {"application", 90000,
-     {{"claude-code.service", false, "claude-code"},
-      {"hl-stdio.service", true, NULL},
-      {"hl-uplink.service", true, NULL}}},
-    {"health", 60000, {{NULL, false, NULL}}},
+    {"infrastructure", 60000},
+    {"core", 90000},
+    {"application", 90000},
+    {"health", 60000},
 };
 
 
@@ -180,6 +164,7 @@ static int parse_unit(const hlb_conf_t *e, orch_unit_cfg_t *u, hlb_diag_t *d)
 static void phase_free(orch_phase_cfg_t *p)
 {
     free(p->name);
+    free(p->target);
     for (size_t i = 0; i < p->n_units; i++) {
         free(p->units[i].unit);
         free(p->units[i].health);
@@ -259,6 +244,8 @@ static int parse_phases(const hlb_conf_t *n, void *field, void *ctx, hlb_diag_t 
         }
         if (hlb_conf_schema_parse(&phase_table, e, p, ctx, d) < 0)
             rc = -EINVAL;
+        /* No `units:`: the members are read from hl-phase-<name>.target. */
+        p->from_target = !hlb_conf_get(e, "units");
         if (!p->name) {
             hlb_diag_add(d, e, "a phase needs a name");
             p->name = strdup("?");
@@ -267,6 +254,7 @@ static int parse_phases(const hlb_conf_t *n, void *field, void *ctx, hlb_diag_t 
             hlb_diag_add(d, e, "phase name \"%s\": use [a-z0-9-]", p->name);
             rc = -EINVAL;
         }
+        p->target = orch_phase_target(p->name);
     }
     return rc;
 }
@@ -303,6 +291,10 @@ static const hlb_conf_key_t health_keys[] = {
     /* "hl-health runs" means this unit is active */
     HLB_KEY("unit", HLB_KIND_STR, orch_cfg_t, health_unit, .def = "hl-health.service"),
     HLB_KEY_BOOL(orch_cfg_t, accept_degraded, "false", 0),
+    /* services whose members, read from a phase target, wait for health.<service>
+     * (the spec's hl-health-check, 1.3.2) */
+    HLB_KEY("gates", HLB_KIND_STRV, orch_cfg_t, health_gates,
+            .def = "[hl-daemon, claude-code, docker]"),
     {0}};
 static const hlb_conf_table_t health_table = {.name = "health", .size = sizeof(orch_cfg_t),
                                               .keys = health_keys};
@@ -393,30 +385,30 @@ static int default_phases_build(orch_cfg_t *c, int64_t scale_total)
     c->phases = calloc(n, sizeof *c->phases);
     if (!c->phases)
         return -ENOMEM;
+    c->n_phases = n;
     for (size_t i = 0; i < n; i++) {
         orch_phase_cfg_t *p = &c->phases[i];
         p->name = strdup(default_phases[i].name);
+        p->target = p->name ? orch_phase_target(p->name) : NULL;
+        p->from_target = true;
         /* Scale the per-phase defaults to the configured total. */
         p->timeout_ms = default_phases[i].timeout_ms * scale_total / 300000;
         if (p->timeout_ms < 1000)
             p->timeout_ms = 1000;
         p->check_timeout_ms = 60000;
-        size_t k = 0;
-        while (k < 6 && default_phases[i].units[k].unit)
-            k++;
-        p->units = calloc(k ? k : 1, sizeof *p->units);
-        if (!p->units)
+        p->units = calloc(1, sizeof *p->units);
+        if (!p->name || !p->target || !p->units)
             return -ENOMEM;
-        for (size_t j = 0; j < k; j++) {
-            p->units[j].unit = strdup(default_phases[i].units[j].unit);
-            p->units[j].optional = default_phases[i].units[j].optional;
-            if (default_phases[i].units[j].health)
-                p->units[j].health = strdup(default_phases[i].units[j].health);
-        }
-        p->n_units = k;
     }
-    c->n_phases = n;
     return 0;
+}
+
+char *orch_phase_target(const char *phase)
+{
+    char *t = NULL;
+    if (asprintf(&t, "hl-phase-%s.target", phase) < 0)
+        return NULL;
+    return t;
 }
 
 /* What the rows cannot say: defaults that depend on other keys, and checks
@@ -456,6 +448,11 @@ static int check_cfg(void *obj, const hlb_conf_t *s, void *ctx, hlb_diag_t *d)
             }
         }
     }
+    const hlb_conf_t *h = hlb_conf_get(s, "health");
+    for (char **v = c->health_gates; v && *v; v++)
+        if (!hlb_name_valid(*v))
+            hlb_diag_add(d, hlb_conf_get(h, "gates"), "health.gates: \"%s\" is not a service name",
+                         *v);
     for (char **v = c->watch; v && *v; v++)
         if (!sdm_unit_name_valid(*v))
             hlb_diag_add(d, hlb_conf_get(s, "watch"), "watch: \"%s\" is not a unit name", *v);
@@ -539,6 +536,7 @@ void orch_cfg_destroy(orch_cfg_t **self_p)
     free(c->bus);
     free(c->state_root);
     free(c->health_unit);
+    hlb_strv_free(c->health_gates);
     for (size_t i = 0; i < c->n_phases; i++)
         phase_free(&c->phases[i]);
     free(c->phases);
