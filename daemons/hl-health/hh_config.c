@@ -2,6 +2,8 @@
 #include "hh_config.h"
 
 #include <errno.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,12 +132,20 @@ static const char *const check_keys[] = {
     /* tcp */
     "host", "port",
     /* exec */
-    "argv", "env",
+    "argv", "env", "user",
     /* disk */
     "path", "warn_free", "crit_free", "crit_free_inodes", NULL};
 
+/* Whether NAME is a user of this system (exec checks switch to it). */
+static bool user_exists(const char *name)
+{
+    struct passwd pw, *pwp = NULL;
+    char buf[4096];
+    return getpwnam_r(name, &pw, buf, sizeof buf, &pwp) == 0 && pwp;
+}
+
 static int parse_check(const hlb_conf_t *n, const char *svc, size_t idx, const timing_t *def,
-                       hh_check_spec_t *c, hlb_diag_t *d)
+                       const char *exec_user, hh_check_spec_t *c, hlb_diag_t *d)
 {
     int errs = d->errors;
     if (hlb_conf_kind(n) != HLB_CONF_MAP) {
@@ -243,6 +253,17 @@ static int parse_check(const hlb_conf_t *n, const char *svc, size_t idx, const t
             if (!strchr(*e, '=') || **e == '=')
                 hlb_diag_add(d, hlb_conf_get(n, "env"), "'env' items are NAME=value, not '%s'",
                              *e);
+        /* An exec check runs as its own unprivileged user (exec_user, or the
+         * check's 'user'), never as the daemon: a check is a program of the
+         * configuration's, and hl-health's uid may publish on the bus. */
+        hlb_conf_str(n, "user", exec_user, &s, d);
+        if (s && *s) {
+            if (!user_exists(s))
+                hlb_diag_add(d, hlb_conf_get(n, "user") ? hlb_conf_get(n, "user") : n,
+                             "exec checks run as user '%s', which does not exist%s", s,
+                             hlb_conf_get(n, "user") ? "" : " (exec_user)");
+            c->u.exec.user = xdup(s);
+        }
         break;
     case HH_KIND_DISK:
         hlb_conf_str(n, "path", "/", &s, d);
@@ -309,7 +330,7 @@ int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *d)
 {
     memset(cfg, 0, sizeof *cfg);
     static const char *const keys[] = {"snapshot_interval", "spread", "slack", "defaults",
-                                       "builtin", "services", NULL};
+                                       "builtin", "services", "exec_user", NULL};
     if (sec && hlb_conf_kind(sec) != HLB_CONF_MAP) {
         hlb_diag_add(d, sec, "the hl-health section must be a map");
         return -EINVAL;
@@ -318,6 +339,10 @@ int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *d)
     hlb_conf_duration_ms(sec, "snapshot_interval", 30000, 0, 86400000, &cfg->snapshot_ms, d);
     hlb_conf_duration_ms(sec, "spread", 2000, 0, 3600000, &cfg->spread_ms, d);
     hlb_conf_duration_ms(sec, "slack", 100, 0, 10000, &cfg->slack_ms, d);
+    /* Who exec checks run as: empty, the default, is the daemon's own user
+     * (a development run); the shipped config says hl-check. */
+    const char *exec_user;
+    hlb_conf_str(sec, "exec_user", NULL, &exec_user, d);
     timing_t spec_def = {10000, 5000, 3, 500, 2, 2}, def;
     const hlb_conf_t *dn = hlb_conf_get(sec, "defaults");
     static const char *const dkeys[] = {"interval", "timeout", "retries", "retry_delay",
@@ -386,7 +411,7 @@ int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *d)
         for (size_t j = 0; cl && j < hlb_conf_count(cl); j++) {
             hh_check_spec_t c;
             memset(&c, 0, sizeof c);
-            if (parse_check(hlb_conf_at(cl, j), name, j, &def, &c, d) < 0) {
+            if (parse_check(hlb_conf_at(cl, j), name, j, &def, exec_user, &c, d) < 0) {
                 hh_check_spec_clear(&c);
                 continue;
             }

@@ -22,6 +22,13 @@ install -d /etc/systemd/system
 cp -a "$stage$E2E_UNITDIR"/. /etc/systemd/system/
 if [ "$with_test_units" = --with-test-units ]; then
   cp -a "$stage/e2e/units"/. /etc/systemd/system/
+  # hl-testd is a daemon of ours like the others: a user of its own and a
+  # root-owned ctl link into its runtime directory (deploy/tmpfiles.d).
+  printf '%s\n' 'u hl-testd -:hl "hl-freestyle test daemon" - -' 'm hl-testd hl-watch' \
+    >/etc/sysusers.d/hl-e2e.conf
+  printf '%s\n' 'L /run/hl/ctl/hl-testd - - - - ../hl-testd/ctl' >/etc/tmpfiles.d/hl-e2e.conf
+  systemd-sysusers /etc/sysusers.d/hl-e2e.conf
+  systemd-tmpfiles --create /etc/tmpfiles.d/hl-e2e.conf
 fi
 # The default config: under the prefix it came in with the prefix's bind;
 # elsewhere (a /opt prefix installs it in /etc/opt) it is copied.
