@@ -22,6 +22,7 @@ install -d /etc/systemd/system
 cp -a "$stage$E2E_UNITDIR"/. /etc/systemd/system/
 if [ "$with_test_units" = --with-test-units ]; then
   cp -a "$stage/e2e/units"/. /etc/systemd/system/
+  install -d /etc/sysusers.d /etc/tmpfiles.d
   # hl-testd is a daemon of ours like the others: a user of its own and a
   # root-owned ctl link into its runtime directory (deploy/tmpfiles.d).
   printf '%s\n' 'u hl-testd -:hl "hl-freestyle test daemon" - -' 'm hl-testd hl-watch' \
