@@ -96,6 +96,33 @@ e2e_ok e2e__poll 30 exec_ok || e2e_hlctl health --why sec-exec-user
 e2e_ok fails as hl-check socat -u /dev/null UNIX-CONNECT:/run/hl/bus/pub
 e2e_ok fails as hl-check socat -u /dev/null UNIX-CONNECT:/run/hl/ctl/hl-orchestrator
 
+# --- the managed services' sandbox still lets an agent work -----------------
+# A unit with claude-code's [Service] sandbox (copied from the installed
+# unit), as hluser in the workspace: compile and run a program, commit it
+# with git, install it under the workspace, make a Python venv.
+probe=/etc/systemd/system/t-agent-probe.service
+e2e_sh "cat > /home/hluser/workspace/agent-probe.sh" <<'SH'
+set -e
+rm -rf probe; mkdir probe; cd probe
+printf 'int main(void) { return 0; }\n' > t.c
+cc -o t t.c && ./t
+git init -q . && git -c user.email=a@b -c user.name=a add t.c && git -c user.email=a@b -c user.name=a commit -qm t
+install -D t inst/bin/t
+python3 -m venv venv && test -x venv/bin/python
+echo agent-probe-ok
+SH
+e2e_exec chown hluser:hluser /home/hluser/workspace/agent-probe.sh
+e2e_sh "{ printf '[Service]\nType=oneshot\nUser=hluser\nGroup=hluser\nWorkingDirectory=/home/hluser/workspace\nExecStart=/bin/sh /home/hluser/workspace/agent-probe.sh\n'
+  sed -n '/^# The managed services. sandbox/,/^# End of the managed services. sandbox/p;/^RestrictNamespaces=/p' /etc/systemd/system/claude-code.service
+} > $probe"
+e2e_exec systemctl daemon-reload
+e2e_ok e2e_exec systemctl start t-agent-probe.service
+agent_ok() { e2e_exec journalctl -u t-agent-probe.service -o cat --no-pager | grep -q agent-probe-ok; }
+e2e_ok agent_ok || e2e_exec journalctl -u t-agent-probe.service -o cat --no-pager | tail -20
+e2e_ok test "$(e2e_exec systemctl show -P NoNewPrivileges t-agent-probe.service)" = yes
+e2e_exec rm -rf "$probe" /home/hluser/workspace/probe /home/hluser/workspace/agent-probe.sh
+e2e_exec systemctl daemon-reload
+
 # --- memory limits, no negative OOM score ------------------------------------
 for u in hl-bus hl-orchestrator hl-failure hl-health hl-metrics hl-stdio; do
   e2e_ok test "$(e2e_prop "$u.service" OOMScoreAdjust)" = 0
