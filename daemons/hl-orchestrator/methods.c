@@ -311,10 +311,10 @@ static void m_journal(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     }
     Hl__JournalExcerpt m = HL__JOURNAL_EXCERPT__INIT;
     m.unit = unit;
-    m.n_lines = orch_strv_len(lines);
+    m.n_lines = hlb_strv_len(lines);
     m.lines = lines;
     hlb_reply_msg(reply, &m.base);
-    orch_strv_free(lines);
+    hlb_strv_free(lines);
     free(unit);
 }
 

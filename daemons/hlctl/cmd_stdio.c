@@ -51,7 +51,7 @@ static void note(attach_t *a, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     fputs(a->raw_set ? "\r\n[" : "[", stderr);
-    vfprintf(stderr, fmt, ap);
+    hlctl_vfprintf(stderr, fmt, ap); /* the relay's words among them: escaped */
     fputs(a->raw_set ? "]\r\n" : "]\n", stderr);
     va_end(ap);
 }
@@ -222,7 +222,7 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
         case 'R': a.read_only = true; break;
         case 'f':
             if (!from_valid(optarg)) {
-                fprintf(stderr, "hlctl attach: --from takes OFFSET, STREAM:OFFSET or now, not '%s'\n",
+                hlctl_fprintf(stderr, "hlctl attach: --from takes OFFSET, STREAM:OFFSET or now, not '%s'\n",
                         optarg);
                 return HLCTL_USAGE;
             }
@@ -231,13 +231,13 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
         case 'k':
             a.detach_key = parse_detach_key(optarg);
             if (a.detach_key == -2) {
-                fprintf(stderr, "hlctl attach: --detach-key takes ^X or none, not '%s'\n", optarg);
+                hlctl_fprintf(stderr, "hlctl attach: --detach-key takes ^X or none, not '%s'\n", optarg);
                 return HLCTL_USAGE;
             }
             break;
         case 's': sock = optarg; break;
         case 'q': a.quiet = true; break;
-        case 'h': printf("Usage: hlctl attach %s\n", attach_usage); return HLCTL_OK;
+        case 'h': hlctl_printf("Usage: hlctl attach %s\n", attach_usage); return HLCTL_OK;
         default: return hlctl_usage(attach_usage);
         }
     }
@@ -245,14 +245,14 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
         return hlctl_usage(attach_usage);
     snprintf(a.channel, sizeof a.channel, "%s", optind < argc ? argv[optind] : "main");
     if (!hlb_name_valid(a.channel)) {
-        fprintf(stderr, "hlctl attach: a channel name is [a-z0-9-]{1,64}, not '%s'\n",
+        hlctl_fprintf(stderr, "hlctl attach: a channel name is [a-z0-9-]{1,64}, not '%s'\n",
                 a.channel);
         return HLCTL_USAGE;
     }
     char *path = sock ? strdup(sock) : hlb_path(ctx->runtime_dir, "stdio-attach.sock");
     a.fd = path ? connect_attach(path) : -1;
     if (a.fd < 0) {
-        fprintf(stderr, "hlctl attach: cannot connect to %s: %s (is hl-stdio running?)\n",
+        hlctl_fprintf(stderr, "hlctl attach: cannot connect to %s: %s (is hl-stdio running?)\n",
                 path ? path : "the attach socket", strerror(errno));
         free(path);
         return HLCTL_CRITICAL;
@@ -262,7 +262,7 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
     snprintf(hello, sizeof hello, STDIO_WIRE_VERSION " attach %s%s%s%s\n", a.channel,
              a.read_only ? " read-only" : "", from ? " from=" : "", from ? from : "");
     if (!write_all(a.fd, hello, strlen(hello))) {
-        fprintf(stderr, "hlctl attach: cannot send the hello: %s\n", strerror(errno));
+        hlctl_fprintf(stderr, "hlctl attach: cannot send the hello: %s\n", strerror(errno));
         close(a.fd);
         return HLCTL_CRITICAL;
     }
@@ -374,13 +374,13 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
     }
     restore_tty(&a);
     if (rc == HLCTL_CRITICAL && !a.started)
-        fprintf(stderr, "hlctl attach: %s\n", why[0] ? why : "could not attach");
+        hlctl_fprintf(stderr, "hlctl attach: %s\n", why[0] ? why : "could not attach");
     else if (a.started && !a.quiet && (user_detached || hlctl_interrupted))
-        fprintf(stderr, "\n[detached from %s at %s:%llu; resume with: hlctl attach %s --from %s:%llu]\n",
+        hlctl_fprintf(stderr, "\n[detached from %s at %s:%llu; resume with: hlctl attach %s --from %s:%llu]\n",
                 a.channel, a.stream, (unsigned long long)a.pos, a.channel, a.stream,
                 (unsigned long long)a.pos);
     else if (a.started && !a.quiet)
-        fprintf(stderr, "\n[hl-stdio: %s; %s at %s:%llu; resume with: hlctl attach %s --from %s:%llu]\n",
+        hlctl_fprintf(stderr, "\n[hl-stdio: %s; %s at %s:%llu; resume with: hlctl attach %s --from %s:%llu]\n",
                 why, a.channel, a.stream, (unsigned long long)a.pos, a.channel, a.stream,
                 (unsigned long long)a.pos);
     free(a.in);

@@ -3,10 +3,16 @@
 
 #include "hlbus/buf.h"
 #include "hlbus/codec.h"
+#include "hlbus/confschema.h"
+#include "hlbus/fdguard.h"
 #include "hlbus/log.h"
+#include "hlbus/notify.h"
 #include "hlbus/paths.h"
+#include "hlbus/str.h"
+#include "hlbus/strv.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <grp.h>
 #include <signal.h>
@@ -50,6 +56,9 @@ struct hlb_daemon {
     const char *state;
     sub_slot_t subs[MAX_SUBS];
     int nsubs;
+    int notify_retry; /* zloop timer while a state change waits to be sent; -1 none */
+    bool reloading;       /* inside a reload's configure (apply) */
+    char **restart_keys;  /* keys the running reload could not apply */
 };
 
 zloop_t *hlb_daemon_loop(hlb_daemon_t *d) { return d->loop; }
@@ -58,7 +67,53 @@ hlb_server_t *hlb_daemon_server(hlb_daemon_t *d) { return d->server; }
 const char *hlb_daemon_name(const hlb_daemon_t *d) { return d->ops->name; }
 const char *hlb_daemon_runtime_dir(const hlb_daemon_t *d) { return d->runtime_dir; }
 const hlb_conf_t *hlb_daemon_conf(const hlb_daemon_t *d) { return d->conf; }
+bool hlb_daemon_reloading(const hlb_daemon_t *d) { return d->reloading; }
+
+void hlb_daemon_restart_needed(hlb_daemon_t *d, const char *key)
+{
+    if (hlb_strv_push(&d->restart_keys, key) < 0)
+        abort(); /* out of memory, as hlb_buf does */
+}
+
+static void clear_restart_keys(hlb_daemon_t *d)
+{
+    hlb_strv_free(d->restart_keys);
+    d->restart_keys = NULL;
+}
+
+/* "hl-bus.hwm, hl-bus.stats_depth", or NULL when the reload applied all. */
+static char *restart_list(const hlb_daemon_t *d)
+{
+    if (!d->restart_keys || !d->restart_keys[0])
+        return NULL;
+    hlb_buf_t b = {0};
+    for (size_t i = 0; d->restart_keys[i]; i++)
+        hlb_buf_printf(&b, "%s%s", i ? ", " : "", d->restart_keys[i]);
+    return hlb_buf_steal(&b);
+}
 uint64_t hlb_daemon_started_us(const hlb_daemon_t *d) { return d->started_us; }
+
+/* Sends MSG to systemd without blocking (notify.h). A state change that
+ * could not be sent is tried again on a timer until it gets through. */
+static int on_notify_retry(zloop_t *loop, int timer_id, void *arg)
+{
+    hlb_daemon_t *d = arg;
+    if (hlb_notify_flush() == 0) {
+        zloop_timer_end(loop, timer_id);
+        d->notify_retry = -1;
+    }
+    return 0;
+}
+
+#define NOTIFY_RETRY_MS 250
+
+static void daemon_notify(hlb_daemon_t *d, const char *msg)
+{
+    if (hlb_notify(msg) < 0)
+        hlb_debug("sd_notify '%.40s' not sent (%" PRIu64 " so far)", msg, hlb_notify_dropped());
+    if (hlb_notify_pending() && d->loop && d->notify_retry < 0)
+        d->notify_retry = zloop_timer(d->loop, NOTIFY_RETRY_MS, 0, on_notify_retry, d);
+}
 
 static void fill_status(hlb_daemon_t *d, Hl__DaemonStatus *st)
 {
@@ -74,6 +129,7 @@ static void fill_status(hlb_daemon_t *d, Hl__DaemonStatus *st)
     }
     for (int i = 0; i < d->nsubs; i++)
         st->gaps += hlb_sub_stats(d->subs[i].sub).gaps;
+    st->notify_dropped = hlb_notify_dropped();
 }
 
 /* daemon.<name>: the daemon's state, kept by the proxy's last-value cache. */
@@ -94,7 +150,7 @@ void hlb_daemon_ready(hlb_daemon_t *d)
     if (d->ready)
         return;
     d->ready = true;
-    sd_notify(0, "READY=1");
+    daemon_notify(d, "READY=1");
     publish_state(d, "running");
 }
 
@@ -107,7 +163,9 @@ void hlb_daemon_status(hlb_daemon_t *d, const char *fmt, ...)
     va_end(ap);
     free(d->status);
     d->status = hlb_buf_steal(&b);
-    sd_notifyf(0, "STATUS=%s", d->status);
+    char *msg = hlb_strdupf("STATUS=%s", d->status);
+    daemon_notify(d, msg ? msg : "STATUS=");
+    free(msg);
 }
 
 void hlb_daemon_quit(hlb_daemon_t *d, int code)
@@ -124,12 +182,14 @@ static int load_config(hlb_daemon_t *d, bool apply, hlb_diag_t *diag)
     if (!conf)
         return -EINVAL;
     const hlb_conf_t *section = hlb_conf_get(conf, d->ops->name);
-    int rc = 0;
+    /* The file is shared: every daemon refuses a section none of them reads,
+     * so a misspelt one cannot pass unnoticed. */
+    int rc = hlb_conf_check_sections(conf, diag);
     /* Settings every daemon shares live at the top level. */
     static const char *const common[] = {"level", NULL};
     const hlb_conf_t *logs = hlb_conf_get(conf, "log");
-    if (logs)
-        rc = hlb_conf_check_keys(logs, common, diag);
+    if (logs && hlb_conf_check_keys(logs, common, diag) < 0)
+        rc = -EINVAL;
     const char *lvl;
     hlb_conf_str(conf, "log.level", NULL, &lvl, diag);
     if (lvl && hlb_log_level_parse(lvl) < 0) {
@@ -151,8 +211,11 @@ static int load_config(hlb_daemon_t *d, bool apply, hlb_diag_t *diag)
         rc = d->ops->configure(d, conf, section, true, diag, d->arg);
     if (rc == 0 && diag->errors)
         rc = -EINVAL;
-    if (rc == 0 && apply && d->ops->configure)
+    if (rc == 0 && apply && d->ops->configure) {
+        d->reloading = d->conf != NULL;
         rc = d->ops->configure(d, conf, section, false, diag, d->arg);
+        d->reloading = false;
+    }
     if (rc < 0 || !apply) {
         hlb_conf_destroy(&conf);
         return rc;
@@ -168,14 +231,23 @@ static int load_config(hlb_daemon_t *d, bool apply, hlb_diag_t *diag)
 
 static int reload(hlb_daemon_t *d, hlb_diag_t *diag)
 {
-    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)hlb_mono_us());
+    char *msg = hlb_strdupf("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)hlb_mono_us());
+    daemon_notify(d, msg ? msg : "RELOADING=1");
+    free(msg);
+    clear_restart_keys(d);
     int rc = load_config(d, true, diag);
+    char *restart = rc < 0 ? NULL : restart_list(d);
     if (rc < 0)
         hlb_err("reload failed, keeping the running config:\n%s",
                 diag->text ? diag->text : "unknown error");
+    else if (restart)
+        hlb_warn("configuration reloaded from %s; restart needed for %s (the running values "
+                 "stay until then)",
+                 d->config_path, restart);
     else
         hlb_info("configuration reloaded from %s", d->config_path);
-    sd_notify(0, "READY=1");
+    free(restart);
+    daemon_notify(d, "READY=1");
     publish_state(d, d->ready ? "running" : "starting");
     return rc;
 }
@@ -200,10 +272,27 @@ static void m_status(hlb_request_t *req, hlb_reply_t *reply, void *arg)
 
 static void m_reload(hlb_request_t *req, hlb_reply_t *reply, void *arg)
 {
+    hlb_daemon_t *d = arg;
     hlb_diag_t diag = {0};
-    if (reload(arg, &diag) < 0)
+    if (reload(d, &diag) < 0) {
         hlb_reply_error(reply, EINVAL, "config rejected, old config kept:\n%s",
                         diag.text ? diag.text : "");
+    } else {
+        char *restart = restart_list(d);
+        hlb_map_t *m = hlb_map_new();
+        hlb_map_str(m, "reloaded", d->config_path);
+        if (restart) {
+            char *msg = NULL;
+            if (asprintf(&msg, "restart needed for %s", restart) < 0)
+                msg = NULL;
+            hlb_map_str(m, "restart_needed", restart);
+            hlb_map_str(m, "message", msg ? msg : restart);
+            free(msg);
+        }
+        hlb_reply_map(reply, m);
+        hlb_map_destroy(&m);
+        free(restart);
+    }
     hlb_diag_free(&diag);
 }
 
@@ -260,7 +349,7 @@ static int on_watchdog(zloop_t *loop, int timer_id, void *arg)
 {
     hlb_daemon_t *d = arg;
     if (!d->watchdog_stalled)
-        sd_notify(0, "WATCHDOG=1");
+        daemon_notify(d, "WATCHDOG=1");
     return 0;
 }
 
@@ -275,7 +364,9 @@ static int on_server(zloop_t *loop, zsock_t *sock, void *arg)
 static int on_sub(zloop_t *loop, zsock_t *sock, void *arg)
 {
     sub_slot_t *slot = arg;
-    for (int i = 0; i < SUB_BATCH; i++) {
+    /* past the batch too while a replay bundle is half handed out: the
+     * socket will not wake us for what we already hold */
+    for (int i = 0; i < SUB_BATCH || hlb_sub_pending(slot->sub); i++) {
         hlb_event_t ev;
         int rc = hlb_sub_recv(slot->sub, &ev, 0);
         if (rc == -EAGAIN || rc < 0)
@@ -334,7 +425,7 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    hlb_daemon_t d = {.ops = ops, .arg = arg, .sigfd = -1, .state = "starting"};
+    hlb_daemon_t d = {.ops = ops, .arg = arg, .sigfd = -1, .state = "starting", .notify_retry = -1};
     bool check_only = false;
     int level = LOG_INFO, opt;
     d.config_path = getenv("HL_CONFIG");
@@ -390,10 +481,13 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
     d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     d.started_us = hlb_now_us();
     int rc = 1;
+    /* Before any socket exists: a flood of local connections must not make
+     * libzmq's accept hit EMFILE, which aborts us (hlbus/fdguard.h). */
+    hlb_fdguard_arm(HLB_FDGUARD_PER_UID, HLB_FDGUARD_RESERVE);
 
     if (load_config(&d, true, &diag) < 0) {
         hlb_err("invalid configuration:\n%s", diag.text ? diag.text : "");
-        sd_notifyf(0, "STATUS=invalid configuration");
+        hlb_notify("STATUS=invalid configuration");
         hlb_diag_free(&diag);
         return 78; /* EX_CONFIG: systemd units use RestartPreventExitStatus=78 */
     }
@@ -446,11 +540,12 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
     zloop_start(d.loop);
     rc = d.exit_code;
 
-    sd_notify(0, "STOPPING=1");
+    daemon_notify(&d, "STOPPING=1");
     publish_state(&d, "stopping");
     if (ops->stop)
         ops->stop(&d, arg);
 out:
+    hlb_notify_flush(); /* a last try for a STOPPING=1 the queue refused */
     hlb_log_set_pub(NULL);
     for (int i = 0; i < d.nsubs; i++)
         hlb_sub_destroy(&d.subs[i].sub);
@@ -458,6 +553,7 @@ out:
     hlb_pub_destroy(&d.pub);
     zloop_destroy(&d.loop);
     hlb_conf_destroy(&d.conf);
+    clear_restart_keys(&d);
     free(d.status);
     if (d.sigfd >= 0)
         close(d.sigfd);

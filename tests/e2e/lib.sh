@@ -87,22 +87,24 @@ e2e__descendants() {
 e2e__comm() { cat /proc/"$1"/comm 2>/dev/null; }
 e2e__starttime() { awk '{ print $22 }' /proc/"$1"/stat 2>/dev/null; }
 
-# Polls CMD until it succeeds or SECONDS pass: waiting for an event we cannot
-# be told about, with a deadline. e2e__poll SECONDS CMD...
-e2e__poll() {
-  local end=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -ge "$end" ] && return 1
-    sleep 0.05
-  done
-}
+# wait_for SECONDS CMD... (waiting, with a deadline, for an event we cannot be
+# told about), ok, skip: the shared test library.
+# shellcheck source=../common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh"
+# The old name, for branches written before tests/common/lib.sh.
+e2e__poll() { wait_for "$@"; }
 
-# Snapshot of the host's /run that the container must leave as it was: its
-# entries, and /run/systemd three levels down (where a careless nspawn would
-# leave machines/, nspawn/ or, worst, system/, which makes apt and friends
-# believe systemd is PID 1).
+# What a container of ours could leave in the host's /run, which it must
+# leave as it was: /run/systemd three levels down (where a careless nspawn
+# leaves nspawn/ or machines/, a systemd tool systemd-units-load, and, worst,
+# system/, which makes apt and friends believe systemd is PID 1), and our own
+# paths (/run/hl*). The rest of /run belongs to whatever else runs on the
+# machine (a package install creating /run/sshd, another test's daemons) and
+# is not ours to judge.
+# e2e__run_snapshot [RUN]: RUN is /run but for the check's own test.
 e2e__run_snapshot() {
-  { ls -A1 /run | sed 's|^|/run/|'; find /run/systemd -maxdepth 3 2>/dev/null; } | sort -u
+  local run=${1:-/run}
+  { find "$run/systemd" -maxdepth 3 2>/dev/null; find "$run" -maxdepth 1 -name 'hl*' 2>/dev/null; } | sort -u
 }
 
 # Boots the container. e2e_boot [MAX_LIFETIME_S]: with a lifetime, the
@@ -234,13 +236,13 @@ e2e_stop() {
     [ "$(e2e__starttime "$E2E_NSPAWN")" = "${E2E_NSPAWN_START:-}" ]; then
     [ -n "$quiet" ] && e2e_log "stopping container $E2E_MACHINE left by an earlier run"
     kill -TERM "$E2E_NSPAWN" 2>/dev/null
-    if ! e2e__poll 30 bash -c "! kill -0 $E2E_NSPAWN"; then
+    if ! wait_for 30 bash -c "! kill -0 $E2E_NSPAWN"; then
       e2e_log "container $E2E_MACHINE did not power off in 30 s: killing it"
       kill -KILL "$E2E_NSPAWN" 2>/dev/null
       # An orphaned container init would run on: killing it ends its PID
       # namespace, every process inside with it.
       [ "$(e2e__starttime "$E2E_PID1")" = "${E2E_PID1_START:-}" ] && kill -KILL "$E2E_PID1" 2>/dev/null
-      e2e__poll 10 bash -c "! kill -0 $E2E_NSPAWN" || e2e_die "cannot kill nspawn $E2E_NSPAWN"
+      wait_for 10 bash -c "! kill -0 $E2E_NSPAWN" || e2e_die "cannot kill nspawn $E2E_NSPAWN"
     fi
   fi
   # A container init whose nspawn was killed from outside runs on, orphaned.
@@ -248,10 +250,10 @@ e2e_stop() {
     [ "$(e2e__starttime "$E2E_PID1")" = "${E2E_PID1_START:-}" ]; then
     e2e_log "killing the orphaned init of $E2E_MACHINE"
     kill -KILL "$E2E_PID1" 2>/dev/null
-    e2e__poll 10 bash -c "! kill -0 $E2E_PID1" || e2e_die "cannot kill $E2E_PID1"
+    wait_for 10 bash -c "! kill -0 $E2E_PID1" || e2e_die "cannot kill $E2E_PID1"
   fi
   # The wrapper (timeout, when there is one) ends with its child.
-  e2e__poll 10 bash -c "! kill -0 $E2E_LEADER 2>/dev/null" || true
+  wait_for 10 bash -c "! kill -0 $E2E_LEADER 2>/dev/null" || true
   rm -f "$E2E_STATE"
   local rc=0
   if [ -r "$E2E_DIR/run-before" ]; then
@@ -296,7 +298,7 @@ e2e_wait_unit_active() {
 # Waits until UNIT's property PROP has VALUE. e2e_wait_prop UNIT PROP VALUE [S]
 e2e_wait_prop() {
   local unit=$1 prop=$2 want=$3
-  e2e__poll "${4:-30}" bash -c '[ "$(nsenter -t '"$E2E_PID1"' -a -- systemctl show -P '"$prop $unit"')" = "$1" ]' _ "$want"
+  wait_for "${4:-30}" bash -c '[ "$(nsenter -t '"$E2E_PID1"' -a -- systemctl show -P '"$prop $unit"')" = "$1" ]' _ "$want"
 }
 
 # Waits until UNIT runs a main process other than OLD_PID (a restart) and is
@@ -335,10 +337,10 @@ e2e_journal_cursor() {
 # "UNIT: ..." lines and the process's own "NAME[PID]: ..." lines.)
 e2e_wait_journal() {
   if [ -n "${4:-}" ]; then
-    e2e__poll "${3:-30}" bash -c 'nsenter -t '"$E2E_PID1"' -a -- journalctl --no-pager -q --after-cursor="$3" |
+    wait_for "${3:-30}" bash -c 'nsenter -t '"$E2E_PID1"' -a -- journalctl --no-pager -q --after-cursor="$3" |
       grep -F -e "$1:" -e "${1%.*}[" | grep -Eq "$2"' _ "$1" "$2" "$4"
   else
-    e2e__poll "${3:-30}" bash -c 'nsenter -t '"$E2E_PID1"' -a -- journalctl --no-pager -q -u "$1" | grep -Eq "$2"' _ "$1" "$2"
+    wait_for "${3:-30}" bash -c 'nsenter -t '"$E2E_PID1"' -a -- journalctl --no-pager -q -u "$1" | grep -Eq "$2"' _ "$1" "$2"
   fi
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
 #include "hlbus.pb-c.h"
+#include "clock.h" /* hlb_now_us, hlb_mono_us: stamps in envelopes */
 
 /* Largest frame any hlbus socket accepts (ZMQ_MAXMSGSIZE). */
 #define HLB_MAX_MSG (1024 * 1024)
@@ -14,6 +15,10 @@
 /* The optional third frame of a message replayed from the proxy's
  * last-value cache, so that receivers can tell a replay from live news. */
 #define HLB_REPLAY_MARK "lvc"
+/* The second frame of a replay sent as one message to one new subscriber:
+ * [subscribed prefix]["lvc-bundle"] then [topic][envelope] pairs (none at
+ * all when nothing is cached). */
+#define HLB_REPLAY_BUNDLE_MARK "lvc-bundle"
 
 /* The descriptor registered under NAME (e.g. "hl.Log"), or NULL. */
 const ProtobufCMessageDescriptor *hlb_type_lookup(const char *name);
@@ -39,7 +44,7 @@ size_t hlb_envelope_pack(const Hl__Envelope *e, uint8_t *out);
 /* A checked envelope, without copies: the hot paths (the proxy checks every
  * message, subscribers read every one) need the fields, not a decoded tree.
  * hlb_envelope_view accepts exactly the bytes hlb_envelope_decode accepts
- * (protobuf-c's rules, field numbers 1..6 with their wire types, unknown
+ * (protobuf-c's rules, field numbers 1..9 with their wire types, unknown
  * fields skipped, no field 0, a non-empty source, seq > 0; the last of a
  * repeated field wins) and gives the same values; strings are as C sees the
  * decoded ones, up to their first NUL, and not NUL-terminated here. The
@@ -52,6 +57,7 @@ typedef struct hlb_envelope_view {
     const uint8_t *body;
     size_t body_len;
     uint64_t epoch, seq, ts_us;
+    uint32_t sender_uid, sender_gid, sender_pid; /* fields 7-9, stamped by hl-bus */
 } hlb_envelope_view_t;
 int hlb_envelope_view(const void *data, size_t len, hlb_envelope_view_t *v);
 
@@ -68,6 +74,3 @@ void hlb_decoder_reset(hlb_decoder_t *d);
 const ProtobufCMessage *hlb_decoder_body(hlb_decoder_t *d, const ProtobufCMessageDescriptor *desc,
                                          const void *data, size_t len);
 
-/* Microseconds since the Unix epoch (CLOCK_REALTIME) and monotonic. */
-uint64_t hlb_now_us(void);
-uint64_t hlb_mono_us(void);

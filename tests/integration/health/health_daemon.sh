@@ -5,19 +5,13 @@
 # --why, health.* events with the last-value cache, reload keeping state,
 # and a clean stop that kills a hung exec check's process group.
 set -u
+. "${HL_SOURCE_DIR:?}/tests/common/lib.sh"
 B=${HL_BUILD_DIR:?}
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED (line ${BASH_LINENO[0]}): $*" >&2; fi; }
 dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 hlctl() { "$B/daemons/hlctl/hlctl" --runtime-dir "$dir" "$@"; }
-# Polls a command until it exits with WANT (a deadline, not a sleep: each
-# hlctl call is a round trip to the daemon).
-until_rc() { local want=$1; shift; local i rc
-  for i in $(seq 400); do "$@" >/dev/null 2>&1; rc=$?; [ $rc = "$want" ] && return 0; done
-  echo "gave up waiting for rc $want of: $* (last $rc)" >&2; return 1; }
 
 # The server prints "PORT n" once it listens: read blocks until then.
 exec {httpd_fd}< <(exec "$B/tests/integration/health/hl-test-httpd" --port 0)
@@ -32,6 +26,9 @@ mkdir -p "$dir/example"
 cp "${HL_SOURCE_DIR:?}/deploy/config/hl-health.yaml.example" "$dir/example/hl.yaml"
 ok "$B/daemons/hl-health/hl-health" --config "$dir/example/hl.yaml" --check-config
 sed -i 's/^    # example:/    example:/; s/^    #   /      /' "$dir/example/hl.yaml"
+# its token comes from a file, which the example names under /etc/hl/secrets
+(umask 077; echo example-token > "$dir/example/token")
+sed -i "s#/etc/hl/secrets/example-api.token#$dir/example/token#" "$dir/example/hl.yaml"
 ok grep -q "^    example:" "$dir/example/hl.yaml"
 ok "$B/daemons/hl-health/hl-health" --config "$dir/example/hl.yaml" --check-config
 
@@ -83,24 +80,24 @@ ok "$B/daemons/hl-health/hl-health" --config "$dir/etc/hl.yaml" --check-config
 
 "$B/daemons/hl-bus/hl-bus" --runtime-dir "$dir" 2>"$dir/bus.log" &
 pids+=($!)
-until_rc 0 hlctl --retries 0 --timeout 100 ping hl-bus
+wait_for 30 hlctl --retries 0 --timeout 100 ping hl-bus
 "$B/daemons/hl-health/hl-health" --config "$dir/etc/hl.yaml" --runtime-dir "$dir" 2>"$dir/health.log" &
 hpid=$!
 pids+=($hpid)
-until_rc 0 hlctl --retries 0 --timeout 100 ping hl-health
+wait_for 30 hlctl --retries 0 --timeout 100 ping hl-health
 
 get /set-flip/200
 # web: its check passes but its unit's state is not known yet → unknown → 1
-until_rc 0 hlctl health batch
-ok until_rc 1 hlctl health web
+wait_for 30 hlctl health batch
+ok wait_for 30 rc_is 1 hlctl health web
 ok bash -c "'$B/daemons/hlctl/hlctl' --runtime-dir '$dir' health web | grep -q 'no state of unit web.service'"
 hlctl pub service.web unit=web.service active_state=active sub_state=running >/dev/null
-ok until_rc 0 hlctl health web
-ok until_rc 0 hlctl health
+ok wait_for 30 hlctl health web
+ok wait_for 30 hlctl health
 
 # The endpoint fails: two bad runs (failures: 2), then degraded → 1
 get /set-flip/500
-ok until_rc 1 hlctl health web
+ok wait_for 30 rc_is 1 hlctl health web
 out=$(hlctl health --why web-http); rc=$?
 ok test $rc = 2
 ok grep -q "state      unhealthy" <<<"$out"
@@ -116,8 +113,8 @@ ok grep -q "no check 'nosuch'; checks: web-unit, web-http" <<<"$out"
 
 # The unit fails: unhealthy → 2, whatever the checks say
 hlctl pub service.web unit=web.service active_state=failed sub_state=failed >/dev/null
-ok until_rc 2 hlctl health web
-ok until_rc 2 hlctl health
+ok wait_for 30 rc_is 2 hlctl health web
+ok wait_for 30 rc_is 2 hlctl health
 # a late subscriber sees the current state at once (last-value cache)
 out=$(hlctl sub --count 1 --wait 3000 health.web)
 ok grep -q '"state":"unhealthy"' <<<"$out"
@@ -126,11 +123,11 @@ ok grep -q 'unit web.service is failed' <<<"$out"
 # Recovery: active again and the endpoint fine → healthy
 get /set-flip/200
 hlctl pub service.web unit=web.service active_state=active sub_state=running >/dev/null
-ok until_rc 0 hlctl health web
+ok wait_for 30 hlctl health web
 
 # Reload: a new check comes, the old ones keep their state and counters
 runs_before=$(hlctl --json health --why batch-exec | grep -o '"runs":[0-9]*' | cut -d: -f2)
-cat > "$dir/etc/hl.d/60-more.yaml" <<'Y'
+cat > "$dir/etc/hl.d/60-more.yaml" <<Y
 hl-health:
   services:
     batch:
@@ -139,12 +136,40 @@ hl-health:
         - {name: batch-exec, type: exec, argv: [/bin/sh, -c, "echo ran; exit 0"]}
         - {name: batch-disk, type: disk, path: /, warn_free: "0%", crit_free: "0%"}
         - {name: batch-hang, type: exec, argv: [/bin/sh, -c, "sleep 600 & sleep 600"], timeout: 5s, interval: 10s}
+        - {name: batch-hourly, type: exec, argv: [/bin/sh, -c, "echo run >>$dir/hourly.log"], interval: 1h}
 Y
 ok hlctl call hl-health reload
-ok until_rc 0 bash -c "'$B/daemons/hlctl/hlctl' --runtime-dir '$dir' health --why batch-hang | grep -q 'last run   never'; test \$? = 1"
+ok wait_for 30 bash -c "'$B/daemons/hlctl/hlctl' --runtime-dir '$dir' health --why batch-hang | grep -q 'last run   never'; test \$? = 1"
+
+# hlctl call hl-health run: a check runs now, off its schedule (an hourly one
+# has run once, at its start); a running, unknown, unit or missing check is
+# refused with the reason.
+lines() { wc -l <"$dir/hourly.log" 2>/dev/null || echo 0; }
+lines_are() { [ "$(lines)" = "$1" ]; }
+ok wait_for 30 lines_are 1
+out=$(hlctl call hl-health run check=batch-hourly); rc=$?
+ok test $rc = 0
+ok grep -q "started.*batch-hourly" <<<"$out"
+ok wait_for 30 lines_are 2
+hourly_runs() { hlctl --json health --why batch-hourly | grep -o '"runs":[0-9]*' | cut -d: -f2; }
+runs_are() { [ "$(hourly_runs)" = "$1" ]; }
+ok wait_for 30 runs_are 2
+out=$(hlctl call hl-health run check=batch-hang 2>&1); rc=$?
+ok test $rc != 0
+ok grep -q "check 'batch-hang' is running" <<<"$out"
+out=$(hlctl call hl-health run check=nosuch 2>&1); rc=$?
+ok test $rc != 0
+ok grep -q "no check 'nosuch'" <<<"$out"
+out=$(hlctl call hl-health run check=web-unit 2>&1); rc=$?
+ok test $rc != 0
+ok grep -q "give check=NAME of a probed (not unit) check" <<<"$out"
+out=$(hlctl call hl-health run 2>&1); rc=$?
+ok test $rc != 0
+ok grep -q "give check=NAME" <<<"$out"
+ok lines_are 2
 runs_after=$(hlctl --json health --why batch-exec | grep -o '"runs":[0-9]*' | cut -d: -f2)
 ok test "${runs_after:-0}" -ge "${runs_before:-1}"
-ok until_rc 0 hlctl health web
+ok wait_for 30 hlctl health web
 
 # Stop while the hung check runs: its whole process group dies with us.
 pgid=$(ps -eo pgid=,args= | awk '/sleep 600 & sleep 600/ && !/awk/ {print $1; exit}')
@@ -155,5 +180,4 @@ ok test $rc = 0
 ok test -z "$(ps -eo pgid=,stat= | awk -v g="$pgid" '$1 == g && $2 !~ /Z/')"
 ok grep -q "hl-health .* running" "$dir/health.log"
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+checks_done
