@@ -65,7 +65,9 @@ static char *entry_line(sd_journal *j)
 char **journal_tail(const char *unit, size_t n, bool user)
 {
     sd_journal *j = NULL;
-    int flags = SD_JOURNAL_LOCAL_ONLY | (user ? SD_JOURNAL_CURRENT_USER : SD_JOURNAL_SYSTEM);
+    /* Not SD_JOURNAL_SYSTEM: a unit running as a regular user (the managed
+     * services run as hluser) logs into that user's journal file. */
+    int flags = SD_JOURNAL_LOCAL_ONLY | (user ? SD_JOURNAL_CURRENT_USER : 0);
     if (sd_journal_open(&j, flags) < 0)
         return NULL;
     char **lines = calloc(n + 1, sizeof *lines);

@@ -87,11 +87,12 @@ hl-health:
           type: exec
           interval: 1s
           timeout: 900ms
-          argv: [/bin/sh, -c, 'id -un; id -Gn; grep -E "^Cap(Eff|Prm|Amb)" /proc/self/status; test "$(id -un)" = hl-check && ! id -Gn | grep -qw hl && grep -q "^CapEff:[[:space:]]*0000000000000000$" /proc/self/status && grep -q "^CapAmb:[[:space:]]*0000000000000000$" /proc/self/status']
+          argv: [/bin/sh, -c, 'id -un; id -Gn; grep -E "^Cap(Eff|Prm|Amb)" /proc/self/status; test "$(id -un)" = hl-check && test "$(id -Gn)" = hl-check && grep -q "^CapEff:[[:space:]]*0000000000000000$" /proc/self/status && grep -q "^CapAmb:[[:space:]]*0000000000000000$" /proc/self/status']
 Y
 e2e_ok e2e_exec systemctl reload hl-health.service
 exec_ok() { e2e_hlctl health sec-exec >/dev/null 2>&1; }
-e2e_ok e2e__poll 30 exec_ok || e2e_hlctl health --why sec-exec-user
+e2e_ok wait_for 30 exec_ok
+exec_ok || e2e_hlctl health --why sec-exec-user
 # and the check could not publish on the bus or call a daemon if it tried
 e2e_ok fails as hl-check socat -u /dev/null UNIX-CONNECT:/run/hl/bus/pub
 e2e_ok fails as hl-check socat -u /dev/null UNIX-CONNECT:/run/hl/ctl/hl-orchestrator
@@ -108,7 +109,7 @@ printf 'int main(void) { return 0; }\n' > t.c
 cc -o t t.c && ./t
 git init -q . && git -c user.email=a@b -c user.name=a add t.c && git -c user.email=a@b -c user.name=a commit -qm t
 install -D t inst/bin/t
-python3 -m venv venv && test -x venv/bin/python
+python3 -m venv --without-pip venv && test -x venv/bin/python
 echo agent-probe-ok
 SH
 e2e_exec chown hluser:hluser /home/hluser/workspace/agent-probe.sh
@@ -118,7 +119,8 @@ e2e_sh "{ printf '[Service]\nType=oneshot\nUser=hluser\nGroup=hluser\nWorkingDir
 e2e_exec systemctl daemon-reload
 e2e_ok e2e_exec systemctl start t-agent-probe.service
 agent_ok() { e2e_exec journalctl -u t-agent-probe.service -o cat --no-pager | grep -q agent-probe-ok; }
-e2e_ok agent_ok || e2e_exec journalctl -u t-agent-probe.service -o cat --no-pager | tail -20
+e2e_ok agent_ok
+agent_ok || e2e_exec journalctl -u t-agent-probe.service -o cat --no-pager | tail -20
 e2e_ok test "$(e2e_exec systemctl show -P NoNewPrivileges t-agent-probe.service)" = yes
 e2e_exec rm -rf "$probe" /home/hluser/workspace/probe /home/hluser/workspace/agent-probe.sh
 e2e_exec systemctl daemon-reload
@@ -154,21 +156,21 @@ out=$(e2e_hlctl journal sshd.service 2>&1); e2e_ok grep -q "not managed by hl-or
 tap=/tmp/sec-tap.jsonl
 e2e_exec bash -c "'$HLCTL' sub > $tap 2>/dev/null & echo \$! > /tmp/sec-tap.pid"
 synced() { e2e_hlctl pub test.sec.sync x >/dev/null; e2e_exec grep -q test.sec.sync "$tap"; }
-e2e_ok e2e__poll 10 synced
+e2e_ok wait_for 10 synced
 e2e_ok e2e_exec curl -sf -o /dev/null -X POST http://127.0.0.1:8080/control/fail-health
 line_in_journal() { e2e_hlctl journal hl-daemon.service --lines 50 | grep -q "health now fails"; }
-e2e_ok e2e__poll 10 line_in_journal
+e2e_ok wait_for 10 line_in_journal
 pid=$(e2e_main_pid hl-daemon.service)
 e2e_ok e2e_exec kill -9 "$pid"
 e2e_ok test -n "$(e2e_wait_restarted hl-daemon.service "$pid" 60)"
 seen_failure() { e2e_exec grep -q '"topic":"service.hl-daemon".*"result":"signal"' "$tap"; }
-e2e_ok e2e__poll 30 seen_failure
+e2e_ok wait_for 30 seen_failure
 # The reports that follow (recovery.*, failure.*) come before hl-daemon is
 # healthy again; a marker after that closes the window.
 healthy() { e2e_hlctl health hl-daemon >/dev/null 2>&1; }
-e2e_ok e2e__poll 60 healthy
+e2e_ok wait_for 60 healthy
 synced_end() { e2e_hlctl pub test.sec.end x >/dev/null; e2e_exec grep -q test.sec.end "$tap"; }
-e2e_ok e2e__poll 10 synced_end
+e2e_ok wait_for 10 synced_end
 e2e_ok e2e_exec grep -q '"topic":"service.hl-daemon"' "$tap"
 e2e_ok fails e2e_exec grep -q "health now fails" "$tap"
 e2e_ok fails e2e_exec grep -q '"journal"' "$tap"
