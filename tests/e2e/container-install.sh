@@ -38,6 +38,13 @@ if [ ! -e "$E2E_CONFIG_FILE" ]; then
   cp -a "$stage$E2E_SYSCONFDIR/hl" "$E2E_SYSCONFDIR/"
 fi
 install -d /etc/hl /etc/hl/services
+if [ "$with_test_units" = --with-test-units ]; then
+  # hl-bus's topic ACL knows the shipped daemons' users; hl-testd, a daemon
+  # of the tests only, is given its own families the way an admin would.
+  install -d "$E2E_SYSCONFDIR/hl/hl.d"
+  printf '%s\n' 'hl-bus:' '  topic_owners:' '    daemon.hl-testd: [hl-testd]' \
+    '    log.hl-testd.: [hl-testd]' >"$E2E_SYSCONFDIR/hl/hl.d/00-e2e-testd.yaml"
+fi
 # The stand-in hl-daemon's own config (the spec's --config /etc/hl/daemon.conf).
 printf 'port = 8080\n' >/etc/hl/daemon.conf
 systemctl daemon-reload

@@ -106,7 +106,7 @@ e2e_sh "cat > /home/hluser/workspace/agent-probe.sh" <<'SH'
 set -e
 rm -rf probe; mkdir probe; cd probe
 printf 'int main(void) { return 0; }\n' > t.c
-cc -o t t.c && ./t
+gcc -o t t.c && ./t
 git init -q . && git -c user.email=a@b -c user.name=a add t.c && git -c user.email=a@b -c user.name=a commit -qm t
 install -D t inst/bin/t
 python3 -m venv --without-pip venv && test -x venv/bin/python
