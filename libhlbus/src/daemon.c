@@ -377,6 +377,13 @@ static int on_sub(zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
+hlb_acall_t *hlb_daemon_call(hlb_daemon_t *d, const char *daemon, const char *method,
+                             const char *type, const void *body, size_t len,
+                             const hlb_acall_opts_t *opts, hlb_acall_fn *fn, void *arg)
+{
+    return hlb_acall_start(d->loop, d->runtime_dir, daemon, method, type, body, len, opts, fn, arg);
+}
+
 hlb_sub_t *hlb_daemon_subscribe(hlb_daemon_t *d, const char *const *prefixes, hlb_event_fn *fn,
                                 void *arg)
 {
@@ -545,6 +552,7 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
     if (ops->stop)
         ops->stop(&d, arg);
 out:
+    hlb_acall_shutdown(); /* calls the daemon's stop did not cancel */
     hlb_notify_flush(); /* a last try for a STOPPING=1 the queue refused */
     hlb_log_set_pub(NULL);
     for (int i = 0; i < d.nsubs; i++)

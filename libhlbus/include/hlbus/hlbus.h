@@ -1,5 +1,6 @@
 /* libhlbus: the hl-freestyle bus library. */
 #pragma once
+#include "acall.h"
 #include "buf.h"
 #include "clock.h"
 #include "client.h"
