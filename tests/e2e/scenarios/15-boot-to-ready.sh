@@ -16,7 +16,7 @@ line=$(grep '^boot to ready ' <<<"$out")
 e2e_ok test -n "$line"
 e2e_ok grep -Eq '^ready: 4 phases in [0-9.]+ s, [0-9.]+ s after boot$' <<<"$out"
 for p in infrastructure core application health; do
-  e2e_ok grep -Eq ", $p [0-9]+\.[0-9] s" <<<"$line"
+  e2e_ok grep -Eq ", $p [0-9]+\.[0-9]{2} s" <<<"$line"
 done
 
 # The figures, from the reply, against systemd's record (us; the orchestrator
