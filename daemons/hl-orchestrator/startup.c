@@ -496,11 +496,11 @@ static void act_done(startup_t *s, phase_t *p)
     s->o->ready_us = s->finished_us;
     orch_note_boot(s->o);
     if (s->o->boot_us && s->o->boot_us <= s->finished_us)
-        orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.1f s, %.1f s after boot", s->n,
+        orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.2f s, %.2f s after boot", s->n,
                            (double) (s->finished_us - s->began_us) / 1e6,
                            (double) (s->finished_us - s->o->boot_us) / 1e6);
     else
-        orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.1f s", s->n,
+        orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.2f s", s->n,
                            (double) (s->finished_us - s->began_us) / 1e6);
     s->o->ready = true;
     hlb_daemon_ready(s->o->d);

@@ -113,12 +113,12 @@ static void print_boot_to_ready(const Hl__PhaseList *l)
     const Hl__LifecycleState *lc = l->lifecycle;
     if (!lc || !lc->ready_us || !lc->boot_us || lc->ready_us < lc->boot_us)
         return;
-    hlctl_printf("boot to ready %.1f s: %.1f s before the phases began", seconds(lc->boot_us, lc->ready_us),
+    hlctl_printf("boot to ready %.2f s: %.2f s before the phases began", seconds(lc->boot_us, lc->ready_us),
            seconds(lc->boot_us, lc->startup_began_us));
     for (size_t i = 0; i < l->n_phases; i++) {
         const Hl__PhaseStatus *p = l->phases[i];
         if (p->started_us && p->finished_us)
-            hlctl_printf(", %s %.1f s", p->name, seconds(p->started_us, p->finished_us));
+            hlctl_printf(", %s %.2f s", p->name, seconds(p->started_us, p->finished_us));
     }
     hlctl_printf("\n");
 }
