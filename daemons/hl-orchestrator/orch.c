@@ -305,7 +305,8 @@ int orch_main(int argc, char **argv)
         .manual_ready = true,
         .help_extra = "READY=1 is sent when the last startup phase passes; STATUS= tells the\n"
                       "phase. A failed startup exits with status 3 after publishing its\n"
-                      "report (lifecycle.phase) and logging the unit's last journal lines.\n"
+                      "report (lifecycle.phase); admins read the unit's journal with\n"
+                      "`hlctl journal UNIT` (the journal method).\n"
                       "Stopping the unit runs the graceful shutdown (ExecStop=hlctl shutdown).",
     };
     orch_t o = {0};
