@@ -36,6 +36,7 @@ fi
 if [ ! -e "$E2E_CONFIG_FILE" ]; then
   install -d "$E2E_SYSCONFDIR"
   cp -a "$stage$E2E_SYSCONFDIR/hl" "$E2E_SYSCONFDIR/"
+  systemd-tmpfiles --create "$stage$E2E_TMPFILESDIR"/hl-config.conf # root:hl 0640 again
 fi
 install -d /etc/hl /etc/hl/services
 if [ "$with_test_units" = --with-test-units ]; then
