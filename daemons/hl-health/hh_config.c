@@ -526,9 +526,9 @@ void hh_config_clear(hh_config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
-hh_engine_t *hh_config_build(const hh_config_t *cfg, zloop_t *loop, hlb_diag_t *d)
+hh_engine_t *hh_config_build(const hh_config_t *cfg, hlb_reactor_t *io, hlb_diag_t *d)
 {
-    hh_engine_t *e = hh_engine_new(loop);
+    hh_engine_t *e = hh_engine_new(io);
     if (!e) {
         hlb_diag_add(d, NULL, "cannot set up the check engine (epoll, timerfd or libcurl)");
         return NULL;

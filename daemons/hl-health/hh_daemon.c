@@ -204,9 +204,11 @@ int hh_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
         /* Build it for real (regexes compile, argv paths are absolute, ...)
          * on a loop of its own, so that what passes here also starts. */
         zloop_t *loop = zloop_new();
-        hh_engine_t *e = loop ? hh_config_build(&cfg, loop, diag) : NULL;
+        hlb_reactor_t *io = loop ? hlb_reactor_new(loop) : NULL;
+        hh_engine_t *e = io ? hh_config_build(&cfg, io, diag) : NULL;
         int rc = e ? 0 : -EINVAL;
         hh_engine_destroy(&e);
+        hlb_reactor_destroy(&io);
         zloop_destroy(&loop);
         hh_config_clear(&cfg);
         return rc;
@@ -222,7 +224,7 @@ int hh_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
     /* A reload: a new engine takes over the states of checks that kept their
      * name and kind, so nothing flips to unknown. */
     hlb_diag_t d2 = {0};
-    hh_engine_t *e = hh_config_build(&h->cfg, hlb_daemon_loop(d), &d2);
+    hh_engine_t *e = hh_config_build(&h->cfg, hlb_daemon_reactor(d), &d2);
     if (!e) {
         hlb_err("reload: %s", d2.text ? d2.text : "cannot build the checks");
         hlb_diag_free(&d2);
@@ -252,7 +254,7 @@ int hh_daemon_start(hlb_daemon_t *d, void *arg)
     if (!h->have_cfg && hh_config_parse(NULL, &h->cfg, NULL) == 0)
         h->have_cfg = true;
     hlb_diag_t diag = {0};
-    h->eng = hh_config_build(&h->cfg, hlb_daemon_loop(d), &diag);
+    h->eng = hh_config_build(&h->cfg, hlb_daemon_reactor(d), &diag);
     if (!h->eng) {
         hlb_err("cannot set up the checks: %s", diag.text ? diag.text : "");
         hlb_diag_free(&diag);

@@ -8,8 +8,7 @@
 #include <string.h>
 
 struct hh_engine {
-    zloop_t *loop;
-    hh_io_t *io;
+    hlb_reactor_t *io;
     hh_curl_t *curl;
     hh_service_t **svcs;
     size_t nsvcs;
@@ -176,13 +175,13 @@ static void on_probe_done(hh_probe_t *p, hh_result_t r, const char *detail, cons
      * even its own schedule. */
     uint64_t need = (uint64_t)(c->spec.retry_delay_ms + c->spec.timeout_ms) * 1000u;
     if (r != HH_PASS && c->attempt < c->spec.retries && now + need <= c->due_us) {
-        hh_timer_after_ms(c->eng->io, &c->retry_timer, c->spec.retry_delay_ms);
+        hlb_timer_after_ms(c->eng->io, &c->retry_timer, c->spec.retry_delay_ms);
         return;
     }
     finish_run(c, r, detail, out, outlen);
 }
 
-static void on_retry(hh_io_t *io, hh_timer_t *t, void *arg) { start_attempt(arg); }
+static void on_retry(hlb_reactor_t *io, hlb_timer_t *t, void *arg) { start_attempt(arg); }
 
 static void start_attempt(hh_check_t *c)
 {
@@ -208,7 +207,7 @@ static uint64_t slot_of(const hh_engine_t *e, uint64_t t)
     return q ? (t + q - 1) / q * q : t;
 }
 
-static void on_run_timer(hh_io_t *io, hh_timer_t *t, void *arg)
+static void on_run_timer(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
 {
     hh_check_t *c = arg;
     uint64_t now = hlb_mono_us();
@@ -222,7 +221,7 @@ static void on_run_timer(hh_io_t *io, hh_timer_t *t, void *arg)
         c->skipped++;
     }
     c->due_us = slot_of(c->eng, c->nominal_us);
-    hh_timer_at(io, &c->run_timer, c->due_us);
+    hlb_timer_at(io, &c->run_timer, c->due_us);
     if (c->running) {
         c->skipped++;
         return;
@@ -240,7 +239,7 @@ static void on_run_timer(hh_io_t *io, hh_timer_t *t, void *arg)
 
 uint64_t hh_check_next_due(const hh_check_t *c)
 {
-    return hh_timer_pending(&c->run_timer) ? c->due_us : 0;
+    return hlb_timer_pending(&c->run_timer) ? c->due_us : 0;
 }
 
 int hh_engine_run_now(hh_engine_t *e, const char *name)
@@ -440,7 +439,7 @@ done:
     }
 }
 
-static void on_grace_end(hh_io_t *io, hh_timer_t *t, void *arg)
+static void on_grace_end(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
 {
     hh_service_t *s = arg;
     svc_eval(s);
@@ -489,7 +488,7 @@ void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const 
                 c->ok_streak = c->bad_streak = 0;
             }
             if (s->spec.grace_ms > 0)
-                hh_timer_after_ms(e->io, &s->grace_timer, s->spec.grace_ms);
+                hlb_timer_after_ms(e->io, &s->grace_timer, s->spec.grace_ms);
         }
         s->unit = cls;
         if (phase && *phase)
@@ -560,17 +559,16 @@ void hh_engine_lifecycle(hh_engine_t *e, const char *state)
 
 /* ---- setup ---- */
 
-hh_engine_t *hh_engine_new(zloop_t *loop)
+hh_engine_t *hh_engine_new(hlb_reactor_t *io)
 {
+    if (!io)
+        return NULL;
     hh_engine_t *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
-    e->loop = loop;
-    e->io = hh_io_new(loop);
-    if (e->io)
-        e->curl = hh_curl_new(e->io);
+    e->io = io;
+    e->curl = hh_curl_new(e->io);
     if (!e->curl) {
-        hh_io_destroy(&e->io);
         free(e);
         return NULL;
     }
@@ -579,8 +577,8 @@ hh_engine_t *hh_engine_new(zloop_t *loop)
 
 static void check_free(hh_engine_t *e, hh_check_t *c)
 {
-    hh_timer_stop(e->io, &c->run_timer);
-    hh_timer_stop(e->io, &c->retry_timer);
+    hlb_timer_stop(e->io, &c->run_timer);
+    hlb_timer_stop(e->io, &c->retry_timer);
     hh_probe_destroy(&c->probe);
     hh_check_spec_clear(&c->spec);
     free(c->last_detail);
@@ -596,7 +594,7 @@ void hh_engine_destroy(hh_engine_t **self_p)
         hh_service_t *s = e->svcs[i];
         for (size_t j = 0; j < s->nchecks; j++)
             check_free(e, s->checks[j]);
-        hh_timer_stop(e->io, &s->grace_timer);
+        hlb_timer_stop(e->io, &s->grace_timer);
         free(s->checks);
         free(s->active_state);
         free(s->sub_state);
@@ -611,8 +609,7 @@ void hh_engine_destroy(hh_engine_t **self_p)
         free(e->phases[i].state);
     }
     free(e->lifecycle_state);
-    hh_curl_destroy(&e->curl);
-    hh_io_destroy(&e->io);
+    hh_curl_destroy(&e->curl); /* the reactor is the daemon's: not ours to destroy */
     free(e);
     *self_p = NULL;
 }
@@ -647,8 +644,8 @@ static hh_check_t *check_alloc(hh_engine_t *e)
         return NULL;
     c->eng = e;
     c->state_since_us = hlb_now_us();
-    hh_timer_init(&c->run_timer, on_run_timer, c);
-    hh_timer_init(&c->retry_timer, on_retry, c);
+    hlb_timer_init(&c->run_timer, on_run_timer, c);
+    hlb_timer_init(&c->retry_timer, on_retry, c);
     return c;
 }
 
@@ -674,7 +671,7 @@ int hh_engine_add_service(hh_engine_t *e, const hh_service_spec_t *spec)
     s->spec.phase = xstrdup(spec->phase);
     s->state_since_us = hlb_now_us();
     s->reason = strdup("no result yet");
-    hh_timer_init(&s->grace_timer, on_grace_end, s);
+    hlb_timer_init(&s->grace_timer, on_grace_end, s);
     if (!s->spec.name || (spec->unit && !s->spec.unit) || (spec->phase && !s->spec.phase) ||
         !s->reason)
         goto oom;
@@ -748,7 +745,7 @@ int hh_engine_add_check(hh_engine_t *e, hh_check_spec_t *spec, char **err)
     if (e->started) {
         c->nominal_us = hlb_mono_us();
         c->due_us = slot_of(e, c->nominal_us);
-        hh_timer_at(e->io, &c->run_timer, c->due_us);
+        hlb_timer_at(e->io, &c->run_timer, c->due_us);
     }
     return 0;
 }
@@ -772,7 +769,7 @@ int hh_engine_start(hh_engine_t *e)
         if (!s->spec.unit && s->spec.grace_ms > 0) {
             /* No unit to tell when it started: the start period runs from ours. */
             s->active_since_mono = now;
-            hh_timer_after_ms(e->io, &s->grace_timer, s->spec.grace_ms);
+            hlb_timer_after_ms(e->io, &s->grace_timer, s->spec.grace_ms);
         }
         for (size_t j = 0; j < s->nchecks; j++) {
             hh_check_t *c = s->checks[j];
@@ -782,7 +779,7 @@ int hh_engine_start(hh_engine_t *e)
             uint64_t off = span > 0 ? name_hash(c->spec.name) % ((uint64_t)span * 1000u) : 0;
             c->nominal_us = now + off;
             c->due_us = slot_of(e, c->nominal_us);
-            hh_timer_at(e->io, &c->run_timer, c->due_us);
+            hlb_timer_at(e->io, &c->run_timer, c->due_us);
         }
         svc_eval(s);
     }
@@ -868,7 +865,7 @@ hh_check_t *hh_engine_check(const hh_engine_t *e, const char *name)
     return NULL;
 }
 
-hh_io_t *hh_engine_io(const hh_engine_t *e) { return e->io; }
+hlb_reactor_t *hh_engine_io(const hh_engine_t *e) { return e->io; }
 
 hh_state_t hh_engine_overall(const hh_engine_t *e)
 {

@@ -32,7 +32,7 @@ typedef struct {
     pid_t pid;
     int pidfd;
     int outfd;
-    hh_timer_t timer;
+    hlb_timer_t timer;
     int64_t timeout_ms;
     bool timed_out;
     hh_out_t out;
@@ -42,7 +42,7 @@ typedef struct {
 static void close_out(exec_probe_t *x)
 {
     if (x->outfd >= 0) {
-        hh_io_unwatch(x->base.env.io, x->outfd);
+        hlb_reactor_unwatch(x->base.env.io, x->outfd);
         close(x->outfd);
         x->outfd = -1;
     }
@@ -65,7 +65,7 @@ static void drain(exec_probe_t *x)
     }
 }
 
-static void on_output(hh_io_t *io, int fd, uint32_t events, void *arg)
+static void on_output(hlb_reactor_t *io, int fd, uint32_t events, void *arg)
 {
     drain(arg);
 }
@@ -77,17 +77,17 @@ static int kill_and_reap(exec_probe_t *x, bool block)
     kill(-x->pid, SIGKILL);
     if (waitpid(x->pid, &status, block ? 0 : WNOHANG) <= 0 && !block)
         waitpid(x->pid, &status, 0); /* the leader is a zombie already: no wait */
-    hh_io_unwatch(x->base.env.io, x->pidfd);
+    hlb_reactor_unwatch(x->base.env.io, x->pidfd);
     close(x->pidfd);
     x->pidfd = -1;
     x->pid = 0;
     return status;
 }
 
-static void on_exit_ready(hh_io_t *io, int fd, uint32_t events, void *arg)
+static void on_exit_ready(hlb_reactor_t *io, int fd, uint32_t events, void *arg)
 {
     exec_probe_t *x = arg;
-    hh_timer_stop(io, &x->timer);
+    hlb_timer_stop(io, &x->timer);
     if (x->outfd >= 0)
         drain(x);
     int status = kill_and_reap(x, false);
@@ -111,7 +111,7 @@ static void on_exit_ready(hh_io_t *io, int fd, uint32_t events, void *arg)
     free(detail);
 }
 
-static void on_timeout(hh_io_t *io, hh_timer_t *t, void *arg)
+static void on_timeout(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
 {
     exec_probe_t *x = arg;
     x->timed_out = true;
@@ -119,7 +119,7 @@ static void on_timeout(hh_io_t *io, hh_timer_t *t, void *arg)
     kill(-x->pid, SIGKILL);
 }
 
-static void on_spawn_failed(hh_io_t *io, hh_timer_t *t, void *arg)
+static void on_spawn_failed(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
 {
     exec_probe_t *x = arg;
     char *d = hh_strdup_printf("cannot run %s: %s", x->base.spec->u.exec.argv[0],
@@ -164,8 +164,8 @@ static int exec_start(hh_probe_t *p, int64_t timeout_ms)
         /* Not being able to run the check is the check's failure, reported
          * like any other result (from a timer: never inside start). */
         x->timeout_ms = rc;
-        hh_timer_init(&x->timer, on_spawn_failed, x);
-        hh_timer_after_ms(p->env.io, &x->timer, 0);
+        hlb_timer_init(&x->timer, on_spawn_failed, x);
+        hlb_timer_after_ms(p->env.io, &x->timer, 0);
         return 0;
     }
     x->pid = pid;
@@ -180,17 +180,17 @@ static int exec_start(hh_probe_t *p, int64_t timeout_ms)
         return -e;
     }
     fcntl(x->pidfd, F_SETFD, FD_CLOEXEC);
-    hh_io_watch(p->env.io, x->outfd, EPOLLIN, on_output, x);
-    hh_io_watch(p->env.io, x->pidfd, EPOLLIN, on_exit_ready, x);
-    hh_timer_init(&x->timer, on_timeout, x);
-    hh_timer_after_ms(p->env.io, &x->timer, timeout_ms);
+    hlb_reactor_watch(p->env.io, x->outfd, EPOLLIN, on_output, x);
+    hlb_reactor_watch(p->env.io, x->pidfd, EPOLLIN, on_exit_ready, x);
+    hlb_timer_init(&x->timer, on_timeout, x);
+    hlb_timer_after_ms(p->env.io, &x->timer, timeout_ms);
     return 0;
 }
 
 static void exec_cancel(hh_probe_t *p)
 {
     exec_probe_t *x = (exec_probe_t *)p;
-    hh_timer_stop(p->env.io, &x->timer);
+    hlb_timer_stop(p->env.io, &x->timer);
     if (x->pid > 0)
         kill_and_reap(x, true);
     close_out(x);

@@ -17,6 +17,7 @@
 #include "msgpack_check.h"
 #include "paths.h"
 #include "pub.h"
+#include "reactor.h"
 #include "seqtrack.h"
 #include "server.h"
 #include "str.h"

@@ -11,6 +11,7 @@
 static const char *httpd_path;
 static httpd_t srv;
 static zloop_t *loop;
+static hlb_reactor_t *io; /* the reactor the engines share, as in the daemon */
 
 typedef struct {
     hh_result_t r;
@@ -29,7 +30,7 @@ static void res_free(res_t *r)
 /* Runs SPEC once in a fresh engine; returns its result. */
 static res_t run_one(hh_check_spec_t spec)
 {
-    hh_engine_t *e = hh_engine_new(loop);
+    hh_engine_t *e = hh_engine_new(io);
     CHECK(e);
     add_service(e, "svc", NULL);
     char *name = strdup(spec.name);
@@ -130,7 +131,7 @@ static void test_http(void)
     s = H("/ok");
     s.u.http.body_regex = strdup("([unclosed");
     char *err = NULL;
-    hh_engine_t *e = hh_engine_new(loop);
+    hh_engine_t *e = hh_engine_new(io);
     add_service(e, "svc", NULL);
     CHECK(hh_engine_add_check(e, &s, &err) == -EINVAL);
     CHECK(err && strstr(err, "body_regex"));
@@ -158,7 +159,7 @@ static bool pred_runs5(void *a) { return hh_engine_check(a, "reuse")->runs >= 5;
 static void test_reuse(void)
 {
     uint64_t before = server_stat("_accepts");
-    hh_engine_t *e = hh_engine_new(loop);
+    hh_engine_t *e = hh_engine_new(io);
     add_service(e, "svc", NULL);
     hh_check_spec_t s = http_spec("reuse", "svc", srv.port, "/ok");
     s.interval_ms = 20;
@@ -375,6 +376,7 @@ int main(int argc, char **argv)
     zsys_handler_set(NULL);
     signal(SIGPIPE, SIG_IGN);
     loop = zloop_new();
+    io = hlb_reactor_new(loop);
     srv = httpd_start(httpd_path);
     char dir[] = "/tmp/hh-probes-XXXXXX";
     CHECK(mkdtemp(dir));
@@ -394,6 +396,7 @@ int main(int argc, char **argv)
     test_disk();
 out:
     httpd_stop(&srv);
+    hlb_reactor_destroy(&io);
     zloop_destroy(&loop);
     char *rm = hh_strdup_printf("rm -rf %s", dir);
     CHECK(system(rm) == 0);
