@@ -148,7 +148,7 @@ static void publish_service(hh_daemon_t *h, const hh_service_t *s, bool snapshot
     Hl__ServiceHealth m;
     Hl__CheckHealth *cks = calloc(s->nchecks + 1, sizeof *cks);
     Hl__CheckHealth **ckp = calloc(s->nchecks + 1, sizeof *ckp);
-    char *topic = hh_strdup_printf("health.%s", s->spec.name);
+    char *topic = hlb_strdupf("health.%s", s->spec.name);
     if (cks && ckp && topic) {
         fill_service(&m, cks, ckp, s, snapshot);
         int rc = hlb_pub_send(hlb_daemon_pub(h->d), topic, &m.base);
@@ -349,12 +349,12 @@ static char *target_text(const hh_check_t *c)
     const hh_check_spec_t *s = &c->spec;
     switch (s->kind) {
     case HH_KIND_HTTP:
-        return hh_strdup_printf("%s %s (expect %ld-%ld%s%s)", s->u.http.method ? s->u.http.method : "GET",
+        return hlb_strdupf("%s %s (expect %ld-%ld%s%s)", s->u.http.method ? s->u.http.method : "GET",
                                 s->u.http.url, s->u.http.status_min, s->u.http.status_max,
                                 s->u.http.body_match ? ", body contains " : "",
                                 s->u.http.body_match ? s->u.http.body_match : "");
     case HH_KIND_TCP:
-        return hh_strdup_printf("connect %s:%s", s->u.tcp.host, s->u.tcp.port);
+        return hlb_strdupf("connect %s:%s", s->u.tcp.host, s->u.tcp.port);
     case HH_KIND_EXEC: {
         hlb_buf_t b = {0};
         for (char **a = s->u.exec.argv; a && *a; a++)
@@ -362,10 +362,10 @@ static char *target_text(const hh_check_t *c)
         return hlb_buf_steal(&b);
     }
     case HH_KIND_DISK:
-        return hh_strdup_printf("free space on %s (warn below %.1f%%, critical below %.1f%%)",
+        return hlb_strdupf("free space on %s (warn below %.1f%%, critical below %.1f%%)",
                                 s->u.disk.path, s->u.disk.warn_free_pct, s->u.disk.crit_free_pct);
     case HH_KIND_UNIT:
-        return hh_strdup_printf("unit %s (from service.* events)",
+        return hlb_strdupf("unit %s (from service.* events)",
                                 c->svc->spec.unit ? c->svc->spec.unit : "");
     }
     return strdup("");

@@ -20,7 +20,7 @@ static void on_run(hlb_reactor_t *io, hlb_timer_t *tm, void *arg)
     const hh_disk_spec_t *s = &d->base.spec->u.disk;
     struct statvfs st;
     if (statvfs(s->path, &st) < 0) {
-        char *m = hh_strdup_printf("statvfs %s: %s", s->path, strerror(errno));
+        char *m = hlb_strdupf("statvfs %s: %s", s->path, strerror(errno));
         hh_probe_finish(&d->base, HH_FAIL, m ? m : "statvfs failed", NULL, 0);
         free(m);
         return;
@@ -40,7 +40,7 @@ static void on_run(hlb_reactor_t *io, hlb_timer_t *tm, void *arg)
     const char *detail = r == HH_PASS ? "enough free space"
                          : r == HH_WARN ? "free space below the warning threshold"
                                         : "free space below the critical threshold";
-    char *out = hh_strdup_printf("%s: %.1f%% free (%llu of %llu MiB), %.1f%% inodes free",
+    char *out = hlb_strdupf("%s: %.1f%% free (%llu of %llu MiB), %.1f%% inodes free",
                                  s->path, pct, (unsigned long long)(avail >> 20),
                                  (unsigned long long)(total >> 20), ipct);
     hh_probe_finish(&d->base, r, detail, out ? out : "", out ? strlen(out) : 0);

@@ -77,26 +77,26 @@ char *hh_check_why(const hh_check_t *c)
     const char *gw = NULL;
     bool grace = check_in_grace(c, &gw);
     if (!c->has_result) {
-        w = hh_strdup_printf("no result yet%s%s", grace ? "; in start-up grace: " : "",
+        w = hlb_strdupf("no result yet%s%s", grace ? "; in start-up grace: " : "",
                              grace ? gw : "");
     } else if (c->state == HH_UNKNOWN) {
-        w = hh_strdup_printf("in start-up grace (%s): %llu bad run(s) not counted; last: %s",
+        w = hlb_strdupf("in start-up grace (%s): %llu bad run(s) not counted; last: %s",
                              gw ? gw : "starting", (unsigned long long)c->ignored_in_grace, d);
     } else if (c->state == HH_HEALTHY) {
         if (c->bad_streak)
-            w = hh_strdup_printf("healthy; %u of %lld consecutive bad runs before it turns bad; "
+            w = hlb_strdupf("healthy; %u of %lld consecutive bad runs before it turns bad; "
                                  "last: %s",
                                  c->bad_streak, (long long)c->spec.failures, d);
         else
-            w = hh_strdup_printf("healthy; last: %s", d);
+            w = hlb_strdupf("healthy; last: %s", d);
     } else {
         if (c->ok_streak)
-            w = hh_strdup_printf("%s; %u of %lld consecutive passing runs before healthy; "
+            w = hlb_strdupf("%s; %u of %lld consecutive passing runs before healthy; "
                                  "last: %s",
                                  hh_state_name(c->state), c->ok_streak,
                                  (long long)c->spec.successes, d);
         else
-            w = hh_strdup_printf("%s after %u consecutive bad run(s) (threshold %lld); last: %s",
+            w = hlb_strdupf("%s after %u consecutive bad run(s) (threshold %lld); last: %s",
                                  hh_state_name(c->state), c->bad_streak,
                                  (long long)c->spec.failures, d);
     }
@@ -189,7 +189,7 @@ static void start_attempt(hh_check_t *c)
     c->attempts_total++;
     int rc = hh_probe_start(c->probe, c->spec.timeout_ms);
     if (rc < 0) {
-        char *d = hh_strdup_printf("cannot start: %s", strerror(-rc));
+        char *d = hlb_strdupf("cannot start: %s", strerror(-rc));
         finish_run(c, HH_FAIL, d ? d : "cannot start", NULL, 0);
         free(d);
     }
@@ -373,7 +373,7 @@ static void svc_eval(hh_service_t *s)
 
     if (unit && (s->unit == HH_UNIT_DOWN || s->unit == HH_UNIT_STARTING)) {
         st = held ? HH_UNKNOWN : HH_UNHEALTHY;
-        reason = hh_strdup_printf("unit %s is %s (%s)%s%s", unit, s->active_state,
+        reason = hlb_strdupf("unit %s is %s (%s)%s%s", unit, s->active_state,
                                   s->sub_state ? s->sub_state : "", held ? "; " : "",
                                   held ? hold : "");
         goto done;
@@ -390,14 +390,14 @@ static void svc_eval(hh_service_t *s)
     if (worst) {
         bool crit = worst->state == HH_UNHEALTHY && worst->spec.critical;
         st = crit ? HH_UNHEALTHY : HH_DEGRADED;
-        reason = hh_strdup_printf("check %s %s: %s", worst->spec.name,
+        reason = hlb_strdupf("check %s %s: %s", worst->spec.name,
                                   worst->state == HH_UNHEALTHY ? "failing" : "degraded",
                                   worst->last_detail ? worst->last_detail : "");
         goto done;
     }
     if (unit && s->unit == HH_UNIT_UNKNOWN) {
         st = HH_UNKNOWN;
-        reason = hh_strdup_printf("no state of unit %s received yet", unit);
+        reason = hlb_strdupf("no state of unit %s received yet", unit);
         goto done;
     }
     for (size_t i = 0; i < s->nchecks; i++) {
@@ -407,20 +407,20 @@ static void svc_eval(hh_service_t *s)
             bool g = check_in_grace(c, &gw);
             st = HH_UNKNOWN;
             reason = c->has_result && g
-                         ? hh_strdup_printf("check %s in start-up grace (%s)", c->spec.name, gw)
+                         ? hlb_strdupf("check %s in start-up grace (%s)", c->spec.name, gw)
                      : c->has_result
-                         ? hh_strdup_printf("check %s has no result since the unit started",
+                         ? hlb_strdupf("check %s has no result since the unit started",
                                             c->spec.name)
-                         : hh_strdup_printf("check %s has no result yet", c->spec.name);
+                         : hlb_strdupf("check %s has no result yet", c->spec.name);
             goto done;
         }
     }
     size_t n = s->nchecks - (svc_unit_check(s) ? 1 : 0);
     if (unit)
-        reason = hh_strdup_printf("unit %s is %s (%s), %zu check(s) passing", unit,
+        reason = hlb_strdupf("unit %s is %s (%s), %zu check(s) passing", unit,
                                   s->active_state, s->sub_state ? s->sub_state : "", n);
     else
-        reason = hh_strdup_printf("%zu check(s) passing", n);
+        reason = hlb_strdupf("%zu check(s) passing", n);
 done:
     if (!reason)
         return; /* out of memory: keep the previous verdict */
@@ -499,8 +499,8 @@ void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const 
             s->unit_since_us = hlb_now_us();
         hh_check_t *uc = svc_unit_check(s);
         if (uc && changed) {
-            char *out = hh_strdup_printf("ActiveState=%s SubState=%s", active, sub ? sub : "");
-            char *det = hh_strdup_printf("%s (%s)", active, sub ? sub : "");
+            char *out = hlb_strdupf("ActiveState=%s SubState=%s", active, sub ? sub : "");
+            char *det = hlb_strdupf("%s (%s)", active, sub ? sub : "");
             /* The unit check mirrors the unit without debounce: systemd's
              * state is a fact, not a sample. */
             hh_result_t r = cls == HH_UNIT_UP ? HH_PASS : HH_FAIL;
@@ -682,7 +682,7 @@ int hh_engine_add_service(hh_engine_t *e, const hh_service_spec_t *spec)
         if (!c)
             goto oom;
         hh_check_spec_defaults(&c->spec, HH_KIND_UNIT);
-        c->spec.name = hh_strdup_printf("%s-unit", spec->name);
+        c->spec.name = hlb_strdupf("%s-unit", spec->name);
         c->spec.service = strdup(spec->name);
         c->spec.critical = true;
         if (!c->spec.name || !c->spec.service || svc_add_check(s, c) < 0) {
@@ -712,19 +712,19 @@ int hh_engine_add_check(hh_engine_t *e, hh_check_spec_t *spec, char **err)
     hh_service_t *s = hh_engine_service(e, spec->service);
     if (!s) {
         if (err)
-            *err = hh_strdup_printf("check %s: no service %s", spec->name, spec->service);
+            *err = hlb_strdupf("check %s: no service %s", spec->name, spec->service);
         return -ENOENT;
     }
     if (hh_engine_check(e, spec->name)) {
         if (err)
-            *err = hh_strdup_printf("check %s: name used twice", spec->name);
+            *err = hlb_strdupf("check %s: name used twice", spec->name);
         return -EEXIST;
     }
     if (spec->kind == HH_KIND_UNIT || spec->interval_ms <= 0 || spec->timeout_ms <= 0 ||
         spec->retries < 1 || spec->failures < 1 || spec->successes < 1 ||
         spec->retry_delay_ms < 0) {
         if (err)
-            *err = hh_strdup_printf("check %s: bad kind or timing", spec->name);
+            *err = hlb_strdupf("check %s: bad kind or timing", spec->name);
         return -EINVAL;
     }
     hh_check_t *c = check_alloc(e);

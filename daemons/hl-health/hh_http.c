@@ -159,13 +159,13 @@ static void judge(http_probe_t *h, CURLcode code)
 
     if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && h->body_over)) {
         if (code == CURLE_OPERATION_TIMEDOUT)
-            detail = hh_strdup_printf("timed out after %lld ms%s", (long long)h->timeout_ms,
+            detail = hlb_strdupf("timed out after %lld ms%s", (long long)h->timeout_ms,
                                       status ? " (reading the body)" : "");
         else
-            detail = hh_strdup_printf("%s%s%s", curl_easy_strerror(code),
+            detail = hlb_strdupf("%s%s%s", curl_easy_strerror(code),
                                       h->errbuf[0] ? ": " : "", h->errbuf);
     } else if (status < s->status_min || status > s->status_max) {
-        detail = hh_strdup_printf("HTTP %ld, expected %ld-%ld", status, s->status_min,
+        detail = hlb_strdupf("HTTP %ld, expected %ld-%ld", status, s->status_min,
                                   s->status_max);
     } else if (s->body_match || h->has_re) {
         /* The body is matched as text: NUL-terminate our copy. */
@@ -177,14 +177,14 @@ static void judge(http_probe_t *h, CURLcode code)
             ok = false;
         if (ok) {
             r = HH_PASS;
-            detail = hh_strdup_printf("HTTP %ld", status);
+            detail = hlb_strdupf("HTTP %ld", status);
         } else {
-            detail = hh_strdup_printf("HTTP %ld, body does not match%s", status,
+            detail = hlb_strdupf("HTTP %ld, body does not match%s", status,
                                       h->body_over ? " (in the first max_body bytes)" : "");
         }
     } else {
         r = HH_PASS;
-        detail = hh_strdup_printf("HTTP %ld", status);
+        detail = hlb_strdupf("HTTP %ld", status);
     }
     hh_probe_finish(&h->base, r, detail ? detail : "(out of memory)", h->body, outlen);
     free(detail);
@@ -273,7 +273,7 @@ hh_probe_t *hh_http_probe_new(const hh_probe_env_t *env, const hh_check_spec_t *
             if (err) {
                 char msg[128];
                 regerror(rc, &h->re, msg, sizeof msg);
-                *err = hh_strdup_printf("body_regex: %s", msg);
+                *err = hlb_strdupf("body_regex: %s", msg);
             }
             goto fail;
         }

@@ -2,6 +2,7 @@
  * Each kind implements the same small interface; the check engine owns
  * scheduling, retries and state. */
 #pragma once
+#include <hlbus/str.h> /* hlb_strdupf, which the probes use for details */
 #include <hlbus/reactor.h>
 #include "hh_types.h"
 
@@ -72,4 +73,3 @@ void hh_curl_destroy(hh_curl_t **self_p);
  * that every check can reuse its connection. */
 void hh_curl_set_maxconnects(hh_curl_t *c, long n);
 
-char *hh_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

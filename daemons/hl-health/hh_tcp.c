@@ -89,7 +89,7 @@ static void try_next(tcp_probe_t *t)
         t->last_err = errno;
         close_fd(t);
     }
-    char *d = hh_strdup_printf("connect: %s", strerror(t->last_err));
+    char *d = hlb_strdupf("connect: %s", strerror(t->last_err));
     finish(t, HH_FAIL, d ? d : "connect failed");
     free(d);
 }
@@ -97,7 +97,7 @@ static void try_next(tcp_probe_t *t)
 static void on_timeout(hlb_reactor_t *io, hlb_timer_t *tm, void *arg)
 {
     tcp_probe_t *t = arg;
-    char *d = hh_strdup_printf("connect timed out after %lld ms", (long long)t->timeout_ms);
+    char *d = hlb_strdupf("connect timed out after %lld ms", (long long)t->timeout_ms);
     finish(t, HH_FAIL, d ? d : "connect timed out");
     free(d);
 }
@@ -107,7 +107,7 @@ static void on_timeout(hlb_reactor_t *io, hlb_timer_t *tm, void *arg)
 static void on_unresolved(hlb_reactor_t *io, hlb_timer_t *tm, void *arg)
 {
     tcp_probe_t *t = arg;
-    char *d = hh_strdup_printf("cannot resolve %s", t->base.spec->u.tcp.host);
+    char *d = hlb_strdupf("cannot resolve %s", t->base.spec->u.tcp.host);
     finish(t, HH_FAIL, d ? d : "cannot resolve");
     free(d);
 }

@@ -8,6 +8,7 @@
 #include "hlbus/log.h"
 #include "hlbus/notify.h"
 #include "hlbus/paths.h"
+#include "hlbus/proc.h"
 #include "hlbus/str.h"
 #include "hlbus/strv.h"
 
@@ -561,6 +562,7 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
         ops->stop(&d, arg);
 out:
     hlb_acall_shutdown(); /* calls the daemon's stop did not cancel */
+    hlb_proc_shutdown();  /* and the commands it did not */
     hlb_notify_flush(); /* a last try for a STOPPING=1 the queue refused */
     hlb_log_set_pub(NULL);
     for (int i = 0; i < d.nsubs; i++)

@@ -16,6 +16,7 @@
 #include "notify.h"
 #include "msgpack_check.h"
 #include "paths.h"
+#include "proc.h"
 #include "pub.h"
 #include "reactor.h"
 #include "seqtrack.h"

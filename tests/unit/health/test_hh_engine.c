@@ -13,7 +13,7 @@ static hlb_reactor_t *io; /* the reactor the engines share, as in the daemon */
 /* Sets what the fixture's /flip answers. */
 static void flip(int status)
 {
-    char *url = hh_strdup_printf("http://127.0.0.1:%d/set-flip/%d", srv.port, status);
+    char *url = hlb_strdupf("http://127.0.0.1:%d/set-flip/%d", srv.port, status);
     CURL *c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
