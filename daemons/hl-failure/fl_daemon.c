@@ -847,6 +847,8 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
 {
     fl_daemon_t *fd = arg;
     const fl_config_t *c = fd->cfg;
+    if (!hlb_event_from_owner(ev)) /* a forged service./health./lifecycle. must not steer us */
+        return;
     fl_msg_t m;
     if (fl_msg_open(&m, ev) < 0) {
         hlb_debug("%s: a body hl-failure cannot read (type %s)", ev->topic,

@@ -1,6 +1,7 @@
 /* hl-orchestrator's runtime glue: configuration, the systemd connection,
  * bus subscriptions and the overall lifecycle state. */
 #include "orch.h"
+#include "phases.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
@@ -24,6 +25,16 @@ void orch_lifecycle_fill(orch_t *o, Hl__LifecycleState *m)
     m->since_us = o->lc_since_us;
     m->ts_us = hlb_now_us();
     m->pid = (uint32_t) getpid();
+    m->boot_us = o->boot_us;
+    m->startup_began_us = o->startup_began_us;
+    m->ready_us = o->ready_us;
+}
+
+void orch_note_boot(orch_t *o)
+{
+    uint64_t userspace = sdm_userspace_mono_us(o->sdm), mono = hlb_mono_us();
+    if (!o->boot_us && userspace && userspace <= mono)
+        o->boot_us = hlb_now_us() - (mono - userspace);
 }
 
 void orch_set_lifecycle(orch_t *o, lc_state_t st, const char *fmt, ...)
@@ -83,6 +94,7 @@ char *orch_normalize_unit(const char *unit)
 static void watch_configured(orch_t *o)
 {
     const orch_cfg_t *c = o->cfg;
+    phases_watch_targets(c, o->sdm);
     for (size_t i = 0; i < c->n_phases; i++)
         for (size_t k = 0; k < c->phases[i].n_units; k++)
             sdm_watch(o->sdm, c->phases[i].units[k].unit);
@@ -93,6 +105,44 @@ static void watch_configured(orch_t *o)
     sdm_watch(o->sdm, c->health_unit);
 }
 
+/* The startup begins once systemd has reported every phase member. */
+static void begin_when_known(orch_t *o)
+{
+    if (!o->awaiting_members || !phases_members_known(o->cfg, o->sdm))
+        return;
+    o->awaiting_members = false;
+    if (o->startup)
+        startup_begin(o->startup);
+}
+
+/* The first connection: the phases' members come from their targets, then
+ * the startup is built on them (not before: its units are the members). A
+ * shutdown asked for before systemd answered has nothing to wait for. */
+static void begin_startup(orch_t *o)
+{
+    if (o->lc == LC_SHUTTING_DOWN || o->lc == LC_STOPPED)
+        return;
+    char *why = NULL;
+    int r = phases_read(o->cfg, o->sdm, &why);
+    if (r < 0) {
+        const char *text = why ? why : strerror(-r);
+        hlb_err("cannot start: %s", text);
+        orch_set_lifecycle(o, LC_FAILED, "failed: %s", text);
+        free(why);
+        hlb_daemon_quit(o->d, 3); /* not restarted: the install is incomplete */
+        return;
+    }
+    watch_configured(o); /* the members, now known */
+    o->startup = startup_new(o);
+    if (!o->startup) {
+        hlb_err("out of memory");
+        hlb_daemon_quit(o->d, 1);
+        return;
+    }
+    o->awaiting_members = true;
+    begin_when_known(o);
+}
+
 static void on_sdm_ready(sdm_t *m, void *arg)
 {
     orch_t *o = arg;
@@ -100,8 +150,7 @@ static void on_sdm_ready(sdm_t *m, void *arg)
     if (!o->started) {
         o->started = true;
         hlb_info("connected to systemd (%s bus)", o->cfg->bus);
-        if (o->startup)
-            startup_begin(o->startup);
+        begin_startup(o);
     } else {
         hlb_info("reconnected to systemd");
         startup_poke(o->startup);
@@ -119,12 +168,17 @@ static void on_sdm_lost(sdm_t *m, int err, void *arg)
 
 static void on_unit_changed(sdm_t *m, sdm_unit_t *u, bool settled, void *arg)
 {
-    units_changed(arg, u, settled);
+    orch_t *o = arg;
+    units_changed(o, u, settled);
+    if (settled)
+        begin_when_known(o);
 }
 
 static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
 {
     orch_t *o = arg;
+    if (!hlb_event_from_owner(ev)) /* only hl-health's health, each daemon's own ack */
+        return;
     if (hlb_has_prefix(ev->topic, "health."))
         health_event(o, ev);
     else if (hlb_has_prefix(ev->topic, "lifecycle.ack."))
@@ -141,6 +195,20 @@ static int o_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t
     if (!c)
         return -EINVAL;
     orch_cfg_archive_config_dir(c, conf ? hlb_conf_file(conf) : NULL);
+    /* A reload reads the phase targets as systemd has them now (enable a
+     * unit, and `systemctl reload hl-orchestrator` makes it a member); before
+     * the first connection they are read at connect time. */
+    if (!check_only && o->started && o->sdm && sdm_is_ready(o->sdm)) {
+        char *why = NULL;
+        phases_watch_targets(c, o->sdm);
+        int r = phases_read(c, o->sdm, &why);
+        if (r < 0) {
+            hlb_diag_add(diag, section, "%s", why ? why : strerror(-r));
+            free(why);
+            orch_cfg_destroy(&c);
+            return r;
+        }
+    }
     if (check_only) {
         orch_cfg_destroy(&c);
         return 0;
@@ -169,8 +237,7 @@ static int o_start(hlb_daemon_t *d, void *arg)
         .unit_changed = on_unit_changed,
     };
     o->sdm = sdm_new(o->loop, o->cfg->bus, &ops, o);
-    o->startup = startup_new(o);
-    if (!o->sdm || !o->startup) {
+    if (!o->sdm) {
         hlb_err("out of memory");
         return -ENOMEM;
     }

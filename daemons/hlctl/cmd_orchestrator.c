@@ -104,6 +104,28 @@ int hlctl_cmd_services(hlctl_t *ctx, int argc, char **argv)
     return rc;
 }
 
+static double seconds(uint64_t from_us, uint64_t to_us)
+{
+    return to_us > from_us ? (double) (to_us - from_us) / 1e6 : 0.0;
+}
+
+/* "boot to ready 7.9 s: 4.7 s before the phases began, infrastructure 1.1 s,
+ * ...": where the time from systemd's userspace start went. */
+static void print_boot_to_ready(const Hl__PhaseList *l)
+{
+    const Hl__LifecycleState *lc = l->lifecycle;
+    if (!lc || !lc->ready_us || !lc->boot_us || lc->ready_us < lc->boot_us)
+        return;
+    hlctl_printf("boot to ready %.1f s: %.1f s before the phases began", seconds(lc->boot_us, lc->ready_us),
+           seconds(lc->boot_us, lc->startup_began_us));
+    for (size_t i = 0; i < l->n_phases; i++) {
+        const Hl__PhaseStatus *p = l->phases[i];
+        if (p->started_us && p->finished_us)
+            hlctl_printf(", %s %.1f s", p->name, seconds(p->started_us, p->finished_us));
+    }
+    hlctl_printf("\n");
+}
+
 int hlctl_cmd_phases(hlctl_t *ctx, int argc, char **argv)
 {
     if (argc != 1)
@@ -133,6 +155,7 @@ int hlctl_cmd_phases(hlctl_t *ctx, int argc, char **argv)
                 hlctl_printf("%s\n", lc->status);
             else if (lc)
                 hlctl_printf("%s: %s\n", lc->state, lc->status);
+            print_boot_to_ready(l);
             for (size_t i = 0; i < l->n_phases; i++) {
                 const Hl__PhaseStatus *p = l->phases[i];
                 char took[32] = "";

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../hl-stdio/wire.h"
+#include "attach_input.h"
 #include "hlctl.h"
 
 #define OUTBUF 65536 /* stdin bytes waiting for the socket */
@@ -313,29 +314,24 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
         }
         if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             uint8_t buf[4096];
-            ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
-            if (n <= 0) {
+            attach_input_t in = {.q = a.out, .len = a.out_len, .cap = OUTBUF, .tty = a.tty,
+                                 .detach_key = a.detach_key, .read_only = a.read_only};
+            /* Never more than the queue has room for: reading a whole buf
+             * when fewer bytes were free overran a.out (#12). */
+            size_t room = attach_input_room(&in, sizeof buf);
+            ssize_t n = room ? read(STDIN_FILENO, buf, room) : -1;
+            if (room == 0) {
+                /* full: wait for the socket (want_stdin keeps us from here) */
+            } else if (n <= 0) {
                 stdin_open = false;
                 if (!a.read_only && a.out_len == 0 && sock_wr_open) {
                     shutdown(a.fd, SHUT_WR); /* no more input; output goes on */
                     sock_wr_open = false;
                 }
             } else {
-                size_t keep = (size_t)n;
-                if (a.tty && a.detach_key >= 0) {
-                    uint8_t *k = memchr(buf, a.detach_key, (size_t)n);
-                    if (k) {
-                        keep = (size_t)(k - buf);
-                        user_detached = true;
-                    }
-                    /* Read-only: Ctrl-C leaves as well, nothing is forwarded. */
-                    if (a.read_only && memchr(buf, 0x03, keep))
-                        user_detached = true;
-                }
-                if (!a.read_only) {
-                    memcpy(a.out + a.out_len, buf, keep);
-                    a.out_len += keep;
-                }
+                if (attach_input_take(&in, buf, (size_t)n))
+                    user_detached = true;
+                a.out_len = in.len;
             }
         }
         if (a.out_len && sock_wr_open) {

@@ -5,7 +5,10 @@
 #include "hlbus/buf.h"
 #include "hlbus/codec.h"
 #include "hlbus/paths.h"
+#include "hlbus/escape.h"
+#include "hlbus/log.h"
 #include "hlbus/seqtrack.h"
+#include "hlbus/topics.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -347,4 +350,44 @@ bool hlb_event_sender_is(const hlb_event_t *ev, const char *user)
     if (got == 0 || got == geteuid())
         return true;
     return user_uid(user, &want) && want == got;
+}
+
+/* The first part of a "<self>" family's suffix, the daemon it names. */
+static bool self_named(const hlb_event_t *ev, const char *prefix)
+{
+    char name[64];
+    const char *rest = ev->topic + strlen(prefix);
+    size_t n = strcspn(rest, ".");
+    if (n == 0 || n >= sizeof name)
+        return false;
+    memcpy(name, rest, n);
+    name[n] = '\0';
+    return hlb_event_sender_is(ev, name);
+}
+
+bool hlb_event_from_owner(const hlb_event_t *ev)
+{
+    const hlb_topic_family_t *fam = hlb_topic_family(ev->topic);
+    if (!fam)
+        return true; /* free-form: nobody owns it */
+    bool ok = false;
+    for (const hlb_topic_family_t *f = hlb_topic_families(); f->prefix && !ok; f++) {
+        if (strcmp(f->prefix, fam->prefix) != 0)
+            continue; /* a family two daemons publish on has a row each */
+        ok = strcmp(f->owner, HLB_OWNER_SELF) == 0 ? self_named(ev, f->prefix)
+                                                    : hlb_event_sender_is(ev, f->owner);
+    }
+    if (!ok) {
+        static __thread uint64_t last_us;
+        uint64_t now = hlb_mono_us();
+        if (!last_us || now - last_us >= 1000000) {
+            last_us = now;
+            char shown[2 * HLB_MAX_TOPIC + 1];
+            hlb_escape(ev->topic, strlen(ev->topic), shown, sizeof shown);
+            hlb_warn("ignored %s: from uid %u (pid %u), not its owner%s", shown,
+                     ev->env ? ev->env->sender_uid : 0, ev->env ? ev->env->sender_pid : 0,
+                     ev->env && ev->env->sender_pid ? "" : " (not stamped by hl-bus)");
+        }
+    }
+    return ok;
 }

@@ -15,8 +15,14 @@
 
 static char sec_dir[] = "/tmp/hlsecXXXXXX";
 
-/* HL_SEC_BUS_BIN runs the tests against another hl-bus (an older build, to
- * see a finding come back). */
+/* HL_SEC_BUS_BIN and HL_SEC_HLCTL_BIN run the tests against another hl-bus
+ * or hlctl (an older build, to see a finding come back). */
+static inline char *sec_hlctl_bin(void)
+{
+    const char *e = getenv("HL_SEC_HLCTL_BIN");
+    return (char *)(e && *e ? e : HLCTL_BIN);
+}
+
 static inline char *sec_bus_bin(void)
 {
     const char *e = getenv("HL_SEC_BUS_BIN");
@@ -98,7 +104,9 @@ static inline int sec_as_nobody(int (*fn)(void *), void *arg)
     if (kid == 0) {
         if (setgroups(0, NULL) < 0 || setgid(SEC_NOBODY) < 0 || setuid(SEC_NOBODY) < 0)
             _exit(100);
-        _exit(fn(arg));
+        int rc = fn(arg);
+        zsys_shutdown(); /* _exit skips czmq's atexit: flush what is queued */
+        _exit(rc);
     }
     int st = -1;
     waitpid(kid, &st, 0);

@@ -112,7 +112,7 @@ int main(void)
 
     /* hlctl bus stats shows it */
     char out[8192];
-    char *const argv[] = {HLCTL_BIN, "--runtime-dir", sec_dir, "bus", "stats", NULL};
+    char *const argv[] = {sec_hlctl_bin(), "--runtime-dir", sec_dir, "bus", "stats", NULL};
     CHECK(proc_run(argv, out, sizeof out) == 0);
     CHECK_MSG(strstr(out, "denied") != NULL, "hlctl bus stats: %s", out);
     hlb_pub_destroy(&mine);

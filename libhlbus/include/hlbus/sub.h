@@ -46,3 +46,10 @@ bool hlb_sub_pending(const hlb_sub_t *s);
  * stamped it from the kernel; root counts as every user. False for an
  * event hl-bus did not stamp. For subscribers that act on what they hear. */
 bool hlb_event_sender_is(const hlb_event_t *ev, const char *user);
+/* Whether EV comes from the user of its family's owner in the bus contract
+ * (hlbus/topics.h): true for a free-form topic; for daemon.<name>,
+ * log.<name>.* and lifecycle.ack.<name>, from <name>'s user. hl-bus drops
+ * what breaks its ACL already; a subscriber that acts on an event checks it
+ * too, in one line:  if (!hlb_event_from_owner(ev)) return;  (it logs why,
+ * at most once a second). */
+bool hlb_event_from_owner(const hlb_event_t *ev);
