@@ -7,13 +7,14 @@
 /* Largest output kept per check (last run), as hlctl health --why shows it. */
 #define HH_OUTPUT_MAX 4096
 
-/* A check's or a service's state; the order is "how bad". */
-typedef enum {
-    HH_UNKNOWN = 0,  /* no counted result yet */
-    HH_HEALTHY = 1,
-    HH_DEGRADED = 2,
-    HH_UNHEALTHY = 3,
-} hh_state_t;
+/* A check's or a service's state; the order is "how bad". The one health
+ * vocabulary of the bus (proto/health.proto's HealthState), under short names. */
+#include "health.pb-c.h"
+typedef Hl__HealthState hh_state_t;
+#define HH_UNKNOWN HL__HEALTH_STATE__HEALTH_UNKNOWN /* no counted result yet */
+#define HH_HEALTHY HL__HEALTH_STATE__HEALTH_HEALTHY
+#define HH_DEGRADED HL__HEALTH_STATE__HEALTH_DEGRADED
+#define HH_UNHEALTHY HL__HEALTH_STATE__HEALTH_UNHEALTHY
 #define HH_NSTATES 4
 
 /* The outcome of one attempt/run: exit 0/1/2 of the spec's hl-health-check. */
@@ -32,6 +33,7 @@ typedef enum {
     HH_KIND_DISK,
 } hh_kind_t;
 
+/* The state's word (healthy, ...), from the proto enum. */
 const char *hh_state_name(hh_state_t s);
 const char *hh_result_name(hh_result_t r);
 const char *hh_kind_name(hh_kind_t k);

@@ -39,10 +39,9 @@ struct hlm_daemon {
     char host[256];
 };
 
-static const char *const subscriptions[] = {"health.",   "service.", "failure.",
-                                            "recovery.", "alert.",   "daemon.",
-                                            "metrics.report.", "lifecycle.state",
-                                            "lifecycle.phase", NULL};
+static const char *const subscriptions[] = {"health.",         "service.",        "failure.",
+                                            "recovery.",       "alert.",          "daemon.",
+                                            "lifecycle.state", "lifecycle.phase", NULL};
 
 hlm_daemon_t *hlm_daemon_new(const hlm_overrides_t *ov)
 {
@@ -213,7 +212,7 @@ static void render_self(hlm_daemon_t *m, hlm_expo_t *e)
                "New bus-derived series refused because bus.max_series was reached.");
     hlm_sample0(e, (double)hlm_busm_dropped(m->busm));
     hlm_family(e, "hl_metrics_bus_rejected_total", HLM_COUNTER,
-               "Bus events or reported samples hl-metrics could not use.");
+               "Bus events hl-metrics refused: a body of the wrong type on a typed topic.");
     hlm_sample0(e, (double)hlm_busm_rejected(m->busm));
     if (m->sub) {
         hlb_sub_stats_t ss = hlb_sub_stats(m->sub);

@@ -55,7 +55,7 @@ static void on_phase(hlm_startup_t *s, const Hl__PhaseStatus *m)
 {
     if (!m->name || !*m->name || strlen(m->name) >= sizeof s->phases[0].name)
         return;
-    double d = strcmp(m->state, "done") == 0 ? span(m->started_us, m->finished_us) : -1;
+    double d = m->state == HL__PHASE_STATE__PHASE_DONE ? span(m->started_us, m->finished_us) : -1;
     size_t i = 0;
     while (i < s->n_phases && strcmp(s->phases[i].name, m->name) != 0)
         i++;
@@ -65,7 +65,7 @@ static void on_phase(hlm_startup_t *s, const Hl__PhaseStatus *m)
         snprintf(s->phases[i].name, sizeof s->phases[i].name, "%s", m->name);
         s->n_phases++;
     }
-    if (d >= 0 || !strcmp(m->state, "pending")) {
+    if (d >= 0 || m->state == HL__PHASE_STATE__PHASE_PENDING) {
         /* A new startup's pending phase clears the old figure. */
         s->phases[i].seconds = d;
         s->phases[i].index = m->index;

@@ -8,17 +8,24 @@
 #include <unistd.h>
 #include <hlbus/str.h>
 
-static const char *const lc_names[] = {"starting", "ready", "failed", "shutting-down", "stopped"};
+/* lc_state_t counts from 0, the proto's Lifecycle from 1 (0: unspecified). */
+_Static_assert(LC_READY + 1 == HL__LIFECYCLE__LIFECYCLE_READY &&
+                   LC_STOPPED + 1 == HL__LIFECYCLE__LIFECYCLE_STOPPED,
+               "lc_state_t follows proto/orchestrator.proto's Lifecycle");
+static Hl__Lifecycle lc_proto(lc_state_t st)
+{
+    return (Hl__Lifecycle) (st + 1);
+}
 
 const char *orch_lc_name(lc_state_t st)
 {
-    return lc_names[st];
+    return hlb_pb_enum_word(&hl__lifecycle__descriptor, lc_proto(st));
 }
 
 void orch_lifecycle_fill(orch_t *o, Hl__LifecycleState *m)
 {
     hl__lifecycle_state__init(m);
-    m->state = (char *) lc_names[o->lc];
+    m->state = lc_proto(o->lc);
     m->phase = o->lc_phase;
     m->phase_name = (char *) (o->lc_phase_name ? o->lc_phase_name : "");
     m->status = o->status ? o->status : "";

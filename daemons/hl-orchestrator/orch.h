@@ -8,6 +8,7 @@
 #include <czmq.h>
 #include <hlbus/hlbus.h>
 #include "orchestrator.pb-c.h"
+#include "health.pb-c.h"
 #include "config.h"
 #include "sdm.h"
 
@@ -104,9 +105,7 @@ typedef struct health {
     uint64_t ts_us;   /* when hl-health published it */
 } health_t;
 void health_event(orch_t *o, const hlb_event_t *ev);
-/* "HEALTH_STATE_DEGRADED", "Healthy" → "degraded", "healthy"; NULL if none. */
-const char *health_normalize(const char *s);
-/* The normalized state in an event body, or NULL when it carries none. */
+/* The state word of an hl.ServiceHealth event, or NULL when it is not one. */
 const char *health_state_of(const hlb_event_t *ev);
 const health_t *health_get(orch_t *o, const char *service);
 /* Whether health gates apply now: configured, and hl-health's unit active. */

@@ -13,7 +13,9 @@
 #include <hlbus/notify.h>
 
 typedef enum { PH_PENDING, PH_STARTING, PH_HEALTH, PH_CHECKS, PH_DONE, PH_FAILED } ph_state_t;
-static const char *const ph_names[] = {"pending", "starting", "health", "checks", "done", "failed"};
+_Static_assert(PH_PENDING + 1 == HL__PHASE_STATE__PHASE_PENDING &&
+                   PH_FAILED + 1 == HL__PHASE_STATE__PHASE_FAILED,
+               "ph_state_t follows proto/orchestrator.proto's PhaseState");
 
 typedef enum { EV_ENTER, EV_UNITS_UP, EV_HEALTHY, EV_CHECKS_OK, EV_FAIL, EV_TIMEOUT } ph_event_t;
 
@@ -577,7 +579,7 @@ static void phase_fill(startup_t *s, phase_t *p, Hl__PhaseStatus *m, Hl__PhaseUn
     m->index = (uint32_t) p->index + 1;
     m->count = (uint32_t) s->n;
     m->name = p->cfg->name;
-    m->state = (char *) ph_names[p->st];
+    m->state = (Hl__PhaseState) (p->st + 1); /* the proto counts from 1 (0: unspecified) */
     m->started_us = p->started_us;
     m->finished_us = p->finished_us;
     m->timeout_ms = (uint64_t) p->cfg->timeout_ms;

@@ -3,6 +3,8 @@
  * a new startup's pending phases clearing the old figures, untyped bodies
  * ignored. */
 #include <string.h>
+#include <hlbus/pbenum.h>
+
 #include "check.h"
 #include "orchestrator.pb-c.h"
 #include "startup_metrics.h"
@@ -25,7 +27,9 @@ static void phase(hlm_startup_t *s, const char *name, uint32_t index, const char
     m.name = (char *) name;
     m.index = index;
     m.count = 2;
-    m.state = (char *) state;
+    int v = 0;
+    CHECK(hlb_pb_enum_parse(&hl__phase_state__descriptor, state, &v) == 0);
+    m.state = (Hl__PhaseState) v;
     m.started_us = started;
     m.finished_us = finished;
     hlm_startup_event(s, "lifecycle.phase", &m.base);
@@ -35,7 +39,7 @@ static void state(hlm_startup_t *s, uint64_t boot, uint64_t began, uint64_t read
 {
     Hl__LifecycleState m;
     hl__lifecycle_state__init(&m);
-    m.state = ready ? "ready" : "starting";
+    m.state = ready ? HL__LIFECYCLE__LIFECYCLE_READY : HL__LIFECYCLE__LIFECYCLE_STARTING;
     m.boot_us = boot;
     m.startup_began_us = began;
     m.ready_us = ready;
