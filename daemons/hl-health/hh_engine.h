@@ -1,4 +1,4 @@
-/* The health engine: checks scheduled on an hh_io loop, their debounced
+/* The health engine: checks scheduled on the daemon's reactor, their debounced
  * states, and each service's state from its unit and its checks.
  *
  * Inputs: the configured services and checks, unit state (from the

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ struct hlb_proc {
     hlb_timer_t timer; /* the deadline, or the delivery of a failed start */
     int timeout_ms;
     int error;
+    const char *error_what; /* the step that failed; NULL: the start */
     bool timed_out;
     bool keep_tail;
     char *out; /* OUTPUT_MAX + 1 bytes */
@@ -53,7 +55,8 @@ bool hlb_proc_ok(const hlb_proc_result_t *r)
 void hlb_proc_describe(const hlb_proc_result_t *r, char *buf, size_t n)
 {
     if (r->error)
-        snprintf(buf, n, "cannot start: %s", strerror(-r->error));
+        snprintf(buf, n, "cannot %s: %s", r->error_what ? r->error_what : "start",
+                 strerror(-r->error));
     else if (r->timed_out)
         snprintf(buf, n, "timed out after %d ms; process group killed", r->timeout_ms);
     else if (WIFEXITED(r->status))
@@ -155,7 +158,9 @@ static void proc_free(hlb_proc_t *p)
 static void deliver(hlb_proc_t *p, int status)
 {
     p->out[p->outlen] = '\0';
-    hlb_proc_result_t r = {.status = status, .error = p->error, .timed_out = p->timed_out,
+    hlb_proc_result_t r = {.status = status, .error = p->error,
+                           .error_what = p->error_what ? p->error_what : "start",
+                           .timed_out = p->timed_out,
                            .output = p->out, .output_len = p->outlen,
                            .output_dropped = p->dropped,
                            .duration_us = hlb_mono_us() - p->started_us,
@@ -188,30 +193,49 @@ static void on_timer(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
     kill(-p->pid, SIGKILL);
 }
 
+/* What failed in the child before its exec, for the result's error_what. */
+static const char *const child_steps[] = {"set up the process", "switch to the user",
+                                          "drop capabilities", "run the program"};
+enum { STEP_SETUP, STEP_USER, STEP_CAPS, STEP_EXEC };
+
 /* After fork, as another user: only async-signal-safe calls. ERRW (close-
- * on-exec, so a successful exec says nothing) gets the errno of what failed. */
+ * on-exec, so a successful exec says nothing) gets the step and errno of
+ * what failed. */
 static void child_as_user(const hlb_proc_opts_t *o, int outw, int errw, char *const *envp)
 {
-    setpgid(0, 0);
+    int step = STEP_SETUP;
     for (int s = 1; s < NSIG; s++)
         signal(s, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     int devnull = open("/dev/null", O_RDONLY);
-    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(outw, 1) < 0 || dup2(outw, 2) < 0)
+    if (setpgid(0, 0) < 0 || devnull < 0 || dup2(devnull, 0) < 0 || dup2(outw, 1) < 0 ||
+        dup2(outw, 2) < 0)
         goto fail;
     /* the error pipe moves to 3, everything above it goes */
     if (errw != 3 && dup3(errw, 3, O_CLOEXEC) < 0)
         goto fail;
     errw = 3;
     closefrom(4);
-    if (setgroups(0, NULL) < 0 || setgid(o->gid) < 0 || setuid(o->uid) < 0)
+    /* The groups first (setgid needs the privilege the uid switch drops),
+     * then the uid; then no capability survives the execve(). */
+    step = STEP_USER;
+    if (setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
+        setresuid(o->uid, o->uid, o->uid) < 0)
         goto fail;
+    if (getuid() != o->uid || geteuid() != o->uid) {
+        errno = EPERM;
+        goto fail;
+    }
+    step = STEP_CAPS;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        goto fail;
+    step = STEP_EXEC;
     execve(o->argv[0], o->argv, envp);
 fail:;
-    int e = errno;
-    if (write(errw, &e, sizeof e) < 0) {
+    int msg[2] = {step, errno};
+    if (write(errw, msg, sizeof msg) < 0) {
         /* nothing more to say */
     }
     _exit(127);
@@ -231,16 +255,20 @@ static int spawn_as_user(hlb_proc_t *p, const hlb_proc_opts_t *o, int outw, char
     }
     if (pid == 0)
         child_as_user(o, outw, ep[1], envp);
+    /* As POSIX_SPAWN_SETPGROUP does, from both sides: no race with a kill. */
+    setpgid(pid, pid);
     close(ep[1]);
-    int e = 0;
+    int msg[2] = {0, 0};
     ssize_t n;
     do
-        n = read(ep[0], &e, sizeof e);
+        n = read(ep[0], msg, sizeof msg);
     while (n < 0 && errno == EINTR);
     close(ep[0]);
-    if (n == (ssize_t)sizeof e) { /* the child failed before exec */
+    if (n == (ssize_t)sizeof msg) { /* the child failed before exec */
         waitpid(pid, NULL, 0);
-        return -e;
+        if (msg[0] >= 0 && msg[0] < (int)(sizeof child_steps / sizeof *child_steps))
+            p->error_what = child_steps[msg[0]];
+        return msg[1] ? -msg[1] : -EPERM;
     }
     p->pid = pid;
     return 0;

@@ -3,7 +3,8 @@
  * /dev/null; stdout and stderr go to one pipe of which a bounded part is
  * kept (the first or the last OUTPUT_MAX bytes; the rest is counted); a
  * process group of its own, with the signal mask and dispositions reset and
- * no fd of the daemon's but 0-2; optionally as another user. Its exit is
+ * no fd of the daemon's but 0-2; optionally as another user (its uid and
+ * primary group, no supplementary groups, no ambient capabilities). Its exit is
  * watched through a pidfd, so the daemon needs no SIGCHLD handler and never
  * reaps anyone else's children. At the deadline, and after the leader
  * exits, the whole group gets SIGKILL: a command leaves no helpers behind.
@@ -38,6 +39,8 @@ typedef struct hlb_proc_opts {
 typedef struct hlb_proc_result {
     int status;              /* wait status (WIFEXITED...), valid when !error */
     int error;               /* 0, or a negative errno: could not start */
+    const char *error_what;  /* what could not be done: "start", "switch to the user",
+                                "drop capabilities", "run the program", ... */
     bool timed_out;          /* killed at its deadline */
     const char *output;      /* what was kept, NUL-terminated (may hold NULs) */
     size_t output_len;
