@@ -7,69 +7,75 @@
 
 #define MAX_LVC_PREFIXES 64
 
+/* The "hl-bus" section. */
+typedef struct {
+    char **lvc_prefixes; /* NULL-terminated */
+    int stats_depth;
+    int hwm;
+} bus_conf_t;
+
 typedef struct {
     proxy_t *proxy;
-    char *lvc_prefixes[MAX_LVC_PREFIXES + 1];
-    int64_t stats_depth;
-    int64_t hwm;
+    bus_conf_t conf; /* the applied one */
 } bus_t;
 
-/* State topics: a late subscriber needs their current value, not news. */
-static const char *const default_lvc[] = {"health.", "service.", "uplink.", "daemon.", "lifecycle.",
-                                          "metrics.threshold.", "alert.", NULL};
-
-static void free_prefixes(char **v)
+static int check_conf(void *obj, const hlb_conf_t *node, void *ctx, hlb_diag_t *diag)
 {
-    for (int i = 0; v[i]; i++) {
-        free(v[i]);
-        v[i] = NULL;
-    }
+    bus_conf_t *c = obj;
+    const hlb_conf_t *lvc = hlb_conf_get(node, "lvc_prefixes");
+    for (size_t i = 0; c->lvc_prefixes && c->lvc_prefixes[i]; i++)
+        if (!hlb_topic_valid(c->lvc_prefixes[i], strlen(c->lvc_prefixes[i])))
+            hlb_diag_add(diag, lvc ? hlb_conf_at(lvc, i) : node,
+                         "an lvc prefix must be printable text without spaces");
+    return 0;
 }
+
+static const hlb_conf_key_t bus_keys[] = {
+    /* State topics: a late subscriber needs their current value, not news.
+     * Unset: the state families of the bus contract (topics.h). */
+    HLB_KEY_STRV(bus_conf_t, lvc_prefixes, NULL, MAX_LVC_PREFIXES, 0),
+    HLB_KEY_INT(bus_conf_t, stats_depth, "1", 1, 8, 0),
+    /* ZMQ_SNDHWM of the sockets, set when they are made (or adopted). */
+    HLB_KEY_INT(bus_conf_t, hwm, "100000", 100, 10000000, HLB_KEY_RESTART),
+    {0}};
+static const hlb_conf_table_t bus_table = {
+    .name = "hl-bus", .size = sizeof(bus_conf_t), .keys = bus_keys, .check = check_conf};
 
 static int configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
                      bool check_only, hlb_diag_t *diag, void *arg)
 {
     bus_t *b = arg;
-    static const char *const keys[] = {"lvc_prefixes", "stats_depth", "hwm", NULL};
-    hlb_conf_check_keys(section, keys, diag);
-    int64_t depth, hwm;
-    hlb_conf_int(section, "stats_depth", 1, 1, 8, &depth, diag);
-    hlb_conf_int(section, "hwm", 100000, 100, 10000000, &hwm, diag);
-    const hlb_conf_t *lvc = hlb_conf_get(section, "lvc_prefixes");
-    if (lvc && (hlb_conf_kind(lvc) != HLB_CONF_SEQ || hlb_conf_count(lvc) > MAX_LVC_PREFIXES)) {
-        hlb_diag_add(diag, lvc, "'lvc_prefixes' must be a list of at most %d topic prefixes",
-                     MAX_LVC_PREFIXES);
-        return -EINVAL;
+    bus_conf_t c;
+    int rc = hlb_conf_schema_parse(&bus_table, section, &c, NULL, diag);
+    if (rc == 0 && !c.lvc_prefixes)
+        c.lvc_prefixes = hlb_strv_dup((char *const *)hlb_state_prefixes());
+    if (rc < 0 || check_only) {
+        hlb_conf_schema_free(&bus_table, &c);
+        return rc;
     }
-    for (size_t i = 0; lvc && i < hlb_conf_count(lvc); i++) {
-        const char *s = hlb_conf_scalar(hlb_conf_at(lvc, i));
-        if (!s || !hlb_topic_valid(s, strlen(s)))
-            hlb_diag_add(diag, hlb_conf_at(lvc, i),
-                         "an lvc prefix must be printable text without spaces");
+    if (b->proxy) { /* a reload: the sockets stay, the cache and stats rules change */
+        char **restart = NULL;
+        hlb_conf_schema_restart_keys(&bus_table, "hl-bus", &b->conf, &c, &restart);
+        for (size_t i = 0; restart && restart[i]; i++) {
+            hlb_daemon_restart_needed(d, restart[i]);
+            free(restart[i]);
+        }
+        free(restart);
+        c.hwm = b->conf.hwm; /* what the sockets have */
+        proxy_set_lvc_prefixes(b->proxy, (const char *const *)c.lvc_prefixes);
+        proxy_set_stats_depth(b->proxy, c.stats_depth);
     }
-    if (diag->errors || check_only)
-        return diag->errors ? -EINVAL : 0;
-
-    free_prefixes(b->lvc_prefixes);
-    if (lvc)
-        for (size_t i = 0; i < hlb_conf_count(lvc); i++)
-            b->lvc_prefixes[i] = strdup(hlb_conf_scalar(hlb_conf_at(lvc, i)));
-    else
-        for (int i = 0; default_lvc[i]; i++)
-            b->lvc_prefixes[i] = strdup(default_lvc[i]);
-    b->stats_depth = depth;
-    b->hwm = hwm;
-    if (b->proxy) /* a reload: the sockets stay, the cache rules change */
-        proxy_set_lvc_prefixes(b->proxy, (const char *const *)b->lvc_prefixes);
+    hlb_conf_schema_free(&bus_table, &b->conf);
+    b->conf = c;
     return 0;
 }
 
 static int start(hlb_daemon_t *d, void *arg)
 {
     bus_t *b = arg;
-    proxy_opts_t o = {.lvc_prefixes = (const char *const *)b->lvc_prefixes,
-                      .stats_depth = (int)b->stats_depth,
-                      .hwm = (int)b->hwm};
+    proxy_opts_t o = {.lvc_prefixes = (const char *const *)b->conf.lvc_prefixes,
+                      .stats_depth = b->conf.stats_depth,
+                      .hwm = b->conf.hwm};
     b->proxy = proxy_new(hlb_daemon_runtime_dir(d), &o);
     if (!b->proxy) {
         hlb_err("cannot bind the bus endpoints under %s: %s", hlb_daemon_runtime_dir(d),
@@ -102,6 +108,14 @@ static const hlb_method_t methods[] = {
 int main(int argc, char **argv)
 {
     static bus_t bus;
+    char *keys = hlb_conf_schema_help(&bus_table);
+    char *help = NULL;
+    if (asprintf(&help,
+                 "Config section 'hl-bus': %s.\n"
+                 "Socket activation: LISTEN_FDS named 'pub' and 'sub' (or in that order).",
+                 keys) < 0)
+        help = NULL;
+    free(keys);
     static const hlb_daemon_ops_t ops = {
         .name = "hl-bus",
         .summary = "The hl-freestyle bus: publishers push to bus/pub, subscribers read bus/sub;\n"
@@ -110,10 +124,11 @@ int main(int argc, char **argv)
         .start = start,
         .stop = stop,
         .methods = methods,
-        .help_extra = "Config section 'hl-bus': lvc_prefixes (list), stats_depth (1), hwm (100000).\n"
-                      "Socket activation: LISTEN_FDS named 'pub' and 'sub' (or in that order).",
     };
-    int rc = hlb_daemon_main(argc, argv, &ops, &bus);
-    free_prefixes(bus.lvc_prefixes);
+    hlb_daemon_ops_t run = ops;
+    run.help_extra = help;
+    int rc = hlb_daemon_main(argc, argv, &run, &bus);
+    hlb_conf_schema_free(&bus_table, &bus.conf);
+    free(help);
     return rc;
 }

@@ -139,6 +139,11 @@ int proxy_set_lvc_prefixes(proxy_t *p, const char *const *prefixes)
     return 0;
 }
 
+void proxy_set_stats_depth(proxy_t *p, int depth)
+{
+    topicstats_set_depth(p->stats, depth);
+}
+
 /* Reads the rest of a multipart message and throws it away. */
 static int drain_parts(void *sock)
 {

@@ -22,6 +22,8 @@ void proxy_destroy(proxy_t **self_p);
 int proxy_attach(proxy_t *p, zloop_t *loop);
 /* Replaces the cached-topic prefixes (on reload); the cache is kept. */
 int proxy_set_lvc_prefixes(proxy_t *p, const char *const *prefixes);
+/* Changes the dots in a stats prefix (on reload); counts so far stay. */
+void proxy_set_stats_depth(proxy_t *p, int depth);
 /* Fills a reply with an hl.BusStats. */
 void proxy_stats_reply(proxy_t *p, hlb_reply_t *reply);
 bool proxy_socket_activated(const proxy_t *p);

@@ -32,6 +32,11 @@ topicstats_t *topicstats_new(int depth)
     return s;
 }
 
+void topicstats_set_depth(topicstats_t *s, int depth)
+{
+    s->depth = depth > 0 ? depth : 1;
+}
+
 void topicstats_destroy(topicstats_t **self_p)
 {
     if (!self_p || !*self_p)

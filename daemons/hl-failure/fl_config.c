@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <hlbus/buf.h>
+#include <hlbus/str.h>
+#include <hlbus/strv.h>
 #include <hlbus/codec.h>
 #include <hlbus/paths.h>
 
@@ -16,24 +18,9 @@ static const char *const sev_names[FL_NSEVS] = {"info", "warning", "critical"};
 static const char *const on_names[FL_NONS] = {"unit-failed", "exit-status", "unit-config",
                                               "unhealthy", "threshold", "uplink"};
 
-const char *fl_ftype_name(fl_ftype_t t) { return t < FL_NFTYPES ? ftype_names[t] : "?"; }
-const char *fl_sev_name(fl_sev_t s) { return s < FL_NSEVS ? sev_names[s] : "?"; }
-const char *fl_on_name(fl_on_t o) { return o < FL_NONS ? on_names[o] : "?"; }
-
-static int lookup(const char *const *names, int n, const char *s)
-{
-    for (int i = 0; s && i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return i;
-    return -1;
-}
-
-static void strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
+const char *fl_ftype_name(fl_ftype_t t) { return hlb_enum_name(ftype_names, FL_NFTYPES, t, "?"); }
+const char *fl_sev_name(fl_sev_t s) { return hlb_enum_name(sev_names, FL_NSEVS, s, "?"); }
+const char *fl_on_name(fl_on_t o) { return hlb_enum_name(on_names, FL_NONS, o, "?"); }
 
 bool fl_globs_match(char *const *globs, const char *s)
 {
@@ -64,7 +51,7 @@ static int get_strv(const hlb_conf_t *node, const char *key, char ***out, hlb_di
         const char *s = hlb_conf_scalar(hlb_conf_at(l, i));
         if (!s || !*s) {
             hlb_diag_add(d, hlb_conf_at(l, i), "'%s' entries must be non-empty strings", key);
-            strv_free(v);
+            hlb_strv_free(v);
             return -EINVAL;
         }
         v[i] = strdup(s);
@@ -93,7 +80,7 @@ static int get_enum(const hlb_conf_t *node, const char *key, const char *const *
         return -EINVAL;
     if (!s)
         return 0;
-    int v = lookup(names, n, s);
+    int v = hlb_enum_parse(names, (size_t)n, s);
     if (v < 0) {
         hlb_buf_t b = {0};
         for (int i = 0; i < n; i++)
@@ -173,7 +160,7 @@ static int get_policy(const hlb_conf_t *node, const fl_policy_cfg_t *base,
         if (n <= FL_MAX_RUNGS)
             out->nactions = n;
     }
-    strv_free(acts);
+    hlb_strv_free(acts);
     int64_t v;
     bool b;
     if (hlb_conf_int(node, "max_attempts", base->max_attempts, 1, FL_MAX_ATTEMPTS, &v, d) < 0)
@@ -209,12 +196,12 @@ static int get_policy(const hlb_conf_t *node, const fl_policy_cfg_t *base,
 static void pattern_clear(fl_pattern_t *p)
 {
     free(p->name);
-    strv_free(p->services);
-    strv_free(p->results);
+    hlb_strv_free(p->services);
+    hlb_strv_free(p->results);
     free(p->exit_status);
-    strv_free(p->metrics);
+    hlb_strv_free(p->metrics);
     free(p->target);
-    strv_free(p->command);
+    hlb_strv_free(p->command);
     memset(p, 0, sizeof *p);
 }
 
@@ -653,7 +640,7 @@ void fl_config_destroy(fl_config_t **self_p)
     free(c->orchestrator);
     free(c->recover_method);
     free(c->stop_method);
-    strv_free(c->recover_in);
+    hlb_strv_free(c->recover_in);
     for (size_t i = 0; c->services && i < c->nservices; i++) {
         free(c->services[i].name);
         free(c->services[i].unit);
@@ -664,11 +651,11 @@ void fl_config_destroy(fl_config_t **self_p)
     free(c->patterns);
     for (size_t i = 0; c->checks && i < c->nchecks; i++) {
         free(c->checks[i].name);
-        strv_free(c->checks[i].argv);
+        hlb_strv_free(c->checks[i].argv);
         free(c->checks[i].service);
     }
     free(c->checks);
-    strv_free(c->network_command);
+    hlb_strv_free(c->network_command);
     free(c->topic_service);
     free(c->topic_health);
     free(c->topic_threshold);

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include <hlbus/clock.h>
+#include <hlbus/strv.h>
+
 #include "failure.pb-c.h"
 #include "fl_call.h"
 #include "fl_cmd.h"
@@ -16,6 +19,7 @@
 #include "fl_detect.h"
 #include "fl_incident.h"
 #include "fl_policy.h"
+#include <hlbus/str.h>
 
 #define QMAX 16
 
@@ -71,7 +75,6 @@ struct fl_daemon {
     const fl_failure_t *cur_failure; /* the failure being fed, for CONFIG's loop stop */
 };
 
-static uint64_t now_ms(void) { return hlb_mono_us() / 1000; }
 
 static fl_policy_cfg_t command_policy(const fl_config_t *c)
 {
@@ -160,23 +163,6 @@ static target_t *target_find(fl_daemon_t *fd, const char *name)
 
 static void on_effect(const fl_effect_t *e, void *arg);
 
-static char **strv_copy(char *const *v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    char **c = calloc(n + 1, sizeof *c);
-    for (size_t i = 0; c && i < n; i++)
-        c[i] = strdup(v[i]);
-    return c;
-}
-
-static void strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
 
 /* The policy config for target NAME of KIND under the current config, or
  * NULL when its failures are only reported. */
@@ -218,7 +204,7 @@ static target_t *target_get(fl_daemon_t *fd, const char *name, tkind_t kind,
     t->fd = fd;
     t->kind = kind;
     if (kind == T_COMMAND && command)
-        t->command = strv_copy(command);
+        t->command = hlb_strv_dup(command);
     if (kind == T_SERVICE) {
         const fl_service_cfg_t *sc = fl_config_service(fd->cfg, name);
         if (sc) {
@@ -231,7 +217,7 @@ static target_t *target_get(fl_daemon_t *fd, const char *name, tkind_t kind,
     if (policy_cfg_for(fd, name, kind, t->command, &pc)) {
         t->policy = fl_policy_new(name, &pc, on_effect, t);
         if (t->policy)
-            fl_policy_gate(t->policy, fd->gate_open, now_ms());
+            fl_policy_gate(t->policy, fd->gate_open, hlb_mono_ms());
     }
     fd->targets[fd->ntargets++] = t;
     return t;
@@ -247,7 +233,7 @@ static void target_free(target_t *t)
         free(t->q[i].detail);
     free(t->name);
     free(t->unit);
-    strv_free(t->command);
+    hlb_strv_free(t->command);
     free(t);
 }
 
@@ -274,7 +260,7 @@ static void reschedule(fl_daemon_t *fd)
     fd->timer_due = due;
     if (due == FL_NEVER)
         return;
-    uint64_t now = now_ms();
+    uint64_t now = hlb_mono_ms();
     fd->timer = zloop_timer(fd->loop, due > now ? (size_t)(due - now) : 0, 1, on_timer, fd);
 }
 
@@ -317,7 +303,7 @@ static void action_done(target_t *t, bool ok, const char *detail)
      * nothing. */
     fl_policy_feed(t->policy, ok ? FL_EV_ACT_OK : FL_EV_ACT_FAILED,
                    &(fl_input_t){.detail = ok ? "healthy again after the action" : detail},
-                   now_ms());
+                   hlb_mono_ms());
     flush(t);
     reschedule(fd);
 }
@@ -426,7 +412,7 @@ static void handle(target_t *t, const fl_effect_t *e)
         in->attempts = (unsigned)e->attempt;
     switch (e->kind) {
     case FL_EFF_SCHEDULE: {
-        uint64_t n = now_ms();
+        uint64_t n = hlb_mono_ms();
         uint64_t delay = e->due_ms > n ? e->due_ms - n : 0;
         fl_incident_add(in, now_us, "scheduled", "%s (attempt %d/%d) in %.0f s", e->action,
                         e->attempt, e->max_attempts, (double)delay / 1000.0);
@@ -609,7 +595,7 @@ static void decision_text(const target_t *t, hlb_buf_t *b)
             hlb_buf_printf(b, "%s (attempt %d/%d)", e->action, e->attempt, e->max_attempts);
             return;
         case FL_EFF_SCHEDULE: {
-            uint64_t n = now_ms();
+            uint64_t n = hlb_mono_ms();
             hlb_buf_printf(b, "%s in %.0f s (attempt %d/%d)", e->action,
                            e->due_ms > n ? (double)(e->due_ms - n) / 1000.0 : 0.0, e->attempt,
                            e->max_attempts);
@@ -640,7 +626,7 @@ static void on_failure(const fl_failure_t *f, void *arg)
     uint64_t now_us = hlb_now_us();
     fd->detected++;
     tkind_t kind = strcmp(f->target, "network") == 0 ? T_NETWORK
-                   : strncmp(f->target, "resource:", 9) == 0 ? T_COMMAND : T_SERVICE;
+                   : hlb_has_prefix(f->target, "resource:") ? T_COMMAND : T_SERVICE;
     target_t *t = target_get(fd, f->target, kind, f->command);
     if (!t)
         return;
@@ -738,7 +724,7 @@ static void on_healthy(const char *target, const char *why, void *arg)
             publish_alert(t, false, "critical", "cleared", why);
         return;
     }
-    fl_policy_feed(t->policy, FL_EV_HEALTHY, &(fl_input_t){.detail = why}, now_ms());
+    fl_policy_feed(t->policy, FL_EV_HEALTHY, &(fl_input_t){.detail = why}, hlb_mono_ms());
     flush(t);
     reschedule(fd);
 }
@@ -754,7 +740,7 @@ static void on_config_ok(const char *target, const char *why, void *arg)
             publish_alert(t, false, "critical", "cleared", why);
         return;
     }
-    fl_policy_feed(t->policy, FL_EV_CONFIG_OK, &(fl_input_t){.detail = why}, now_ms());
+    fl_policy_feed(t->policy, FL_EV_CONFIG_OK, &(fl_input_t){.detail = why}, hlb_mono_ms());
     flush(t);
     reschedule(fd);
 }
@@ -766,7 +752,7 @@ static int on_timer(zloop_t *loop, int timer_id, void *arg)
     fl_daemon_t *fd = arg;
     fd->timer = -1;
     fd->timer_due = FL_NEVER;
-    uint64_t now = now_ms();
+    uint64_t now = hlb_mono_ms();
     fl_detect_tick(fd->det, now);
     for (size_t i = 0; i < fd->ntargets; i++) {
         target_t *t = fd->targets[i];
@@ -819,7 +805,7 @@ static void set_gate(fl_daemon_t *fd)
     if (open == fd->gate_open)
         return;
     fd->gate_open = open;
-    uint64_t now = now_ms();
+    uint64_t now = hlb_mono_ms();
     if (open)
         hlb_info("recovery enabled: the orchestrator is %s", fd->lifecycle ? fd->lifecycle : "not required");
     else
@@ -840,11 +826,6 @@ static void set_gate(fl_daemon_t *fd)
 
 /* ---- events ---- */
 
-static bool topic_is(const char *topic, const char *prefix)
-{
-    return strncmp(topic, prefix, strlen(prefix)) == 0;
-}
-
 static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
 {
     fl_daemon_t *fd = arg;
@@ -855,9 +836,9 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
                   ev->env && ev->env->type ? ev->env->type : "?");
         return;
     }
-    uint64_t now = now_ms();
+    uint64_t now = hlb_mono_ms();
     int rc = 0;
-    if (topic_is(ev->topic, c->topic_lifecycle)) {
+    if (hlb_has_prefix(ev->topic, c->topic_lifecycle)) {
         const char *state;
         if ((rc = fl_decode_lifecycle(&m, ev, &state)) == 0 &&
             (!fd->lifecycle || strcmp(fd->lifecycle, state) != 0)) {
@@ -865,19 +846,19 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
             fd->lifecycle = strdup(state);
             set_gate(fd);
         }
-    } else if (topic_is(ev->topic, c->topic_service)) {
+    } else if (hlb_has_prefix(ev->topic, c->topic_service)) {
         fl_unit_obs_t u;
         if ((rc = fl_decode_unit(&m, ev, c->topic_service, &u)) == 0)
             fl_detect_unit(fd->det, &u, now);
-    } else if (topic_is(ev->topic, c->topic_health)) {
+    } else if (hlb_has_prefix(ev->topic, c->topic_health)) {
         fl_health_obs_t h;
         if ((rc = fl_decode_health(&m, ev, c->topic_health, &h)) == 0)
             fl_detect_health(fd->det, &h, now);
-    } else if (topic_is(ev->topic, c->topic_threshold)) {
+    } else if (hlb_has_prefix(ev->topic, c->topic_threshold)) {
         fl_threshold_obs_t t;
         if ((rc = fl_decode_threshold(&m, ev, c->topic_threshold, &t)) == 0)
             fl_detect_threshold(fd->det, &t, now);
-    } else if (topic_is(ev->topic, c->topic_uplink)) {
+    } else if (hlb_has_prefix(ev->topic, c->topic_uplink)) {
         fl_uplink_obs_t u;
         if ((rc = fl_decode_uplink(&m, ev, &u)) == 0)
             fl_detect_uplink(fd->det, &u, now);
@@ -902,7 +883,7 @@ static void on_check_done(const fl_cmd_result_t *r, void *arg)
     const char *out = r->output ? r->output : "";
     size_t n = strcspn(out, "\n");
     snprintf(buf, sizeof buf, "%s%s%.*s", how, n ? ": " : "", (int)(n > 400 ? 400 : n), out);
-    fl_detect_check(cr->fd->det, cr->k, fl_cmd_ok(r), buf, now_ms());
+    fl_detect_check(cr->fd->det, cr->k, fl_cmd_ok(r), buf, hlb_mono_ms());
     reschedule(cr->fd);
 }
 
@@ -965,7 +946,7 @@ static void fill_target(fl_daemon_t *fd, target_t *t, Hl__TargetStatus *s)
     if (!t->policy)
         return;
     const fl_policy_cfg_t *pc = fl_policy_cfg(t->policy);
-    uint64_t now = now_ms();
+    uint64_t now = hlb_mono_ms();
     s->attempts = (uint32_t)fl_policy_attempts(t->policy);
     s->max_attempts = (uint32_t)pc->max_attempts;
     s->recoveries = (uint32_t)fl_policy_recoveries(t->policy, now);
@@ -1098,7 +1079,7 @@ static void m_rearm(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     }
     char why[128];
     snprintf(why, sizeof why, "rearmed by uid %ld (pid %ld)", (long)req->uid, (long)req->pid);
-    uint64_t now = now_ms();
+    uint64_t now = hlb_mono_ms();
     fl_policy_feed(t->policy, FL_EV_REARM, &(fl_input_t){.detail = why}, now);
     flush(t);
     /* still failing: the fresh budget applies at once */
@@ -1147,15 +1128,6 @@ void fl_daemon_destroy(fl_daemon_t **self_p)
     *self_p = NULL;
 }
 
-static bool strv_eq(char *const *a, char *const *b)
-{
-    size_t i = 0;
-    for (; a && b && a[i] && b[i]; i++)
-        if (strcmp(a[i], b[i]) != 0)
-            return false;
-    return (!a || !a[i]) && (!b || !b[i]);
-}
-
 int fl_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
                         bool check_only, hlb_diag_t *diag, void *arg)
 {
@@ -1183,7 +1155,7 @@ int fl_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
             if (t->policy)
                 fl_policy_set_cfg(t->policy, &pc);
             else if ((t->policy = fl_policy_new(t->name, &pc, on_effect, t)))
-                fl_policy_gate(t->policy, fd->gate_open, now_ms());
+                fl_policy_gate(t->policy, fd->gate_open, hlb_mono_ms());
         } else if (t->policy && fl_policy_state(t->policy) == FL_ST_IDLE && !t->call && !t->cmd) {
             fl_policy_destroy(&t->policy); /* no longer recovered */
         }
@@ -1198,7 +1170,7 @@ int fl_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
     bool same_checks = old->nchecks == c->nchecks;
     for (size_t i = 0; same_checks && i < c->nchecks; i++)
         same_checks = strcmp(old->checks[i].name, c->checks[i].name) == 0 &&
-                      strv_eq(old->checks[i].argv, c->checks[i].argv) &&
+                      hlb_strv_eq(old->checks[i].argv, c->checks[i].argv) &&
                       old->checks[i].interval_ms == c->checks[i].interval_ms;
     if (same_checks) {
         for (size_t i = 0; i < fd->nchecks; i++)

@@ -9,82 +9,6 @@
 
 /* ---- field access ---- */
 
-static uint64_t be(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-bool fl_msgpack_plausible(const void *data, size_t len)
-{
-    /* msgpack-c allocates for the element counts a container declares
-     * before it reads them, so 8 bytes can ask for gigabytes. Walk the
-     * structure first: every element still owed needs at least one byte. */
-    const uint8_t *p = data;
-    size_t pos = 0;
-    uint64_t need = 1;
-    while (need > 0) {
-        if (pos >= len)
-            return false;
-        uint8_t b = p[pos++];
-        need--;
-        uint64_t skip = 0, elems = 0;
-        size_t lenb = 0; /* bytes of a length field that follows */
-        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-            skip = 0;
-        else if ((b & 0xf0) == 0x80)
-            elems = 2u * (b & 0x0f);
-        else if ((b & 0xf0) == 0x90)
-            elems = b & 0x0f;
-        else if ((b & 0xe0) == 0xa0)
-            skip = b & 0x1f;
-        else
-            switch (b) {
-            case 0xc4: case 0xd9: lenb = 1; break;           /* bin8, str8 */
-            case 0xc5: case 0xda: lenb = 2; break;           /* bin16, str16 */
-            case 0xc6: case 0xdb: lenb = 4; break;           /* bin32, str32 */
-            case 0xc7: lenb = 1; skip = 1; break;            /* ext8: len, type */
-            case 0xc8: lenb = 2; skip = 1; break;
-            case 0xc9: lenb = 4; skip = 1; break;
-            case 0xca: skip = 4; break;
-            case 0xcb: skip = 8; break;
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xce: case 0xd2: skip = 4; break;
-            case 0xcf: case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break;                      /* fixext: type + data */
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            case 0xdc: case 0xdd: case 0xde: case 0xdf: {    /* array16/32, map16/32 */
-                size_t w = (b == 0xdc || b == 0xde) ? 2 : 4;
-                if (len - pos < w)
-                    return false;
-                elems = be(p + pos, w) * (b >= 0xde ? 2u : 1u);
-                pos += w;
-                break;
-            }
-            default: return false; /* 0xc1: never used */
-            }
-        if (lenb) {
-            if (len - pos < lenb)
-                return false;
-            skip += be(p + pos, lenb);
-            pos += lenb;
-        }
-        if (skip > len - pos)
-            return false;
-        pos += (size_t)skip;
-        need += elems;
-        if (need > len - pos)
-            return false;
-    }
-    return pos == len;
-}
-
 int fl_msg_open(fl_msg_t *m, const hlb_event_t *ev)
 {
     memset(m, 0, sizeof *m);
@@ -93,7 +17,7 @@ int fl_msg_open(fl_msg_t *m, const hlb_event_t *ev)
         return 0;
     }
     if (ev->env && ev->env->type && strcmp(ev->env->type, HLB_TYPE_MSGPACK) == 0 &&
-        fl_msgpack_plausible(ev->env->body.data, ev->env->body.len))
+        hlb_msgpack_check(ev->env->body.data, ev->env->body.len) == 0)
         m->mp = hlb_mpview_new(ev->env->body.data, ev->env->body.len);
     return m->mp ? 0 : -EINVAL;
 }
@@ -357,6 +281,8 @@ int fl_decode_threshold(fl_msg_t *m, const hlb_event_t *ev, const char *prefix,
     t->resource = fl_msg_str(m, "resource");
     t->unit = fl_msg_str(m, "unit");
     const char *st = fl_msg_str(m, "state");
+    if (st && strrchr(st, '_')) /* enum names: THRESHOLD_FIRING */
+        st = strrchr(st, '_') + 1;
     bool b;
     if (st && (strcasecmp(st, "firing") == 0 || strcasecmp(st, "fire") == 0))
         t->firing = true;

@@ -25,10 +25,6 @@ typedef struct fl_msg {
     size_t nstrs;
 } fl_msg_t;
 
-/* Whether DATA is exactly one msgpack object whose containers do not claim
- * more elements than there are bytes left (msgpack-c would allocate for the
- * claim first: a few bytes could ask for gigabytes). */
-bool fl_msgpack_plausible(const void *data, size_t len);
 /* 0, or -EINVAL when the body is neither a registered proto nor a
  * plausible msgpack map. */
 int fl_msg_open(fl_msg_t *m, const hlb_event_t *ev);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <hlbus/buf.h>
+#include <hlbus/str.h>
 
 #define NEVER UINT64_MAX
 #define CHECK_ON FL_NONS       /* a condition kept for one of our checks */
@@ -698,7 +699,7 @@ bool fl_detect_is_healthy(const fl_detect_t *d, const char *target)
 {
     if (eq(target, "network"))
         return !network_failing(d);
-    if (target && strncmp(target, "resource:", 9) == 0) {
+    if (target && hlb_has_prefix(target, "resource:")) {
         const cond_t *c = cond_find(d, FL_ON_THRESHOLD, target + 9);
         return !c || !c->reported;
     }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <hlbus/str.h>
 
 /* The spec's hl-health-check (1.3.2): hl-daemon and claude-code with their
  * HTTP endpoints, docker by unit state alone. */
@@ -184,7 +185,7 @@ static int parse_check(const hlb_conf_t *n, const char *svc, size_t idx, const t
     case HH_KIND_HTTP: {
         hh_http_spec_t *h = &c->u.http;
         hlb_conf_str(n, "url", NULL, &s, d);
-        if (!s || (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0))
+        if (!s || (!hlb_has_prefix(s, "http://") && !hlb_has_prefix(s, "https://")))
             hlb_diag_add(d, s ? hlb_conf_get(n, "url") : n,
                          "an http check needs 'url' (http:// or https://)");
         h->url = xdup(s);

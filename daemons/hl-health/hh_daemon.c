@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "health.pb-c.h"
+#include <hlbus/str.h>
 
 /* ---- reading the orchestrator's events by field name ----
  * The orchestrator's messages (hl.ServiceState, hl.PhaseStatus,
@@ -64,7 +65,7 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
     hh_daemon_t *h = arg;
     if (!h->eng)
         return;
-    if (strncmp(ev->topic, "service.", 8) == 0) {
+    if (hlb_has_prefix(ev->topic, "service.")) {
         char *unit = hh_event_str(ev, "unit");
         char *active = hh_event_str(ev, "active_state");
         char *sub = hh_event_str(ev, "sub_state");
@@ -98,7 +99,7 @@ static uint64_t mono_to_wall(uint64_t mono)
 {
     if (!mono)
         return 0;
-    uint64_t now_m = hh_mono_us(), now_w = hh_wall_us();
+    uint64_t now_m = hlb_mono_us(), now_w = hlb_now_us();
     return mono >= now_m ? now_w + (mono - now_m) : now_w - (now_m - mono);
 }
 
@@ -121,7 +122,7 @@ static void fill_service(Hl__ServiceHealth *m, Hl__CheckHealth *cks, Hl__CheckHe
     m->sub_state = s->sub_state ? s->sub_state : "";
     m->snapshot = snapshot;
     m->changes = s->changes;
-    m->ts_us = hh_wall_us();
+    m->ts_us = hlb_now_us();
     for (size_t i = 0; i < s->nchecks; i++) {
         const hh_check_t *c = s->checks[i];
         Hl__CheckHealth *k = &cks[i];

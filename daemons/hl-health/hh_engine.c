@@ -140,7 +140,7 @@ static void check_apply(hh_check_t *c, hh_result_t r, const char *detail, const 
     }
     if (move && c->state != result_target[r]) {
         c->state = result_target[r];
-        c->state_since_us = hh_wall_us();
+        c->state_since_us = hlb_now_us();
     }
 }
 
@@ -152,7 +152,7 @@ static void finish_run(hh_check_t *c, hh_result_t r, const char *detail, const c
                        size_t outlen)
 {
     c->running = false;
-    c->last_duration_us = hh_mono_us() - c->run_started_us;
+    c->last_duration_us = hlb_mono_us() - c->run_started_us;
     c->last_attempts = c->attempt;
     hh_state_t before = c->state;
     bool first = !c->has_result;
@@ -170,7 +170,7 @@ static void on_probe_done(hh_probe_t *p, hh_result_t r, const char *detail, cons
                           size_t outlen, void *arg)
 {
     hh_check_t *c = arg;
-    uint64_t now = hh_mono_us();
+    uint64_t now = hlb_mono_us();
     /* Another attempt only if it can end before the next scheduled run: a run
      * never overruns its interval, so a hung endpoint delays nothing, not
      * even its own schedule. */
@@ -211,7 +211,7 @@ static uint64_t slot_of(const hh_engine_t *e, uint64_t t)
 static void on_run_timer(hh_io_t *io, hh_timer_t *t, void *arg)
 {
     hh_check_t *c = arg;
-    uint64_t now = hh_mono_us();
+    uint64_t now = hlb_mono_us();
     uint64_t due = c->due_us;
     uint64_t iv = (uint64_t)c->spec.interval_ms * 1000u;
     /* Fixed rate: the next run is due one interval after this one was
@@ -234,7 +234,7 @@ static void on_run_timer(hh_io_t *io, hh_timer_t *t, void *arg)
     c->running = true;
     c->attempt = 0;
     c->run_started_us = now;
-    c->last_run_us = hh_wall_us();
+    c->last_run_us = hlb_now_us();
     start_attempt(c);
 }
 
@@ -255,8 +255,8 @@ int hh_engine_run_now(hh_engine_t *e, const char *name)
     /* An extra run: the regular schedule is untouched. */
     c->running = true;
     c->attempt = 0;
-    c->run_started_us = hh_mono_us();
-    c->last_run_us = hh_wall_us();
+    c->run_started_us = hlb_mono_us();
+    c->last_run_us = hlb_now_us();
     start_attempt(c);
     return 0;
 }
@@ -335,7 +335,7 @@ bool hh_service_in_grace(const hh_service_t *s, const char **why)
         return true;
     if (s->active_since_mono && s->spec.grace_ms > 0) {
         uint64_t end = s->active_since_mono + (uint64_t)s->spec.grace_ms * 1000u;
-        uint64_t now = hh_mono_us();
+        uint64_t now = hlb_mono_us();
         if (now < end) {
             if (why) {
                 snprintf(buf, sizeof buf, "start period, %lld ms left",
@@ -427,7 +427,7 @@ done:
         return; /* out of memory: keep the previous verdict */
     if (st != s->state || !s->reason || strcmp(reason, s->reason) != 0) {
         if (st != s->state) {
-            s->state_since_us = hh_wall_us();
+            s->state_since_us = hlb_now_us();
             s->changes++;
         }
         s->state = st;
@@ -477,14 +477,14 @@ void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const 
              * process, so they are unknown again (results and counters stay
              * for --why), and the start period begins. A unit seen up at our
              * own start is not "starting": it has been up a while. */
-            s->active_since_mono = hh_mono_us();
+            s->active_since_mono = hlb_mono_us();
             for (size_t j = 0; j < s->nchecks; j++) {
                 hh_check_t *c = s->checks[j];
                 c->passed_since_start = false;
                 if (c->spec.kind == HH_KIND_UNIT)
                     continue;
                 if (c->state != HH_UNKNOWN)
-                    c->state_since_us = hh_wall_us();
+                    c->state_since_us = hlb_now_us();
                 c->state = HH_UNKNOWN;
                 c->ok_streak = c->bad_streak = 0;
             }
@@ -497,7 +497,7 @@ void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const 
         set_str(&s->active_state, active);
         set_str(&s->sub_state, sub ? sub : "");
         if (changed)
-            s->unit_since_us = hh_wall_us();
+            s->unit_since_us = hlb_now_us();
         hh_check_t *uc = svc_unit_check(s);
         if (uc && changed) {
             char *out = hh_strdup_printf("ActiveState=%s SubState=%s", active, sub ? sub : "");
@@ -646,7 +646,7 @@ static hh_check_t *check_alloc(hh_engine_t *e)
     if (!c)
         return NULL;
     c->eng = e;
-    c->state_since_us = hh_wall_us();
+    c->state_since_us = hlb_now_us();
     hh_timer_init(&c->run_timer, on_run_timer, c);
     hh_timer_init(&c->retry_timer, on_retry, c);
     return c;
@@ -672,7 +672,7 @@ int hh_engine_add_service(hh_engine_t *e, const hh_service_spec_t *spec)
     s->spec.name = strdup(spec->name);
     s->spec.unit = xstrdup(spec->unit);
     s->spec.phase = xstrdup(spec->phase);
-    s->state_since_us = hh_wall_us();
+    s->state_since_us = hlb_now_us();
     s->reason = strdup("no result yet");
     hh_timer_init(&s->grace_timer, on_grace_end, s);
     if (!s->spec.name || (spec->unit && !s->spec.unit) || (spec->phase && !s->spec.phase) ||
@@ -746,7 +746,7 @@ int hh_engine_add_check(hh_engine_t *e, hh_check_spec_t *spec, char **err)
     if (c->spec.kind == HH_KIND_HTTP)
         hh_curl_set_maxconnects(e->curl, (long)++e->nhttp + 4);
     if (e->started) {
-        c->nominal_us = hh_mono_us();
+        c->nominal_us = hlb_mono_us();
         c->due_us = slot_of(e, c->nominal_us);
         hh_timer_at(e->io, &c->run_timer, c->due_us);
     }
@@ -764,7 +764,7 @@ static uint64_t name_hash(const char *s)
 
 int hh_engine_start(hh_engine_t *e)
 {
-    uint64_t now = hh_mono_us();
+    uint64_t now = hlb_mono_us();
     e->started = true;
     e->started_mono = now;
     for (size_t i = 0; i < e->nsvcs; i++) {

@@ -29,20 +29,6 @@ struct hh_io {
     uint64_t armed_us; /* what the timerfd is set to; 0 disarmed */
 };
 
-uint64_t hh_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-uint64_t hh_wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* ---- timer heap (min-heap on due_us; slot = index + 1) ---- */
 
 static void heap_set(hh_io_t *io, size_t i, hh_timer_t *t)
@@ -146,7 +132,7 @@ void hh_timer_at(hh_io_t *io, hh_timer_t *t, uint64_t due_us)
 
 void hh_timer_after_ms(hh_io_t *io, hh_timer_t *t, int64_t ms)
 {
-    hh_timer_at(io, t, hh_mono_us() + (uint64_t)(ms > 0 ? ms : 0) * 1000u);
+    hh_timer_at(io, t, hlb_mono_us() + (uint64_t)(ms > 0 ? ms : 0) * 1000u);
 }
 
 void hh_timer_stop(hh_io_t *io, hh_timer_t *t)
@@ -166,7 +152,7 @@ static int on_timerfd(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     if (read(io->tfd, &n, sizeof n) < 0 && errno != EAGAIN)
         return 0;
     io->armed_us = 0; /* the timerfd is disarmed after it fired */
-    uint64_t now = hh_mono_us();
+    uint64_t now = hlb_mono_us();
     /* Bounded: timers that reschedule themselves "now" run again next turn. */
     size_t budget = io->nheap;
     while (io->nheap && io->heap[0]->due_us <= now && budget--) {

@@ -9,6 +9,7 @@
  * per socket event. Here a watch change is one epoll_ctl and a timer is a
  * binary-heap entry, while the zloop still owns the thread and the wait. */
 #pragma once
+#include <hlbus/clock.h> /* hlb_mono_us: every due time here is monotonic */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,7 +50,3 @@ void hh_timer_stop(hh_io_t *io, hh_timer_t *t);
 static inline bool hh_timer_pending(const hh_timer_t *t) { return t->slot != 0; }
 size_t hh_io_timers(const hh_io_t *io);
 
-/* CLOCK_MONOTONIC in microseconds. */
-uint64_t hh_mono_us(void);
-/* CLOCK_REALTIME in microseconds. */
-uint64_t hh_wall_us(void);

@@ -4,17 +4,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <hlbus/strv.h>
+#include <hlbus/str.h>
 
 static const char *const state_names[HH_NSTATES] = {"unknown", "healthy", "degraded", "unhealthy"};
 static const char *const result_names[HH_NRESULTS] = {"pass", "warn", "fail"};
 static const char *const kind_names[] = {"unit", "http", "tcp", "exec", "disk"};
 
-const char *hh_state_name(hh_state_t s) { return (unsigned)s < HH_NSTATES ? state_names[s] : "?"; }
-const char *hh_result_name(hh_result_t r) { return (unsigned)r < HH_NRESULTS ? result_names[r] : "?"; }
-const char *hh_kind_name(hh_kind_t k)
-{
-    return (unsigned)k < sizeof kind_names / sizeof *kind_names ? kind_names[k] : "?";
-}
+const char *hh_state_name(hh_state_t s) { return hlb_enum_name(state_names, HH_NSTATES, s, "?"); }
+const char *hh_result_name(hh_result_t r) { return hlb_enum_name(result_names, HH_NRESULTS, r, "?"); }
+const char *hh_kind_name(hh_kind_t k) { return hlb_enum_name(kind_names, HLB_NELEMS(kind_names), k, "?"); }
 
 void hh_check_spec_defaults(hh_check_spec_t *s, hh_kind_t kind)
 {
@@ -45,30 +44,6 @@ void hh_check_spec_defaults(hh_check_spec_t *s, hh_kind_t kind)
     }
 }
 
-static void strv_free(char **v)
-{
-    for (char **p = v; p && *p; p++)
-        free(*p);
-    free(v);
-}
-
-static char **strv_dup(char *const *v)
-{
-    if (!v)
-        return NULL;
-    size_t n = 0;
-    while (v[n])
-        n++;
-    char **d = calloc(n + 1, sizeof *d);
-    if (!d)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (!(d[i] = strdup(v[i]))) {
-            strv_free(d);
-            return NULL;
-        }
-    return d;
-}
 
 void hh_check_spec_clear(hh_check_spec_t *s)
 {
@@ -80,7 +55,7 @@ void hh_check_spec_clear(hh_check_spec_t *s)
         free(h->url);
         free(h->method);
         free(h->body);
-        strv_free(h->headers);
+        hlb_strv_free(h->headers);
         free(h->body_match);
         free(h->body_regex);
         free(h->ca_file);
@@ -94,8 +69,8 @@ void hh_check_spec_clear(hh_check_spec_t *s)
         free(s->u.tcp.port);
         break;
     case HH_KIND_EXEC:
-        strv_free(s->u.exec.argv);
-        strv_free(s->u.exec.env);
+        hlb_strv_free(s->u.exec.argv);
+        hlb_strv_free(s->u.exec.env);
         break;
     case HH_KIND_DISK:
         free(s->u.disk.path);
@@ -121,7 +96,7 @@ void hh_service_spec_clear(hh_service_spec_t *s)
     } while (0)
 #define DUPV(f)                                     \
     do {                                            \
-        if (src->f && !(dst->f = strv_dup(src->f))) \
+        if (src->f && !(dst->f = hlb_strv_dup(src->f))) \
             goto oom;                               \
     } while (0)
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "buf.h"
 #include "metrics.pb-c.h"
+#include <hlbus/str.h>
 
 typedef struct {
     size_t n;   /* label pairs */
@@ -534,7 +535,7 @@ static void on_report(hlm_busm_t *b, const char *source, const Hl__MetricsReport
                            : strcmp(s->type, "counter") == 0                      ? HLM_COUNTER
                                                                                   : HLM_UNTYPED;
         bool ok = type != HLM_UNTYPED && hlm_metric_name_valid(s->name) &&
-                  strncmp(s->name, "hl_", 3) == 0 && !reserved(s->name) &&
+                  hlb_has_prefix(s->name, "hl_") && !reserved(s->name) &&
                   s->n_labels < MAX_LABELS && !isnan(s->value);
         const char *kv[2 * MAX_LABELS + 2];
         size_t n = 0;
@@ -594,7 +595,7 @@ void hlm_busm_event(hlm_busm_t *b, const char *topic, const char *source, const 
     } else if (strcmp(prefix, "daemon") == 0 && msg &&
                msg->descriptor == &hl__daemon_status__descriptor) {
         on_daemon(b, rest, (const Hl__DaemonStatus *)msg);
-    } else if (strncmp(topic, "metrics.report.", 15) == 0 && msg &&
+    } else if (hlb_has_prefix(topic, "metrics.report.") && msg &&
                msg->descriptor == &hl__metrics_report__descriptor) {
         on_report(b, source, (const Hl__MetricsReport *)msg);
     }

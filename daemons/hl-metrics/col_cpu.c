@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "collect_int.h"
+#include <hlbus/str.h>
 
 enum { USER, NICE, SYSTEM, IDLE, IOWAIT, IRQ, SOFTIRQ, STEAL, GUEST, GUEST_NICE, NMODES };
 
@@ -42,7 +43,7 @@ int hlm_col_cpu(hlm_collect_t *c, hlm_expo_t *e)
     int bad = 0;
     char *cur = c->file.data, *line;
     while (hlm_next_line(&cur, &line)) {
-        if (strncmp(line, "cpu", 3) != 0)
+        if (!hlb_has_prefix(line, "cpu"))
             continue;
         cpu_line_t cl;
         if (parse_cpu(line, &cl) < 0) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "collect_int.h"
+#include <hlbus/str.h>
 
 int hlm_col_meminfo(hlm_collect_t *c, hlm_expo_t *e)
 {
@@ -67,8 +68,9 @@ int hlm_col_meminfo(hlm_collect_t *c, hlm_expo_t *e)
  * without a regex: /proc/vmstat has a couple of hundred lines. */
 static bool vmstat_wanted(const char *k)
 {
-    return strncmp(k, "oom_kill", 8) == 0 || strncmp(k, "pgpg", 4) == 0 ||
-           strncmp(k, "pswp", 4) == 0 || (strncmp(k, "pg", 2) == 0 && strstr(k + 2, "fault"));
+    const char *after_pg = hlb_after_prefix(k, "pg");
+    return hlb_has_prefix(k, "oom_kill") || hlb_has_prefix(k, "pgpg") ||
+           hlb_has_prefix(k, "pswp") || (after_pg && strstr(after_pg, "fault"));
 }
 
 int hlm_col_vmstat(hlm_collect_t *c, hlm_expo_t *e)

@@ -1,6 +1,7 @@
 #include "collect_int.h"
 #include <errno.h>
 #include <stdarg.h>
+#include <hlbus/clock.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,13 +167,6 @@ bool hlm_col_match(const regex_t *re, bool has, const char *s)
     return has && regexec(re, s, 0, NULL, 0) == 0;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int hlm_collect_run(hlm_collect_t *c, hlm_expo_t *e)
 {
     int failed = 0;
@@ -187,9 +181,9 @@ int hlm_collect_run(hlm_collect_t *c, hlm_expo_t *e)
         if (!st->ran)
             continue;
         c->cur = (hlm_col_id_t)i;
-        double t0 = mono_s();
+        double t0 = hlb_mono_s();
         int rc = collectors[i].fn(c, e);
-        st->seconds = mono_s() - t0;
+        st->seconds = hlb_mono_s() - t0;
         st->ok = rc == 0;
         if (rc < 0) {
             failed++;

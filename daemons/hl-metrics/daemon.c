@@ -102,7 +102,7 @@ static void publish_threshold(hlm_daemon_t *m, const hlm_threshold_t *t, hlm_th_
     Hl__Threshold msg = HL__THRESHOLD__INIT;
     msg.name = (char *)c->name;
     msg.resource = (char *)hlm_resource_name(c->resource);
-    msg.state = act == HLM_TH_FIRE ? HL__THRESHOLD__STATE__FIRING : HL__THRESHOLD__STATE__CLEARED;
+    msg.state = act == HLM_TH_FIRE ? HL__THRESHOLD_STATE__THRESHOLD_FIRING : HL__THRESHOLD_STATE__THRESHOLD_CLEARED;
     msg.value = t->value;
     msg.limit = c->above;
     msg.clear_below = c->clear_below;

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include "sysfile.h"
+#include <hlbus/str.h>
 
 /* The machine's boot time: read once, it does not change. */
 static double boot_time(hlm_buf_t *b)
@@ -18,7 +19,7 @@ static double boot_time(hlm_buf_t *b)
     while (hlm_next_line(&cur, &line)) {
         uint64_t v;
         char *f[3];
-        if (strncmp(line, "btime ", 6) == 0 && hlm_split(line, f, 3) == 2 &&
+        if (hlb_has_prefix(line, "btime ") && hlm_split(line, f, 3) == 2 &&
             hlm_parse_u64(f[1], &v) == 0)
             return cached = (double)v;
     }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <hlbus/str.h>
 
 typedef enum { IN_HIGH, IN_MID, IN_LOW, NINPUTS } input_t;
 
@@ -100,19 +101,16 @@ static const char *const res_names[HLM_RES_COUNT] = {"cpu", "memory", "disk", "l
 
 const char *hlm_resource_name(hlm_resource_t r)
 {
-    return r < HLM_RES_COUNT ? res_names[r] : "?";
+    return hlb_enum_name(res_names, HLM_RES_COUNT, r, "?");
 }
 
 int hlm_resource_parse(const char *s)
 {
-    for (int i = 0; s && i < HLM_RES_COUNT; i++)
-        if (strcmp(s, res_names[i]) == 0)
-            return i;
-    return -EINVAL;
+    return hlb_enum_parse(res_names, HLM_RES_COUNT, s);
 }
 
 const char *hlm_th_state_name(hlm_th_state_t s)
 {
     static const char *const names[HLM_TH_NSTATES] = {"ok", "pending", "firing", "resolving"};
-    return s < HLM_TH_NSTATES ? names[s] : "?";
+    return hlb_enum_name(names, HLM_TH_NSTATES, s, "?");
 }

@@ -98,7 +98,7 @@ char **archive_argv(const char *tar, const char *out, const char *dir, char *con
         free(m);
     }
     if (r < 0 || n == before) {
-        orch_strv_free(v);
+        hlb_strv_free(v);
         return NULL;
     }
     return v;
@@ -197,7 +197,7 @@ int archive_finish(const char *dir, const char *tmp, const char *final, int64_t 
         else if (!drop)
             others++;
     }
-    orch_strv_free(names);
+    hlb_strv_free(names);
     *pruned = gone;
 out:
     close(dfd);

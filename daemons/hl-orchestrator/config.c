@@ -7,6 +7,7 @@
 #include <hlbus/buf.h>
 #include <hlbus/paths.h>
 #include "sdm.h"
+#include <hlbus/str.h>
 
 /* The spec's four phases (1.2.2) with the units that implement them.
  * "Network configuration" is network-online.target: network.target refuses
@@ -47,38 +48,9 @@ static const char *const default_archive_exclude[] = {"/var/lib/hl/cache", "/var
 static const char *const default_stale[] = {"/run/hl/%n.pid", "/run/lock/hl/%n.lock",
                                             "%S/%n.pid", "%S/%n.lock", NULL};
 
-size_t orch_strv_len(char *const *v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    return n;
-}
-
-void orch_strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
-static char **strv_dup(const char *const *v)
-{
-    size_t n = orch_strv_len((char *const *) v);
-    char **out = calloc(n + 1, sizeof *out);
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (!(out[i] = strdup(v[i]))) {
-            orch_strv_free(out);
-            return NULL;
-        }
-    return out;
-}
-
 static void cmd_free(orch_cmd_t *c)
 {
-    orch_strv_free(c->argv);
+    hlb_strv_free(c->argv);
     free(c->text);
     c->argv = NULL;
     c->text = NULL;
@@ -108,12 +80,12 @@ static int parse_strv(const hlb_conf_t *node, const char *path, const char *cons
 {
     const hlb_conf_t *n = hlb_conf_get(node, path);
     if (!n) {
-        *out = strv_dup(def);
+        *out = hlb_strv_dup((char *const *)def);
         return *out ? 0 : -ENOMEM;
     }
     if (hlb_conf_kind(n) != HLB_CONF_SEQ) {
         hlb_diag_add(d, n, "%s: expected a list of strings", path);
-        *out = strv_dup(def);
+        *out = hlb_strv_dup((char *const *)def);
         return -EINVAL;
     }
     size_t cnt = hlb_conf_count(n);
@@ -152,7 +124,7 @@ static int parse_cmd(const hlb_conf_t *n, const char *what, orch_cmd_t *out, hlb
         const char *s = hlb_conf_scalar(hlb_conf_at(n, i));
         if (!s) {
             hlb_diag_add(d, hlb_conf_at(n, i), "%s: arguments must be strings", what);
-            orch_strv_free(v);
+            hlb_strv_free(v);
             return -EINVAL;
         }
         v[i] = strdup(s);
@@ -160,7 +132,7 @@ static int parse_cmd(const hlb_conf_t *n, const char *what, orch_cmd_t *out, hlb
     if (v[0][0] != '/') {
         hlb_diag_add(d, n, "%s: the program must be an absolute path, not \"%s\" (no shell, no PATH)",
                      what, v[0]);
-        orch_strv_free(v);
+        hlb_strv_free(v);
         return -EINVAL;
     }
     out->argv = v;
@@ -366,7 +338,8 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
         rc |= hlb_conf_check_keys(s, keys, d);
     rc |= hlb_conf_str(s, "bus", "system", &str, d);
     c->bus = strdup(str);
-    if (!strncmp(str, "private:", 8) && str[8] != '/') {
+    const char *private_path = hlb_after_prefix(str, "private:");
+    if (private_path && *private_path != '/') {
         hlb_diag_add(d, hlb_conf_get(s, "bus"), "bus: private:PATH needs an absolute PATH");
         rc = -EINVAL;
     }
@@ -536,7 +509,7 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
                                &c->rebuild_timeout_ms, d);
     rc |= parse_strv(rv, "stale_files", default_stale, &c->stale_files, d);
     for (char **v = c->stale_files; v && *v; v++)
-        if ((*v)[0] != '/' && strncmp(*v, "%S/", 3) != 0) {
+        if ((*v)[0] != '/' && !hlb_has_prefix(*v, "%S/")) {
             hlb_diag_add(d, hlb_conf_get(rv, "stale_files"),
                          "stale_files: \"%s\" must be absolute (or start with %%S/)", *v);
             rc = -EINVAL;
@@ -574,22 +547,22 @@ void orch_cfg_destroy(orch_cfg_t **self_p)
     for (size_t i = 0; i < c->n_phases; i++)
         phase_free(&c->phases[i]);
     free(c->phases);
-    orch_strv_free(c->watch);
-    orch_strv_free(c->manage);
+    hlb_strv_free(c->watch);
+    hlb_strv_free(c->manage);
     free(c->job_mode);
-    orch_strv_free(c->expect_ack);
-    orch_strv_free(c->temp_dirs);
+    hlb_strv_free(c->expect_ack);
+    hlb_strv_free(c->temp_dirs);
     free(c->temp_pattern);
     for (size_t i = 0; i < c->n_cleanup_cmds; i++)
         cmd_free(&c->cleanup_cmds[i]);
     free(c->cleanup_cmds);
     free(c->archive_dir);
-    orch_strv_free(c->archive_paths);
-    orch_strv_free(c->archive_exclude);
+    hlb_strv_free(c->archive_paths);
+    hlb_strv_free(c->archive_exclude);
     free(c->tar);
     free(c->instance_state);
     cmd_free(&c->rebuild);
-    orch_strv_free(c->stale_files);
+    hlb_strv_free(c->stale_files);
     free(c);
     *self_p = NULL;
 }
@@ -630,7 +603,7 @@ void orch_cfg_archive_config_dir(orch_cfg_t *c, const char *file)
         free(dir);
         return;
     }
-    size_t n = orch_strv_len(c->archive_paths);
+    size_t n = hlb_strv_len(c->archive_paths);
     for (size_t i = 0; i < n; i++)
         if (!strcmp(c->archive_paths[i], dir)) {
             free(dir);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <hlbus/conf.h>
+#include <hlbus/strv.h>
 
 /* An argv (NULL-terminated) and its text for messages. */
 typedef struct orch_cmd {
@@ -93,5 +94,3 @@ char *orch_expand(const char *pattern, const char *unit, const char *state_root)
 bool orch_cfg_manages(const orch_cfg_t *c, const char *unit);
 /* The phase index (0-based) of UNIT, or -1. */
 int orch_cfg_phase_of(const orch_cfg_t *c, const char *unit);
-size_t orch_strv_len(char *const *v);
-void orch_strv_free(char **v);

@@ -5,7 +5,7 @@
 
 /* Up to N lines of UNIT's journal in this boot (its own output and systemd's
  * messages about it), oldest first, each "HH:MM:SS ident[pid]: message",
- * NULL-terminated; the caller frees with orch_strv_free(). USER: the unit
+ * NULL-terminated; the caller frees with hlb_strv_free(). USER: the unit
  * belongs to the user manager. NULL when the journal cannot be opened. */
 char **journal_tail(const char *unit, size_t n, bool user);
 

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
+#include <hlbus/str.h>
 
 static const char *const lc_names[] = {"starting", "ready", "failed", "shutting-down", "stopped"};
 
@@ -124,9 +125,9 @@ static void on_unit_changed(sdm_t *m, sdm_unit_t *u, bool settled, void *arg)
 static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
 {
     orch_t *o = arg;
-    if (!strncmp(ev->topic, "health.", 7))
+    if (hlb_has_prefix(ev->topic, "health."))
         health_event(o, ev);
-    else if (!strncmp(ev->topic, "lifecycle.ack.", 14))
+    else if (hlb_has_prefix(ev->topic, "lifecycle.ack."))
         shutdown_ack(o, ev);
 }
 

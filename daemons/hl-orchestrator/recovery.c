@@ -131,7 +131,7 @@ static void recovery_free(recovery_t *r)
     free(r->unit);
     free(r->type);
     free(r->reason);
-    orch_strv_free(r->log);
+    hlb_strv_free(r->log);
     free(r->error);
     free(r->transient);
     free(r->fail_unit);
@@ -280,7 +280,7 @@ static void do_rebuild(recovery_t *r)
 {
     orch_t *o = r->o;
     const orch_cmd_t *c = &o->cfg->rebuild;
-    size_t n = orch_strv_len(c->argv);
+    size_t n = hlb_strv_len(c->argv);
     char **argv = calloc(n + 1, sizeof *argv);
     int rc = argv ? 0 : -ENOMEM;
     for (size_t i = 0; i < n && rc == 0; i++)
@@ -301,7 +301,7 @@ static void do_rebuild(recovery_t *r)
     } else {
         fail_step(r, "rebuild-failed", NULL, "rebuild: cannot run `%s`: %s", c->text, strerror(-rc));
     }
-    orch_strv_free(argv);
+    hlb_strv_free(argv);
     if (rc != 0)
         next_step(r);
 }

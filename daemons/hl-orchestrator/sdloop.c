@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <time.h>
+#include <hlbus/clock.h>
 #include <hlbus/log.h>
 
 /* Bound on messages handled per wake-up, so a flood of signals cannot starve
@@ -28,13 +29,6 @@ struct sdloop {
     bool in_kick;
     uint64_t dispatched;
 };
-
-static uint64_t mono_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static void sdloop_unregister(sdloop_t *s)
 {
@@ -107,7 +101,7 @@ static void sdloop_rearm(sdloop_t *s)
     s->timer_at = until;
     if (until == UINT64_MAX)
         return;
-    uint64_t now = mono_usec();
+    uint64_t now = hlb_mono_us();
     size_t delay_ms = until > now ? (size_t) ((until - now + 999) / 1000) : 0;
     s->timer = zloop_timer(s->loop, delay_ms, 1, on_timer, s);
 }

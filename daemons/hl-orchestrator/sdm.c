@@ -18,6 +18,7 @@
 #include <systemd/sd-bus.h>
 #include <hlbus/log.h>
 #include "sdloop.h"
+#include <hlbus/str.h>
 
 #define SD_DEST "org.freedesktop.systemd1"
 #define SD_PATH "/org/freedesktop/systemd1"
@@ -796,7 +797,8 @@ static int sdm_open_bus(sdm_t *m, sd_bus **out)
          * system without a bus daemon (root only; a user manager's is
          * $XDG_RUNTIME_DIR/systemd/private). Any other string is the
          * address of a bus. */
-        bool direct = !strncmp(m->spec, "private", 7) && (!m->spec[7] || m->spec[7] == ':');
+        const char *after = hlb_after_prefix(m->spec, "private");
+        bool direct = after && (!*after || *after == ':');
         char *addr = NULL;
         if (!direct)
             addr = strdup(m->spec);

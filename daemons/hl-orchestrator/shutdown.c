@@ -47,27 +47,13 @@ typedef struct strv {
 
 static void strv_push(strv_t *s, const char *x)
 {
-    char **v = realloc(s->v, (s->n + 2) * sizeof *v);
-    if (!v)
-        return;
-    s->v = v;
-    s->v[s->n] = strdup(x ? x : "");
-    if (s->v[s->n])
+    if (hlb_strv_push(&s->v, x) == 0)
         s->n++;
-    s->v[s->n] = NULL;
-}
-
-static bool strv_has(const strv_t *s, const char *x)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (!strcmp(s->v[i], x))
-            return true;
-    return false;
 }
 
 static void strv_clear(strv_t *s)
 {
-    orch_strv_free(s->v);
+    hlb_strv_free(s->v);
     s->v = NULL;
     s->n = 0;
 }
@@ -172,7 +158,7 @@ static void step_done(shutdown_t *s, const char *outcome, const char *fmt, ...)
 static void hooks_check(shutdown_t *s)
 {
     for (char **e = s->cfg->expect_ack; e && *e; e++)
-        if (!strv_has(&s->acked, *e))
+        if (!hlb_strv_contains(s->acked.v, *e))
             return;
     step_done(s, "ok", "%zu acknowledgement%s", s->acked.n, s->acked.n == 1 ? "" : "s");
 }
@@ -182,7 +168,7 @@ static int on_hooks_timeout(zloop_t *loop, int timer_id, void *arg)
     shutdown_t *s = arg;
     s->timer = -1;
     for (char **e = s->cfg->expect_ack; e && *e; e++)
-        if (!strv_has(&s->acked, *e))
+        if (!hlb_strv_contains(s->acked.v, *e))
             strv_push(&s->missing, *e);
     hlb_buf_t b = {0};
     for (size_t i = 0; i < s->missing.n; i++)
@@ -196,7 +182,7 @@ static int on_hooks_timeout(zloop_t *loop, int timer_id, void *arg)
 
 static void run_hooks(shutdown_t *s)
 {
-    size_t n = orch_strv_len(s->cfg->expect_ack);
+    size_t n = hlb_strv_len(s->cfg->expect_ack);
     uint64_t deadline = hlb_now_us() + (uint64_t) s->cfg->ack_timeout_ms * 1000ULL;
     notice(s, "pre-shutdown", deadline, s->cfg->expect_ack, n);
     if (n == 0) {
@@ -234,7 +220,7 @@ void shutdown_ack(orch_t *o, const hlb_event_t *ev)
     /* Only an answer to this shutdown's notice counts: the bus replays old
      * acknowledgements from its last-value cache. */
     if (s && s->running && id == s->id && daemon && hlb_name_valid(daemon) &&
-        !strv_has(&s->acked, daemon)) {
+        !hlb_strv_contains(s->acked.v, daemon)) {
         strv_push(&s->acked, daemon);
         if (ok)
             hlb_info("shutdown: %s acknowledged%s%s", daemon, detail ? ": " : "", detail ? detail : "");
@@ -480,7 +466,7 @@ static void on_tar_job(sdm_t *m, sdm_unit_t *u, const char *result, const char *
                            &s->archive_bytes);
     for (char **p = pruned; p && *p; p++)
         strv_push(&s->pruned, *p);
-    orch_strv_free(pruned);
+    hlb_strv_free(pruned);
     if (r < 0) {
         archive_end(s, "failed", "cannot put the archive in place");
         return;
@@ -553,7 +539,7 @@ static void run_archive(shutdown_t *s)
     r = s->archive_unit ? sdm_run(s->o->sdm, s->archive_unit, "hl-orchestrator state archive", argv,
                                   (uint64_t) s->cfg->archive_timeout_ms * 1000ULL, on_tar_job, s)
                         : -ENOMEM;
-    orch_strv_free(argv);
+    hlb_strv_free(argv);
     if (r < 0) {
         step_done(s, "failed", "cannot run tar: %s", strerror(-r));
         return;

@@ -119,7 +119,7 @@ static Hl__UnitFailure *failure_build(orch_t *o, const char *unit, const char *r
     }
     const health_t *h = service ? health_get(o, service) : NULL;
     f.health = h ? h->state : "";
-    f.n_journal = orch_strv_len(lines);
+    f.n_journal = hlb_strv_len(lines);
     f.journal = lines;
     Hl__UnitFailure *copy = (Hl__UnitFailure *) orch_proto_copy(&f.base);
     free(service);
@@ -133,7 +133,7 @@ Hl__UnitFailure *units_failure(orch_t *o, const char *unit, const char *reason,
     if (o->cfg->journal_lines > 0)
         lines = journal_tail(unit, (size_t) o->cfg->journal_lines, o->cfg->user_manager);
     Hl__UnitFailure *f = failure_build(o, unit, reason, summary, job_result, phase, lines);
-    orch_strv_free(lines);
+    hlb_strv_free(lines);
     return f;
 }
 
@@ -159,7 +159,7 @@ static void on_collected(char **lines, void *arg)
     Hl__UnitFailure *f = w->f;
     if (f && lines) {
         f->journal = lines;
-        f->n_journal = orch_strv_len(lines);
+        f->n_journal = hlb_strv_len(lines);
         Hl__UnitFailure *copy = (Hl__UnitFailure *) orch_proto_copy(&f->base);
         f->journal = NULL;
         f->n_journal = 0;
@@ -168,7 +168,7 @@ static void on_collected(char **lines, void *arg)
             f = copy;
         }
     }
-    orch_strv_free(lines);
+    hlb_strv_free(lines);
     w->fn(f, w->arg);
     free(w);
 }

@@ -17,6 +17,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include <hlbus/clock.h>
 
 #include "cred.h"
 #include "listener.h"
@@ -138,20 +139,6 @@ struct stdio_relay {
 };
 
 /* ---------------------------------------------------------------- helpers */
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static uint64_t real_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void rlog(stdio_relay_t *r, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -509,7 +496,7 @@ static int client_flush(stdio_relay_t *r, client_t *c)
                 if (errno == EAGAIN || errno == EWOULDBLOCK) {
                     c->blocked = true;
                     if (!c->blocked_since)
-                        c->blocked_since = mono_us();
+                        c->blocked_since = hlb_mono_us();
                     client_set_events(r, c);
                     return 0;
                 }
@@ -563,7 +550,7 @@ static int client_flush(stdio_relay_t *r, client_t *c)
         if (sent < total) {
             /* It took something: a new episode of being full starts now. */
             c->blocked = true;
-            c->blocked_since = mono_us();
+            c->blocked_since = hlb_mono_us();
             client_set_events(r, c);
             return 0;
         }
@@ -636,7 +623,7 @@ static void client_drop(stdio_relay_t *r, client_t *c, const char *reason)
     client_set_state(c, C_DRAIN);
     shutdown(c->fd, SHUT_RD);
     c->reading = false;
-    pending_add(r, c, mono_us() + (uint64_t)r->conf.drain_timeout_ms * 1000u);
+    pending_add(r, c, hlb_mono_us() + (uint64_t)r->conf.drain_timeout_ms * 1000u);
     client_pump(r, c);
 }
 
@@ -702,7 +689,7 @@ static bool chan_may_read(stdio_relay_t *r, channel_t *ch, uint64_t now, uint64_
 static void chan_update_pause(stdio_relay_t *r, channel_t *ch)
 {
     uint64_t due = 0;
-    bool pause = !chan_may_read(r, ch, mono_us(), &due);
+    bool pause = !chan_may_read(r, ch, hlb_mono_us(), &due);
     ch->stall_due_us = due;
     if (pause == ch->paused)
         return;
@@ -737,7 +724,7 @@ static void chan_advanced(stdio_relay_t *r, channel_t *ch)
     chan_update_pause(r, ch);
     if (ch->publish && r->hooks.data && !ch->ev_due_us) {
         uint64_t due = ch->ev_last_us + (uint64_t)r->conf.event_interval_ms * 1000u;
-        uint64_t now = mono_us();
+        uint64_t now = hlb_mono_us();
         ch->ev_due_us = due > now ? due : now;
     }
 }
@@ -908,7 +895,7 @@ static void accept_one(stdio_relay_t *r, listener_t *l, int fd)
         r->n_hello++;
         c->reading = true;
         client_set_events(r, c);
-        pending_add(r, c, mono_us() + (uint64_t)r->conf.hello_timeout_ms * 1000u);
+        pending_add(r, c, hlb_mono_us() + (uint64_t)r->conf.hello_timeout_ms * 1000u);
         return;
     }
     channel_t *ch = l->ch;
@@ -1146,7 +1133,7 @@ static void client_ready(stdio_relay_t *r, client_t *c, uint32_t ev)
 /* Expired deadlines and due events; returns the next deadline (0: none). */
 static uint64_t run_timers(stdio_relay_t *r)
 {
-    uint64_t now = mono_us(), next = 0;
+    uint64_t now = hlb_mono_us(), next = 0;
     for (client_t *c = r->pending, *n; c; c = n) {
         n = c->pnext;
         if (c->deadline_us > now) {
@@ -1303,7 +1290,7 @@ void stdio_relay_shutdown(stdio_relay_t *r, const char *reason)
 
 static uint64_t new_stream_id(stdio_relay_t *r)
 {
-    uint64_t s = real_us();
+    uint64_t s = hlb_now_us();
     if (s <= r->last_stream)
         s = r->last_stream + 1;
     r->last_stream = s;

@@ -417,20 +417,3 @@ const ProtobufCMessage *hlb_decoder_body(hlb_decoder_t *d, const ProtobufCMessag
     }
     return m;
 }
-
-static uint64_t clock_us(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-uint64_t hlb_now_us(void)
-{
-    return clock_us(CLOCK_REALTIME);
-}
-
-uint64_t hlb_mono_us(void)
-{
-    return clock_us(CLOCK_MONOTONIC);
-}

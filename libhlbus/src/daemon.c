@@ -3,6 +3,7 @@
 
 #include "hlbus/buf.h"
 #include "hlbus/codec.h"
+#include "hlbus/confschema.h"
 #include "hlbus/log.h"
 #include "hlbus/paths.h"
 
@@ -50,6 +51,8 @@ struct hlb_daemon {
     const char *state;
     sub_slot_t subs[MAX_SUBS];
     int nsubs;
+    bool reloading;       /* inside a reload's configure (apply) */
+    char **restart_keys;  /* keys the running reload could not apply */
 };
 
 zloop_t *hlb_daemon_loop(hlb_daemon_t *d) { return d->loop; }
@@ -58,6 +61,39 @@ hlb_server_t *hlb_daemon_server(hlb_daemon_t *d) { return d->server; }
 const char *hlb_daemon_name(const hlb_daemon_t *d) { return d->ops->name; }
 const char *hlb_daemon_runtime_dir(const hlb_daemon_t *d) { return d->runtime_dir; }
 const hlb_conf_t *hlb_daemon_conf(const hlb_daemon_t *d) { return d->conf; }
+bool hlb_daemon_reloading(const hlb_daemon_t *d) { return d->reloading; }
+
+void hlb_daemon_restart_needed(hlb_daemon_t *d, const char *key)
+{
+    size_t n = 0;
+    while (d->restart_keys && d->restart_keys[n])
+        n++;
+    char **v = realloc(d->restart_keys, (n + 2) * sizeof *v);
+    if (!v)
+        abort();
+    v[n] = strdup(key);
+    v[n + 1] = NULL;
+    d->restart_keys = v;
+}
+
+static void clear_restart_keys(hlb_daemon_t *d)
+{
+    for (size_t i = 0; d->restart_keys && d->restart_keys[i]; i++)
+        free(d->restart_keys[i]);
+    free(d->restart_keys);
+    d->restart_keys = NULL;
+}
+
+/* "hl-bus.hwm, hl-bus.stats_depth", or NULL when the reload applied all. */
+static char *restart_list(const hlb_daemon_t *d)
+{
+    if (!d->restart_keys || !d->restart_keys[0])
+        return NULL;
+    hlb_buf_t b = {0};
+    for (size_t i = 0; d->restart_keys[i]; i++)
+        hlb_buf_printf(&b, "%s%s", i ? ", " : "", d->restart_keys[i]);
+    return hlb_buf_steal(&b);
+}
 uint64_t hlb_daemon_started_us(const hlb_daemon_t *d) { return d->started_us; }
 
 static void fill_status(hlb_daemon_t *d, Hl__DaemonStatus *st)
@@ -124,12 +160,14 @@ static int load_config(hlb_daemon_t *d, bool apply, hlb_diag_t *diag)
     if (!conf)
         return -EINVAL;
     const hlb_conf_t *section = hlb_conf_get(conf, d->ops->name);
-    int rc = 0;
+    /* The file is shared: every daemon refuses a section none of them reads,
+     * so a misspelt one cannot pass unnoticed. */
+    int rc = hlb_conf_check_sections(conf, diag);
     /* Settings every daemon shares live at the top level. */
     static const char *const common[] = {"level", NULL};
     const hlb_conf_t *logs = hlb_conf_get(conf, "log");
-    if (logs)
-        rc = hlb_conf_check_keys(logs, common, diag);
+    if (logs && hlb_conf_check_keys(logs, common, diag) < 0)
+        rc = -EINVAL;
     const char *lvl;
     hlb_conf_str(conf, "log.level", NULL, &lvl, diag);
     if (lvl && hlb_log_level_parse(lvl) < 0) {
@@ -151,8 +189,11 @@ static int load_config(hlb_daemon_t *d, bool apply, hlb_diag_t *diag)
         rc = d->ops->configure(d, conf, section, true, diag, d->arg);
     if (rc == 0 && diag->errors)
         rc = -EINVAL;
-    if (rc == 0 && apply && d->ops->configure)
+    if (rc == 0 && apply && d->ops->configure) {
+        d->reloading = d->conf != NULL;
         rc = d->ops->configure(d, conf, section, false, diag, d->arg);
+        d->reloading = false;
+    }
     if (rc < 0 || !apply) {
         hlb_conf_destroy(&conf);
         return rc;
@@ -169,12 +210,19 @@ static int load_config(hlb_daemon_t *d, bool apply, hlb_diag_t *diag)
 static int reload(hlb_daemon_t *d, hlb_diag_t *diag)
 {
     sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)hlb_mono_us());
+    clear_restart_keys(d);
     int rc = load_config(d, true, diag);
+    char *restart = rc < 0 ? NULL : restart_list(d);
     if (rc < 0)
         hlb_err("reload failed, keeping the running config:\n%s",
                 diag->text ? diag->text : "unknown error");
+    else if (restart)
+        hlb_warn("configuration reloaded from %s; restart needed for %s (the running values "
+                 "stay until then)",
+                 d->config_path, restart);
     else
         hlb_info("configuration reloaded from %s", d->config_path);
+    free(restart);
     sd_notify(0, "READY=1");
     publish_state(d, d->ready ? "running" : "starting");
     return rc;
@@ -200,10 +248,27 @@ static void m_status(hlb_request_t *req, hlb_reply_t *reply, void *arg)
 
 static void m_reload(hlb_request_t *req, hlb_reply_t *reply, void *arg)
 {
+    hlb_daemon_t *d = arg;
     hlb_diag_t diag = {0};
-    if (reload(arg, &diag) < 0)
+    if (reload(d, &diag) < 0) {
         hlb_reply_error(reply, EINVAL, "config rejected, old config kept:\n%s",
                         diag.text ? diag.text : "");
+    } else {
+        char *restart = restart_list(d);
+        hlb_map_t *m = hlb_map_new();
+        hlb_map_str(m, "reloaded", d->config_path);
+        if (restart) {
+            char *msg = NULL;
+            if (asprintf(&msg, "restart needed for %s", restart) < 0)
+                msg = NULL;
+            hlb_map_str(m, "restart_needed", restart);
+            hlb_map_str(m, "message", msg ? msg : restart);
+            free(msg);
+        }
+        hlb_reply_map(reply, m);
+        hlb_map_destroy(&m);
+        free(restart);
+    }
     hlb_diag_free(&diag);
 }
 
@@ -458,6 +523,7 @@ out:
     hlb_pub_destroy(&d.pub);
     zloop_destroy(&d.loop);
     hlb_conf_destroy(&d.conf);
+    clear_restart_keys(&d);
     free(d.status);
     if (d.sigfd >= 0)
         close(d.sigfd);

@@ -2,8 +2,10 @@
  * descriptors) and msgpack values. Output is always valid JSON, whatever the
  * bytes: this is what hlctl prints from an untrusted bus. */
 #include "hlbus/buf.h"
+#include "hlbus/json.h"
 #include "hlbus/codec.h"
 #include "hlbus/map.h"
+#include "hlbus/topics.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -146,12 +148,14 @@ static void json_field_value(hlb_buf_t *b, const ProtobufCFieldDescriptor *f, co
         hlb_buf_puts(b, *(const protobuf_c_boolean *)p ? "true" : "false");
         break;
     case PROTOBUF_C_TYPE_ENUM: {
+        /* the state's word (topics.h), as people and scripts read it */
         const ProtobufCEnumDescriptor *ed = f->descriptor;
-        const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, *(const int *)p);
-        if (ev)
-            hlb_json_str(b, ev->name, strlen(ev->name));
-        else
+        if (protobuf_c_enum_descriptor_get_value(ed, *(const int *)p)) {
+            const char *w = hlb_pb_enum_word(ed, *(const int *)p);
+            hlb_json_str(b, w, strlen(w));
+        } else {
             hlb_buf_printf(b, "%d", *(const int *)p);
+        }
         break;
     }
     case PROTOBUF_C_TYPE_STRING: {

@@ -2,8 +2,10 @@
 #include "hlbus/log.h"
 
 #include "hlbus/buf.h"
+#include "hlbus/json.h"
 #include "hlbus/codec.h"
 #include "hlbus/pub.h"
+#include "hlbus/str.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -32,9 +34,9 @@ int hlb_log_level_parse(const char *name)
 {
     if (!name)
         return -EINVAL;
-    for (int i = 0; i < 8; i++)
-        if (strcasecmp(name, names[i]) == 0)
-            return i;
+    int i = hlb_enum_parse_case(names, HLB_NELEMS(names), name);
+    if (i >= 0)
+        return i;
     if (strcasecmp(name, "err") == 0)
         return LOG_ERR;
     if (strcasecmp(name, "warn") == 0)
@@ -44,7 +46,7 @@ int hlb_log_level_parse(const char *name)
 
 const char *hlb_log_level_name(int level)
 {
-    return level >= 0 && level < 8 ? names[level] : "info";
+    return hlb_enum_name(names, HLB_NELEMS(names), level, "info");
 }
 
 /* journald sets JOURNAL_STREAM to the device:inode of the stream it gave us

@@ -3,8 +3,7 @@
 # main process (no shell left behind), refuses what it cannot run safely.
 set -u
 R=${1:?hl-service-runner}
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED (line ${BASH_LINENO[0]}): $*" >&2; fi; }
+. "$(dirname "$0")/../common/lib.sh"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 run() { env -i PATH=/usr/bin:/bin HOME="$dir" "$@"; }
@@ -31,5 +30,4 @@ out=$(env -i PATH=/usr/bin:/bin HL_SERVICE_COMMAND='sh -c "echo \$\$; exit 7"' "
 ok test "$(grep -x '[0-9][0-9]*' <<<"$out")" = "$(sed -n 's/^runner //p' <<<"$out")"
 ok grep -qx "rc 7" <<<"$out"
 run HL_SERVICE_COMMAND='no-such-program x' "$R" web 2>/dev/null; ok test $? = 127
-echo "service-runner: $pass passed, $fail failed"
-[ $fail = 0 ]
+checks_done service-runner

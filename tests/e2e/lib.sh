@@ -87,15 +87,12 @@ e2e__descendants() {
 e2e__comm() { cat /proc/"$1"/comm 2>/dev/null; }
 e2e__starttime() { awk '{ print $22 }' /proc/"$1"/stat 2>/dev/null; }
 
-# Polls CMD until it succeeds or SECONDS pass: waiting for an event we cannot
-# be told about, with a deadline. e2e__poll SECONDS CMD...
-e2e__poll() {
-  local end=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -ge "$end" ] && return 1
-    sleep 0.05
-  done
-}
+# wait_for SECONDS CMD... (waiting, with a deadline, for an event we cannot be
+# told about), ok, skip: the shared test library.
+# shellcheck source=../common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh"
+# The old name, for branches written before tests/common/lib.sh.
+e2e__poll() { wait_for "$@"; }
 
 # Snapshot of the host's /run that the container must leave as it was: its
 # entries, and /run/systemd three levels down (where a careless nspawn would
@@ -234,13 +231,13 @@ e2e_stop() {
     [ "$(e2e__starttime "$E2E_NSPAWN")" = "${E2E_NSPAWN_START:-}" ]; then
     [ -n "$quiet" ] && e2e_log "stopping container $E2E_MACHINE left by an earlier run"
     kill -TERM "$E2E_NSPAWN" 2>/dev/null
-    if ! e2e__poll 30 bash -c "! kill -0 $E2E_NSPAWN"; then
+    if ! wait_for 30 bash -c "! kill -0 $E2E_NSPAWN"; then
       e2e_log "container $E2E_MACHINE did not power off in 30 s: killing it"
       kill -KILL "$E2E_NSPAWN" 2>/dev/null
       # An orphaned container init would run on: killing it ends its PID
       # namespace, every process inside with it.
       [ "$(e2e__starttime "$E2E_PID1")" = "${E2E_PID1_START:-}" ] && kill -KILL "$E2E_PID1" 2>/dev/null
-      e2e__poll 10 bash -c "! kill -0 $E2E_NSPAWN" || e2e_die "cannot kill nspawn $E2E_NSPAWN"
+      wait_for 10 bash -c "! kill -0 $E2E_NSPAWN" || e2e_die "cannot kill nspawn $E2E_NSPAWN"
     fi
   fi
   # A container init whose nspawn was killed from outside runs on, orphaned.
@@ -248,10 +245,10 @@ e2e_stop() {
     [ "$(e2e__starttime "$E2E_PID1")" = "${E2E_PID1_START:-}" ]; then
     e2e_log "killing the orphaned init of $E2E_MACHINE"
     kill -KILL "$E2E_PID1" 2>/dev/null
-    e2e__poll 10 bash -c "! kill -0 $E2E_PID1" || e2e_die "cannot kill $E2E_PID1"
+    wait_for 10 bash -c "! kill -0 $E2E_PID1" || e2e_die "cannot kill $E2E_PID1"
   fi
   # The wrapper (timeout, when there is one) ends with its child.
-  e2e__poll 10 bash -c "! kill -0 $E2E_LEADER 2>/dev/null" || true
+  wait_for 10 bash -c "! kill -0 $E2E_LEADER 2>/dev/null" || true
   rm -f "$E2E_STATE"
   local rc=0
   if [ -r "$E2E_DIR/run-before" ]; then
@@ -296,7 +293,7 @@ e2e_wait_unit_active() {
 # Waits until UNIT's property PROP has VALUE. e2e_wait_prop UNIT PROP VALUE [S]
 e2e_wait_prop() {
   local unit=$1 prop=$2 want=$3
-  e2e__poll "${4:-30}" bash -c '[ "$(nsenter -t '"$E2E_PID1"' -a -- systemctl show -P '"$prop $unit"')" = "$1" ]' _ "$want"
+  wait_for "${4:-30}" bash -c '[ "$(nsenter -t '"$E2E_PID1"' -a -- systemctl show -P '"$prop $unit"')" = "$1" ]' _ "$want"
 }
 
 # Waits until UNIT runs a main process other than OLD_PID (a restart) and is
@@ -335,10 +332,10 @@ e2e_journal_cursor() {
 # "UNIT: ..." lines and the process's own "NAME[PID]: ..." lines.)
 e2e_wait_journal() {
   if [ -n "${4:-}" ]; then
-    e2e__poll "${3:-30}" bash -c 'nsenter -t '"$E2E_PID1"' -a -- journalctl --no-pager -q --after-cursor="$3" |
+    wait_for "${3:-30}" bash -c 'nsenter -t '"$E2E_PID1"' -a -- journalctl --no-pager -q --after-cursor="$3" |
       grep -F -e "$1:" -e "${1%.*}[" | grep -Eq "$2"' _ "$1" "$2" "$4"
   else
-    e2e__poll "${3:-30}" bash -c 'nsenter -t '"$E2E_PID1"' -a -- journalctl --no-pager -q -u "$1" | grep -Eq "$2"' _ "$1" "$2"
+    wait_for "${3:-30}" bash -c 'nsenter -t '"$E2E_PID1"' -a -- journalctl --no-pager -q -u "$1" | grep -Eq "$2"' _ "$1" "$2"
   fi
 }
 

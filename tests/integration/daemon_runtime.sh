@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
 # The daemon runtime through hl-bus and hlctl: flags, --check-config with
 # file:line errors, SIGHUP reload keeping the old config on error, clean stop.
-. "${HL_SOURCE_DIR:?}/tests/common/wait.sh"
+. "${HL_SOURCE_DIR:?}/tests/common/lib.sh"
 set -u
 B=${HL_BUILD_DIR:?}/daemons
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $*" >&2; fi; }
 dir=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
@@ -76,5 +74,4 @@ out=$(hlctl pub test.x hi 2>&1); rc=$?
 ok test $rc = 2
 ok grep -q "hl-bus is not running" <<<"$out"
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+checks_done

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
 #include "hlbus.pb-c.h"
+#include "clock.h" /* hlb_now_us, hlb_mono_us: stamps in envelopes */
 
 /* Largest frame any hlbus socket accepts (ZMQ_MAXMSGSIZE). */
 #define HLB_MAX_MSG (1024 * 1024)
@@ -68,6 +69,3 @@ void hlb_decoder_reset(hlb_decoder_t *d);
 const ProtobufCMessage *hlb_decoder_body(hlb_decoder_t *d, const ProtobufCMessageDescriptor *desc,
                                          const void *data, size_t len);
 
-/* Microseconds since the Unix epoch (CLOCK_REALTIME) and monotonic. */
-uint64_t hlb_now_us(void);
-uint64_t hlb_mono_us(void);

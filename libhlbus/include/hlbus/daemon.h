@@ -47,6 +47,11 @@ hlb_server_t *hlb_daemon_server(hlb_daemon_t *d);
 const char *hlb_daemon_name(const hlb_daemon_t *d);
 const char *hlb_daemon_runtime_dir(const hlb_daemon_t *d);
 const hlb_conf_t *hlb_daemon_conf(const hlb_daemon_t *d);
+/* True inside configure() when it applies a reload (not the first config). */
+bool hlb_daemon_reloading(const hlb_daemon_t *d);
+/* Called by configure() on a reload for each changed KEY ("hl-bus.hwm") that
+ * only a restart applies: the reload's log line and its ctl reply name them. */
+void hlb_daemon_restart_needed(hlb_daemon_t *d, const char *key);
 uint64_t hlb_daemon_started_us(const hlb_daemon_t *d);
 /* sd_notify READY=1 (once) and publishes daemon.<name> state "running". */
 void hlb_daemon_ready(hlb_daemon_t *d);

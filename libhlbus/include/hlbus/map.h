@@ -26,13 +26,8 @@ size_t hlb_map_size(const hlb_map_t *m);
 /* The packed map; the pointer stays valid until the map changes or dies. */
 const void *hlb_map_data(hlb_map_t *m, size_t *len);
 
-/* Whether DATA is exactly one complete msgpack value, nested at most 32
- * deep, whose arrays and maps claim no more elements than the bytes left
- * could hold. msgpack-c allocates a container's elements from the count in
- * its header before it reads them, so 5 bytes claiming 2^27 elements cost
- * 4 GiB: check untrusted bytes with this before unpacking them (the map view
- * and the JSON printer do). 0 or -EINVAL. */
-int hlb_msgpack_check(const void *data, size_t len);
+/* hlb_msgpack_check: the guard to call before unpacking untrusted bytes. */
+#include "msgpack_check.h"
 
 /* A decoded msgpack map to read from. */
 typedef struct hlb_mpview hlb_mpview_t;

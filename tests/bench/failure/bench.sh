@@ -50,9 +50,9 @@ e2e_hlctl call hl-failure reload >/dev/null
 # the orchestrator watches fl-victim from its next start: a kill, restarted by systemd
 e2e_kill9 hl-orchestrator.service
 e2e_wait_restarted hl-orchestrator.service 0 30 >/dev/null
-e2e__poll 60 e2e_hlctl phases || e2e_die "the orchestrator did not get ready again"
+wait_for 60 e2e_hlctl phases || e2e_die "the orchestrator did not get ready again"
 e2e_exec systemctl start fl-victim.service
-e2e__poll 30 e2e_hlctl health fl-victim || e2e_die "fl-victim is not healthy"
+wait_for 30 e2e_hlctl health fl-victim || e2e_die "fl-victim is not healthy"
 
 # Monit, 1 s cycle, on the same process; its hooks put the time they run on
 # the bus, where fl-bench reads them beside hl-failure's events.

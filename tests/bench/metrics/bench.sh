@@ -17,6 +17,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 HL_SOURCE_DIR=${HL_SOURCE_DIR:-$(cd "$here/../../.." && pwd)}
 HL_BUILD_DIR=${HL_BUILD_DIR:-$HL_SOURCE_DIR/build}
+. "$HL_SOURCE_DIR/tests/common/lib.sh"
 N=${1:-${HL_BENCH_SCRAPES:-300}}
 WINDOW=${HL_BENCH_WINDOW:-10}
 B=$HL_BUILD_DIR/daemons
@@ -25,7 +26,6 @@ dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
-wait_for() { local d=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $d ] && return 1; sleep 0.05; done; }
 hlctl() { "$B/hlctl/hlctl" --runtime-dir "$dir" "$@"; }
 
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }

@@ -36,7 +36,7 @@ ct_sh() { ct /bin/bash -euo pipefail -c "$1"; }
 ct_wait_for() {
     local what=$1 deadline=$2
     shift 2
-    e2e__poll "$deadline" "$@" || ct_fail "timed out after ${deadline}s waiting for: $what"
+    wait_for "$deadline" "$@" || ct_fail "timed out after ${deadline}s waiting for: $what"
 }
 
 ct_boot() {

@@ -37,11 +37,11 @@ tap=$(mktemp)
 e2e_hlctl sub --wait 10000 test.e2e. >"$tap" 2>&1 &
 tap_pid=$!
 tap_ready() { e2e_hlctl pub test.e2e.ready x >/dev/null; grep -q test.e2e.ready "$tap"; }
-e2e_ok e2e__poll 10 tap_ready
+e2e_ok wait_for 10 tap_ready
 e2e_ok as nobody "$hlctl" sub --count 1 --wait 5000 test.tick
 as nobody "$hlctl" pub test.e2e.nobody from-nobody >/dev/null 2>&1
 e2e_ok as e2e-member "$hlctl" pub test.e2e.member from-member
-e2e_ok e2e__poll 10 grep -q from-member "$tap"
+e2e_ok wait_for 10 grep -q from-member "$tap"
 e2e_ok bash -c "! grep -q from-nobody '$tap'"
 kill "$tap_pid" 2>/dev/null; wait "$tap_pid" 2>/dev/null; rm -f "$tap"
 # Calling a daemon needs group hl (ctl sockets 0660) ...

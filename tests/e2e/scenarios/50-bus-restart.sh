@@ -35,7 +35,7 @@ e2e_exec systemctl reset-failed e2e-tap.service 2>/dev/null
 e2e_exec rm -f /run/e2e-tap.out /run/e2e-tap.err
 e2e_ok e2e_exec systemd-run --quiet --unit=e2e-tap --property=StandardOutput=file:/run/e2e-tap.out \
   --property=StandardError=file:/run/e2e-tap.err "$E2E_BINDIR/hlctl" sub --stats test.tick
-e2e_ok e2e__poll 10 bash -c "[ \$(nsenter -t $E2E_PID1 -a -- grep -c hl-testd /run/e2e-tap.out) -ge 20 ]"
+e2e_ok wait_for 10 bash -c "[ \$(nsenter -t $E2E_PID1 -a -- grep -c hl-testd /run/e2e-tap.out) -ge 20 ]"
 
 for how in restart kill9; do
   bus_pid=$(e2e_main_pid hl-bus.service)
@@ -48,7 +48,7 @@ for how in restart kill9; do
   e2e_ok e2e_wait_restarted hl-bus.service "$bus_pid" >/dev/null
   e2e_ok test "$(e2e_prop hl-bus.service StatusText)" = "proxying (socket-activated)"
   # the stream reaches the subscriber again, well past the restart
-  e2e_ok e2e__poll 20 tap_past $((seq_now + 50))
+  e2e_ok wait_for 20 tap_past $((seq_now + 50))
 done
 
 e2e_ok e2e_exec systemctl stop e2e-tap.service

@@ -7,7 +7,6 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 e2e_scenario hl-health.service hl-orchestrator.service hl-daemon.service claude-code.service
 control() { e2e_exec curl -sf -o /dev/null -X POST "http://127.0.0.1:$1/control/$2"; }
-rc_is() { local want=$1; shift; "$@" >/dev/null 2>&1; [ $? = "$want" ]; }
 health_rc() { rc_is "$2" e2e_hlctl health "$1"; }
 
 # Unit state comes only from hl-orchestrator's service.* events: without it
@@ -35,42 +34,42 @@ e2e_ok e2e_exec systemctl reload hl-health.service
 bound=3 # seconds: interval 1 s + timeout 0.5 s + slack, bus and hlctl, rounded up
 
 # The spec's services come up healthy (the orchestrator's phases wait for it).
-e2e_ok e2e__poll 60 health_rc hl-daemon 0
-e2e_ok e2e__poll 60 health_rc claude-code 0
+e2e_ok wait_for 60 health_rc hl-daemon 0
+e2e_ok wait_for 60 health_rc claude-code 0
 out=$(e2e_hlctl health hl-daemon)
 e2e_ok grep -q "^OK  *hl-daemon  *healthy .*unit hl-daemon.service is active (running), 1 check(s) passing" <<<"$out"
 e2e_ok grep -q "hl-daemon-http  *http  *healthy  *HTTP 200" <<<"$out"
 
 # Failing health: the unit stays active, the check fails → degraded (1).
 e2e_ok control 8080 fail-health
-e2e_ok e2e__poll $bound health_rc hl-daemon 1
+e2e_ok wait_for $bound health_rc hl-daemon 1
 out=$(e2e_hlctl health --why hl-daemon-http)
 e2e_ok grep -q "HTTP 503, expected 200-399" <<<"$out"
 e2e_ok grep -q "service    degraded: check hl-daemon-http failing" <<<"$out"
 e2e_ok control 8080 heal
-e2e_ok e2e__poll $bound health_rc hl-daemon 0
+e2e_ok wait_for $bound health_rc hl-daemon 0
 
 # A crash (SIGABRT): the unit leaves "active" → unhealthy (2) at once, then
 # systemd restarts it (RestartSec=5) and it is healthy again.
 cpid=$(e2e_main_pid claude-code.service)
 e2e_ok control 3000 crash
-e2e_ok e2e__poll $bound health_rc claude-code 2
+e2e_ok wait_for $bound health_rc claude-code 2
 out=$(e2e_hlctl sub --count 1 --wait 3000 health.claude-code)
 e2e_ok grep -q '"state":"unhealthy"' <<<"$out"
 e2e_ok test -n "$(e2e_wait_restarted claude-code.service "$cpid" 30)"
-e2e_ok e2e__poll 30 health_rc claude-code 0
+e2e_ok wait_for 30 health_rc claude-code 0
 
 # A hang: the process stops answering; the check times out → degraded
 # within the bound, and nothing else is delayed: hl-daemon stays healthy.
 e2e_ok control 3000 hang
-e2e_ok e2e__poll $bound health_rc claude-code 1
+e2e_ok wait_for $bound health_rc claude-code 1
 e2e_ok health_rc hl-daemon 0
 out=$(e2e_hlctl health --why claude-code-http)
 e2e_ok grep -q "timed out after 500 ms" <<<"$out"
 # Whatever systemd does about the hung process (its watchdog), a restart
 # brings it back.
 e2e_exec systemctl restart claude-code.service
-e2e_ok e2e__poll 30 health_rc claude-code 0
+e2e_ok wait_for 30 health_rc claude-code 0
 
 e2e_exec rm -f "$confdir/hl.d/70-health-e2e.yaml"
 e2e_exec systemctl reload hl-health.service

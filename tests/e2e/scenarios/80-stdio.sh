@@ -36,7 +36,7 @@ e2e_ok test "$(e2e_exec stat -c '%a %U:%G %F' /run/hl/stdio.sock)" = "660 hl:hlu
 e2e_ok test "$(e2e_exec stat -c '%a %U:%G %F' /run/hl/stdio-attach.sock)" = "660 hl:hluser socket"
 
 # Claude Code is attached, and the relay logged who it is (SO_PEERCRED).
-e2e_ok e2e__poll 30 claude_attached
+e2e_ok wait_for 30 claude_attached
 e2e_ok e2e_wait_journal hl-stdio.service "\(uid $hluid gid [0-9]+ pid [0-9]+ [^)]*\) attached read-write" 10
 
 # A viewer types, Claude Code answers, the viewer sees the answer.
@@ -51,9 +51,9 @@ e2e_ok grep -q "Permission denied" <<<"$out"
 e2e_exec bash -c "'$HLCTL' sub stdio. > /tmp/stdio-events.json 2>/dev/null & echo \$! > /tmp/stdio-sub.pid"
 synced() { e2e_exec bash -c "'$HLCTL' pub stdio.sync x >/dev/null; grep -q stdio.sync /tmp/stdio-events.json"; }
 bus_has() { e2e_exec grep -q -- "$1" /tmp/stdio-events.json; }
-e2e_ok e2e__poll 10 synced
+e2e_ok wait_for 10 synced
 e2e_ok viewer_sees_echo "on-the-bus"
-e2e_ok e2e__poll 10 bus_has '"topic":"stdio.main.detach"'
+e2e_ok wait_for 10 bus_has '"topic":"stdio.main.detach"'
 e2e_ok bus_has '"topic":"stdio.main.attach"'
 e2e_ok bus_has '"reason":"closed"'
 # The terminal's bytes stay off the world-readable bus by default
@@ -66,6 +66,6 @@ e2e_exec bash -c 'kill $(cat /tmp/stdio-sub.pid); rm -f /tmp/stdio-sub.pid /tmp/
 # kill -9: systemd restarts the relay (a new stream), Claude Code comes back.
 e2e_ok e2e_kill9 hl-stdio.service
 e2e_ok test -n "$(e2e_wait_restarted hl-stdio.service "$pid" 30)"
-e2e_ok e2e__poll 30 claude_attached
+e2e_ok wait_for 30 claude_attached
 e2e_ok viewer_sees_echo "after-restart"
 e2e_ok test "$(e2e_exec stat -c '%a %U:%G' /run/hl/stdio.sock)" = "660 hl:hluser"

@@ -42,7 +42,7 @@ has() {
   lines=$(tail -n +"$((MARK + 1))" "$EVENTS") || return 1
   for n in "$@"; do lines=$(grep -F -- "$n" <<<"$lines") || return 1; done
 }
-wait_ev() { local t=$1; shift; e2e__poll "$t" has "$@" || { e2e_log "no event with: $*"; return 1; }; }
+wait_ev() { local t=$1; shift; wait_for "$t" has "$@" || { e2e_log "no event with: $*"; return 1; }; }
 count() {
   local lines
   lines=$(tail -n +"$((MARK + 1))" "$EVENTS")
@@ -102,7 +102,7 @@ nsenter -t "$E2E_PID1" -a -- env -i PATH=$E2E_PATH "$E2E_BINDIR/hlctl" sub \
 sub_pid=$!
 # subscribed once a marker published now comes back
 synced() { e2e_hlctl pub test.fl-sync x=1 >/dev/null && grep -q '"topic":"test.fl-sync"' "$EVENTS"; }
-e2e_ok e2e__poll 10 synced
+e2e_ok wait_for 10 synced
 
 # --- 1. no recovery while the orchestrator is starting up -----------------
 # The orchestrator takes the new phases when it restarts: killed, as a crash
@@ -115,8 +115,8 @@ else
   e2e_ok e2e_exec systemctl start --no-block hl-orchestrator.service
 fi
 e2e_ok e2e_wait_prop fl-gate.service ActiveState activating 60
-e2e_ok e2e__poll 10 e2e_exec test -p /run/fl-gate.fifo
-e2e_ok e2e__poll 20 lifecycle_seen starting
+e2e_ok wait_for 10 e2e_exec test -p /run/fl-gate.fifo
+e2e_ok wait_for 20 lifecycle_seen starting
 mark
 pid=$(e2e_main_pid fl-victim.service)
 e2e_ok e2e_kill9 fl-victim.service
@@ -126,10 +126,10 @@ e2e_ok test "$(count '"topic":"recovery.fl-victim"' '"source":"hl-orchestrator"'
 e2e_ok test "$(count '"topic":"recovery.fl-victim"' '"step":"started"')" = 0
 # the gate opens: the orchestrator finishes its startup
 e2e_ok e2e_exec sh -c 'echo go > /run/fl-gate.fifo'
-e2e_ok e2e__poll 60 e2e_hlctl phases
-e2e_ok e2e__poll 20 lifecycle_seen ready
+e2e_ok wait_for 60 e2e_hlctl phases
+e2e_ok wait_for 20 lifecycle_seen ready
 # hl-health knows the unit's state once the orchestrator watches it
-e2e_ok e2e__poll 30 e2e_hlctl health fl-victim
+e2e_ok wait_for 30 e2e_hlctl health fl-victim
 
 # --- 2. a hang: active, health failing; restarted by request --------------
 mark
@@ -166,7 +166,7 @@ e2e_ok test "$rc" = 2
 e2e_ok grep -q "GAVE UP after 2 attempts" "$E2E_DIR/failures.txt"
 e2e_ok e2e_wait_journal hl-failure.service "Failed to recover fl-victim after 2 attempts" 10
 # systemd still restarts it; hl-failure does nothing more
-e2e_ok e2e__poll 30 e2e_hlctl health fl-victim
+e2e_ok wait_for 30 e2e_hlctl health fl-victim
 e2e_ok test "$(count '"source":"hl-orchestrator"' '"topic":"recovery.fl-victim"')" = 0
 mark
 e2e_ok e2e_hlctl failure rearm fl-victim
@@ -185,7 +185,7 @@ mark
 e2e_ok e2e_exec systemctl start --no-block fl-cfgloop.service
 e2e_ok wait_ev 20 '"topic":"failure.configuration_error"' '"target":"fl-cfgloop"'
 e2e_ok wait_ev 20 '"topic":"recovery.fl-cfgloop"' '"step":"loop-stopped"' 'unit stopped'
-e2e_ok e2e__poll 10 bash -c "[ \"\$(nsenter -t $E2E_PID1 -a systemctl is-active fl-cfgloop.service)\" != activating ]"
+e2e_ok wait_for 10 bash -c "[ \"\$(nsenter -t $E2E_PID1 -a systemctl is-active fl-cfgloop.service)\" != activating ]"
 loops=$(e2e_prop fl-cfgloop.service NRestarts)
 e2e_ok test "$loops" -le 3
 # neither was restarted by hl-failure, and fl-cfg not by systemd either

@@ -5,19 +5,13 @@
 # --why, health.* events with the last-value cache, reload keeping state,
 # and a clean stop that kills a hung exec check's process group.
 set -u
+. "${HL_SOURCE_DIR:?}/tests/common/lib.sh"
 B=${HL_BUILD_DIR:?}
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED (line ${BASH_LINENO[0]}): $*" >&2; fi; }
 dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 hlctl() { "$B/daemons/hlctl/hlctl" --runtime-dir "$dir" "$@"; }
-# Polls a command until it exits with WANT (a deadline, not a sleep: each
-# hlctl call is a round trip to the daemon).
-until_rc() { local want=$1; shift; local i rc
-  for i in $(seq 400); do "$@" >/dev/null 2>&1; rc=$?; [ $rc = "$want" ] && return 0; done
-  echo "gave up waiting for rc $want of: $* (last $rc)" >&2; return 1; }
 
 # The server prints "PORT n" once it listens: read blocks until then.
 exec {httpd_fd}< <(exec "$B/tests/integration/health/hl-test-httpd" --port 0)
@@ -83,24 +77,24 @@ ok "$B/daemons/hl-health/hl-health" --config "$dir/etc/hl.yaml" --check-config
 
 "$B/daemons/hl-bus/hl-bus" --runtime-dir "$dir" 2>"$dir/bus.log" &
 pids+=($!)
-until_rc 0 hlctl --retries 0 --timeout 100 ping hl-bus
+wait_for 30 hlctl --retries 0 --timeout 100 ping hl-bus
 "$B/daemons/hl-health/hl-health" --config "$dir/etc/hl.yaml" --runtime-dir "$dir" 2>"$dir/health.log" &
 hpid=$!
 pids+=($hpid)
-until_rc 0 hlctl --retries 0 --timeout 100 ping hl-health
+wait_for 30 hlctl --retries 0 --timeout 100 ping hl-health
 
 get /set-flip/200
 # web: its check passes but its unit's state is not known yet → unknown → 1
-until_rc 0 hlctl health batch
-ok until_rc 1 hlctl health web
+wait_for 30 hlctl health batch
+ok wait_for 30 rc_is 1 hlctl health web
 ok bash -c "'$B/daemons/hlctl/hlctl' --runtime-dir '$dir' health web | grep -q 'no state of unit web.service'"
 hlctl pub service.web unit=web.service active_state=active sub_state=running >/dev/null
-ok until_rc 0 hlctl health web
-ok until_rc 0 hlctl health
+ok wait_for 30 hlctl health web
+ok wait_for 30 hlctl health
 
 # The endpoint fails: two bad runs (failures: 2), then degraded → 1
 get /set-flip/500
-ok until_rc 1 hlctl health web
+ok wait_for 30 rc_is 1 hlctl health web
 out=$(hlctl health --why web-http); rc=$?
 ok test $rc = 2
 ok grep -q "state      unhealthy" <<<"$out"
@@ -116,8 +110,8 @@ ok grep -q "no check 'nosuch'; checks: web-unit, web-http" <<<"$out"
 
 # The unit fails: unhealthy → 2, whatever the checks say
 hlctl pub service.web unit=web.service active_state=failed sub_state=failed >/dev/null
-ok until_rc 2 hlctl health web
-ok until_rc 2 hlctl health
+ok wait_for 30 rc_is 2 hlctl health web
+ok wait_for 30 rc_is 2 hlctl health
 # a late subscriber sees the current state at once (last-value cache)
 out=$(hlctl sub --count 1 --wait 3000 health.web)
 ok grep -q '"state":"unhealthy"' <<<"$out"
@@ -126,7 +120,7 @@ ok grep -q 'unit web.service is failed' <<<"$out"
 # Recovery: active again and the endpoint fine → healthy
 get /set-flip/200
 hlctl pub service.web unit=web.service active_state=active sub_state=running >/dev/null
-ok until_rc 0 hlctl health web
+ok wait_for 30 hlctl health web
 
 # Reload: a new check comes, the old ones keep their state and counters
 runs_before=$(hlctl --json health --why batch-exec | grep -o '"runs":[0-9]*' | cut -d: -f2)
@@ -141,10 +135,10 @@ hl-health:
         - {name: batch-hang, type: exec, argv: [/bin/sh, -c, "sleep 600 & sleep 600"], timeout: 5s, interval: 10s}
 Y
 ok hlctl call hl-health reload
-ok until_rc 0 bash -c "'$B/daemons/hlctl/hlctl' --runtime-dir '$dir' health --why batch-hang | grep -q 'last run   never'; test \$? = 1"
+ok wait_for 30 bash -c "'$B/daemons/hlctl/hlctl' --runtime-dir '$dir' health --why batch-hang | grep -q 'last run   never'; test \$? = 1"
 runs_after=$(hlctl --json health --why batch-exec | grep -o '"runs":[0-9]*' | cut -d: -f2)
 ok test "${runs_after:-0}" -ge "${runs_before:-1}"
-ok until_rc 0 hlctl health web
+ok wait_for 30 hlctl health web
 
 # Stop while the hung check runs: its whole process group dies with us.
 pgid=$(ps -eo pgid=,args= | awk '/sleep 600 & sleep 600/ && !/awk/ {print $1; exit}')
@@ -155,5 +149,4 @@ ok test $rc = 0
 ok test -z "$(ps -eo pgid=,stat= | awk -v g="$pgid" '$1 == g && $2 !~ /Z/')"
 ok grep -q "hl-health .* running" "$dir/health.log"
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+checks_done

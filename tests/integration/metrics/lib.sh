@@ -1,10 +1,9 @@
 # Shared by hl-metrics' integration scripts: a private runtime dir, hl-bus
-# and hl-metrics started there, every process killed on exit, and waits
-# that poll a condition with a deadline (never a bare sleep).
+# and hl-metrics started there, every process killed on exit; checks and
+# waits with a deadline come from tests/common/lib.sh.
 : "${HL_BUILD_DIR:?}" "${HL_SOURCE_DIR:?}"
 B=$HL_BUILD_DIR/daemons
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $*" >&2; fi; }
+. "$HL_SOURCE_DIR/tests/common/lib.sh"
 dir=$(mktemp -d)
 pids=()
 cleanup() {
@@ -14,16 +13,6 @@ cleanup() {
 }
 trap cleanup EXIT
 hlctl() { "$B/hlctl/hlctl" --runtime-dir "$dir" "$@"; }
-
-# wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds or the
-# deadline passes.
-wait_for() {
-    local deadline=$((SECONDS + $1)); shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $deadline ] && return 1
-        sleep 0.05
-    done
-}
 
 start_bus() {
     "$B/hl-bus/hl-bus" --runtime-dir "$dir" --config "$dir/hl.yaml" 2>"$dir/bus.log" &
@@ -52,6 +41,5 @@ scrape_has() { scrape | grep -qxF -- "$1"; }
 
 finish() {
     [ -n "${HL_DEBUG:-}" ] && cat "$dir/metrics.log" >&2
-    echo "$pass passed, $fail failed"
-    [ "$fail" = 0 ]
+    checks_done
 }

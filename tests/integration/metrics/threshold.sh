@@ -31,7 +31,7 @@ ok start_bus
 "$B/hlctl/hlctl" --runtime-dir "$dir" sub metrics.threshold. >"$dir/events" 2>"$dir/sub.err" &
 sub_pid=$!
 pids+=($sub_pid)
-probe() { hlctl pub metrics.threshold.probe x=1 && grep -q '"metrics.threshold.probe"' "$dir/events"; }
+probe() { hlctl pub metrics.threshold.probe name=probe && grep -q '"metrics.threshold.probe"' "$dir/events"; }
 ok wait_for 10 probe
 
 ok start_metrics --path.procfs "$dir/proc"
@@ -41,8 +41,8 @@ count() { grep -c "\"topic\":\"metrics.threshold.$1\".*\"state\":\"$2\"" "$dir/e
 
 # Over the limit: both fire, "load" only after its 500 ms.
 set_load 9.00
-ok wait_for 10 bash -c "grep -q '\"metrics.threshold.load\".*FIRING' '$dir/events'"
-ok grep -q '"metrics.threshold.load-hyst".*FIRING' "$dir/events"
+ok wait_for 10 bash -c "grep -q '\"metrics.threshold.load\".*firing' '$dir/events'"
+ok grep -q '"metrics.threshold.load-hyst".*firing' "$dir/events"
 # A reload that keeps the thresholds keeps their state: nothing new.
 kill -HUP "$METRICS_PID"
 ok wait_for 10 grep -q "configuration reloaded" "$dir/metrics.log"
@@ -53,26 +53,26 @@ ok scrape_has 'hl_threshold_value{name="load",resource="load"} 9'
 # Between the levels: "load" clears (its clear level is its limit),
 # "load-hyst" (clear_below 2) stays firing.
 set_load 3.00
-ok wait_for 10 bash -c "grep -q '\"metrics.threshold.load\".*CLEARED' '$dir/events'"
+ok wait_for 10 bash -c "grep -q '\"metrics.threshold.load\".*cleared' '$dir/events'"
 ok wait_cycles 10
-ok test "$(count load-hyst CLEARED)" = 0
+ok test "$(count load-hyst cleared)" = 0
 ok scrape_has 'hl_threshold_firing{name="load-hyst",resource="load"} 1'
 
 # Under both.
 set_load 0.10
-ok wait_for 10 bash -c "grep -q '\"metrics.threshold.load-hyst\".*CLEARED' '$dir/events'"
+ok wait_for 10 bash -c "grep -q '\"metrics.threshold.load-hyst\".*cleared' '$dir/events'"
 ok wait_cycles 10
 
 # Exactly one of each, per threshold, over the whole run.
-ok test "$(count load FIRING)" = 1
-ok test "$(count load CLEARED)" = 1
-ok test "$(count load-hyst FIRING)" = 1
-ok test "$(count load-hyst CLEARED)" = 1
+ok test "$(count load firing)" = 1
+ok test "$(count load cleared)" = 1
+ok test "$(count load-hyst firing)" = 1
+ok test "$(count load-hyst cleared)" = 1
 ok test "$(grep -c '"metrics.threshold.load' "$dir/events")" = 4
 ok scrape_has 'hl_threshold_events_total{name="load",state="firing"} 1'
 ok scrape_has 'hl_threshold_events_total{name="load",state="cleared"} 1'
 # The event carries what hl-failure needs.
-fire=$(grep '"metrics.threshold.load".*FIRING' "$dir/events")
+fire=$(grep '"metrics.threshold.load".*firing' "$dir/events")
 ok grep -q '"type":"hl.Threshold"' <<<"$fire"
 ok grep -q '"resource":"load"' <<<"$fire"
 ok grep -q '"value":9' <<<"$fire"
@@ -87,10 +87,10 @@ ok hlctl call hl-metrics thresholds
 # A threshold that is firing when a reload removes (or changes) it publishes
 # CLEARED: it starts over under the new settings.
 set_load 9.00
-ok wait_for 10 bash -c "[ \$(grep -c '\"metrics.threshold.load-hyst\".*FIRING' '$dir/events') = 2 ]"
+ok wait_for 10 bash -c "[ \$(grep -c '\"metrics.threshold.load-hyst\".*firing' '$dir/events') = 2 ]"
 sed -i '/load-hyst/d' "$dir/hl.yaml"
 ok hlctl call hl-metrics reload
-ok wait_for 10 bash -c "[ \$(grep -c '\"metrics.threshold.load-hyst\".*CLEARED' '$dir/events') = 2 ]"
+ok wait_for 10 bash -c "[ \$(grep -c '\"metrics.threshold.load-hyst\".*cleared' '$dir/events') = 2 ]"
 ok grep -q "threshold load-hyst reconfigured while firing" "$dir/metrics.log"
 ok bash -c "! '$B/hlctl/hlctl' --runtime-dir '$dir' call hl-metrics thresholds | grep -q load-hyst"
 

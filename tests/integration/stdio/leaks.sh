@@ -7,11 +7,10 @@
 #      (whose quarantine makes VmRSS meaningless, so step 1 skips that
 #      check); the daemon must exit clean after SIGTERM.
 set -u
+. "${HL_SOURCE_DIR:?}/tests/common/lib.sh"
 B=${HL_BUILD_DIR:?}
 D=$B/daemons
 CYCLES=${STDIO_CYCLES:-1000}
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $*" >&2; fi; }
 dir=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
@@ -19,10 +18,6 @@ trap cleanup EXIT
 hlctl() { "$D/hlctl/hlctl" --runtime-dir "$dir" "$@"; }
 clients() { hlctl --json call hl-stdio stats | grep -o '"clients":[0-9]*' | head -1 | cut -d: -f2; }
 no_clients() { [ "$(clients)" = 0 ]; }
-until_true() {
-    local end=$((SECONDS + 60))
-    until "$@"; do [ $SECONDS -ge $end ] && { echo "timed out: $*" >&2; return 1; }; sleep 0.05; done
-}
 fds() { ls "/proc/$pid/fd" | wc -l; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 cycles() { "$B/tests/integration/stdio/stdio_cycles" "$1" "$dir/stdio.sock" "$dir/stdio-attach.sock"; }
@@ -38,14 +33,12 @@ start() { # start [WRAPPER...]
     # Until it answers, with a deadline rather than a count: a refused ping
     # returns at once, and under valgrind on a loaded machine the start takes
     # seconds.
-    local deadline=$((SECONDS + 60))
-    until hlctl --retries 0 --timeout 200 ping hl-stdio >/dev/null 2>&1; do
-        [ $SECONDS -lt $deadline ] && kill -0 "$pid" 2>/dev/null || break
-    done
+    wait_for 60 answers_or_died
     ok hlctl ping hl-stdio
     printf 'scrollback for the replays\n' | socat -u - "UNIX-CONNECT:$dir/stdio.sock"
-    until_true no_clients
+    wait_for 60 no_clients
 }
+answers_or_died() { hlctl --retries 0 --timeout 200 ping hl-stdio || ! kill -0 "$pid"; }
 stop() { # stop: SIGTERM, must exit 0
     kill -TERM "$pid"; wait "$pid"; local rc=$?; pid=
     ok test $rc = 0
@@ -58,10 +51,10 @@ fd0=$(fds)
 # Warm-up: the first clients may allocate lasting buffers (the run
 # bookkeeping, the event buckets); what counts is that more cycles do not grow.
 ok cycles 100 >/dev/null
-until_true no_clients
+wait_for 60 no_clients
 rss1=$(rss)
 ok cycles "$CYCLES"
-until_true no_clients
+wait_for 60 no_clients
 rss2=$(rss) fd1=$(fds)
 echo "fds $fd0 -> $fd1; VmRSS after warm-up ${rss1} kB, after $CYCLES cycles ${rss2} kB"
 ok test "$fd0" = "$fd1"
@@ -71,7 +64,7 @@ fi
 # The read-only socket too, by plain clients (each connects, sends nothing,
 # and leaves at its end of input).
 for _ in $(seq 20); do socat -u - "UNIX-CONNECT:$dir/stdio.ro.sock" </dev/null; done
-until_true no_clients
+wait_for 60 no_clients
 ok test "$(fds)" = "$fd0"
 stop
 
@@ -83,12 +76,11 @@ elif command -v valgrind >/dev/null; then
     start valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
         --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file="$dir/vg.log"
     ok cycles "$CYCLES"
-    until_true no_clients
+    wait_for 60 no_clients
     stop
     ok test ! -s "$dir/vg.log"
     [ -s "$dir/vg.log" ] && head -50 "$dir/vg.log" >&2
 else
     echo "leak checker: none installed (fd and memory counts only)"
 fi
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+checks_done

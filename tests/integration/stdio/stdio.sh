@@ -3,12 +3,10 @@
 # socat as the plain client that claude-code-server is. Permissions, peer
 # credentials in the log, relay, read-only socket, resume through hlctl,
 # the detach key on a real terminal, bus events, stats, reload, a clean stop.
-. "${HL_SOURCE_DIR:?}/tests/common/wait.sh"
+. "${HL_SOURCE_DIR:?}/tests/common/lib.sh"
 set -u
 B=${HL_BUILD_DIR:?}
 D=$B/daemons
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $*" >&2; fi; }
 dir=$(mktemp -d)
 chmod 755 "$dir"
 bus_pid= stdio_pid= sub_pid=
@@ -23,14 +21,6 @@ dump() { echo "--- hl-stdio log:" >&2; cat "$dir/stdio.log" >&2 2>/dev/null; }
 hlctl() { "$D/hlctl/hlctl" --runtime-dir "$dir" "$@"; }
 # Background jobs run the binary itself, so that $! is the process to stop.
 HLCTL=("$D/hlctl/hlctl" --runtime-dir "$dir")
-# Polls a condition with a deadline (10 s); for files other processes fill.
-until_true() {
-    local end=$((SECONDS + 10))
-    until "$@"; do
-        [ $SECONDS -ge $end ] && { echo "timed out: $*" >&2; return 1; }
-        sleep 0.02
-    done
-}
 size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 size_is() { [ "$(size "$1")" = "$2" ]; }
 count_ge() { [ "$(grep -c "$1" "$2" 2>/dev/null)" -ge "$3" ]; }
@@ -77,7 +67,7 @@ fi
 # Bus events: subscribe, and make sure the subscription is live first.
 "${HLCTL[@]}" sub stdio. > "$dir/events.json" &
 sub_pid=$!
-until_true bash -c "'$D/hlctl/hlctl' --runtime-dir '$dir' pub stdio.sync x >/dev/null; grep -q stdio.sync '$dir/events.json'"
+wait_for 10 bash -c "'$D/hlctl/hlctl' --runtime-dir '$dir' pub stdio.sync x >/dev/null; grep -q stdio.sync '$dir/events.json'"
 
 # ---------------------------------------------------------------- plain clients
 # A plain reader and a plain writer (what claude-code-server does).
@@ -85,18 +75,18 @@ socat -u "UNIX-CONNECT:$dir/stdio.sock" "OPEN:$dir/plain.out,creat,trunc" &
 bg+=($!)
 socat -u "UNIX-CONNECT:$dir/stdio.ro.sock" "OPEN:$dir/ro.out,creat,trunc" &
 bg+=($!)
-until_true grep -q "attached read-only" "$dir/stdio.log"
-until_true count_ge "attached read-write" "$dir/stdio.log" 1
+wait_for 10 grep -q "attached read-only" "$dir/stdio.log"
+wait_for 10 count_ge "attached read-write" "$dir/stdio.log" 1
 printf 'line one\n' | socat -u - "UNIX-CONNECT:$dir/stdio.sock"
-until_true size_is "$dir/plain.out" 9
-until_true size_is "$dir/ro.out" 9
+wait_for 10 size_is "$dir/plain.out" 9
+wait_for 10 size_is "$dir/ro.out" 9
 ok test "$(cat "$dir/plain.out")" = "line one"
 # The credentials of each client, taken from the kernel, are in the log.
 ok grep -Eq "client [0-9]+ \(uid $(id -u) gid $(id -g) pid [0-9]+ socat\) attached read-write" "$dir/stdio.log"
 # The read-only socket refuses input.
 # (it writes once it is attached: what a client sends before the relay has
 # accepted it is simply never read)
-out=$( (until_true count_ge "attached read-only" "$dir/stdio.log" 2; printf 'sneaky\n') |
+out=$( (wait_for 10 count_ge "attached read-only" "$dir/stdio.log" 2; printf 'sneaky\n') |
       socat - "UNIX-CONNECT:$dir/stdio.ro.sock" 2>&1)
 ok grep -qi "broken pipe" <<<"$out"
 ok test "$(size "$dir/plain.out")" = 9
@@ -106,15 +96,15 @@ ok test "$(size "$dir/plain.out")" = 9
 "${HLCTL[@]}" attach --read-only main > "$dir/ro-attach.out" 2> "$dir/ro-attach.err" &
 ro_attach=$!
 bg+=($ro_attach)
-until_true grep -q "attached to main" "$dir/ro-attach.err"
-until_true size_is "$dir/ro-attach.out" 9
+wait_for 10 grep -q "attached to main" "$dir/ro-attach.err"
+wait_for 10 size_is "$dir/ro-attach.out" 9
 # Read-write attach: its input reaches the plain reader.
 printf 'typed\n' | "${HLCTL[@]}" attach --from now main > "$dir/rw-attach.out" 2>"$dir/rw-attach.err" &
 rw_attach=$!
 bg+=($rw_attach)
-until_true size_is "$dir/plain.out" 15
+wait_for 10 size_is "$dir/plain.out" 15
 ok test "$(tail -n1 "$dir/plain.out")" = "typed"
-until_true size_is "$dir/ro-attach.out" 15
+wait_for 10 size_is "$dir/ro-attach.out" 15
 ok test "$(size "$dir/rw-attach.out")" = 0   # never its own bytes
 
 # Resume: detach on a real terminal with the detach key, then pick up exactly
@@ -127,18 +117,18 @@ ok grep -q "detached from main at" "$dir/tty.out"
 resume=$(grep -o -- '--from [0-9a-f]*:[0-9]*' "$dir/tty.out" | head -1 | cut -d' ' -f2)
 ok test -n "$resume"
 printf 'after detach\n' | socat -u - "UNIX-CONNECT:$dir/stdio.sock"
-until_true size_is "$dir/plain.out" 28
+wait_for 10 size_is "$dir/plain.out" 28
 timeout 5 "$D/hlctl/hlctl" --runtime-dir "$dir" attach --read-only --quiet --from "$resume" main \
     > "$dir/resumed.out" 2>/dev/null &
 res_pid=$!
 bg+=($res_pid)
-until_true size_is "$dir/resumed.out" 13
+wait_for 10 size_is "$dir/resumed.out" 13
 ok test "$(cat "$dir/resumed.out")" = "after detach"
 kill "$res_pid" 2>/dev/null
 # A resume from an offset of another stream is told so and starts over.
 "${HLCTL[@]}" attach --read-only --from 0123456789abcdef:5 main > /dev/null 2> "$dir/reset.err" &
 bg+=($!)
-until_true grep -q "were no longer kept\|attached to main" "$dir/reset.err"
+wait_for 10 grep -q "were no longer kept\|attached to main" "$dir/reset.err"
 # Attach errors: no such channel, bad offsets.
 out=$(hlctl attach nosuch 2>&1 </dev/null); rc=$?
 ok test $rc = 2
@@ -149,10 +139,10 @@ ok test $rc = 2
 ok grep -q "beyond the head" "$dir/beyond.err"
 
 # ---------------------------------------------------------------- bus events
-until_true grep -q '"topic":"stdio.main"' "$dir/events.json"
+wait_for 10 grep -q '"topic":"stdio.main"' "$dir/events.json"
 ok grep -q '"topic":"stdio.main.attach"' "$dir/events.json"
 ok grep -Eq '"topic":"stdio.main.attach".*"comm":"socat"' "$dir/events.json"
-until_true grep -q '"topic":"stdio.main.detach"' "$dir/events.json"
+wait_for 10 grep -q '"topic":"stdio.main.detach"' "$dir/events.json"
 ok grep -Eq '"topic":"stdio.main.detach".*"reason":"closed"' "$dir/events.json"
 # The data events carry the bytes ("line one\n" is bGluZSBvbmUK in base64).
 ok grep -q 'bGluZSBvbmUK' "$dir/events.json"
@@ -168,7 +158,7 @@ ok grep -q '"comm":"socat"' <<<"$out"
 "$B/tests/integration/stdio/stdio_pty" 10000 "attached to main" 'typed-on-a-tty\r\035' -- \
     "$D/hlctl/hlctl" --runtime-dir "$dir" attach --from now main > "$dir/tty2.out" 2>&1
 ok test $? = 0
-until_true grep -q "typed-on-a-tty" "$dir/plain.out"
+wait_for 10 grep -q "typed-on-a-tty" "$dir/plain.out"
 ok test "$(tail -c 15 "$dir/plain.out" | od -An -c | tr -s ' ')" = " t y p e d - o n - a - t t y \r"
 ok grep -q "detached from main" "$dir/tty2.out"
 
@@ -195,5 +185,4 @@ ok test ! -e "$dir/stdio-attach.sock"
 ok test ! -e "$dir/stdio-tests.sock"
 
 [ $fail = 0 ] || dump
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+checks_done

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "check.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define HL_ASAN 1
 #elif defined(__has_feature)
@@ -14,15 +16,6 @@
 #define HL_ASAN 1
 #endif
 #endif
-
-static int failures;
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                        \
-        }                                                                      \
-    } while (0)
 
 /* msgpack containers whose header claims more elements than there are bytes:
  * msgpack-c would allocate count * sizeof(msgpack_object) up front. */
@@ -195,10 +188,5 @@ int main(void)
     test_msgpack_empty_strings();
     test_diag_one_line();
     test_proto_field_zero();
-    if (failures) {
-        fprintf(stderr, "%d checks failed\n", failures);
-        return 1;
-    }
-    printf("ok\n");
-    return 0;
+    return check_done();
 }

@@ -10,14 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int failures;
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);      \
-            failures++;                                                                   \
-        }                                                                                 \
-    } while (0)
+#include "check.h"
 
 /* Reads up to N messages (2 frames each), waiting up to 10 s for each. */
 static int drain(zsock_t *pull, int n)
@@ -72,10 +65,5 @@ int main(void)
     free(sock);
     free(busdir);
     free(ep);
-    if (failures) {
-        fprintf(stderr, "%d checks failed\n", failures);
-        return 1;
-    }
-    printf("ok\n");
-    return 0;
+    return check_done();
 }

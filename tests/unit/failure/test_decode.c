@@ -224,15 +224,15 @@ static void test_proto(void)
  * msgpack-c would allocate for them; real maps pass. */
 static void test_plausible(void)
 {
-    CHECK(!fl_msgpack_plausible("\xdf\xdf\xdf\xdf\xdf\xdf", 6));  /* map32 of 3.7e9 pairs */
-    CHECK(!fl_msgpack_plausible("\xdd\x02\xdd\x0a\xdd\x0a\xdd", 7)); /* array32 claims */
-    CHECK(!fl_msgpack_plausible("\x9f\x01", 2));   /* fixarray of 15, 1 byte left */
-    CHECK(!fl_msgpack_plausible("\xc1", 1));        /* never used */
-    CHECK(!fl_msgpack_plausible("\xdb\xff\xff\xff\xff", 5)); /* str32 longer than the data */
-    CHECK(!fl_msgpack_plausible("", 0));
-    CHECK(!fl_msgpack_plausible("\x80\x80", 2));   /* two objects */
-    CHECK(fl_msgpack_plausible("\x80", 1));         /* {} */
-    CHECK(fl_msgpack_plausible("\x91\xc0", 2));    /* [nil] */
+    CHECK(hlb_msgpack_check("\xdf\xdf\xdf\xdf\xdf\xdf", 6) < 0);  /* map32 of 3.7e9 pairs */
+    CHECK(hlb_msgpack_check("\xdd\x02\xdd\x0a\xdd\x0a\xdd", 7) < 0); /* array32 claims */
+    CHECK(hlb_msgpack_check("\x9f\x01", 2) < 0);   /* fixarray of 15, 1 byte left */
+    CHECK(hlb_msgpack_check("\xc1", 1) < 0);        /* never used */
+    CHECK(hlb_msgpack_check("\xdb\xff\xff\xff\xff", 5) < 0); /* str32 longer than the data */
+    CHECK(hlb_msgpack_check("", 0) < 0);
+    CHECK(hlb_msgpack_check("\x80\x80", 2) < 0);   /* two objects */
+    CHECK(hlb_msgpack_check("\x80", 1) == 0);         /* {} */
+    CHECK(hlb_msgpack_check("\x91\xc0", 2) == 0);    /* [nil] */
     hlb_map_t *m = hlb_map_new();
     hlb_map_str(m, "active_state", "failed");
     hlb_map_int(m, "n_restarts", 1234567);
@@ -246,9 +246,9 @@ static void test_plausible(void)
     hlb_map_map(m, "kid", &kid);
     size_t len;
     const uint8_t *d = hlb_map_data(m, &len);
-    CHECK(fl_msgpack_plausible(d, len));
+    CHECK(hlb_msgpack_check(d, len) == 0);
     for (size_t cut = 0; cut < len; cut++) /* any truncation is refused */
-        CHECK_MSG(!fl_msgpack_plausible(d, cut), "cut at %zu", cut);
+        CHECK_MSG(hlb_msgpack_check(d, cut) < 0, "cut at %zu", cut);
     hlb_map_destroy(&m);
 }
 

@@ -1,5 +1,7 @@
 /* Helpers for the hl-health tests: a fixture HTTP server process, waiting on
- * the loop for a condition with a deadline, and check specs. */
+ * the loop for a condition with a deadline, and check specs. A helper that
+ * fails REQUIREs (the test cannot go on); test bodies CHECK (see
+ * tests/common/check.h). */
 #pragma once
 #include <assert.h>
 #include <errno.h>
@@ -11,14 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "hh_engine.h"
-
-#define CHECK(cond)                                                                     \
-    do {                                                                                \
-        if (!(cond)) {                                                                  \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);    \
-            abort();                                                                    \
-        }                                                                               \
-    } while (0)
+#include "check.h"
 
 typedef struct {
     pid_t pid;
@@ -29,9 +24,9 @@ typedef struct {
 static inline httpd_t httpd_start(const char *path)
 {
     int p[2];
-    CHECK(pipe(p) == 0);
+    REQUIRE(pipe(p) == 0);
     pid_t pid = fork();
-    CHECK(pid >= 0);
+    REQUIRE(pid >= 0);
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* a failed test leaves no server behind */
         dup2(p[1], 1);
@@ -42,7 +37,7 @@ static inline httpd_t httpd_start(const char *path)
     close(p[1]);
     FILE *f = fdopen(p[0], "r");
     int port = 0;
-    CHECK(fscanf(f, "PORT %d", &port) == 1);
+    REQUIRE(fscanf(f, "PORT %d", &port) == 1);
     fclose(f);
     return (httpd_t){pid, port};
 }
@@ -122,7 +117,7 @@ static inline hh_check_spec_t exec_spec(const char *name, const char *svc, const
 static inline void add_service(hh_engine_t *e, const char *name, const char *unit)
 {
     hh_service_spec_t s = {.name = (char *)name, .unit = (char *)unit};
-    CHECK(hh_engine_add_service(e, &s) == 0);
+    REQUIRE(hh_engine_add_service(e, &s) == 0);
 }
 
 static inline void add_check(hh_engine_t *e, hh_check_spec_t *s)
@@ -131,7 +126,7 @@ static inline void add_check(hh_engine_t *e, hh_check_spec_t *s)
     int rc = hh_engine_add_check(e, s, &err);
     if (rc != 0)
         fprintf(stderr, "add_check: %s\n", err ? err : strerror(-rc));
-    CHECK(rc == 0);
+    REQUIRE(rc == 0);
     free(err);
 }
 
@@ -152,6 +147,6 @@ static inline hh_check_t *wait_runs(zloop_t *loop, hh_engine_t *e, const char *c
                                     uint64_t runs, int64_t timeout_ms)
 {
     runs_arg_t a = {e, check, runs};
-    CHECK(run_until(loop, pred_runs, &a, timeout_ms));
+    REQUIRE(run_until(loop, pred_runs, &a, timeout_ms));
     return hh_engine_check(e, check);
 }

@@ -430,5 +430,5 @@ int main(int argc, char **argv)
     zloop_destroy(&loop);
     curl_global_cleanup();
     printf("test_hh_engine: ok\n");
-    return 0;
+    return check_done();
 }

@@ -394,5 +394,5 @@ int main(int argc, char **argv)
     CHECK(system(rm) == 0);
     free(rm);
     printf("test_hh_probes: ok\n");
-    return 0;
+    return check_done();
 }

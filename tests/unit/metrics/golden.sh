@@ -20,8 +20,7 @@ if [ "${1:-}" != --inside ]; then
     exec unshare --mount --propagation private bash "$0" --inside
 fi
 
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $*" >&2; fi; }
+. "$HL_SOURCE_DIR/tests/common/lib.sh"
 tmp=$(mktemp -d)
 ne_pid=
 cleanup() { [ -n "$ne_pid" ] && kill "$ne_pid" 2>/dev/null; wait 2>/dev/null; umount -R "$tmp/root" 2>/dev/null; rm -rf "$tmp"; }
@@ -149,5 +148,4 @@ else
     echo "node_exporter comparison: $(wc -l <"$tmp/common") families, $(wc -l <"$tmp/hl.series") series identical"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+checks_done

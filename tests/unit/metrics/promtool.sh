@@ -5,9 +5,7 @@
 set -u
 : "${HL_SOURCE_DIR:?}"
 P=$HL_SOURCE_DIR/deploy/prometheus
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $*" >&2; fi; }
-nok() { if "$@" >/dev/null 2>&1; then fail=$((fail+1)); echo "FAILED (should fail): $*" >&2; else pass=$((pass+1)); fi; }
+. "$HL_SOURCE_DIR/tests/common/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -42,5 +40,4 @@ for n in $names; do
                 grep -qw '$n' '$HL_SOURCE_DIR/daemons/hl-metrics/busmetrics.h'"
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+checks_done

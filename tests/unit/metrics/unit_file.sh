@@ -8,8 +8,7 @@ if [ "${1:-}" != --inside ]; then
     # systemd-analyze must not leave anything in the host's /run
     exec unshare --mount --propagation private bash "$0" --inside
 fi
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $*" >&2; fi; }
+. "$HL_SOURCE_DIR/tests/common/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # a private /run: nothing systemd-analyze creates there reaches the host
@@ -35,5 +34,4 @@ ok bash -c "! grep -q '^ProcSubset=pid' '$tmp/hl-metrics.service'"
 ok grep -q '^Type=notify' "$tmp/hl-metrics.service"
 ok grep -q '^WatchdogSec=' "$tmp/hl-metrics.service"
 ok grep -q '^SystemCallFilter=sched_setscheduler' "$tmp/hl-metrics.service"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+checks_done

@@ -70,7 +70,7 @@ static void test_argv(void)
     while (v && v[dd] && strcmp(v[dd], "--"))
         dd++;
     CHECK(v && v[dd] && v[dd + 1] && !strcmp(v[dd + 1], "etc"));
-    orch_strv_free(v);
+    hlb_strv_free(v);
     char *none[] = {(char *) "/nonexistent", NULL};
     CHECK(archive_argv("/usr/bin/tar", "/x", "/b", none, NULL) == NULL);
 }
@@ -95,8 +95,8 @@ static void test_retention(void)
     CHECK(has("hl-state-20261101T000000Z.tar.gz") && has("hl-state-20261020T000000Z.tar.gz"));
     CHECK(!has("hl-state-20261001T000000Z.tar.gz") && !has("hl-state-20200101T000000Z.tar.gz"));
     CHECK(!has(".hl-state-20261102T000000Z.tar.gz.part") && has("unrelated.tar.gz"));
-    CHECK(orch_strv_len(pruned) == 3);
-    orch_strv_free(pruned);
+    CHECK(hlb_strv_len(pruned) == 3);
+    hlb_strv_free(pruned);
     char p[256], target[256];
     snprintf(p, sizeof p, "%s/" ARCHIVE_LATEST, dir);
     ssize_t n = readlink(p, target, sizeof target - 1);
@@ -105,10 +105,10 @@ static void test_retention(void)
     touch_ago(".hl-state-20261127T000000Z.tar.gz.part", 0);
     r = archive_finish(dir, ".hl-state-20261127T000000Z.tar.gz.part", "hl-state-20261127T000000Z.tar.gz",
                        1, 0, now, &pruned, &bytes);
-    CHECK(r == 0 && orch_strv_len(pruned) == 3 && has("hl-state-20261127T000000Z.tar.gz"));
-    orch_strv_free(pruned);
+    CHECK(r == 0 && hlb_strv_len(pruned) == 3 && has("hl-state-20261127T000000Z.tar.gz"));
+    hlb_strv_free(pruned);
     CHECK(archive_finish(dir, ".absent.part", "x.tar.gz", 1, 0, now, &pruned, &bytes) < 0);
-    orch_strv_free(pruned);
+    hlb_strv_free(pruned);
 }
 
 int main(void)

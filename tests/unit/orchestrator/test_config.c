@@ -39,7 +39,7 @@ static void test_defaults(void)
     CHECK(!strcmp(c->bus, "system") && c->health_gate && !strcmp(c->health_unit, "hl-health.service"));
     CHECK(!strcmp(c->archive_dir, "/var/backups/hl") && c->archive_keep == 7);
     CHECK(c->archive_max_age_ms == 7LL * 24 * 3600 * 1000);
-    CHECK(orch_strv_len(c->archive_paths) == 3 && !strcmp(c->archive_paths[2], "/etc/hl"));
+    CHECK(hlb_strv_len(c->archive_paths) == 3 && !strcmp(c->archive_paths[2], "/etc/hl"));
     CHECK(!strcmp(c->temp_pattern, "hl-*") && !strcmp(c->temp_dirs[0], "/tmp"));
     CHECK(c->rebuild.argv == NULL);
     CHECK(orch_cfg_manages(c, "hl-daemon.service") && !orch_cfg_manages(c, "dbus.service"));
@@ -81,7 +81,7 @@ static void test_full(void)
     CHECK(orch_cfg_manages(c, "e.service") && orch_cfg_phase_of(c, "e.service") == -1);
     CHECK(c->rebuild.argv && !strcmp(c->rebuild.argv[1], "%n"));
     CHECK(c->archive_keep == 3 && c->archive_max_age_ms == 48LL * 3600 * 1000);
-    CHECK(orch_strv_len(c->expect_ack) == 1);
+    CHECK(hlb_strv_len(c->expect_ack) == 1);
     orch_cfg_destroy(&c);
     hlb_diag_free(&d);
 }
@@ -127,12 +127,12 @@ static void test_config_dir(void)
     orch_cfg_archive_config_dir(c, "/usr/local/etc/hl/hl.yaml");
     orch_cfg_archive_config_dir(c, "/etc/hl/hl.yaml"); /* already there */
     orch_cfg_archive_config_dir(c, "relative.yaml");
-    CHECK(orch_strv_len(c->archive_paths) == 4 && !strcmp(c->archive_paths[3], "/usr/local/etc/hl"));
+    CHECK(hlb_strv_len(c->archive_paths) == 4 && !strcmp(c->archive_paths[3], "/usr/local/etc/hl"));
     orch_cfg_destroy(&c);
     /* Explicit paths are kept as they are. */
     c = parse("hl-orchestrator:\n  shutdown:\n    archive:\n      paths: [/srv]\n", &d);
     orch_cfg_archive_config_dir(c, "/usr/local/etc/hl/hl.yaml");
-    CHECK(c && orch_strv_len(c->archive_paths) == 1);
+    CHECK(c && hlb_strv_len(c->archive_paths) == 1);
     orch_cfg_destroy(&c);
     hlb_diag_free(&d);
 }
@@ -171,8 +171,8 @@ static void test_example(void)
         }
         CHECK(ex->archive_keep == def->archive_keep && ex->archive_max_age_ms == def->archive_max_age_ms);
         CHECK(ex->ack_timeout_ms == def->ack_timeout_ms && ex->stop_timeout_ms == def->stop_timeout_ms);
-        CHECK(orch_strv_len(ex->stale_files) == orch_strv_len(def->stale_files));
-        CHECK(orch_strv_len(ex->archive_exclude) == orch_strv_len(def->archive_exclude));
+        CHECK(hlb_strv_len(ex->stale_files) == hlb_strv_len(def->stale_files));
+        CHECK(hlb_strv_len(ex->archive_exclude) == hlb_strv_len(def->archive_exclude));
         CHECK(ex->recovery_timeout_ms == def->recovery_timeout_ms);
     }
     orch_cfg_destroy(&ex);

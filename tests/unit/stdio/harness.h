@@ -324,7 +324,7 @@ static void t_step(void)
             if (t_now_ms() > _dl) {                                                      \
                 fprintf(stderr, "%s:%d: timed out waiting for %s\n", __FILE__, __LINE__, \
                         #cond);                                                          \
-                t_failures++;                                                            \
+                check_failed++;                                                            \
                 break;                                                                   \
             }                                                                            \
             t_step();                                                                    \

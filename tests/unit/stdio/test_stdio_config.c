@@ -159,5 +159,5 @@ int main(void)
     TEST(test_full);
     TEST(test_errors);
     TEST(test_sizes);
-    return T_DONE();
+    return check_done();
 }

@@ -1101,5 +1101,5 @@ int main(void)
     TEST(test_attach_permission);
     TEST(test_out_of_fds);
     TEST(test_stats);
-    return T_DONE();
+    return check_done();
 }

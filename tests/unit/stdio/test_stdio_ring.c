@@ -123,7 +123,7 @@ static void test_model(void)
                 CHECK(stdio_ring_tail(r) >= old_tail || stdio_ring_head(r) - stdio_ring_tail(r) <= stdio_ring_keep(r));
             }
             verify(r, &m);
-            if (t_failures)
+            if (check_failed)
                 break;
         }
         free(m.data);
@@ -185,5 +185,5 @@ int main(void)
     TEST(test_model);
     TEST(test_run_cap);
     TEST(test_resize);
-    return T_DONE();
+    return check_done();
 }

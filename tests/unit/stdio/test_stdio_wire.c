@@ -107,5 +107,5 @@ int main(void)
     TEST(test_header);
     TEST(test_kv);
     TEST(test_hello);
-    return T_DONE();
+    return check_done();
 }

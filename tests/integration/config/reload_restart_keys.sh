@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A reload applies every key it accepts, or says (log line and ctl reply)
+# which keys take effect only after a restart: hl-bus's hwm and stats_depth
+# used to be accepted and silently ignored.
+. "${HL_SOURCE_DIR:?}/tests/common/wait.sh"
+set -u
+B=${HL_BUILD_DIR:?}/daemons
+pass=0 fail=0
+ok() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $*" >&2; fi; }
+dir=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT
+hlctl() { "$B/hlctl/hlctl" --runtime-dir "$dir" "$@"; }
+
+printf 'hl-bus:\n  stats_depth: 1\n  hwm: 100000\n' > "$dir/hl.yaml"
+"$B/hl-bus/hl-bus" --config "$dir/hl.yaml" --runtime-dir "$dir" 2>"$dir/bus.log" &
+pid=$!
+wait_for 60 hlctl --retries 0 --timeout 100 ping hl-bus >/dev/null 2>&1
+ok hlctl ping hl-bus
+
+# an unchanged reload needs no restart
+out=$(hlctl call hl-bus reload 2>&1); rc=$?
+ok test $rc = 0
+ok test -z "$(grep -i restart <<<"$out")"
+
+# stats_depth changes what `hlctl bus stats` groups by: applied at once
+hlctl pub a.b.c one >/dev/null
+printf 'hl-bus:\n  stats_depth: 2\n  hwm: 100000\n' > "$dir/hl.yaml"
+out=$(hlctl call hl-bus reload 2>&1); rc=$?
+ok test $rc = 0
+ok test -z "$(grep -i restart <<<"$out")"
+hlctl pub a.b.c two >/dev/null
+wait_for 10 bash -c "'$B/hlctl/hlctl' --runtime-dir '$dir' --json call hl-bus stats | grep -q '\"a\\.b\\.\"'"
+ok bash -c "'$B/hlctl/hlctl' --runtime-dir '$dir' --json call hl-bus stats | grep -q '\"a\\.b\\.\"'"
+
+# hwm is a socket option of sockets that stay: the reply and the log say so
+printf 'hl-bus:\n  stats_depth: 2\n  hwm: 5000\n' > "$dir/hl.yaml"
+out=$(hlctl call hl-bus reload 2>&1); rc=$?
+ok test $rc = 0
+ok grep -q "restart needed for hl-bus.hwm" <<<"$out"
+wait_for 10 grep -q "restart needed for hl-bus.hwm" "$dir/bus.log"
+ok grep -q "restart needed for hl-bus.hwm" "$dir/bus.log"
+# SIGHUP says the same in the log
+kill -HUP $pid
+wait_for 10 test "$(grep -c 'restart needed for hl-bus.hwm' "$dir/bus.log")" -ge 2
+ok test "$(grep -c 'restart needed for hl-bus.hwm' "$dir/bus.log")" -ge 2
+
+kill -TERM $pid; wait $pid; pid=
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
