@@ -70,8 +70,11 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
         char *active = hh_event_str(ev, "active_state");
         char *sub = hh_event_str(ev, "sub_state");
         char *phase = hh_event_str(ev, "phase");
+        char *load = hh_event_str(ev, "load_state");
         /* The topic names the unit when the body does not. */
+        hh_engine_unit_load(h->eng, unit && *unit ? unit : ev->topic + 8, load);
         hh_engine_unit(h->eng, unit && *unit ? unit : ev->topic + 8, active, sub, phase);
+        free(load);
         if (!active)
             hlb_debug("%s: no active_state in a %s body; ignored", ev->topic, ev->env->type);
         free(unit);
@@ -319,6 +322,8 @@ static void m_health(hlb_request_t *req, hlb_reply_t *reply, void *arg)
         fill_service(&svs[k], cks[k], ckp[k], s, false);
         svp[k] = &svs[k];
         rep.n_services++;
+        if (s->state == HH_NOT_APPLICABLE)
+            continue; /* its unit is not installed: not part of the verdict */
         hh_state_t st = s->state == HH_UNKNOWN ? HH_DEGRADED : s->state;
         if (st > worst)
             worst = st;

@@ -372,6 +372,12 @@ static void svc_eval(hh_service_t *s)
     bool held = svc_held(s, &hold);
     const char *unit = s->spec.unit;
 
+    if (unit && s->not_installed) {
+        st = HH_NOT_APPLICABLE;
+        reason = hh_strdup_printf("unit %s is not installed (LoadState=%s): not applicable", unit,
+                                  s->load_state ? s->load_state : "not-found");
+        goto done;
+    }
     if (unit && (s->unit == HH_UNIT_DOWN || s->unit == HH_UNIT_STARTING)) {
         st = held ? HH_UNKNOWN : HH_UNHEALTHY;
         reason = hh_strdup_printf("unit %s is %s (%s)%s%s", unit, s->active_state,
@@ -452,6 +458,28 @@ static void unit_name_norm(char *dst, size_t cap, const char *unit)
     size_t n = strlen(dst);
     if (n > 8 && strcmp(dst + n - 8, ".service") == 0)
         dst[n - 8] = '\0';
+}
+
+void hh_engine_unit_load(hh_engine_t *e, const char *unit, const char *load_state)
+{
+    if (!unit || !load_state || !*load_state)
+        return;
+    char want[256], have[256];
+    unit_name_norm(want, sizeof want, unit);
+    bool missing = !strcmp(load_state, "not-found") || !strcmp(load_state, "masked");
+    for (size_t i = 0; i < e->nsvcs; i++) {
+        hh_service_t *s = e->svcs[i];
+        if (!s->spec.unit)
+            continue;
+        unit_name_norm(have, sizeof have, s->spec.unit);
+        if (strcmp(want, have) != 0)
+            continue;
+        bool changed = s->not_installed != missing;
+        s->not_installed = missing;
+        set_str(&s->load_state, load_state);
+        if (changed)
+            svc_eval(s);
+    }
 }
 
 void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const char *sub,
@@ -599,6 +627,7 @@ void hh_engine_destroy(hh_engine_t **self_p)
         hh_timer_stop(e->io, &s->grace_timer);
         free(s->checks);
         free(s->active_state);
+        free(s->load_state);
         free(s->sub_state);
         free(s->unit_phase);
         free(s->reason);
@@ -874,6 +903,8 @@ hh_state_t hh_engine_overall(const hh_engine_t *e)
 {
     hh_state_t w = HH_HEALTHY;
     for (size_t i = 0; i < e->nsvcs; i++) {
+        if (e->svcs[i]->state == HH_NOT_APPLICABLE)
+            continue;
         hh_state_t s = e->svcs[i]->state == HH_UNKNOWN ? HH_DEGRADED : e->svcs[i]->state;
         if (s > w)
             w = s;

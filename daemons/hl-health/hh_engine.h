@@ -62,6 +62,8 @@ struct hh_service {
     /* unit */
     hh_unit_class_t unit;
     char *active_state, *sub_state;
+    char *load_state;          /* from service.<unit>; NULL until known */
+    bool not_installed;        /* LoadState not-found or masked */
     char *unit_phase;          /* the phase named in its service.<unit> events */
     uint64_t unit_since_us;    /* wall clock of the last unit change */
     uint64_t active_since_mono;/* when the unit last turned active; 0 never */
@@ -96,6 +98,10 @@ int hh_engine_start(hh_engine_t *e);
 
 /* Unit state from service.<unit>; UNIT with or without ".service". PHASE is
  * the startup phase the orchestrator puts it in (may be NULL or ""). */
+/* LoadState from service.<unit>: "not-found" or "masked" makes the service
+ * not applicable (HH_NOT_APPLICABLE) until its unit is installed. Call it
+ * before hh_engine_unit for the same event. */
+void hh_engine_unit_load(hh_engine_t *e, const char *unit, const char *load_state);
 void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active_state,
                     const char *sub_state, const char *phase);
 /* A startup phase's state from lifecycle.phase (the orchestrator's

@@ -7,7 +7,8 @@
 #include <hlbus/strv.h>
 #include <hlbus/str.h>
 
-static const char *const state_names[HH_NSTATES] = {"unknown", "healthy", "degraded", "unhealthy"};
+static const char *const state_names[HH_NSTATES] = {"unknown", "healthy", "degraded", "unhealthy",
+                                                      "not_applicable"};
 static const char *const result_names[HH_NRESULTS] = {"pass", "warn", "fail"};
 static const char *const kind_names[] = {"unit", "http", "tcp", "exec", "disk"};
 

@@ -13,8 +13,12 @@ typedef enum {
     HH_HEALTHY = 1,
     HH_DEGRADED = 2,
     HH_UNHEALTHY = 3,
+    /* A service whose unit is not installed (or masked): neither healthy nor
+     * unhealthy, and left out of the overall state. Services only; outside
+     * the "how bad" order, so never compared with the others. */
+    HH_NOT_APPLICABLE = 4,
 } hh_state_t;
-#define HH_NSTATES 4
+#define HH_NSTATES 5
 
 /* The outcome of one attempt/run: exit 0/1/2 of the spec's hl-health-check. */
 typedef enum {

@@ -12,7 +12,8 @@
 
 static int state_exit(const char *state)
 {
-    if (strcmp(state, "healthy") == 0)
+    /* not_applicable: a service whose unit is not installed */
+    if (strcmp(state, "healthy") == 0 || strcmp(state, "not_applicable") == 0)
         return HLCTL_OK;
     if (strcmp(state, "unhealthy") == 0)
         return HLCTL_CRITICAL;
@@ -149,6 +150,7 @@ int hlctl_cmd_health(hlctl_t *ctx, int argc, char **argv)
             const char *word = strcmp(s->state, "healthy") == 0     ? "OK"
                                : strcmp(s->state, "unhealthy") == 0 ? "CRITICAL"
                                : strcmp(s->state, "degraded") == 0  ? "WARNING"
+                               : strcmp(s->state, "not_applicable") == 0 ? "N/A"
                                                                     : "UNKNOWN";
             printf("%-8s %-20s %-9s since %-10s %s\n", word, s->service, s->state, since,
                    s->reason);

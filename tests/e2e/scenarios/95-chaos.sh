@@ -48,14 +48,17 @@ report() {
   e2e_hlctl failures || true
 }
 
-e2e_ok e2e__poll 60 converged
+# (Scenarios before this one may leave the stack recovering: wait for it.)
+e2e__poll 60 converged || { e2e_log "not converged before the chaos:"; report; }
 # --- the supervisor killed until systemd gives up on it
 cursor=$(e2e_journal_cursor)
 burst=$(e2e_prop hl-orchestrator.service StartLimitBurst)
-for _ in $(seq "$burst"); do
+for _ in $(seq $((burst + 1))); do
   pid=$(e2e_main_pid hl-orchestrator.service)
   kill9 hl-orchestrator.service
-  e2e__poll 15 bash -c '[ "$(nsenter -t '"$E2E_PID1"' -a systemctl show -P MainPID hl-orchestrator.service)" != '"$pid"' ] ||
+  # until a new process runs (MainPID is 0 between the two), or systemd gave up
+  e2e__poll 15 bash -c 'p=$(nsenter -t '"$E2E_PID1"' -a systemctl show -P MainPID hl-orchestrator.service)
+    [ "$p" -gt 0 ] && [ "$p" != '"$pid"' ] ||
     [ "$(nsenter -t '"$E2E_PID1"' -a systemctl is-failed hl-orchestrator.service)" = failed ]'
 done
 e2e_ok e2e_wait_journal hl-orchestrator.service "Start request repeated too quickly|start-limit-hit" 30 "$cursor"
@@ -64,7 +67,8 @@ e2e_ok e2e_wait_prop hl-orchestrator.service ActiveState failed 30
 e2e_ok e2e__poll 20 bash -c "! nsenter -t $E2E_PID1 -a -- $E2E_BINDIR/hlctl failures | grep -q 'orchestrator: ready'"
 e2e_hlctl failures | head -3
 # ...and systemd's give-up is not for good.
-e2e_ok e2e_wait_unit_active hl-orchestrator.service 40
+e2e_ok e2e_wait_prop hl-orchestrator.service ActiveState active 40
+e2e_ok e2e_wait_journal hl-revive@hl-orchestrator.service.service "Finished|Deactivated successfully" 40 "$cursor"
 e2e_ok e2e__poll 60 converged
 
 # --- random kills
