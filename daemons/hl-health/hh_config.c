@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <hlbus/str.h>
 
 /* The spec's hl-health-check (1.3.2): hl-daemon and claude-code with their
@@ -16,52 +17,182 @@ static const struct {
     {"docker", "docker.service", NULL},
 };
 
+/* ---- the schema: what the file may say ---- */
+
 typedef struct {
     int64_t interval, timeout, retries, retry_delay, failures, successes;
 } timing_t;
 
+typedef struct {
+    timing_t t;
+    int64_t grace;
+} defaults_raw_t;
+
+typedef struct {
+    bool verify;
+    char *ca_file, *cert, *key, *min_version;
+} tls_raw_t;
+
+typedef struct {
+    char *name, *type;
+    timing_t t;
+    bool critical;
+    /* http */
+    char *url, *method, *body, **headers, *bearer_token, *status, *body_match, *body_regex;
+    int64_t max_body, max_redirects;
+    bool follow_redirects, reuse;
+    tls_raw_t tls;
+    /* tcp */
+    char *host;
+    int port;
+    /* exec */
+    char **argv, **env;
+    /* disk */
+    char *path, *warn_free, *crit_free, *crit_free_inodes;
+} check_raw_t;
+
+typedef struct {
+    char *name; /* the map key */
+    char *unit, *phase;
+    int64_t grace;
+    hlb_conf_vec_t checks; /* check_raw_t */
+} svc_raw_t;
+
+typedef struct {
+    int64_t snapshot_ms, spread_ms, slack_ms;
+    defaults_raw_t defaults;
+    bool builtin;
+    hlb_conf_vec_t services; /* svc_raw_t */
+} health_raw_t;
+
+/* The timing rows, shared by "defaults" (with the spec's values) and each
+ * check (defaulting to "defaults", see check_init). */
+#define TIMING_ROWS(T, base, d_interval, d_timeout, d_retries, d_delay, d_fail, d_succ)          \
+    HLB_KEY("interval", HLB_KIND_DURATION, T, base.interval, .def = d_interval, .min = 100,      \
+            .max = 86400000),                                                                    \
+    HLB_KEY("timeout", HLB_KIND_DURATION, T, base.timeout, .def = d_timeout, .min = 10,          \
+            .max = 3600000),                                                                     \
+    HLB_KEY("retries", HLB_KIND_INT, T, base.retries, .def = d_retries, .min = 1, .max = 100),   \
+    HLB_KEY("retry_delay", HLB_KIND_DURATION, T, base.retry_delay, .def = d_delay, .min = 0,     \
+            .max = 3600000),                                                                     \
+    HLB_KEY("failures", HLB_KIND_INT, T, base.failures, .def = d_fail, .min = 1, .max = 1000),   \
+    HLB_KEY("successes", HLB_KIND_INT, T, base.successes, .def = d_succ, .min = 1, .max = 1000)
+
+static const hlb_conf_key_t defaults_keys[] = {
+    TIMING_ROWS(defaults_raw_t, t, "10s", "5s", "3", "500ms", "2", "2"),
+    HLB_KEY_DURATION(defaults_raw_t, grace, "30s", 0, 86400000, 0),
+    {0}};
+static const hlb_conf_table_t defaults_table = {
+    .name = "defaults", .size = sizeof(defaults_raw_t), .keys = defaults_keys};
+
+static const char *const tls_versions[] = {"1.0", "1.2", "1.3", NULL};
+static const hlb_conf_key_t tls_keys[] = {
+    HLB_KEY_BOOL(tls_raw_t, verify, "true", 0),
+    HLB_KEY_STR(tls_raw_t, ca_file, NULL, 0),
+    HLB_KEY_STR(tls_raw_t, cert, NULL, 0),
+    HLB_KEY_STR(tls_raw_t, key, NULL, 0),
+    HLB_KEY_STR(tls_raw_t, min_version, NULL, 0), /* one of tls_versions */
+    {0}};
+static const hlb_conf_table_t tls_table = {.name = "tls", .size = sizeof(tls_raw_t),
+                                           .keys = tls_keys};
+
+static void check_init(void *obj, void *ctx)
+{
+    check_raw_t *c = obj;
+    const health_raw_t *top = ctx;
+    c->t = top->defaults.t;
+}
+
+static const hlb_conf_key_t check_keys[] = {
+    HLB_KEY_STR(check_raw_t, name, NULL, 0), /* default <service>-<type>[-n] */
+    HLB_KEY_STR(check_raw_t, type, NULL, 0), /* http, tcp, exec or disk */
+    TIMING_ROWS(check_raw_t, t, NULL, NULL, NULL, NULL, NULL, NULL),
+    HLB_KEY_BOOL(check_raw_t, critical, "false", 0),
+    /* http */
+    HLB_KEY_STR(check_raw_t, url, NULL, 0),
+    HLB_KEY_STR(check_raw_t, method, "GET", 0),
+    HLB_KEY_STR(check_raw_t, body, NULL, 0),
+    HLB_KEY_STRV(check_raw_t, headers, NULL, 64, 0),
+    /* sent as "Authorization: Bearer <token>"; from a file or a credential only */
+    HLB_KEY_SECRET(check_raw_t, bearer_token, 0),
+    HLB_KEY_STR(check_raw_t, status, NULL, 0), /* 200 or 200-299; default 200-399 */
+    HLB_KEY_STR(check_raw_t, body_match, NULL, 0),
+    HLB_KEY_STR(check_raw_t, body_regex, NULL, 0),
+    HLB_KEY_INT(check_raw_t, max_body, "65536", 1, 64 * 1024 * 1024, 0),
+    HLB_KEY_BOOL(check_raw_t, follow_redirects, "false", 0),
+    HLB_KEY_INT(check_raw_t, max_redirects, "5", 0, 50, 0),
+    HLB_KEY_TABLE(check_raw_t, tls, &tls_table, 0),
+    HLB_KEY_BOOL(check_raw_t, reuse, "true", 0),
+    /* tcp */
+    HLB_KEY_STR(check_raw_t, host, "127.0.0.1", 0),
+    HLB_KEY_INT(check_raw_t, port, NULL, 1, 65535, 0),
+    /* exec */
+    HLB_KEY_STRV(check_raw_t, argv, NULL, 256, 0),
+    HLB_KEY_STRV(check_raw_t, env, NULL, 256, 0),
+    /* disk */
+    HLB_KEY_STR(check_raw_t, path, "/", 0),
+    HLB_KEY_STR(check_raw_t, warn_free, NULL, 0), /* "10%" or a size; default 10% */
+    HLB_KEY_STR(check_raw_t, crit_free, NULL, 0), /* default 5% */
+    HLB_KEY_STR(check_raw_t, crit_free_inodes, NULL, 0), /* default 2% */
+    {0}};
+static const hlb_conf_table_t check_table = {
+    .name = "check", .size = sizeof(check_raw_t), .keys = check_keys, .init = check_init};
+
+static void svc_init(void *obj, void *ctx)
+{
+    svc_raw_t *s = obj;
+    const health_raw_t *top = ctx;
+    s->grace = top->defaults.grace;
+}
+
+static const hlb_conf_key_t svc_keys[] = {
+    /* absent: <name>.service; "": none (a service known by its checks only) */
+    HLB_KEY_STR(svc_raw_t, unit, NULL, 0),
+    HLB_KEY_STR(svc_raw_t, phase, NULL, 0),
+    HLB_KEY_DURATION(svc_raw_t, grace, NULL, 0, 86400000, 0),
+    HLB_KEY_LIST(svc_raw_t, checks, &check_table, 0, 0),
+    {0}};
+static const hlb_conf_table_t svc_table = {.name = "service", .size = sizeof(svc_raw_t),
+                                           .keys = svc_keys, .init = svc_init,
+                                           .name_offset = offsetof(svc_raw_t, name),
+                                           .has_name = true};
+
+static const hlb_conf_key_t health_keys[] = {
+    HLB_KEY("snapshot_interval", HLB_KIND_DURATION, health_raw_t, snapshot_ms, .def = "30s",
+            .min = 0, .max = 86400000),
+    HLB_KEY("spread", HLB_KIND_DURATION, health_raw_t, spread_ms, .def = "2s", .min = 0,
+            .max = 3600000),
+    HLB_KEY("slack", HLB_KIND_DURATION, health_raw_t, slack_ms, .def = "100ms", .min = 0,
+            .max = 10000),
+    HLB_KEY_TABLE(health_raw_t, defaults, &defaults_table, 0), /* before services: they use it */
+    HLB_KEY_BOOL(health_raw_t, builtin, "true", 0),
+    HLB_KEY_DICT(health_raw_t, services, &svc_table, 0, 0),
+    {0}};
+static const hlb_conf_table_t health_table = {
+    .name = "hl-health", .size = sizeof(health_raw_t), .keys = health_keys};
+
+/* ---- from what the file says to the engine's specs ---- */
+
 static char *xdup(const char *s) { return s ? strdup(s) : NULL; }
 
-static int parse_timing(const hlb_conf_t *n, const timing_t *def, timing_t *t, hlb_diag_t *d)
+static char **xdupv(char **v)
 {
-    hlb_conf_duration_ms(n, "interval", def->interval, 100, 86400000, &t->interval, d);
-    hlb_conf_duration_ms(n, "timeout", def->timeout, 10, 3600000, &t->timeout, d);
-    hlb_conf_int(n, "retries", def->retries, 1, 100, &t->retries, d);
-    hlb_conf_duration_ms(n, "retry_delay", def->retry_delay, 0, 3600000, &t->retry_delay, d);
-    hlb_conf_int(n, "failures", def->failures, 1, 1000, &t->failures, d);
-    hlb_conf_int(n, "successes", def->successes, 1, 1000, &t->successes, d);
-    return 0;
+    if (!v)
+        return NULL;
+    size_t n = 0;
+    while (v[n])
+        n++;
+    char **o = calloc(n + 1, sizeof *o);
+    for (size_t i = 0; o && i < n; i++)
+        o[i] = strdup(v[i]);
+    return o;
 }
 
-/* A list of strings, or NULL (with a diagnostic when it is not one). */
-static char **strv(const hlb_conf_t *n, const char *key, hlb_diag_t *d)
+/* "10%" → percent; "1GiB", "500MB", "123" → bytes. S NULL: unchanged. */
+static int parse_space(const hlb_conf_t *n, const char *key, const char *s, double *pct,
+                       uint64_t *bytes, hlb_diag_t *d)
 {
-    const hlb_conf_t *l = hlb_conf_get(n, key);
-    if (!l)
-        return NULL;
-    if (hlb_conf_kind(l) != HLB_CONF_SEQ) {
-        hlb_diag_add(d, l, "'%s' must be a list of strings", key);
-        return NULL;
-    }
-    size_t cnt = hlb_conf_count(l);
-    char **v = calloc(cnt + 1, sizeof *v);
-    for (size_t i = 0; v && i < cnt; i++) {
-        const char *s = hlb_conf_scalar(hlb_conf_at(l, i));
-        if (!s) {
-            hlb_diag_add(d, hlb_conf_at(l, i), "'%s' must be a list of strings", key);
-            s = "";
-        }
-        v[i] = strdup(s);
-    }
-    return v;
-}
-
-/* "10%" → percent; "1GiB", "500MB", "123" → bytes. */
-static int parse_space(const hlb_conf_t *n, const char *key, double *pct, uint64_t *bytes,
-                       hlb_diag_t *d)
-{
-    const char *s = NULL;
-    if (hlb_conf_str(n, key, NULL, &s, d) < 0 || !s)
+    if (!s)
         return 0;
     char *end;
     errno = 0;
@@ -93,10 +224,9 @@ bad:
     return -EINVAL;
 }
 
-static int parse_status(const hlb_conf_t *n, hh_http_spec_t *h, hlb_diag_t *d)
+static int parse_status(const hlb_conf_t *n, const char *s, hh_http_spec_t *h, hlb_diag_t *d)
 {
-    const char *s = NULL;
-    if (hlb_conf_str(n, "status", NULL, &s, d) < 0 || !s)
+    if (!s)
         return 0;
     char *a = strdup(s);
     char *dash = strchr(a, '-');
@@ -122,35 +252,27 @@ static int parse_status(const hlb_conf_t *n, hh_http_spec_t *h, hlb_diag_t *d)
     return 0;
 }
 
-static const char *const check_keys[] = {
-    "name", "type", "interval", "timeout", "retries", "retry_delay", "failures", "successes",
-    "critical",
-    /* http */
-    "url", "method", "body", "headers", "status", "body_match", "body_regex", "max_body",
-    "follow_redirects", "max_redirects", "tls", "reuse",
-    /* tcp */
-    "host", "port",
-    /* exec */
-    "argv", "env",
-    /* disk */
-    "path", "warn_free", "crit_free", "crit_free_inodes", NULL};
+/* Whether a header carries credentials (they belong in a secret file). */
+static bool header_is_secret(const char *h)
+{
+    static const char *const names[] = {"authorization:", "proxy-authorization:", "cookie:",
+                                         "x-api-key:", "x-auth-token:"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strncasecmp(h, names[i], strlen(names[i])) == 0)
+            return true;
+    return false;
+}
 
-static int parse_check(const hlb_conf_t *n, const char *svc, size_t idx, const timing_t *def,
+static int build_check(const check_raw_t *r, const hlb_conf_t *n, const char *svc, size_t idx,
                        hh_check_spec_t *c, hlb_diag_t *d)
 {
     int errs = d->errors;
-    if (hlb_conf_kind(n) != HLB_CONF_MAP) {
-        hlb_diag_add(d, n, "a check must be a map with at least 'type'");
-        return -EINVAL;
-    }
-    hlb_conf_check_keys(n, check_keys, d);
-    const char *type = NULL;
-    hlb_conf_str(n, "type", NULL, &type, d);
     static const struct {
         const char *name;
         hh_kind_t kind;
     } kinds[] = {{"http", HH_KIND_HTTP}, {"tcp", HH_KIND_TCP}, {"exec", HH_KIND_EXEC},
                  {"disk", HH_KIND_DISK}};
+    const char *type = r->type;
     int k = -1;
     for (size_t i = 0; type && i < sizeof kinds / sizeof *kinds; i++)
         if (strcmp(type, kinds[i].name) == 0)
@@ -162,80 +284,81 @@ static int parse_check(const hlb_conf_t *n, const char *svc, size_t idx, const t
         return -EINVAL;
     }
     hh_check_spec_defaults(c, kinds[k].kind);
-    timing_t t;
-    parse_timing(n, def, &t, d);
-    c->interval_ms = t.interval;
-    c->timeout_ms = t.timeout;
-    c->retries = t.retries;
-    c->retry_delay_ms = t.retry_delay;
-    c->failures = t.failures;
-    c->successes = t.successes;
-    hlb_conf_bool(n, "critical", false, &c->critical, d);
-    const char *name = NULL;
-    hlb_conf_str(n, "name", NULL, &name, d);
-    c->name = name ? strdup(name) : hh_strdup_printf("%s-%s%s%.0zu", svc, type, idx ? "-" : "",
-                                                     idx);
-    if (name && !hlb_name_valid(name))
+    c->interval_ms = r->t.interval;
+    c->timeout_ms = r->t.timeout;
+    c->retries = r->t.retries;
+    c->retry_delay_ms = r->t.retry_delay;
+    c->failures = r->t.failures;
+    c->successes = r->t.successes;
+    c->critical = r->critical;
+    c->name = r->name ? strdup(r->name)
+                      : hh_strdup_printf("%s-%s%s%.0zu", svc, type, idx ? "-" : "", idx);
+    if (r->name && !hlb_name_valid(r->name))
         hlb_diag_add(d, hlb_conf_get(n, "name"), "a check name is [a-z0-9-]{1,64}, not '%s'",
-                     name);
+                     r->name);
     c->service = strdup(svc);
-    const char *s = NULL;
-    int64_t v;
     switch (c->kind) {
     case HH_KIND_HTTP: {
         hh_http_spec_t *h = &c->u.http;
-        hlb_conf_str(n, "url", NULL, &s, d);
-        if (!s || (!hlb_has_prefix(s, "http://") && !hlb_has_prefix(s, "https://")))
+        const char *s = r->url;
+        if (!s || (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0))
             hlb_diag_add(d, s ? hlb_conf_get(n, "url") : n,
                          "an http check needs 'url' (http:// or https://)");
         h->url = xdup(s);
-        hlb_conf_str(n, "method", "GET", &s, d);
-        h->method = xdup(s);
-        hlb_conf_str(n, "body", NULL, &s, d);
-        h->body = xdup(s);
-        h->headers = strv(n, "headers", d);
-        parse_status(n, h, d);
-        hlb_conf_str(n, "body_match", NULL, &s, d);
-        h->body_match = xdup(s);
-        hlb_conf_str(n, "body_regex", NULL, &s, d);
-        h->body_regex = xdup(s);
-        hlb_conf_int(n, "max_body", 64 * 1024, 1, 64 * 1024 * 1024, &v, d);
-        h->max_body = (size_t)v;
-        hlb_conf_bool(n, "follow_redirects", false, &h->follow_redirects, d);
-        hlb_conf_int(n, "max_redirects", 5, 0, 50, &v, d);
-        h->max_redirects = (long)v;
-        hlb_conf_bool(n, "reuse", true, &h->reuse, d);
-        const hlb_conf_t *tls = hlb_conf_get(n, "tls");
-        if (tls) {
-            static const char *const tls_keys[] = {"verify", "ca_file", "cert", "key",
-                                                   "min_version", NULL};
-            hlb_conf_check_keys(tls, tls_keys, d);
-            hlb_conf_bool(tls, "verify", true, &h->tls_verify, d);
-            hlb_conf_str(tls, "ca_file", NULL, &s, d);
-            h->ca_file = xdup(s);
-            hlb_conf_str(tls, "cert", NULL, &s, d);
-            h->client_cert = xdup(s);
-            hlb_conf_str(tls, "key", NULL, &s, d);
-            h->client_key = xdup(s);
-            hlb_conf_str(tls, "min_version", NULL, &s, d);
-            if (s && strcmp(s, "1.0") && strcmp(s, "1.2") && strcmp(s, "1.3"))
-                hlb_diag_add(d, hlb_conf_get(tls, "min_version"),
-                             "'min_version' must be 1.0, 1.2 or 1.3");
-            h->tls_min = xdup(s);
+        h->method = xdup(r->method);
+        h->body = xdup(r->body);
+        const hlb_conf_t *hn = hlb_conf_get(n, "headers");
+        for (size_t i = 0; r->headers && r->headers[i]; i++)
+            if (header_is_secret(r->headers[i]))
+                /* refused, not warned about; the value is not repeated */
+                hlb_diag_add(d, hlb_conf_at(hn, i),
+                             "'headers' item %zu carries credentials inline; put the token in a "
+                             "file and use 'bearer_token_file: PATH' (or "
+                             "'bearer_token_credential: NAME' with LoadCredential=)",
+                             i + 1);
+        size_t nh = 0;
+        while (r->headers && r->headers[nh])
+            nh++;
+        h->headers = calloc(nh + 2, sizeof *h->headers);
+        for (size_t i = 0; h->headers && i < nh; i++)
+            h->headers[i] = strdup(r->headers[i]);
+        if (h->headers && r->bearer_token)
+            h->headers[nh] = hh_strdup_printf("Authorization: Bearer %s", r->bearer_token);
+        if (h->headers && !h->headers[0]) {
+            free(h->headers);
+            h->headers = NULL;
         }
+        parse_status(n, r->status, h, d);
+        h->body_match = xdup(r->body_match);
+        h->body_regex = xdup(r->body_regex);
+        h->max_body = (size_t)r->max_body;
+        h->follow_redirects = r->follow_redirects;
+        h->max_redirects = (long)r->max_redirects;
+        h->reuse = r->reuse;
+        h->tls_verify = r->tls.verify;
+        h->ca_file = xdup(r->tls.ca_file);
+        h->client_cert = xdup(r->tls.cert);
+        h->client_key = xdup(r->tls.key);
+        if (r->tls.min_version) {
+            bool ok = false;
+            for (size_t i = 0; tls_versions[i] && !ok; i++)
+                ok = strcmp(tls_versions[i], r->tls.min_version) == 0;
+            if (!ok)
+                hlb_diag_add(d, hlb_conf_get(n, "tls.min_version"),
+                             "'min_version' must be 1.0, 1.2 or 1.3");
+        }
+        h->tls_min = xdup(r->tls.min_version);
         break;
     }
     case HH_KIND_TCP:
-        hlb_conf_str(n, "host", "127.0.0.1", &s, d);
-        c->u.tcp.host = xdup(s);
-        hlb_conf_int(n, "port", 0, 1, 65535, &v, d);
-        if (v == 0)
+        c->u.tcp.host = xdup(r->host);
+        if (r->port == 0 && !hlb_conf_get(n, "port"))
             hlb_diag_add(d, n, "a tcp check needs 'port' (1-65535)");
-        c->u.tcp.port = hh_strdup_printf("%lld", (long long)v);
+        c->u.tcp.port = hh_strdup_printf("%d", r->port);
         break;
     case HH_KIND_EXEC:
-        c->u.exec.argv = strv(n, "argv", d);
-        c->u.exec.env = strv(n, "env", d);
+        c->u.exec.argv = xdupv(r->argv);
+        c->u.exec.env = xdupv(r->env);
         if (!c->u.exec.argv || !c->u.exec.argv[0] || c->u.exec.argv[0][0] != '/')
             hlb_diag_add(d, hlb_conf_get(n, "argv") ? hlb_conf_get(n, "argv") : n,
                          "an exec check needs 'argv', a list whose first item is an absolute "
@@ -245,16 +368,18 @@ static int parse_check(const hlb_conf_t *n, const char *svc, size_t idx, const t
                 hlb_diag_add(d, hlb_conf_get(n, "env"), "'env' items are NAME=value, not '%s'",
                              *e);
         break;
-    case HH_KIND_DISK:
-        hlb_conf_str(n, "path", "/", &s, d);
-        c->u.disk.path = xdup(s);
-        parse_space(n, "warn_free", &c->u.disk.warn_free_pct, &c->u.disk.warn_free_bytes, d);
-        parse_space(n, "crit_free", &c->u.disk.crit_free_pct, &c->u.disk.crit_free_bytes, d);
+    case HH_KIND_DISK: {
+        c->u.disk.path = xdup(r->path);
+        parse_space(n, "warn_free", r->warn_free, &c->u.disk.warn_free_pct,
+                    &c->u.disk.warn_free_bytes, d);
+        parse_space(n, "crit_free", r->crit_free, &c->u.disk.crit_free_pct,
+                    &c->u.disk.crit_free_bytes, d);
         double ip = c->u.disk.crit_free_inodes_pct;
         uint64_t ib = 0;
-        parse_space(n, "crit_free_inodes", &ip, &ib, d);
+        parse_space(n, "crit_free_inodes", r->crit_free_inodes, &ip, &ib, d);
         c->u.disk.crit_free_inodes_pct = ip;
         break;
+    }
     case HH_KIND_UNIT:
         break;
     }
@@ -306,32 +431,27 @@ static int add_chk(hh_config_t *cfg, hh_check_spec_t *c, const hlb_conf_t *node)
     return 0;
 }
 
-int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *d)
+int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *diag)
 {
     memset(cfg, 0, sizeof *cfg);
-    static const char *const keys[] = {"snapshot_interval", "spread", "slack", "defaults",
-                                       "builtin", "services", NULL};
+    hlb_diag_t local = {0};
+    hlb_diag_t *d = diag ? diag : &local;
+    int errors = d->errors;
     if (sec && hlb_conf_kind(sec) != HLB_CONF_MAP) {
         hlb_diag_add(d, sec, "the hl-health section must be a map");
+        hlb_diag_free(&local);
         return -EINVAL;
     }
-    hlb_conf_check_keys(sec, keys, d);
-    hlb_conf_duration_ms(sec, "snapshot_interval", 30000, 0, 86400000, &cfg->snapshot_ms, d);
-    hlb_conf_duration_ms(sec, "spread", 2000, 0, 3600000, &cfg->spread_ms, d);
-    hlb_conf_duration_ms(sec, "slack", 100, 0, 10000, &cfg->slack_ms, d);
-    timing_t spec_def = {10000, 5000, 3, 500, 2, 2}, def;
-    const hlb_conf_t *dn = hlb_conf_get(sec, "defaults");
-    static const char *const dkeys[] = {"interval", "timeout", "retries", "retry_delay",
-                                        "failures", "successes", "grace", NULL};
-    hlb_conf_check_keys(dn, dkeys, d);
-    parse_timing(dn, &spec_def, &def, d);
-    int64_t def_grace;
-    hlb_conf_duration_ms(dn, "grace", 30000, 0, 86400000, &def_grace, d);
-    bool use_builtin;
-    hlb_conf_bool(sec, "builtin", true, &use_builtin, d);
-    for (size_t i = 0; use_builtin && i < sizeof builtin / sizeof *builtin; i++) {
+    health_raw_t raw;
+    /* The section is its own context: entries default from its "defaults". */
+    hlb_conf_schema_parse(&health_table, sec, &raw, &raw, d);
+    cfg->snapshot_ms = raw.snapshot_ms;
+    cfg->spread_ms = raw.spread_ms;
+    cfg->slack_ms = raw.slack_ms;
+    const timing_t *def = &raw.defaults.t;
+    for (size_t i = 0; raw.builtin && i < sizeof builtin / sizeof *builtin; i++) {
         hh_service_spec_t s = {.name = strdup(builtin[i].name), .unit = strdup(builtin[i].unit),
-                               .grace_ms = def_grace};
+                               .grace_ms = raw.defaults.grace};
         add_svc(cfg, &s);
         if (builtin[i].url) {
             hh_check_spec_t c;
@@ -339,68 +459,59 @@ int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *d)
             c.name = hh_strdup_printf("%s-http", builtin[i].name);
             c.service = strdup(builtin[i].name);
             c.u.http.url = strdup(builtin[i].url);
-            c.interval_ms = def.interval;
-            c.timeout_ms = def.timeout;
-            c.retries = def.retries;
-            c.retry_delay_ms = def.retry_delay;
-            c.failures = def.failures;
-            c.successes = def.successes;
+            c.interval_ms = def->interval;
+            c.timeout_ms = def->timeout;
+            c.retries = def->retries;
+            c.retry_delay_ms = def->retry_delay;
+            c.failures = def->failures;
+            c.successes = def->successes;
             add_chk(cfg, &c, NULL);
         }
     }
     const hlb_conf_t *svcs = hlb_conf_get(sec, "services");
-    if (svcs && hlb_conf_kind(svcs) != HLB_CONF_MAP)
-        hlb_diag_add(d, svcs, "'services' must be a map of service name to its settings");
-    for (size_t i = 0; svcs && hlb_conf_kind(svcs) == HLB_CONF_MAP && i < hlb_conf_count(svcs);
-         i++) {
+    const svc_raw_t *sv = raw.services.items;
+    for (size_t i = 0; i < raw.services.n; i++) {
         const hlb_conf_t *sn = hlb_conf_at(svcs, i);
-        const char *name = hlb_conf_key(sn);
+        const char *name = sv[i].name;
         if (!hlb_name_valid(name)) {
             hlb_diag_add(d, sn, "a service name is [a-z0-9-]{1,64} (it becomes health.<name>), "
                                 "not '%s'",
                          name);
             continue;
         }
-        static const char *const skeys[] = {"unit", "phase", "grace", "checks", NULL};
-        if (hlb_conf_kind(sn) != HLB_CONF_MAP) {
-            hlb_diag_add(d, sn, "service %s: expected a map (unit, phase, grace, checks)", name);
-            continue;
-        }
-        hlb_conf_check_keys(sn, skeys, d);
         hh_service_spec_t s = {.name = strdup(name)};
-        const char *unit = NULL, *phase = NULL;
-        /* unit: absent → <name>.service; "" → none (a service known by checks only). */
-        hlb_conf_str(sn, "unit", NULL, &unit, d);
-        if (!unit)
+        if (!sv[i].unit)
             s.unit = hh_strdup_printf("%s.service", name);
-        else if (*unit)
-            s.unit = strdup(unit);
-        hlb_conf_str(sn, "phase", NULL, &phase, d);
-        s.phase = phase && *phase ? strdup(phase) : NULL;
-        hlb_conf_duration_ms(sn, "grace", def_grace, 0, 86400000, &s.grace_ms, d);
+        else if (*sv[i].unit)
+            s.unit = strdup(sv[i].unit);
+        s.phase = sv[i].phase && *sv[i].phase ? strdup(sv[i].phase) : NULL;
+        s.grace_ms = sv[i].grace;
         add_svc(cfg, &s);
         const hlb_conf_t *cl = hlb_conf_get(sn, "checks");
-        if (cl && hlb_conf_kind(cl) != HLB_CONF_SEQ) {
-            hlb_diag_add(d, cl, "service %s: 'checks' must be a list", name);
-            continue;
-        }
-        for (size_t j = 0; cl && j < hlb_conf_count(cl); j++) {
+        const check_raw_t *cr = sv[i].checks.items;
+        for (size_t j = 0; j < sv[i].checks.n; j++) {
+            const hlb_conf_t *cn = hlb_conf_at(cl, j);
+            if (hlb_conf_kind(cn) != HLB_CONF_MAP)
+                continue; /* reported by the schema */
             hh_check_spec_t c;
             memset(&c, 0, sizeof c);
-            if (parse_check(hlb_conf_at(cl, j), name, j, &def, &c, d) < 0) {
+            if (build_check(&cr[j], cn, name, j, &c, d) < 0) {
                 hh_check_spec_clear(&c);
                 continue;
             }
-            add_chk(cfg, &c, hlb_conf_at(cl, j));
+            add_chk(cfg, &c, cn);
         }
     }
+    hlb_conf_schema_free(&health_table, &raw);
     /* Names are global: hlctl health --why NAME must be unambiguous. */
     for (size_t i = 0; i < cfg->nchecks; i++)
         for (size_t j = 0; j < i; j++)
             if (strcmp(cfg->checks[i].name, cfg->checks[j].name) == 0)
                 hlb_diag_add(d, cfg->check_nodes[i] ? cfg->check_nodes[i] : sec,
                              "check name '%s' used twice", cfg->checks[i].name);
-    return d->errors ? -EINVAL : 0;
+    int rc = d->errors > errors ? -EINVAL : 0;
+    hlb_diag_free(&local);
+    return rc;
 }
 
 void hh_config_clear(hh_config_t *cfg)

@@ -470,7 +470,11 @@ static void on_recovery(hlm_busm_t *b, const char *service, const rec_t *r)
 static void on_alert(hlm_busm_t *b, const char *target, const rec_t *r, bool replay)
 {
     static const char *const sev_keys[] = {"severity", NULL};
+    static const char *const reason_keys[] = {"reason", NULL};
     char *sev = rec_str(r, sev_keys);
+    /* gave-up, flapping, configuration-error (raised), cleared, rearmed: what
+     * the Prometheus rules (deploy/prometheus/alert_rules.yml) tell apart. */
+    char *reason = rec_str(r, reason_keys);
     double active = 1;
     bool has_active = rec_num(r, "active", &active);
     if (active != 0 && !replay)
@@ -478,9 +482,12 @@ static void on_alert(hlm_busm_t *b, const char *target, const rec_t *r, bool rep
             "alert", target, "severity", sev ? sev : "");
     if (has_active) {
         drop_where(b, "hl_alert_active", "alert", target);
-        SET(b, "hl_alert_active", "Whether the alert on the target is raised (1) or cleared (0).",
-            HLM_GAUGE, active != 0, "alert", target, "severity", sev ? sev : "");
+        SET(b, "hl_alert_active",
+            "Whether the alert on the target is raised (1) or cleared (0), and why.", HLM_GAUGE,
+            active != 0, "alert", target, "reason", reason ? reason : "", "severity",
+            sev ? sev : "");
     }
+    free(reason);
     free(sev);
 }
 
@@ -499,6 +506,9 @@ static void on_daemon(hlm_busm_t *b, const char *topic_name, const Hl__DaemonSta
     SET(b, "hl_daemon_dropped_total",
         "Messages the daemon's publisher dropped (queue full) when it last reported.",
         HLM_COUNTER, (double)st->dropped, "daemon", name);
+    SET(b, "hl_daemon_notify_dropped_total",
+        "sd_notify messages the daemon could not send (NOTIFY_SOCKET full or gone) when it last reported.",
+        HLM_COUNTER, (double)st->notify_dropped, "daemon", name);
     SET(b, "hl_daemon_gaps_total", "Messages the daemon's subscribers had missed when it last reported.",
         HLM_COUNTER, (double)st->gaps, "daemon", name);
 }

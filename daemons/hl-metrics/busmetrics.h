@@ -15,7 +15,8 @@
  *                      hl_alert_active{alert,severity}
  *   daemon.<name>      hl_daemon_info{daemon,state,version},
  *                      hl_daemon_start_time_seconds, hl_daemon_published_total,
- *                      hl_daemon_dropped_total, hl_daemon_gaps_total
+ *                      hl_daemon_dropped_total, hl_daemon_gaps_total,
+ *                      hl_daemon_notify_dropped_total
  *   metrics.report.<source>  the samples of hl.MetricsReport
  *   (every event)      hl_metrics_bus_events_total{prefix}
  *   hl-bus "stats"     hl_bus_up, hl_bus_messages_total{prefix},

@@ -10,7 +10,7 @@
 #include "orch.h"
 #include <errno.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
+#include <hlbus/notify.h>
 
 typedef enum { PH_PENDING, PH_STARTING, PH_HEALTH, PH_CHECKS, PH_DONE, PH_FAILED } ph_state_t;
 static const char *const ph_names[] = {"pending", "starting", "health", "checks", "done", "failed"};
@@ -427,8 +427,7 @@ static void act_enter(startup_t *s, phase_t *p)
     s->phase_timer = zloop_timer(s->o->loop, (size_t) p->cfg->timeout_ms, 1, on_phase_timer, s);
     /* TimeoutStartSec= of our unit covers the default 300 s; a longer
      * configured phase extends it rather than being killed by it. */
-    sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu",
-               (unsigned long long) (p->cfg->timeout_ms + 30000) * 1000ULL);
+    hlb_notifyf("EXTEND_TIMEOUT_USEC=%llu", (unsigned long long) (p->cfg->timeout_ms + 30000) * 1000ULL);
     orch_set_lifecycle(s->o, LC_STARTING, "phase %zu/%zu (%s): starting %zu unit%s", p->index + 1,
                        s->n, p->cfg->name, p->cfg->n_units, p->cfg->n_units == 1 ? "" : "s");
     hlb_info("phase %zu/%zu (%s) begins", p->index + 1, s->n, p->cfg->name);

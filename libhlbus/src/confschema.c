@@ -566,7 +566,10 @@ static int parse_table(const hlb_conf_table_t *t, const hlb_conf_t *node, void *
 int hlb_conf_schema_parse(const hlb_conf_table_t *table, const hlb_conf_t *node, void *obj,
                           void *ctx, hlb_diag_t *d)
 {
-    return parse_table(table, node, obj, ctx, d, true);
+    hlb_diag_t local = {0};
+    int rc = parse_table(table, node, obj, ctx, d ? d : &local, true);
+    hlb_diag_free(&local);
+    return rc;
 }
 
 static void free_table(const hlb_conf_table_t *t, void *obj);

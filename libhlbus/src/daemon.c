@@ -5,9 +5,13 @@
 #include "hlbus/codec.h"
 #include "hlbus/confschema.h"
 #include "hlbus/log.h"
+#include "hlbus/notify.h"
 #include "hlbus/paths.h"
+#include "hlbus/str.h"
+#include "hlbus/strv.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <grp.h>
 #include <signal.h>
@@ -51,6 +55,7 @@ struct hlb_daemon {
     const char *state;
     sub_slot_t subs[MAX_SUBS];
     int nsubs;
+    int notify_retry; /* zloop timer while a state change waits to be sent; -1 none */
     bool reloading;       /* inside a reload's configure (apply) */
     char **restart_keys;  /* keys the running reload could not apply */
 };
@@ -65,22 +70,13 @@ bool hlb_daemon_reloading(const hlb_daemon_t *d) { return d->reloading; }
 
 void hlb_daemon_restart_needed(hlb_daemon_t *d, const char *key)
 {
-    size_t n = 0;
-    while (d->restart_keys && d->restart_keys[n])
-        n++;
-    char **v = realloc(d->restart_keys, (n + 2) * sizeof *v);
-    if (!v)
-        abort();
-    v[n] = strdup(key);
-    v[n + 1] = NULL;
-    d->restart_keys = v;
+    if (hlb_strv_push(&d->restart_keys, key) < 0)
+        abort(); /* out of memory, as hlb_buf does */
 }
 
 static void clear_restart_keys(hlb_daemon_t *d)
 {
-    for (size_t i = 0; d->restart_keys && d->restart_keys[i]; i++)
-        free(d->restart_keys[i]);
-    free(d->restart_keys);
+    hlb_strv_free(d->restart_keys);
     d->restart_keys = NULL;
 }
 
@@ -96,6 +92,28 @@ static char *restart_list(const hlb_daemon_t *d)
 }
 uint64_t hlb_daemon_started_us(const hlb_daemon_t *d) { return d->started_us; }
 
+/* Sends MSG to systemd without blocking (notify.h). A state change that
+ * could not be sent is tried again on a timer until it gets through. */
+static int on_notify_retry(zloop_t *loop, int timer_id, void *arg)
+{
+    hlb_daemon_t *d = arg;
+    if (hlb_notify_flush() == 0) {
+        zloop_timer_end(loop, timer_id);
+        d->notify_retry = -1;
+    }
+    return 0;
+}
+
+#define NOTIFY_RETRY_MS 250
+
+static void daemon_notify(hlb_daemon_t *d, const char *msg)
+{
+    if (hlb_notify(msg) < 0)
+        hlb_debug("sd_notify '%.40s' not sent (%" PRIu64 " so far)", msg, hlb_notify_dropped());
+    if (hlb_notify_pending() && d->loop && d->notify_retry < 0)
+        d->notify_retry = zloop_timer(d->loop, NOTIFY_RETRY_MS, 0, on_notify_retry, d);
+}
+
 static void fill_status(hlb_daemon_t *d, Hl__DaemonStatus *st)
 {
     st->name = (char *)d->ops->name;
@@ -110,6 +128,7 @@ static void fill_status(hlb_daemon_t *d, Hl__DaemonStatus *st)
     }
     for (int i = 0; i < d->nsubs; i++)
         st->gaps += hlb_sub_stats(d->subs[i].sub).gaps;
+    st->notify_dropped = hlb_notify_dropped();
 }
 
 /* daemon.<name>: the daemon's state, kept by the proxy's last-value cache. */
@@ -130,7 +149,7 @@ void hlb_daemon_ready(hlb_daemon_t *d)
     if (d->ready)
         return;
     d->ready = true;
-    sd_notify(0, "READY=1");
+    daemon_notify(d, "READY=1");
     publish_state(d, "running");
 }
 
@@ -143,7 +162,9 @@ void hlb_daemon_status(hlb_daemon_t *d, const char *fmt, ...)
     va_end(ap);
     free(d->status);
     d->status = hlb_buf_steal(&b);
-    sd_notifyf(0, "STATUS=%s", d->status);
+    char *msg = hlb_strdupf("STATUS=%s", d->status);
+    daemon_notify(d, msg ? msg : "STATUS=");
+    free(msg);
 }
 
 void hlb_daemon_quit(hlb_daemon_t *d, int code)
@@ -209,7 +230,9 @@ static int load_config(hlb_daemon_t *d, bool apply, hlb_diag_t *diag)
 
 static int reload(hlb_daemon_t *d, hlb_diag_t *diag)
 {
-    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)hlb_mono_us());
+    char *msg = hlb_strdupf("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)hlb_mono_us());
+    daemon_notify(d, msg ? msg : "RELOADING=1");
+    free(msg);
     clear_restart_keys(d);
     int rc = load_config(d, true, diag);
     char *restart = rc < 0 ? NULL : restart_list(d);
@@ -223,7 +246,7 @@ static int reload(hlb_daemon_t *d, hlb_diag_t *diag)
     else
         hlb_info("configuration reloaded from %s", d->config_path);
     free(restart);
-    sd_notify(0, "READY=1");
+    daemon_notify(d, "READY=1");
     publish_state(d, d->ready ? "running" : "starting");
     return rc;
 }
@@ -325,7 +348,7 @@ static int on_watchdog(zloop_t *loop, int timer_id, void *arg)
 {
     hlb_daemon_t *d = arg;
     if (!d->watchdog_stalled)
-        sd_notify(0, "WATCHDOG=1");
+        daemon_notify(d, "WATCHDOG=1");
     return 0;
 }
 
@@ -399,7 +422,7 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    hlb_daemon_t d = {.ops = ops, .arg = arg, .sigfd = -1, .state = "starting"};
+    hlb_daemon_t d = {.ops = ops, .arg = arg, .sigfd = -1, .state = "starting", .notify_retry = -1};
     bool check_only = false;
     int level = LOG_INFO, opt;
     d.config_path = getenv("HL_CONFIG");
@@ -458,7 +481,7 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
 
     if (load_config(&d, true, &diag) < 0) {
         hlb_err("invalid configuration:\n%s", diag.text ? diag.text : "");
-        sd_notifyf(0, "STATUS=invalid configuration");
+        hlb_notify("STATUS=invalid configuration");
         hlb_diag_free(&diag);
         return 78; /* EX_CONFIG: systemd units use RestartPreventExitStatus=78 */
     }
@@ -511,11 +534,12 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
     zloop_start(d.loop);
     rc = d.exit_code;
 
-    sd_notify(0, "STOPPING=1");
+    daemon_notify(&d, "STOPPING=1");
     publish_state(&d, "stopping");
     if (ops->stop)
         ops->stop(&d, arg);
 out:
+    hlb_notify_flush(); /* a last try for a STOPPING=1 the queue refused */
     hlb_log_set_pub(NULL);
     for (int i = 0; i < d.nsubs; i++)
         hlb_sub_destroy(&d.subs[i].sub);

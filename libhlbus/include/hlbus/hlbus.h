@@ -10,6 +10,7 @@
 #include "json.h"
 #include "log.h"
 #include "map.h"
+#include "notify.h"
 #include "msgpack_check.h"
 #include "paths.h"
 #include "pub.h"

@@ -26,6 +26,9 @@ mkdir -p "$dir/example"
 cp "${HL_SOURCE_DIR:?}/deploy/config/hl-health.yaml.example" "$dir/example/hl.yaml"
 ok "$B/daemons/hl-health/hl-health" --config "$dir/example/hl.yaml" --check-config
 sed -i 's/^    # example:/    example:/; s/^    #   /      /' "$dir/example/hl.yaml"
+# its token comes from a file, which the example names under /etc/hl/secrets
+(umask 077; echo example-token > "$dir/example/token")
+sed -i "s#/etc/hl/secrets/example-api.token#$dir/example/token#" "$dir/example/hl.yaml"
 ok grep -q "^    example:" "$dir/example/hl.yaml"
 ok "$B/daemons/hl-health/hl-health" --config "$dir/example/hl.yaml" --check-config
 
@@ -124,7 +127,7 @@ ok wait_for 30 hlctl health web
 
 # Reload: a new check comes, the old ones keep their state and counters
 runs_before=$(hlctl --json health --why batch-exec | grep -o '"runs":[0-9]*' | cut -d: -f2)
-cat > "$dir/etc/hl.d/60-more.yaml" <<'Y'
+cat > "$dir/etc/hl.d/60-more.yaml" <<Y
 hl-health:
   services:
     batch:
@@ -133,9 +136,37 @@ hl-health:
         - {name: batch-exec, type: exec, argv: [/bin/sh, -c, "echo ran; exit 0"]}
         - {name: batch-disk, type: disk, path: /, warn_free: "0%", crit_free: "0%"}
         - {name: batch-hang, type: exec, argv: [/bin/sh, -c, "sleep 600 & sleep 600"], timeout: 5s, interval: 10s}
+        - {name: batch-hourly, type: exec, argv: [/bin/sh, -c, "echo run >>$dir/hourly.log"], interval: 1h}
 Y
 ok hlctl call hl-health reload
 ok wait_for 30 bash -c "'$B/daemons/hlctl/hlctl' --runtime-dir '$dir' health --why batch-hang | grep -q 'last run   never'; test \$? = 1"
+
+# hlctl call hl-health run: a check runs now, off its schedule (an hourly one
+# has run once, at its start); a running, unknown, unit or missing check is
+# refused with the reason.
+lines() { wc -l <"$dir/hourly.log" 2>/dev/null || echo 0; }
+lines_are() { [ "$(lines)" = "$1" ]; }
+ok wait_for 30 lines_are 1
+out=$(hlctl call hl-health run check=batch-hourly); rc=$?
+ok test $rc = 0
+ok grep -q "started.*batch-hourly" <<<"$out"
+ok wait_for 30 lines_are 2
+hourly_runs() { hlctl --json health --why batch-hourly | grep -o '"runs":[0-9]*' | cut -d: -f2; }
+runs_are() { [ "$(hourly_runs)" = "$1" ]; }
+ok wait_for 30 runs_are 2
+out=$(hlctl call hl-health run check=batch-hang 2>&1); rc=$?
+ok test $rc != 0
+ok grep -q "check 'batch-hang' is running" <<<"$out"
+out=$(hlctl call hl-health run check=nosuch 2>&1); rc=$?
+ok test $rc != 0
+ok grep -q "no check 'nosuch'" <<<"$out"
+out=$(hlctl call hl-health run check=web-unit 2>&1); rc=$?
+ok test $rc != 0
+ok grep -q "give check=NAME of a probed (not unit) check" <<<"$out"
+out=$(hlctl call hl-health run 2>&1); rc=$?
+ok test $rc != 0
+ok grep -q "give check=NAME" <<<"$out"
+ok lines_are 2
 runs_after=$(hlctl --json health --why batch-exec | grep -o '"runs":[0-9]*' | cut -d: -f2)
 ok test "${runs_after:-0}" -ge "${runs_before:-1}"
 ok wait_for 30 hlctl health web

@@ -60,6 +60,10 @@ ok hlctl pub recovery.claude-code type=restart outcome=ok
 ok hlctl pub alert.flap.claude-code summary=flapping
 ok wait_for 10 scrape_has 'hl_recoveries_total{action="restart",outcome="ok",service="claude-code"} 1'
 ok wait_for 10 scrape_has 'hl_alerts_total{alert="flap.claude-code",severity=""} 1'
+# hl-failure's alert as it publishes it: the reason is a label, which the
+# Prometheus rules of deploy/prometheus/alert_rules.yml select on.
+ok hlctl pub alert.claude-code target=claude-code severity=critical reason=gave-up active=true
+ok wait_for 10 scrape_has 'hl_alert_active{alert="claude-code",reason="gave-up",severity="critical"} 1'
 ok wait_for 10 scrape_has 'hl_daemon_info{daemon="hl-bus",state="running",version="0.1.0"} 1'
 
 # hl-bus dies: the endpoint keeps serving, hl_bus_up says so; it comes back.

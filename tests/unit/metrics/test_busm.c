@@ -161,6 +161,7 @@ static void test_counters(void)
     ds.state = "starting";
     ds.started_us = 1700000000000000ull;
     ds.published = 42;
+    ds.notify_dropped = 7;
     event_msg(b, "daemon.hl-health", "hl-health", &ds.base, false);
     ds.state = "running";
     event_msg(b, "daemon.hl-health", "hl-health", &ds.base, false);
@@ -176,6 +177,7 @@ static void test_counters(void)
     HAS(t, "hl_daemon_info{daemon=\"hl-health\",state=\"running\",version=\"0.1.0\"} 1");
     HASNT(t, "state=\"starting\""); /* the info series is replaced, not added */
     HAS(t, "hl_daemon_published_total{daemon=\"hl-health\"} 42");
+    HAS(t, "hl_daemon_notify_dropped_total{daemon=\"hl-health\"} 7");
     HAS(t, "hl_daemon_start_time_seconds{daemon=\"hl-health\"} 1.7e+09");
     HAS(t, "# TYPE hl_failures_total counter");
     /* families come out sorted, each once */
@@ -243,12 +245,14 @@ static void test_peer_shapes(void)
     HAS(t, "hl_recovery_time_seconds{service=\"hl-daemon\"} 4.2");
     HASNT(t, "hl_recoveries_total"); /* steps are not actions */
     HAS(t, "hl_alerts_total{alert=\"hl-daemon\",severity=\"critical\"} 1");
-    HAS(t, "hl_alert_active{alert=\"hl-daemon\",severity=\"critical\"} 1");
+    HAS(t, "hl_alert_active{alert=\"hl-daemon\",reason=\"flapping\",severity=\"critical\"} 1");
     free(t);
-    al.active = 0; /* rearmed */
+    al.active = 0;
+    al.reason = "rearmed";
     event_msg(b, "alert.hl-daemon", "hl-failure", &al.base, false);
     t = render(b);
-    HAS(t, "hl_alert_active{alert=\"hl-daemon\",severity=\"critical\"} 0");
+    HAS(t, "hl_alert_active{alert=\"hl-daemon\",reason=\"rearmed\",severity=\"critical\"} 0");
+    HASNT(t, "reason=\"flapping\""); /* the raised series went with it */
     HAS(t, "hl_alerts_total{alert=\"hl-daemon\",severity=\"critical\"} 1");
     free(t);
     hlm_busm_destroy(&b);

@@ -116,24 +116,6 @@ static void test_matching(void)
     fsc_stats_free(&st);
 }
 
-static char *self_unit(void)
-{
-    /* The last component of our own cgroup stands in for a unit name. */
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    char *line = NULL, *out = NULL;
-    size_t cap = 0;
-    while (f && getline(&line, &cap, f) > 0) {
-        line[strcspn(line, "\n")] = '\0';
-        char *slash = strrchr(line, '/');
-        if (slash && slash[1])
-            out = strdup(slash + 1);
-    }
-    free(line);
-    if (f)
-        fclose(f);
-    return out;
-}
-
 static void test_stale(void)
 {
     char p[600], q[600];
@@ -148,16 +130,7 @@ static void test_stale(void)
     put("run/other.pid", q);
     snprintf(p, sizeof p, "%s/run/other.pid", root);
     CHECK(fsc_remove_stale(p, "surely-not-our-unit.service", &st) == 0 && !exists("run/other.pid"));
-    /* A pid file of a live process in the unit's cgroup: kept. */
-    char *unit = self_unit();
-    if (unit) {
-        put("run/live.pid", q);
-        snprintf(p, sizeof p, "%s/run/live.pid", root);
-        CHECK(fsc_remove_stale(p, unit, &st) == -EBUSY && exists("run/live.pid"));
-    } else {
-        printf("# we are in the root cgroup; the live pid case is skipped\n");
-    }
-    free(unit);
+    /* A live process in the unit's cgroup: test_fsclean_live.c. */
     /* Garbage in a pid file is stale. */
     put("run/junk.pid", "not a pid");
     snprintf(p, sizeof p, "%s/run/junk.pid", root);
