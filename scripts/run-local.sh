@@ -13,7 +13,8 @@
 #   scripts/run-local.sh stop        power it off; nothing is left behind
 #
 # Needs root and scripts/install-deps.sh. HL_BUILD_DIR picks the build tree
-# (default: build/ beside this script's repository).
+# (default: build/ beside this script's repository), HL_RUN_LOCAL_DIR where
+# its state lives (default: $HL_BUILD_DIR/run-local).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 export HL_SOURCE_DIR=$repo
@@ -21,7 +22,7 @@ export HL_BUILD_DIR=${HL_BUILD_DIR:-$repo/build}
 . "$repo/tests/e2e/lib.sh"
 me=${0#"$repo/"}
 # Its own state, apart from a test run's (tests/e2e/run): both may run at once.
-export E2E_DIR=$HL_BUILD_DIR/run-local E2E_MACHINE_PREFIX=hl-local
+export E2E_DIR=${HL_RUN_LOCAL_DIR:-$HL_BUILD_DIR/run-local} E2E_MACHINE_PREFIX=hl-local
 E2E_STATE=$E2E_DIR/state
 
 running() { [ -r "$E2E_STATE" ] && (e2e_load) >/dev/null 2>&1; }

@@ -19,8 +19,8 @@ section "sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DHL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j"$jobs"
 
-section "tests under ASan + UBSan (unit, integration)"
-(cd build-asan && ctest --output-on-failure -j"$jobs" -L 'unit|integration')
+section "tests under ASan + UBSan (unit, integration, security)"
+(cd build-asan && ctest --output-on-failure -j"$jobs" -L 'unit|integration|security')
 
 if [ "$fuzz_seconds" -gt 0 ] && [ -x tests/fuzz/run.sh ]; then
   section "fuzzing, ${fuzz_seconds} s"

@@ -5,11 +5,21 @@
 #include "topicstats.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #define BATCH 1024 /* messages per wake-up, so subscriptions and ctl are served too */
+/* A draft option of libzmq 4.3 (zmq_draft.h), in Debian's build: with
+ * ZMQ_XPUB_MANUAL, the first message sent after a subscription goes to
+ * that subscriber alone. That is how a replay reaches only the new one. */
+#ifndef ZMQ_XPUB_MANUAL_LAST_VALUE
+#define ZMQ_XPUB_MANUAL_LAST_VALUE 98
+#endif
+#define STAMP_MAX 18 /* three one-byte tags and three 32-bit varints */
+#define DENIED_LOG_US 1000000 /* at most one "denied" line a second */
 
 struct proxy {
     zsock_t *pull;
@@ -20,6 +30,13 @@ struct proxy {
     hlb_buf_t source; /* the current message's source, NUL-terminated */
     uint64_t messages, bytes, malformed, replays;
     int64_t subscriptions;
+    const acl_t *acl;
+    uint64_t denied, denied_unlogged, denied_logged_us;
+    proxy_limits_t lim;
+    bool manual;           /* we add subscriptions ourselves, replays go to one */
+    int64_t subs_bytes;    /* of the subscriptions we added */
+    zhashx_t *peer_subs;   /* "uid:pid" -> subscriptions it holds (as a pointer) */
+    uint64_t subs_refused;
     uint64_t started_us;
     bool activated;
 };
@@ -79,7 +96,9 @@ proxy_t *proxy_new(const char *runtime_dir, const proxy_opts_t *opts)
     p->stats = topicstats_new(opts->stats_depth);
     p->seq = hlb_seqtrack_new();
     p->started_us = hlb_now_us();
-    if (!p->pull || !p->xpub || !p->lvc || !p->stats || !p->seq)
+    p->peer_subs = zhashx_new();
+    proxy_set_policy(p, opts->acl, &opts->limits);
+    if (!p->pull || !p->xpub || !p->lvc || !p->stats || !p->seq || !p->peer_subs)
         goto fail;
     /* No frame larger than the bus allows gets as far as our memory. */
     zsock_set_maxmsgsize(p->pull, HLB_MAX_MSG);
@@ -90,6 +109,14 @@ proxy_t *proxy_new(const char *runtime_dir, const proxy_opts_t *opts)
      * subscriber gets its replay. Unsubscriptions too, for the count. */
     zsock_set_xpub_verbose(p->xpub, 1);
     zsock_set_xpub_verboser(p->xpub, 1);
+    /* Manual: a subscription counts only once we add it, within bounds. */
+    int one = 1;
+    void *xs = zsock_resolve(p->xpub);
+    p->manual = zmq_setsockopt(xs, ZMQ_XPUB_MANUAL_LAST_VALUE, &one, sizeof one) == 0 &&
+                zmq_setsockopt(xs, ZMQ_XPUB_MANUAL, &one, sizeof one) == 0;
+    if (!p->manual)
+        hlb_warn("this libzmq lacks ZMQ_XPUB_MANUAL_LAST_VALUE: cache replays go to every "
+                 "subscriber and subscriptions are not bounded");
     zsock_set_linger(p->xpub, 0);
     zsock_set_linger(p->pull, 0);
 
@@ -120,6 +147,7 @@ void proxy_destroy(proxy_t **self_p)
     topicstats_destroy(&p->stats);
     hlb_seqtrack_destroy(&p->seq);
     hlb_buf_free(&p->source);
+    zhashx_destroy(&p->peer_subs);
     free(p);
     *self_p = NULL;
 }
@@ -137,6 +165,18 @@ int proxy_set_lvc_prefixes(proxy_t *p, const char *const *prefixes)
     lvc_destroy(&p->lvc); /* topics no longer cached lose their entries */
     p->lvc = fresh;
     return 0;
+}
+
+void proxy_set_policy(proxy_t *p, const acl_t *acl, const proxy_limits_t *limits)
+{
+    p->acl = acl;
+    p->lim = *limits;
+    if (p->lim.sub_len <= 0 || p->lim.sub_len > HLB_MAX_TOPIC)
+        p->lim.sub_len = HLB_MAX_TOPIC;
+    if (p->lim.subs_per_peer <= 0)
+        p->lim.subs_per_peer = 1024;
+    if (p->lim.subs_bytes <= 0)
+        p->lim.subs_bytes = 1 << 20;
 }
 
 void proxy_set_stats_depth(proxy_t *p, int depth)
@@ -159,6 +199,73 @@ static int drain_parts(void *sock)
     }
     zmq_msg_close(&m);
     return parts;
+}
+
+/* Counts a message the ACL refused, and says so in the log, at most once a
+ * second (a flood of forgeries must not flood the journal too). */
+static void deny(proxy_t *p, const char *topic, bool cred, uid_t uid, pid_t pid)
+{
+    p->denied++;
+    p->denied_unlogged++;
+    uint64_t now = hlb_mono_us();
+    if (now - p->denied_logged_us < DENIED_LOG_US && p->denied_logged_us)
+        return;
+    char shown[2 * HLB_MAX_TOPIC + 1];
+    hlb_escape(topic, strlen(topic), shown, sizeof shown);
+    if (cred)
+        hlb_warn("denied: uid %ld (pid %ld) may not publish %s (%" PRIu64 " denied since the "
+                 "last line)", (long)uid, (long)pid, shown, p->denied_unlogged);
+    else
+        hlb_warn("denied: a publisher without credentials may not publish %s", shown);
+    p->denied_unlogged = 0;
+    p->denied_logged_us = now;
+}
+
+static uint8_t *put_varint(uint8_t *q, uint32_t v)
+{
+    while (v >= 0x80) {
+        *q++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *q++ = (uint8_t)v;
+    return q;
+}
+
+static size_t varint_len(uint32_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Appends sender_uid (7), sender_gid (8), sender_pid (9) to ENV, replacing
+ * it. Protobuf keeps the last of a repeated scalar: a publisher's own
+ * values for them lose. -1 when the result would be over HLB_MAX_MSG. */
+static int stamp(zmq_msg_t *env, uint32_t uid, uint32_t gid, uint32_t pid)
+{
+    size_t n = zmq_msg_size(env);
+    size_t add = 3 + varint_len(uid) + varint_len(gid) + varint_len(pid);
+    if (n + add > HLB_MAX_MSG)
+        return -1;
+    zmq_msg_t out;
+    if (zmq_msg_init_size(&out, n + add) < 0)
+        return -1;
+    uint8_t *q = zmq_msg_data(&out);
+    memcpy(q, zmq_msg_data(env), n);
+    q += n;
+    *q++ = 7 << 3;
+    q = put_varint(q, uid);
+    *q++ = 8 << 3;
+    q = put_varint(q, gid);
+    *q++ = 9 << 3;
+    put_varint(q, pid);
+    zmq_msg_close(env);
+    zmq_msg_init(env);
+    zmq_msg_move(env, &out);
+    return 0;
 }
 
 /* Forwards one message from publishers: [topic][envelope], checked. */
@@ -194,6 +301,23 @@ static int forward_one(proxy_t *p, void *pull, void *xpub)
     char tbuf[HLB_MAX_TOPIC + 1];
     memcpy(tbuf, t, tlen);
     tbuf[tlen] = '\0';
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+    pid_t pid = 0;
+    bool cred = hlb_peer_cred(&topic, &uid, &gid, &pid);
+    if (p->acl && !acl_may_publish(p->acl, t, tlen, uid, gid)) {
+        deny(p, tbuf, cred, uid, pid);
+        zmq_msg_close(&topic);
+        zmq_msg_close(&env);
+        return 0;
+    }
+    /* Who sent it, after whatever it says itself: the last field wins. */
+    if (stamp(&env, cred ? uid : 0, cred ? gid : 0, cred ? pid : 0) < 0) {
+        p->malformed++; /* no room left for the stamp under HLB_MAX_MSG */
+        zmq_msg_close(&topic);
+        zmq_msg_close(&env);
+        return 0;
+    }
     hlb_buf_reset(&p->source);
     hlb_buf_add(&p->source, e.source, e.source_len);
     uint64_t missed;
@@ -230,8 +354,62 @@ static int on_pull(zloop_t *loop, zsock_t *sock, void *arg)
 typedef struct {
     proxy_t *p;
     void *xpub;
+    zmq_msg_t pending; /* the previous frame: sent with SNDMORE once the next exists */
+    bool have_pending;
+    bool failed;
 } replay_ctx_t;
 
+static void bundle_frame(replay_ctx_t *c, const void *data, size_t n, zmq_msg_t *share)
+{
+    if (c->have_pending && !c->failed &&
+        zmq_msg_send(&c->pending, c->xpub, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        c->failed = true; /* past the subscriber's HWM: it counts a gap */
+        zmq_msg_close(&c->pending);
+    }
+    if (c->failed) {
+        c->have_pending = false;
+        return;
+    }
+    zmq_msg_init(&c->pending);
+    if (share) {
+        zmq_msg_copy(&c->pending, share); /* a reference, not a byte copy */
+    } else {
+        zmq_msg_close(&c->pending);
+        zmq_msg_init_size(&c->pending, n);
+        if (n)
+            memcpy(zmq_msg_data(&c->pending), data, n);
+    }
+    c->have_pending = true;
+}
+
+static void bundle_entry(const char *topic, zmq_msg_t *env, void *arg)
+{
+    replay_ctx_t *c = arg;
+    bundle_frame(c, topic, strlen(topic), NULL);
+    bundle_frame(c, NULL, 0, env);
+    if (!c->failed)
+        c->p->replays++;
+}
+
+/* Sends the cached topics under PREFIX as one message, [PREFIX]["lvc-bundle"]
+ * then topic and envelope pairs: ZMQ_XPUB_MANUAL_LAST_VALUE hands the first
+ * message after a subscription to its subscriber alone, and a bundle makes
+ * the whole replay that one message. Also sent empty: it is what ends the
+ * "to the last subscriber only" state, which would otherwise catch the next
+ * live message. */
+static void send_bundle(proxy_t *p, void *xpub, const char *prefix, size_t len, bool with_cache)
+{
+    replay_ctx_t c = {.p = p, .xpub = xpub};
+    bundle_frame(&c, prefix, len, NULL);
+    bundle_frame(&c, HLB_REPLAY_BUNDLE_MARK, strlen(HLB_REPLAY_BUNDLE_MARK), NULL);
+    if (with_cache)
+        lvc_replay(p->lvc, prefix, len, bundle_entry, &c);
+    if (c.have_pending && zmq_msg_send(&c.pending, xpub, ZMQ_DONTWAIT) < 0)
+        zmq_msg_close(&c.pending);
+}
+
+/* Without the manual mode: the old way, each cached topic on its own
+ * (every subscriber of the prefix gets it too, and drops it as a duplicate). */
 static void send_replay(const char *topic, zmq_msg_t *env, void *arg)
 {
     replay_ctx_t *c = arg;
@@ -255,6 +433,83 @@ static void send_replay(const char *topic, zmq_msg_t *env, void *arg)
     c->p->replays++;
 }
 
+/* The subscriber process a subscription came from, as a key. */
+static bool peer_key(zmq_msg_t *m, char *key, size_t size)
+{
+    uid_t uid;
+    gid_t gid;
+    pid_t pid;
+    if (!hlb_peer_cred(m, &uid, &gid, &pid))
+        return false;
+    snprintf(key, size, "%ld:%ld", (long)uid, (long)pid);
+    return true;
+}
+
+static intptr_t peer_count(proxy_t *p, const char *key)
+{
+    return (intptr_t)zhashx_lookup(p->peer_subs, key);
+}
+
+static void peer_add(proxy_t *p, const char *key, intptr_t d)
+{
+    intptr_t n = peer_count(p, key) + d;
+    if (n <= 0)
+        zhashx_delete(p->peer_subs, key);
+    else
+        zhashx_update(p->peer_subs, key, (void *)n);
+}
+
+/* Forgets processes that have gone (their subscriptions went with their
+ * connections; libzmq's unsubscriptions for them carry no sender). */
+static void peer_gc(proxy_t *p)
+{
+    zlistx_t *keys = zhashx_keys(p->peer_subs);
+    for (const char *k = zlistx_first(keys); k; k = zlistx_next(keys)) {
+        const char *colon = strchr(k, ':');
+        long pid = colon ? strtol(colon + 1, NULL, 10) : 0;
+        if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+            zhashx_delete(p->peer_subs, k);
+    }
+    zlistx_destroy(&keys);
+}
+
+/* A subscription in manual mode: added only within the bounds. */
+static void on_subscribe(proxy_t *p, void *xpub, zmq_msg_t *m, const char *prefix, size_t len)
+{
+    char key[64];
+    bool known = peer_key(m, key, sizeof key);
+    bool ok = (int64_t)len <= p->lim.sub_len && p->subs_bytes + (int64_t)len <= p->lim.subs_bytes;
+    if (ok && known && peer_count(p, key) >= p->lim.subs_per_peer) {
+        peer_gc(p);
+        ok = peer_count(p, key) < p->lim.subs_per_peer;
+    }
+    if (!ok) {
+        p->subs_refused++;
+        send_bundle(p, xpub, prefix, len, false); /* ends the last-subscriber state */
+        return;
+    }
+    zmq_setsockopt(xpub, ZMQ_SUBSCRIBE, prefix, len);
+    p->subscriptions++;
+    p->subs_bytes += (int64_t)len;
+    if (known)
+        peer_add(p, key, 1);
+    send_bundle(p, xpub, prefix, len, true);
+}
+
+static void on_unsubscribe(proxy_t *p, void *xpub, zmq_msg_t *m, const char *prefix, size_t len)
+{
+    char key[64];
+    bool known = peer_key(m, key, sizeof key);
+    if (p->subscriptions > 0)
+        p->subscriptions--;
+    p->subs_bytes = p->subs_bytes > (int64_t)len ? p->subs_bytes - (int64_t)len : 0;
+    if (!known) /* a connection that went: libzmq has dropped its subscriptions */
+        return;
+    peer_add(p, key, -1);
+    zmq_setsockopt(xpub, ZMQ_UNSUBSCRIBE, prefix, len);
+    send_bundle(p, xpub, prefix, len, false);
+}
+
 /* Subscriptions from subscribers: "\x01prefix" or "\x00prefix". */
 static int on_xpub(zloop_t *loop, zsock_t *sock, void *arg)
 {
@@ -274,9 +529,13 @@ static int on_xpub(zloop_t *loop, zsock_t *sock, void *arg)
             p->malformed++; /* not a subscription: nothing else may come this way */
             if (more)
                 drain_parts(xpub);
+        } else if (p->manual && d[0] == 1) {
+            on_subscribe(p, xpub, &m, (const char *)d + 1, n - 1);
+        } else if (p->manual) {
+            on_unsubscribe(p, xpub, &m, (const char *)d + 1, n - 1);
         } else if (d[0] == 1) {
             p->subscriptions++;
-            replay_ctx_t c = {p, xpub};
+            replay_ctx_t c = {.p = p, .xpub = xpub};
             lvc_replay(p->lvc, (const char *)d + 1, n - 1, send_replay, &c);
         } else if (p->subscriptions > 0) {
             p->subscriptions--;
@@ -376,6 +635,12 @@ void proxy_stats_reply(proxy_t *p, hlb_reply_t *reply)
     st.lvc_replays = p->replays;
     st.subscriptions = p->subscriptions > 0 ? (uint64_t)p->subscriptions : 0;
     st.started_us = p->started_us;
+    st.denied = p->denied;
+    st.subscriptions_refused = p->subs_refused;
+    hlb_fdguard_stats_t fg = hlb_fdguard_stats();
+    st.connections_refused_per_uid = fg.refused_per_uid;
+    st.connections_refused_reserve = fg.refused_reserve;
+    st.connections_refused_emfile = fg.refused_emfile;
     st.n_prefixes = a.np;
     st.prefixes = a.pp;
     st.n_sources = a.ns;

@@ -6,12 +6,24 @@
 #include <czmq.h>
 #include <hlbus/hlbus.h>
 
+#include "acl.h"
+
 typedef struct proxy proxy_t;
+
+/* What one subscriber process, and all of them, may make the proxy hold:
+ * libzmq keeps every subscription in a trie, a byte per node. */
+typedef struct proxy_limits {
+    int sub_len;          /* bytes in one subscription prefix */
+    int subs_per_peer;    /* subscriptions per subscriber process */
+    int64_t subs_bytes;   /* bytes of all subscriptions together */
+} proxy_limits_t;
 
 typedef struct proxy_opts {
     const char *const *lvc_prefixes; /* NULL-terminated */
     int stats_depth;                 /* dots in a stats prefix */
     int hwm;                         /* per-subscriber queue bound, in messages */
+    const acl_t *acl;                /* who may publish what; NULL: anyone */
+    proxy_limits_t limits;
 } proxy_opts_t;
 
 /* Binds the endpoints under RUNTIME_DIR, or adopts the listening sockets
@@ -22,6 +34,8 @@ void proxy_destroy(proxy_t **self_p);
 int proxy_attach(proxy_t *p, zloop_t *loop);
 /* Replaces the cached-topic prefixes (on reload); the cache is kept. */
 int proxy_set_lvc_prefixes(proxy_t *p, const char *const *prefixes);
+/* Replaces the ACL and limits (on reload); ACL is not copied. */
+void proxy_set_policy(proxy_t *p, const acl_t *acl, const proxy_limits_t *limits);
 /* Changes the dots in a stats prefix (on reload); counts so far stay. */
 void proxy_set_stats_depth(proxy_t *p, int depth);
 /* Fills a reply with an hl.BusStats. */

@@ -13,7 +13,7 @@
 #include <hlbus/strv.h>
 
 #include "failure.pb-c.h"
-#include "fl_call.h"
+#include "hlbus/acall.h"
 #include "fl_cmd.h"
 #include "fl_config.h"
 #include "fl_decode.h"
@@ -38,11 +38,11 @@ typedef struct target {
     char **command;       /* T_COMMAND: the pattern's recovery command */
     fl_policy_t *policy;  /* NULL: failures are reported only */
     uint64_t incident;    /* the incident in progress (or left given up), 0 none */
-    fl_call_t *call;      /* the recovery request in flight */
+    hlb_acall_t *call;      /* the recovery request in flight */
     fl_cmd_t *cmd;        /* the recovery command in flight */
     const char *action;   /* what is in flight */
     uint64_t action_started_us;
-    fl_call_t *stop_call; /* stopping a configuration-error restart loop */
+    hlb_acall_t *stop_call; /* stopping a configuration-error restart loop */
     bool alert_active;
     qeff_t q[QMAX];       /* effects of the feed in progress */
     size_t nq;
@@ -230,8 +230,8 @@ static target_t *target_get(fl_daemon_t *fd, const char *name, tkind_t kind,
 
 static void target_free(target_t *t)
 {
-    fl_call_cancel(&t->call);
-    fl_call_cancel(&t->stop_call);
+    hlb_acall_cancel(&t->call);
+    hlb_acall_cancel(&t->stop_call);
     fl_cmd_cancel(&t->cmd);
     fl_policy_destroy(&t->policy);
     for (size_t i = 0; i < t->nq; i++)
@@ -363,9 +363,9 @@ static void start_action(target_t *t, const char *action, int attempt)
         hlb_buf_free(&reason);
         size_t len;
         const void *body = hlb_map_data(args, &len);
-        fl_call_opts_t o = {.timeout_ms = (int)fd->cfg->action_timeout_ms, .attempts = 1,
+        hlb_acall_opts_t o = {.timeout_ms = (int)fd->cfg->action_timeout_ms, .attempts = 1,
                             .connect_wait_ms = 5000};
-        t->call = fl_call_start(fd->loop, hlb_daemon_runtime_dir(fd->d), fd->cfg->orchestrator,
+        t->call = hlb_acall_start(fd->loop, hlb_daemon_runtime_dir(fd->d), fd->cfg->orchestrator,
                                 fd->cfg->recover_method, HLB_TYPE_MSGPACK, body, len, &o,
                                 on_call_done, t);
         hlb_map_destroy(&args);
@@ -516,9 +516,9 @@ static void handle(target_t *t, const fl_effect_t *e)
             hlb_map_str(args, "reason", "hl-failure: configuration error restart loop");
             size_t len;
             const void *body = hlb_map_data(args, &len);
-            fl_call_opts_t o = {.timeout_ms = (int)fd->cfg->action_timeout_ms, .attempts = 1,
+            hlb_acall_opts_t o = {.timeout_ms = (int)fd->cfg->action_timeout_ms, .attempts = 1,
                                 .connect_wait_ms = 5000};
-            t->stop_call = fl_call_start(fd->loop, hlb_daemon_runtime_dir(fd->d),
+            t->stop_call = hlb_acall_start(fd->loop, hlb_daemon_runtime_dir(fd->d),
                                          fd->cfg->orchestrator, fd->cfg->stop_method,
                                          HLB_TYPE_MSGPACK, body, len, &o, on_stop_done, t);
             hlb_map_destroy(&args);
@@ -849,6 +849,8 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
 {
     fl_daemon_t *fd = arg;
     const fl_config_t *c = fd->cfg;
+    if (!hlb_event_from_owner(ev)) /* a forged service./health./lifecycle. must not steer us */
+        return;
     fl_msg_t m;
     if (fl_msg_open(&m, ev) < 0) {
         hlb_debug("%s: a body hl-failure cannot read (type %s)", ev->topic,
@@ -1267,11 +1269,11 @@ void fl_daemon_stop(hlb_daemon_t *d, void *arg)
     checks_stop(fd);
     fl_liveness_destroy(&fd->live);
     for (size_t i = 0; i < fd->ntargets; i++) {
-        fl_call_cancel(&fd->targets[i]->call);
-        fl_call_cancel(&fd->targets[i]->stop_call);
+        hlb_acall_cancel(&fd->targets[i]->call);
+        hlb_acall_cancel(&fd->targets[i]->stop_call);
         fl_cmd_cancel(&fd->targets[i]->cmd);
     }
     fl_cmd_shutdown();
-    fl_call_shutdown();
+    hlb_acall_shutdown();
     fd->d = NULL;
 }

@@ -63,7 +63,7 @@ int hh_event_uint(const hlb_event_t *ev, const char *name, uint64_t *out)
 static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
 {
     hh_daemon_t *h = arg;
-    if (!h->eng)
+    if (!h->eng || !hlb_event_from_owner(ev)) /* service.* from the orchestrator only */
         return;
     if (hlb_has_prefix(ev->topic, "service.")) {
         char *unit = hh_event_str(ev, "unit");

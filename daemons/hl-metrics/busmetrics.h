@@ -12,7 +12,7 @@
  *                      hl_recovery_steps_total{service,step,action} (hl-failure's
  *                      policy steps), hl_recovery_time_seconds{service}
  *   alert.<target>     hl_alerts_total{alert,severity} (raised),
- *                      hl_alert_active{alert,severity}
+ *                      hl_alert_active{alert,reason,severity}
  *   daemon.<name>      hl_daemon_info{daemon,state,version},
  *                      hl_daemon_start_time_seconds, hl_daemon_published_total,
  *                      hl_daemon_dropped_total, hl_daemon_gaps_total,

@@ -25,12 +25,13 @@ struct hlm_daemon {
     hlm_http_t *http;
     hlm_busm_t *busm;
     hlb_sub_t *sub;
-    hlb_client_t *bus_client;
+    hlb_acall_t *stats_call; /* hl-bus "stats" in flight */
     hlm_usage_t usage;
     hlm_threshold_t th[HLM_MAX_THRESHOLDS];
     size_t nth;
     int collect_timer, stats_timer;
     uint64_t collections, publish_failed;
+    uint64_t stats_skipped; /* stats ticks that found the last call still out */
     double last_collect_s;
     size_t last_bytes, last_samples;
     char host[256];
@@ -63,7 +64,6 @@ void hlm_daemon_destroy(hlm_daemon_t **self_p)
     hlm_collect_destroy(&m->col);
     hlm_expo_destroy(&m->expo);
     hlm_busm_destroy(&m->busm);
-    hlb_client_destroy(&m->bus_client);
     for (size_t i = 0; i < m->nth; i++)
         hlm_threshold_fini(&m->th[i]);
     hlm_config_free(&m->cfg);
@@ -223,6 +223,9 @@ static void render_self(hlm_daemon_t *m, hlm_expo_t *e)
     hlm_family(e, "hl_metrics_threshold_publish_failures_total", HLM_COUNTER,
                "Threshold events the bus publisher refused.");
     hlm_sample0(e, (double)m->publish_failed);
+    hlm_family(e, "hl_metrics_bus_stats_skipped_total", HLM_COUNTER,
+               "hl-bus stats polls skipped because the previous call had not ended.");
+    hlm_sample0(e, (double)m->stats_skipped);
 }
 
 static void log_collector_errors(hlm_daemon_t *m)
@@ -268,24 +271,30 @@ static int on_collect(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-static void poll_bus_stats(hlm_daemon_t *m)
+static void on_bus_stats(int rc, const Hl__Reply *r, void *arg)
 {
-    if (!m->bus_client)
-        m->bus_client = hlb_client_new(hlb_daemon_runtime_dir(m->d), "hl-bus");
-    if (!m->bus_client)
-        return;
-    hlb_call_opts_t o = {.timeout_ms = (int)m->cfg.stats_timeout_ms, .retries = 0};
-    Hl__Reply *r = NULL;
-    /* Blocks the loop for at most stats_timeout when hl-bus is slow; the
-     * HTTP thread keeps serving the last snapshot meanwhile. */
-    int rc = hlb_client_call(m->bus_client, "stats", NULL, NULL, 0, &o, &r);
+    hlm_daemon_t *m = arg;
+    m->stats_call = NULL; /* finished: freed after this returns */
     ProtobufCMessage *st = rc == 0 && r->status == 0 ? hlb_reply_decode(r, &hl__bus_stats__descriptor)
                                                      : NULL;
     hlm_busm_bus_stats(m->busm, (const Hl__BusStats *)st);
     if (st)
         protobuf_c_message_free_unpacked(st, NULL);
-    if (r)
-        hl__reply__free_unpacked(r, NULL);
+}
+
+/* Asks hl-bus for its stats without waiting in the loop: a slow or hung
+ * hl-bus costs a late sample, never a late event or ctl answer. One call at
+ * a time; a tick that finds the last one still out skips. */
+static void poll_bus_stats(hlm_daemon_t *m)
+{
+    if (m->stats_call) {
+        m->stats_skipped++;
+        return;
+    }
+    hlb_acall_opts_t o = {.timeout_ms = (int)m->cfg.stats_timeout_ms, .attempts = 1};
+    m->stats_call = hlb_daemon_call(m->d, "hl-bus", "stats", NULL, NULL, 0, &o, on_bus_stats, m);
+    if (!m->stats_call)
+        hlm_busm_bus_stats(m->busm, NULL);
 }
 
 static int on_stats(zloop_t *loop, int timer_id, void *arg)
@@ -466,6 +475,7 @@ static void stop(hlb_daemon_t *d, void *arg)
 {
     hlm_daemon_t *m = arg;
     hlm_http_destroy(&m->http);
+    hlb_acall_cancel(&m->stats_call);
     m->started = false;
 }
 

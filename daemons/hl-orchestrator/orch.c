@@ -125,6 +125,8 @@ static void on_unit_changed(sdm_t *m, sdm_unit_t *u, bool settled, void *arg)
 static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
 {
     orch_t *o = arg;
+    if (!hlb_event_from_owner(ev)) /* only hl-health's health, each daemon's own ack */
+        return;
     if (hlb_has_prefix(ev->topic, "health."))
         health_event(o, ev);
     else if (hlb_has_prefix(ev->topic, "lifecycle.ack."))

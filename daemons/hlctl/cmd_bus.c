@@ -59,13 +59,13 @@ int hlctl_cmd_sub(hlctl_t *ctx, int argc, char **argv)
     }
     for (int i = optind; i < argc; i++)
         if (!hlb_topic_valid(argv[i], strlen(argv[i]))) {
-            fprintf(stderr, "hlctl: '%s' is not a topic prefix\n", argv[i]);
+            hlctl_fprintf(stderr, "hlctl: '%s' is not a topic prefix\n", argv[i]);
             return HLCTL_USAGE;
         }
     /* argv is NULL-terminated, so its tail is a prefix list */
     hlb_sub_t *s = hlb_sub_new(ctx->runtime_dir, (const char *const *)argv + optind);
     if (!s) {
-        fprintf(stderr, "hlctl: cannot subscribe on %s/%s\n", ctx->runtime_dir, HLB_BUS_SUB);
+        hlctl_fprintf(stderr, "hlctl: cannot subscribe on %s/%s\n", ctx->runtime_dir, HLB_BUS_SUB);
         return HLCTL_CRITICAL;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -90,7 +90,7 @@ int hlctl_cmd_sub(hlctl_t *ctx, int argc, char **argv)
     }
     if (stats) {
         hlb_sub_stats_t st = hlb_sub_stats(s);
-        fprintf(stderr,
+        hlctl_fprintf(stderr,
                 "received %" PRIu64 " gaps %" PRIu64 " duplicates %" PRIu64 " malformed %" PRIu64 "\n",
                 st.received, st.gaps, st.duplicates, st.malformed);
     }
@@ -106,7 +106,7 @@ int hlctl_cmd_pub(hlctl_t *ctx, int argc, char **argv)
         return hlctl_usage(usage);
     const char *topic = argv[1];
     if (!hlb_topic_valid(topic, strlen(topic))) {
-        fprintf(stderr, "hlctl: '%s' is not a topic (printable, no spaces, at most %d bytes)\n",
+        hlctl_fprintf(stderr, "hlctl: '%s' is not a topic (printable, no spaces, at most %d bytes)\n",
                 topic, HLB_MAX_TOPIC);
         return HLCTL_USAGE;
     }
@@ -122,7 +122,7 @@ int hlctl_cmd_pub(hlctl_t *ctx, int argc, char **argv)
     char *path = hlb_path(ctx->runtime_dir, HLB_BUS_PUB);
     int probe = hlb_socket_probe(path);
     if (probe < 0) {
-        fprintf(stderr, "hlctl: cannot publish on %s: %s\n", path,
+        hlctl_fprintf(stderr, "hlctl: cannot publish on %s: %s\n", path,
                 probe == -ECONNREFUSED ? "hl-bus is not running" : strerror(-probe));
         free(path);
         hlb_map_destroy(&m);
@@ -136,7 +136,7 @@ int hlctl_cmd_pub(hlctl_t *ctx, int argc, char **argv)
     hlb_pub_destroy(&p); /* waits until the message has reached the proxy */
     hlb_map_destroy(&m);
     if (rc < 0) {
-        fprintf(stderr, "hlctl: cannot publish: %s\n", strerror(-rc));
+        hlctl_fprintf(stderr, "hlctl: cannot publish: %s\n", strerror(-rc));
         return HLCTL_CRITICAL;
     }
     return HLCTL_OK;
@@ -158,23 +158,28 @@ int hlctl_cmd_bus(hlctl_t *ctx, int argc, char **argv)
     Hl__BusStats *st = (Hl__BusStats *)hlb_reply_decode(r, &hl__bus_stats__descriptor);
     hl__reply__free_unpacked(r, NULL);
     if (!st) {
-        fprintf(stderr, "hlctl: hl-bus answered something that is not an hl.BusStats\n");
+        hlctl_fprintf(stderr, "hlctl: hl-bus answered something that is not an hl.BusStats\n");
         return HLCTL_CRITICAL;
     }
     char up[32];
     hlctl_format_duration(up, sizeof up, hlb_now_us() - st->started_us);
-    printf("messages %" PRIu64 "  bytes %" PRIu64 "  malformed %" PRIu64 "  subscriptions %" PRIu64
-           "  cached topics %" PRIu64 "  replays %" PRIu64 "  up %s\n\n",
+    hlctl_printf("messages %" PRIu64 "  bytes %" PRIu64 "  malformed %" PRIu64 "  subscriptions %" PRIu64
+           "  cached topics %" PRIu64 "  replays %" PRIu64 "  up %s\n",
            st->messages, st->bytes, st->malformed, st->subscriptions, st->lvc_topics,
            st->lvc_replays, up);
-    printf("%-24s %12s %14s\n", "PREFIX", "MESSAGES", "BYTES");
+    /* what hl-bus refused: the topic ACL, connections, subscriptions */
+    hlctl_printf("denied %" PRIu64 "  refused connections: per uid %" PRIu64 "  reserve %" PRIu64
+                 "  out of fds %" PRIu64 "  refused subscriptions %" PRIu64 "\n\n",
+                 st->denied, st->connections_refused_per_uid, st->connections_refused_reserve,
+                 st->connections_refused_emfile, st->subscriptions_refused);
+    hlctl_printf("%-24s %12s %14s\n", "PREFIX", "MESSAGES", "BYTES");
     for (size_t i = 0; i < st->n_prefixes; i++)
-        printf("%-24s %12" PRIu64 " %14" PRIu64 "\n", st->prefixes[i]->prefix,
+        hlctl_printf("%-24s %12" PRIu64 " %14" PRIu64 "\n", st->prefixes[i]->prefix,
                st->prefixes[i]->messages, st->prefixes[i]->bytes);
-    printf("\n%-24s %12s %12s %10s\n", "SOURCE", "MESSAGES", "SENT", "GAPS");
+    hlctl_printf("\n%-24s %12s %12s %10s\n", "SOURCE", "MESSAGES", "SENT", "GAPS");
     uint64_t gaps = 0;
     for (size_t i = 0; i < st->n_sources; i++) {
-        printf("%-24s %12" PRIu64 " %12" PRIu64 " %10" PRIu64 "\n", st->sources[i]->source,
+        hlctl_printf("%-24s %12" PRIu64 " %12" PRIu64 " %10" PRIu64 "\n", st->sources[i]->source,
                st->sources[i]->messages, st->sources[i]->last_seq, st->sources[i]->gaps);
         gaps += st->sources[i]->gaps;
     }

@@ -17,9 +17,9 @@ int hlctl_cmd_ping(hlctl_t *ctx, int argc, char **argv)
         return rc;
     double ms = (double)(hlb_mono_us() - t0) / 1000.0;
     if (ctx->json)
-        printf("{\"daemon\":\"%s\",\"ok\":true,\"rtt_ms\":%.3f}\n", argv[1], ms);
+        hlctl_printf("{\"daemon\":\"%s\",\"ok\":true,\"rtt_ms\":%.3f}\n", argv[1], ms);
     else
-        printf("%s: pong in %.3f ms\n", argv[1], ms);
+        hlctl_printf("%s: pong in %.3f ms\n", argv[1], ms);
     hl__reply__free_unpacked(r, NULL);
     return HLCTL_OK;
 }
@@ -63,7 +63,7 @@ int hlctl_cmd_status(hlctl_t *ctx, int argc, char **argv)
     if (listed) {
         names = list_daemons(ctx->runtime_dir, &n);
         if (n == 0) {
-            fprintf(stderr, "hlctl: no daemon has a ctl socket under %s/ctl (is the stack running?)\n",
+            hlctl_fprintf(stderr, "hlctl: no daemon has a ctl socket under %s/ctl (is the stack running?)\n",
                     ctx->runtime_dir);
             return HLCTL_CRITICAL;
         }
@@ -76,7 +76,7 @@ int hlctl_cmd_status(hlctl_t *ctx, int argc, char **argv)
     quick.call.retries = 0;
     int worst = HLCTL_OK;
     if (!ctx->json)
-        printf("%-16s %-9s %-8s %-8s %-9s %s\n", "DAEMON", "STATE", "VERSION", "PID", "UPTIME",
+        hlctl_printf("%-16s %-9s %-8s %-8s %-9s %s\n", "DAEMON", "STATE", "VERSION", "PID", "UPTIME",
                "STATUS");
     for (size_t i = 0; i < n; i++) {
         Hl__Reply *r = NULL;
@@ -87,9 +87,9 @@ int hlctl_cmd_status(hlctl_t *ctx, int argc, char **argv)
         if (!st) {
             worst = HLCTL_CRITICAL;
             if (ctx->json)
-                printf("{\"daemon\":\"%s\",\"state\":\"unreachable\"}\n", names[i]);
+                hlctl_printf("{\"daemon\":\"%s\",\"state\":\"unreachable\"}\n", names[i]);
             else
-                printf("%-16s %-9s\n", names[i], "down");
+                hlctl_printf("%-16s %-9s\n", names[i], "down");
         } else {
             if (strcmp(st->state, "running") != 0 && worst == HLCTL_OK)
                 worst = HLCTL_DEGRADED;
@@ -98,7 +98,7 @@ int hlctl_cmd_status(hlctl_t *ctx, int argc, char **argv)
             } else {
                 char up[32];
                 hlctl_format_duration(up, sizeof up, hlb_now_us() - st->started_us);
-                printf("%-16s %-9s %-8s %-8u %-9s %s\n", st->name, st->state, st->version, st->pid,
+                hlctl_printf("%-16s %-9s %-8s %-8u %-9s %s\n", st->name, st->state, st->version, st->pid,
                        up, st->status);
             }
             protobuf_c_message_free_unpacked(&st->base, NULL);
@@ -129,9 +129,9 @@ int hlctl_cmd_call(hlctl_t *ctx, int argc, char **argv)
     if (r->body.len || (r->type && *r->type))
         hlctl_print_json(r);
     else if (!ctx->json)
-        printf("ok\n");
+        hlctl_printf("ok\n");
     else
-        printf("{\"ok\":true}\n");
+        hlctl_printf("{\"ok\":true}\n");
     hl__reply__free_unpacked(r, NULL);
     return HLCTL_OK;
 }

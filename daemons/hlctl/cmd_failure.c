@@ -45,12 +45,12 @@ static void outcome_text(const Hl__Incident *in, char *out, size_t n)
  * faster than timestamps. */
 static void print_report(const Hl__FailureReport *r)
 {
-    printf("recovery %s (orchestrator: %s) - %" PRIu64 " failure%s detected, %" PRIu64
+    hlctl_printf("recovery %s (orchestrator: %s) - %" PRIu64 " failure%s detected, %" PRIu64
            " recovery action%s since start\n",
            r->recovery_enabled ? "enabled" : "PAUSED", *r->lifecycle ? r->lifecycle : "not seen",
            r->detected, r->detected == 1 ? "" : "s", r->actions, r->actions == 1 ? "" : "s");
     if (r->n_targets) {
-        printf("\n%-20s %-12s %-9s %-7s %-8s %s\n", "TARGET", "STATE", "ATTEMPTS", "FLAP",
+        hlctl_printf("\n%-20s %-12s %-9s %-7s %-8s %s\n", "TARGET", "STATE", "ATTEMPTS", "FLAP",
                "HEALTHY", "NEXT");
         for (size_t i = 0; i < r->n_targets; i++) {
             const Hl__TargetStatus *t = r->targets[i];
@@ -69,12 +69,12 @@ static void print_report(const Hl__FailureReport *r)
                     snprintf(next, sizeof next, "%s", t->next_action);
                 }
             }
-            printf("%-20s %-12s %-9s %-7s %-8s %s\n", t->target, t->state, att, flap,
+            hlctl_printf("%-20s %-12s %-9s %-7s %-8s %s\n", t->target, t->state, att, flap,
                    t->healthy ? "yes" : "no", next);
         }
     }
     if (!r->n_incidents) {
-        printf("\nno incidents\n");
+        hlctl_printf("\nno incidents\n");
         return;
     }
     for (size_t i = 0; i < r->n_incidents; i++) {
@@ -82,18 +82,18 @@ static void print_report(const Hl__FailureReport *r)
         char when[48], out[128];
         fmt_time(when, sizeof when, in->detected_us);
         outcome_text(in, out, sizeof out);
-        printf("\n#%" PRIu64 " %s - %s (%s, pattern %s) - %s\n", in->id, in->target, in->type,
+        hlctl_printf("\n#%" PRIu64 " %s - %s (%s, pattern %s) - %s\n", in->id, in->target, in->type,
                in->severity, in->pattern, out);
-        printf("  detected %s\n", when);
+        hlctl_printf("  detected %s\n", when);
         for (size_t j = 0; j < in->n_timeline; j++) {
             const Hl__IncidentEntry *e = in->timeline[j];
             double off = e->ts_us >= in->detected_us
                              ? (double)(e->ts_us - in->detected_us) / 1e6
                              : 0.0;
-            printf("  %+9.3f s  %-16s %s\n", off, e->what, e->detail);
+            hlctl_printf("  %+9.3f s  %-16s %s\n", off, e->what, e->detail);
         }
         if (in->folded)
-            printf("  %11s  (%u more entries not kept)\n", "", in->folded);
+            hlctl_printf("  %11s  (%u more entries not kept)\n", "", in->folded);
     }
 }
 
@@ -139,7 +139,7 @@ int hlctl_cmd_failures(hlctl_t *ctx, int argc, char **argv)
     Hl__FailureReport *r =
         (Hl__FailureReport *)hlb_reply_decode(reply, &hl__failure_report__descriptor);
     if (!r) {
-        fprintf(stderr, "hlctl: %s answered with a %s, not an hl.FailureReport\n", FAILURE_DAEMON,
+        hlctl_fprintf(stderr, "hlctl: %s answered with a %s, not an hl.FailureReport\n", FAILURE_DAEMON,
                 reply->type);
         hl__reply__free_unpacked(reply, NULL);
         return HLCTL_CRITICAL;
@@ -182,10 +182,10 @@ int hlctl_cmd_failure(hlctl_t *ctx, int argc, char **argv)
     if (ctx->json)
         hlctl_print_json(reply);
     else if (t)
-        printf("%s rearmed: %s, attempts %u/%u, %s\n", t->target, t->state, t->attempts,
+        hlctl_printf("%s rearmed: %s, attempts %u/%u, %s\n", t->target, t->state, t->attempts,
                t->max_attempts, t->healthy ? "healthy" : "not healthy yet");
     else
-        printf("%s rearmed\n", argv[2]);
+        hlctl_printf("%s rearmed\n", argv[2]);
     if (t)
         protobuf_c_message_free_unpacked(&t->base, NULL);
     hl__reply__free_unpacked(reply, NULL);

@@ -49,7 +49,7 @@ static int why(hlctl_t *ctx, const char *check)
         return rc;
     Hl__CheckDetail *m = (Hl__CheckDetail *)hlb_reply_decode(r, &hl__check_detail__descriptor);
     if (!m) {
-        fprintf(stderr, "hlctl: hl-health sent an unexpected '%s' reply\n", r->type);
+        hlctl_fprintf(stderr, "hlctl: hl-health sent an unexpected '%s' reply\n", r->type);
         hl__reply__free_unpacked(r, NULL);
         return HLCTL_CRITICAL;
     }
@@ -57,19 +57,19 @@ static int why(hlctl_t *ctx, const char *check)
         hlctl_print_json(r);
     } else {
         char a[64], b[64], c[64];
-        printf("check      %s (%s%s) of service %s\n", m->name, m->kind,
+        hlctl_printf("check      %s (%s%s) of service %s\n", m->name, m->kind,
                m->critical ? ", critical" : "", m->service);
-        printf("target     %s\n", m->target);
+        hlctl_printf("target     %s\n", m->target);
         rel(a, sizeof a, m->state_since_us);
-        printf("state      %s since %s\n", m->state, a);
-        printf("why        %s\n", m->why);
-        printf("service    %s: %s\n", m->service_state, m->service_reason);
+        hlctl_printf("state      %s since %s\n", m->state, a);
+        hlctl_printf("why        %s\n", m->why);
+        hlctl_printf("service    %s: %s\n", m->service_state, m->service_reason);
         if (strcmp(m->kind, "unit") != 0)
-            printf("settings   every %llu ms, timeout %llu ms, %u attempt(s) per run; %u bad "
+            hlctl_printf("settings   every %llu ms, timeout %llu ms, %u attempt(s) per run; %u bad "
                    "run(s) to turn bad, %u good to recover\n",
                    (unsigned long long)m->interval_ms, (unsigned long long)m->timeout_ms,
                    m->retries, m->failures, m->successes);
-        printf("counters   %llu runs: %llu pass, %llu warn, %llu fail; %llu attempts; %llu "
+        hlctl_printf("counters   %llu runs: %llu pass, %llu warn, %llu fail; %llu attempts; %llu "
                "skipped; %llu ignored in grace; streak %u good / %u bad\n",
                (unsigned long long)m->runs, (unsigned long long)m->passes,
                (unsigned long long)m->warns, (unsigned long long)m->fails,
@@ -78,24 +78,30 @@ static int why(hlctl_t *ctx, const char *check)
         rel(a, sizeof a, m->last_run_us);
         rel(c, sizeof c, m->next_run_us);
         snprintf(b, sizeof b, "%.1f ms", (double)m->last_duration_us / 1000.0);
-        printf("last run   %s: %s%s%s (%s, %u attempt(s))\n", a,
+        hlctl_printf("last run   %s: %s%s%s (%s, %u attempt(s))\n", a,
                *m->last_result ? m->last_result : "-", *m->last_detail ? ", " : "",
                m->last_detail, b, m->last_attempts);
-        printf("next run   %s\n", m->next_run_us ? c : "on the next unit event");
-        printf("output     %zu bytes%s", m->last_output.len, m->last_output.len ? ":\n" : "\n");
+        hlctl_printf("next run   %s\n", m->next_run_us ? c : "on the next unit event");
+        hlctl_printf(m->last_output.len ? "output     %zu bytes:\n" : "output     %zu bytes\n",
+                     m->last_output.len);
         if (m->last_output.len) {
-            /* As text, one "| " per line; control bytes other than newline shown as '.'. */
+            /* As text, one "| " per line; each line escaped (control bytes, invalid UTF-8). */
             fputs("  | ", stdout);
-            for (size_t i = 0; i < m->last_output.len; i++) {
-                unsigned char ch = m->last_output.data[i];
-                if (ch == '\n')
-                    fputs(i + 1 < m->last_output.len ? "\n  | " : "", stdout);
-                else
-                    putchar(ch >= 0x20 || ch == '\t' ? ch : '.');
+            const char *out = (const char *)m->last_output.data;
+            size_t len = m->last_output.len;
+            for (size_t i = 0; i < len;) {
+                const char *nl = memchr(out + i, '\n', len - i);
+                size_t run = nl ? (size_t)(nl - (out + i)) : len - i;
+                hlb_fwrite_escaped(out + i, run, stdout);
+                i += run;
+                if (nl) {
+                    i++;
+                    fputs(i < len ? "\n  | " : "", stdout);
+                }
             }
             putchar('\n');
             if (m->last_output_dropped)
-                printf("  (%llu more bytes not kept)\n", (unsigned long long)m->last_output_dropped);
+                hlctl_printf("  (%llu more bytes not kept)\n", (unsigned long long)m->last_output_dropped);
         }
     }
     rc = state_exit(m->state);
@@ -135,7 +141,7 @@ int hlctl_cmd_health(hlctl_t *ctx, int argc, char **argv)
         return rc;
     Hl__HealthReport *m = (Hl__HealthReport *)hlb_reply_decode(r, &hl__health_report__descriptor);
     if (!m) {
-        fprintf(stderr, "hlctl: hl-health sent an unexpected '%s' reply\n", r->type);
+        hlctl_fprintf(stderr, "hlctl: hl-health sent an unexpected '%s' reply\n", r->type);
         hl__reply__free_unpacked(r, NULL);
         return HLCTL_CRITICAL;
     }
@@ -152,11 +158,11 @@ int hlctl_cmd_health(hlctl_t *ctx, int argc, char **argv)
                                : strcmp(s->state, "degraded") == 0  ? "WARNING"
                                : strcmp(s->state, "not_applicable") == 0 ? "N/A"
                                                                     : "UNKNOWN";
-            printf("%-8s %-20s %-9s since %-10s %s\n", word, s->service, s->state, since,
+            hlctl_printf("%-8s %-20s %-9s since %-10s %s\n", word, s->service, s->state, since,
                    s->reason);
             for (size_t j = 0; j < s->n_checks; j++) {
                 Hl__CheckHealth *c = s->checks[j];
-                printf("           %-26s %-5s %-9s %s\n", c->name, c->kind, c->state,
+                hlctl_printf("           %-26s %-5s %-9s %s\n", c->name, c->kind, c->state,
                        *c->detail ? c->detail : "-");
             }
         }

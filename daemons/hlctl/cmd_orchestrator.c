@@ -31,20 +31,20 @@ static Hl__Reply *call(hlctl_t *ctx, const char *method, hlb_map_t *args,
     Hl__Reply *r = NULL;
     int rc = hlb_call_map(ctx->runtime_dir, ORCH, method, args, opts, &r);
     if (rc == -ECONNREFUSED)
-        fprintf(stderr, "hlctl: %s is not running (nothing listens on %s/ctl/%s)\n", ORCH,
+        hlctl_fprintf(stderr, "hlctl: %s is not running (nothing listens on %s/ctl/%s)\n", ORCH,
                 ctx->runtime_dir, ORCH);
     else if (rc == -EACCES)
-        fprintf(stderr, "hlctl: permission denied on %s/ctl/%s (join group hl)\n",
+        hlctl_fprintf(stderr, "hlctl: permission denied on %s/ctl/%s (join group hl)\n",
                 ctx->runtime_dir, ORCH);
     else if (rc < 0)
-        fprintf(stderr, "hlctl: %s did not answer '%s': %s\n", ORCH, method,
+        hlctl_fprintf(stderr, "hlctl: %s did not answer '%s': %s\n", ORCH, method,
                 rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
     return rc < 0 ? NULL : r;
 }
 
 static void print_error(const Hl__Reply *r)
 {
-    fprintf(stderr, "hlctl: %s: %s\n", ORCH,
+    hlctl_fprintf(stderr, "hlctl: %s: %s\n", ORCH,
             r->error && *r->error ? r->error : strerror(r->status));
 }
 
@@ -52,11 +52,11 @@ static void print_failure(const Hl__UnitFailure *f)
 {
     if (!f)
         return;
-    printf("  %s: %s [%s]\n", f->unit, f->summary, f->reason);
+    hlctl_printf("  %s: %s [%s]\n", f->unit, f->summary, f->reason);
     if (f->n_journal)
-        printf("  last journal lines of %s:\n", f->unit);
+        hlctl_printf("  last journal lines of %s:\n", f->unit);
     for (size_t i = 0; i < f->n_journal; i++)
-        printf("    %s\n", f->journal[i]);
+        hlctl_printf("    %s\n", f->journal[i]);
 }
 
 static char *fmt_age(uint64_t since_us)
@@ -80,18 +80,18 @@ int hlctl_cmd_services(hlctl_t *ctx, int argc, char **argv)
         print_error(r);
         rc = HLCTL_CRITICAL;
     } else if (!l) {
-        fprintf(stderr, "hlctl: unexpected reply\n");
+        hlctl_fprintf(stderr, "hlctl: unexpected reply\n");
         rc = HLCTL_CRITICAL;
     } else if (ctx->json) {
         hlctl_print_json(r);
     } else {
-        printf("%-28s %-13s %-14s %-16s %8s %8s %-9s %s\n", "UNIT", "ACTIVE", "SUB", "RESULT",
+        hlctl_printf("%-28s %-13s %-14s %-16s %8s %8s %-9s %s\n", "UNIT", "ACTIVE", "SUB", "RESULT",
                "RESTARTS", "PID", "SINCE", "PHASE");
         for (size_t i = 0; i < l->n_services; i++) {
             const Hl__ServiceState *s = l->services[i];
             char *age = fmt_age(s->state_change_us);
             bool loaded = !strcmp(s->load_state, "loaded");
-            printf("%-28s %-13s %-14s %-16s %8u %8u %-9s %s\n", s->unit,
+            hlctl_printf("%-28s %-13s %-14s %-16s %8u %8u %-9s %s\n", s->unit,
                    loaded ? s->active_state : s->load_state, loaded ? s->sub_state : "-",
                    loaded && *s->result ? s->result : "-", s->n_restarts, s->main_pid,
                    s->state_change_us ? age : "-", *s->phase ? s->phase : "-");
@@ -117,7 +117,7 @@ int hlctl_cmd_phases(hlctl_t *ctx, int argc, char **argv)
         print_error(r);
         rc = HLCTL_CRITICAL;
     } else if (!l) {
-        fprintf(stderr, "hlctl: unexpected reply\n");
+        hlctl_fprintf(stderr, "hlctl: unexpected reply\n");
         rc = HLCTL_CRITICAL;
     } else {
         const char *st = l->lifecycle ? l->lifecycle->state : "?";
@@ -130,24 +130,24 @@ int hlctl_cmd_phases(hlctl_t *ctx, int argc, char **argv)
         } else {
             const Hl__LifecycleState *lc = l->lifecycle;
             if (lc && !strncmp(lc->status, lc->state, strlen(lc->state)))
-                printf("%s\n", lc->status);
+                hlctl_printf("%s\n", lc->status);
             else if (lc)
-                printf("%s: %s\n", lc->state, lc->status);
+                hlctl_printf("%s: %s\n", lc->state, lc->status);
             for (size_t i = 0; i < l->n_phases; i++) {
                 const Hl__PhaseStatus *p = l->phases[i];
                 char took[32] = "";
                 if (p->started_us && p->finished_us)
                     snprintf(took, sizeof took, " in %.1f s",
                              (double) (p->finished_us - p->started_us) / 1e6);
-                printf("%u/%u %-16s %s%s\n", p->index, p->count, p->name, p->state, took);
+                hlctl_printf("%u/%u %-16s %s%s\n", p->index, p->count, p->name, p->state, took);
                 for (size_t k = 0; k < p->n_units; k++) {
                     const Hl__PhaseUnit *u = p->units[k];
-                    printf("      %-28s %-9s %s/%s%s%s%s%s\n", u->unit, u->state, u->active_state,
+                    hlctl_printf("      %-28s %-9s %s/%s%s%s%s%s\n", u->unit, u->state, u->active_state,
                            u->sub_state, *u->health ? " health=" : "", u->health,
                            u->optional ? " (optional)" : "", u->started ? " (started here)" : "");
                 }
                 for (size_t k = 0; k < p->n_checks; k++)
-                    printf("      check: %s\n", p->checks[k]);
+                    hlctl_printf("      check: %s\n", p->checks[k]);
                 print_failure(p->failure);
             }
         }
@@ -207,11 +207,11 @@ static int unit_job(hlctl_t *ctx, int argc, char **argv, const char *method)
     if (ctx->json && j) {
         hlctl_print_json(r);
     } else if (j) {
-        printf("%s: %s %s in %.1f s", j->unit, j->action, j->job_result,
+        hlctl_printf("%s: %s %s in %.1f s", j->unit, j->action, j->job_result,
                (double) j->duration_us / 1e6);
         if (j->state)
-            printf(" (%s/%s)", j->state->active_state, j->state->sub_state);
-        printf("\n");
+            hlctl_printf(" (%s/%s)", j->state->active_state, j->state->sub_state);
+        hlctl_printf("\n");
         print_failure(j->failure);
     }
     if (r->status)
@@ -234,7 +234,7 @@ int hlctl_cmd_recover(hlctl_t *ctx, int argc, char **argv)
     if (u)
         return u;
     if (strcmp(type, "restart") && strcmp(type, "reset") && strcmp(type, "rebuild")) {
-        fprintf(stderr, "hlctl: --type is restart, reset or rebuild, not '%s'\n", type);
+        hlctl_fprintf(stderr, "hlctl: --type is restart, reset or rebuild, not '%s'\n", type);
         return HLCTL_USAGE;
     }
     hlb_map_t *args = hlb_map_new();
@@ -253,10 +253,10 @@ int hlctl_cmd_recover(hlctl_t *ctx, int argc, char **argv)
     if (ctx->json && o) {
         hlctl_print_json(r);
     } else if (o) {
-        printf("recover %s (%s): %s in %.1f s\n", o->unit, o->type, o->outcome,
+        hlctl_printf("recover %s (%s): %s in %.1f s\n", o->unit, o->type, o->outcome,
                (double) (o->finished_us - o->started_us) / 1e6);
         for (size_t i = 0; i < o->n_steps; i++)
-            printf("  %s\n", o->steps[i]);
+            hlctl_printf("  %s\n", o->steps[i]);
         print_failure(o->failure);
     }
     if (r->status)
@@ -304,13 +304,13 @@ int hlctl_cmd_shutdown(hlctl_t *ctx, int argc, char **argv)
     if (ctx->json && s) {
         hlctl_print_json(r);
     } else if (s) {
-        printf("shutdown: %s in %.1f s\n", s->outcome,
+        hlctl_printf("shutdown: %s in %.1f s\n", s->outcome,
                (double) (s->finished_us - s->started_us) / 1e6);
         for (size_t i = 0; i < s->n_steps; i++)
-            printf("  %-20s %-8s %s\n", s->steps[i]->name, s->steps[i]->outcome,
+            hlctl_printf("  %-20s %-8s %s\n", s->steps[i]->name, s->steps[i]->outcome,
                    s->steps[i]->detail);
         if (*s->archive)
-            printf("  archive: %s (%llu bytes)\n", s->archive, (unsigned long long) s->archive_bytes);
+            hlctl_printf("  archive: %s (%llu bytes)\n", s->archive, (unsigned long long) s->archive_bytes);
     }
     if (r->status)
         print_error(r);

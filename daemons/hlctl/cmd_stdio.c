@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../hl-stdio/wire.h"
+#include "attach_input.h"
 #include "hlctl.h"
 
 #define OUTBUF 65536 /* stdin bytes waiting for the socket */
@@ -51,7 +52,7 @@ static void note(attach_t *a, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     fputs(a->raw_set ? "\r\n[" : "[", stderr);
-    vfprintf(stderr, fmt, ap);
+    hlctl_vfprintf(stderr, fmt, ap); /* the relay's words among them: escaped */
     fputs(a->raw_set ? "]\r\n" : "]\n", stderr);
     va_end(ap);
 }
@@ -222,7 +223,7 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
         case 'R': a.read_only = true; break;
         case 'f':
             if (!from_valid(optarg)) {
-                fprintf(stderr, "hlctl attach: --from takes OFFSET, STREAM:OFFSET or now, not '%s'\n",
+                hlctl_fprintf(stderr, "hlctl attach: --from takes OFFSET, STREAM:OFFSET or now, not '%s'\n",
                         optarg);
                 return HLCTL_USAGE;
             }
@@ -231,13 +232,13 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
         case 'k':
             a.detach_key = parse_detach_key(optarg);
             if (a.detach_key == -2) {
-                fprintf(stderr, "hlctl attach: --detach-key takes ^X or none, not '%s'\n", optarg);
+                hlctl_fprintf(stderr, "hlctl attach: --detach-key takes ^X or none, not '%s'\n", optarg);
                 return HLCTL_USAGE;
             }
             break;
         case 's': sock = optarg; break;
         case 'q': a.quiet = true; break;
-        case 'h': printf("Usage: hlctl attach %s\n", attach_usage); return HLCTL_OK;
+        case 'h': hlctl_printf("Usage: hlctl attach %s\n", attach_usage); return HLCTL_OK;
         default: return hlctl_usage(attach_usage);
         }
     }
@@ -245,14 +246,14 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
         return hlctl_usage(attach_usage);
     snprintf(a.channel, sizeof a.channel, "%s", optind < argc ? argv[optind] : "main");
     if (!hlb_name_valid(a.channel)) {
-        fprintf(stderr, "hlctl attach: a channel name is [a-z0-9-]{1,64}, not '%s'\n",
+        hlctl_fprintf(stderr, "hlctl attach: a channel name is [a-z0-9-]{1,64}, not '%s'\n",
                 a.channel);
         return HLCTL_USAGE;
     }
     char *path = sock ? strdup(sock) : hlb_path(ctx->runtime_dir, "stdio-attach.sock");
     a.fd = path ? connect_attach(path) : -1;
     if (a.fd < 0) {
-        fprintf(stderr, "hlctl attach: cannot connect to %s: %s (is hl-stdio running?)\n",
+        hlctl_fprintf(stderr, "hlctl attach: cannot connect to %s: %s (is hl-stdio running?)\n",
                 path ? path : "the attach socket", strerror(errno));
         free(path);
         return HLCTL_CRITICAL;
@@ -262,7 +263,7 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
     snprintf(hello, sizeof hello, STDIO_WIRE_VERSION " attach %s%s%s%s\n", a.channel,
              a.read_only ? " read-only" : "", from ? " from=" : "", from ? from : "");
     if (!write_all(a.fd, hello, strlen(hello))) {
-        fprintf(stderr, "hlctl attach: cannot send the hello: %s\n", strerror(errno));
+        hlctl_fprintf(stderr, "hlctl attach: cannot send the hello: %s\n", strerror(errno));
         close(a.fd);
         return HLCTL_CRITICAL;
     }
@@ -313,29 +314,24 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
         }
         if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             uint8_t buf[4096];
-            ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
-            if (n <= 0) {
+            attach_input_t in = {.q = a.out, .len = a.out_len, .cap = OUTBUF, .tty = a.tty,
+                                 .detach_key = a.detach_key, .read_only = a.read_only};
+            /* Never more than the queue has room for: reading a whole buf
+             * when fewer bytes were free overran a.out (#12). */
+            size_t room = attach_input_room(&in, sizeof buf);
+            ssize_t n = room ? read(STDIN_FILENO, buf, room) : -1;
+            if (room == 0) {
+                /* full: wait for the socket (want_stdin keeps us from here) */
+            } else if (n <= 0) {
                 stdin_open = false;
                 if (!a.read_only && a.out_len == 0 && sock_wr_open) {
                     shutdown(a.fd, SHUT_WR); /* no more input; output goes on */
                     sock_wr_open = false;
                 }
             } else {
-                size_t keep = (size_t)n;
-                if (a.tty && a.detach_key >= 0) {
-                    uint8_t *k = memchr(buf, a.detach_key, (size_t)n);
-                    if (k) {
-                        keep = (size_t)(k - buf);
-                        user_detached = true;
-                    }
-                    /* Read-only: Ctrl-C leaves as well, nothing is forwarded. */
-                    if (a.read_only && memchr(buf, 0x03, keep))
-                        user_detached = true;
-                }
-                if (!a.read_only) {
-                    memcpy(a.out + a.out_len, buf, keep);
-                    a.out_len += keep;
-                }
+                if (attach_input_take(&in, buf, (size_t)n))
+                    user_detached = true;
+                a.out_len = in.len;
             }
         }
         if (a.out_len && sock_wr_open) {
@@ -374,13 +370,13 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
     }
     restore_tty(&a);
     if (rc == HLCTL_CRITICAL && !a.started)
-        fprintf(stderr, "hlctl attach: %s\n", why[0] ? why : "could not attach");
+        hlctl_fprintf(stderr, "hlctl attach: %s\n", why[0] ? why : "could not attach");
     else if (a.started && !a.quiet && (user_detached || hlctl_interrupted))
-        fprintf(stderr, "\n[detached from %s at %s:%llu; resume with: hlctl attach %s --from %s:%llu]\n",
+        hlctl_fprintf(stderr, "\n[detached from %s at %s:%llu; resume with: hlctl attach %s --from %s:%llu]\n",
                 a.channel, a.stream, (unsigned long long)a.pos, a.channel, a.stream,
                 (unsigned long long)a.pos);
     else if (a.started && !a.quiet)
-        fprintf(stderr, "\n[hl-stdio: %s; %s at %s:%llu; resume with: hlctl attach %s --from %s:%llu]\n",
+        hlctl_fprintf(stderr, "\n[hl-stdio: %s; %s at %s:%llu; resume with: hlctl attach %s --from %s:%llu]\n",
                 why, a.channel, a.stream, (unsigned long long)a.pos, a.channel, a.stream,
                 (unsigned long long)a.pos);
     free(a.in);

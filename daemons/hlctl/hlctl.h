@@ -1,6 +1,9 @@
 /* hlctl: shared context and helpers of the subcommands (cmd_*.c). */
 #pragma once
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <hlbus/hlbus.h>
 
 /* Exit codes, as documented in --help. */
@@ -36,6 +39,12 @@ hlb_map_t *hlctl_kv_map(int argc, char **argv);
 void hlctl_format_duration(char *out, size_t n, uint64_t us);
 /* Prints USAGE of one command to stderr and returns HLCTL_USAGE. */
 int hlctl_usage(const char *usage);
+/* printf for everything that shows what a daemon or the bus sent: each %s
+ * argument comes out escaped (control characters, invalid UTF-8). Use it,
+ * not printf, for any text not written in hlctl itself. */
+int hlctl_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int hlctl_fprintf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int hlctl_vfprintf(FILE *f, const char *fmt, va_list ap);
 /* Set by SIGINT/SIGTERM while a command waits. */
 extern volatile int hlctl_interrupted;
 

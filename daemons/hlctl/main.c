@@ -69,7 +69,7 @@ int main(int argc, char **argv)
         case 'j': ctx.json = true; break;
         case 't':
             if (hlb_parse_int(optarg, &v) < 0 || v < 1 || v > 3600000) {
-                fprintf(stderr, "hlctl: --timeout takes milliseconds (1..3600000), not '%s'\n",
+                hlctl_fprintf(stderr, "hlctl: --timeout takes milliseconds (1..3600000), not '%s'\n",
                         optarg);
                 return HLCTL_USAGE;
             }
@@ -77,13 +77,13 @@ int main(int argc, char **argv)
             break;
         case 'R':
             if (hlb_parse_int(optarg, &v) < 0 || v < 0 || v > 100) {
-                fprintf(stderr, "hlctl: --retries takes 0..100, not '%s'\n", optarg);
+                hlctl_fprintf(stderr, "hlctl: --retries takes 0..100, not '%s'\n", optarg);
                 return HLCTL_USAGE;
             }
             ctx.call.retries = (int)v;
             break;
         case 'r': ctx.runtime_dir = optarg; break;
-        case 'V': printf("hlctl %s\n", HL_VERSION); return 0;
+        case 'V': hlctl_printf("hlctl %s\n", HL_VERSION); return 0;
         case 'h': help(stdout); return 0;
         default: help(stderr); return HLCTL_USAGE;
         }
@@ -108,6 +108,6 @@ int main(int argc, char **argv)
         optind = 0; /* the command parses its own options */
         return commands[i].fn(&ctx, sub_argc, sub_argv);
     }
-    fprintf(stderr, "hlctl: unknown command '%s' (see hlctl --help)\n", name);
+    hlctl_fprintf(stderr, "hlctl: unknown command '%s' (see hlctl --help)\n", name);
     return HLCTL_USAGE;
 }

@@ -7,7 +7,7 @@
 
 int hlctl_usage(const char *usage)
 {
-    fprintf(stderr, "Usage: hlctl %s\n", usage);
+    hlctl_fprintf(stderr, "Usage: hlctl %s\n", usage);
     return HLCTL_USAGE;
 }
 
@@ -16,27 +16,27 @@ int hlctl_call(hlctl_t *ctx, const char *daemon, const char *method, hlb_map_t *
 {
     *reply = NULL;
     if (!hlb_name_valid(daemon)) {
-        fprintf(stderr, "hlctl: '%s' is not a daemon name\n", daemon);
+        hlctl_fprintf(stderr, "hlctl: '%s' is not a daemon name\n", daemon);
         return HLCTL_USAGE;
     }
     Hl__Reply *r = NULL;
     int rc = hlb_call_map(ctx->runtime_dir, daemon, method, args, &ctx->call, &r);
     if (rc == -ECONNREFUSED) {
-        fprintf(stderr, "hlctl: %s is not running (nothing listens on %s/ctl/%s)\n", daemon,
+        hlctl_fprintf(stderr, "hlctl: %s is not running (nothing listens on %s/ctl/%s)\n", daemon,
                 ctx->runtime_dir, daemon);
         return HLCTL_CRITICAL;
     }
     if (rc == -EACCES) {
-        fprintf(stderr, "hlctl: permission denied on %s/ctl/%s\n", ctx->runtime_dir, daemon);
+        hlctl_fprintf(stderr, "hlctl: permission denied on %s/ctl/%s\n", ctx->runtime_dir, daemon);
         return HLCTL_CRITICAL;
     }
     if (rc < 0) {
-        fprintf(stderr, "hlctl: %s did not answer '%s': %s\n", daemon, method,
+        hlctl_fprintf(stderr, "hlctl: %s did not answer '%s': %s\n", daemon, method,
                 rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
         return HLCTL_CRITICAL;
     }
     if (r->status != 0) {
-        fprintf(stderr, "hlctl: %s: %s\n", daemon, r->error && *r->error ? r->error : strerror(r->status));
+        hlctl_fprintf(stderr, "hlctl: %s: %s\n", daemon, r->error && *r->error ? r->error : strerror(r->status));
         hl__reply__free_unpacked(r, NULL);
         return HLCTL_CRITICAL;
     }
@@ -48,7 +48,7 @@ void hlctl_print_json(const Hl__Reply *r)
 {
     hlb_buf_t b = {0};
     hlb_json_body(&b, r->type, r->body.data, r->body.len);
-    printf("%s\n", b.data ? b.data : "null");
+    printf("%s\n", b.data ? b.data : "null"); /* JSON: already escaped */
     hlb_buf_free(&b);
 }
 
@@ -58,7 +58,7 @@ hlb_map_t *hlctl_kv_map(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
         if (!eq || eq == argv[i]) {
-            fprintf(stderr, "hlctl: expected KEY=VALUE, not '%s'\n", argv[i]);
+            hlctl_fprintf(stderr, "hlctl: expected KEY=VALUE, not '%s'\n", argv[i]);
             hlb_map_destroy(&m);
             return NULL;
         }

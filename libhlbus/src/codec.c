@@ -236,6 +236,14 @@ int hlb_envelope_view(const void *data, size_t len, hlb_envelope_view_t *v)
                 return -EINVAL;
             *(tag == 2 ? &v->epoch : tag == 3 ? &v->seq : &v->ts_us) = num;
             break;
+        case 7: /* sender_uid, sender_gid, sender_pid: stamped by hl-bus */
+        case 8:
+        case 9:
+            if (wire != 0)
+                return -EINVAL;
+            *(tag == 7 ? &v->sender_uid : tag == 8 ? &v->sender_gid : &v->sender_pid) =
+                (uint32_t)num;
+            break;
         default: /* unknown: kept by protobuf-c, skipped here */
             break;
         }

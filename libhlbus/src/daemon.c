@@ -4,6 +4,7 @@
 #include "hlbus/buf.h"
 #include "hlbus/codec.h"
 #include "hlbus/confschema.h"
+#include "hlbus/fdguard.h"
 #include "hlbus/log.h"
 #include "hlbus/notify.h"
 #include "hlbus/paths.h"
@@ -363,7 +364,9 @@ static int on_server(zloop_t *loop, zsock_t *sock, void *arg)
 static int on_sub(zloop_t *loop, zsock_t *sock, void *arg)
 {
     sub_slot_t *slot = arg;
-    for (int i = 0; i < SUB_BATCH; i++) {
+    /* past the batch too while a replay bundle is half handed out: the
+     * socket will not wake us for what we already hold */
+    for (int i = 0; i < SUB_BATCH || hlb_sub_pending(slot->sub); i++) {
         hlb_event_t ev;
         int rc = hlb_sub_recv(slot->sub, &ev, 0);
         if (rc == -EAGAIN || rc < 0)
@@ -372,6 +375,13 @@ static int on_sub(zloop_t *loop, zsock_t *sock, void *arg)
             slot->fn(slot->d, &ev, slot->arg);
     }
     return 0;
+}
+
+hlb_acall_t *hlb_daemon_call(hlb_daemon_t *d, const char *daemon, const char *method,
+                             const char *type, const void *body, size_t len,
+                             const hlb_acall_opts_t *opts, hlb_acall_fn *fn, void *arg)
+{
+    return hlb_acall_start(d->loop, d->runtime_dir, daemon, method, type, body, len, opts, fn, arg);
 }
 
 hlb_sub_t *hlb_daemon_subscribe(hlb_daemon_t *d, const char *const *prefixes, hlb_event_fn *fn,
@@ -478,6 +488,9 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
     d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     d.started_us = hlb_now_us();
     int rc = 1;
+    /* Before any socket exists: a flood of local connections must not make
+     * libzmq's accept hit EMFILE, which aborts us (hlbus/fdguard.h). */
+    hlb_fdguard_arm(HLB_FDGUARD_PER_UID, HLB_FDGUARD_RESERVE);
 
     if (load_config(&d, true, &diag) < 0) {
         hlb_err("invalid configuration:\n%s", diag.text ? diag.text : "");
@@ -539,6 +552,7 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
     if (ops->stop)
         ops->stop(&d, arg);
 out:
+    hlb_acall_shutdown(); /* calls the daemon's stop did not cancel */
     hlb_notify_flush(); /* a last try for a STOPPING=1 the queue refused */
     hlb_log_set_pub(NULL);
     for (int i = 0; i < d.nsubs; i++)

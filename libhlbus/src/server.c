@@ -231,7 +231,7 @@ static const char *cred_field(const char *p, unsigned long *out)
     return errno ? NULL : end;
 }
 
-static bool peer_cred(zmq_msg_t *f, uid_t *uid, gid_t *gid, pid_t *pid)
+bool hlb_peer_cred(zmq_msg_t *f, uid_t *uid, gid_t *gid, pid_t *pid)
 {
     const char *pa = zmq_msg_gets(f, "Peer-Address");
     if (!pa)
@@ -364,7 +364,7 @@ static void serve(hlb_server_t *s, zframe_t *identity, bool delimiter, zmq_msg_t
     }
     call.method = m->name;
     call.req = req;
-    call.cred_known = peer_cred(body, &call.uid, &call.gid, &call.pid);
+    call.cred_known = hlb_peer_cred(body, &call.uid, &call.gid, &call.pid);
     if (m->flags & HLB_METHOD_ADMIN) {
         if (!call.cred_known || !hlb_cred_is_admin(call.uid, call.gid, s->admin_gid)) {
             s->rejected++;

@@ -94,12 +94,17 @@ e2e__starttime() { awk '{ print $22 }' /proc/"$1"/stat 2>/dev/null; }
 # The old name, for branches written before tests/common/lib.sh.
 e2e__poll() { wait_for "$@"; }
 
-# Snapshot of the host's /run that the container must leave as it was: its
-# entries, and /run/systemd three levels down (where a careless nspawn would
-# leave machines/, nspawn/ or, worst, system/, which makes apt and friends
-# believe systemd is PID 1).
+# What a container of ours could leave in the host's /run, which it must
+# leave as it was: /run/systemd three levels down (where a careless nspawn
+# leaves nspawn/ or machines/, a systemd tool systemd-units-load, and, worst,
+# system/, which makes apt and friends believe systemd is PID 1), and our own
+# paths (/run/hl*). The rest of /run belongs to whatever else runs on the
+# machine (a package install creating /run/sshd, another test's daemons) and
+# is not ours to judge.
+# e2e__run_snapshot [RUN]: RUN is /run but for the check's own test.
 e2e__run_snapshot() {
-  { ls -A1 /run | sed 's|^|/run/|'; find /run/systemd -maxdepth 3 2>/dev/null; } | sort -u
+  local run=${1:-/run}
+  { find "$run/systemd" -maxdepth 3 2>/dev/null; find "$run" -maxdepth 1 -name 'hl*' 2>/dev/null; } | sort -u
 }
 
 # Boots the container. e2e_boot [MAX_LIFETIME_S]: with a lifetime, the

@@ -15,6 +15,10 @@
 /* The optional third frame of a message replayed from the proxy's
  * last-value cache, so that receivers can tell a replay from live news. */
 #define HLB_REPLAY_MARK "lvc"
+/* The second frame of a replay sent as one message to one new subscriber:
+ * [subscribed prefix]["lvc-bundle"] then [topic][envelope] pairs (none at
+ * all when nothing is cached). */
+#define HLB_REPLAY_BUNDLE_MARK "lvc-bundle"
 
 /* The descriptor registered under NAME (e.g. "hl.Log"), or NULL. */
 const ProtobufCMessageDescriptor *hlb_type_lookup(const char *name);
@@ -40,7 +44,7 @@ size_t hlb_envelope_pack(const Hl__Envelope *e, uint8_t *out);
 /* A checked envelope, without copies: the hot paths (the proxy checks every
  * message, subscribers read every one) need the fields, not a decoded tree.
  * hlb_envelope_view accepts exactly the bytes hlb_envelope_decode accepts
- * (protobuf-c's rules, field numbers 1..6 with their wire types, unknown
+ * (protobuf-c's rules, field numbers 1..9 with their wire types, unknown
  * fields skipped, no field 0, a non-empty source, seq > 0; the last of a
  * repeated field wins) and gives the same values; strings are as C sees the
  * decoded ones, up to their first NUL, and not NUL-terminated here. The
@@ -53,6 +57,7 @@ typedef struct hlb_envelope_view {
     const uint8_t *body;
     size_t body_len;
     uint64_t epoch, seq, ts_us;
+    uint32_t sender_uid, sender_gid, sender_pid; /* fields 7-9, stamped by hl-bus */
 } hlb_envelope_view_t;
 int hlb_envelope_view(const void *data, size_t len, hlb_envelope_view_t *v);
 

@@ -11,6 +11,7 @@
 #pragma once
 #include <stdbool.h>
 #include <czmq.h>
+#include "acall.h"
 #include "conf.h"
 #include "server.h"
 #include "sub.h"
@@ -59,6 +60,13 @@ void hlb_daemon_ready(hlb_daemon_t *d);
 void hlb_daemon_status(hlb_daemon_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Ends the loop as SIGTERM would (the daemon exits with CODE). */
 void hlb_daemon_quit(hlb_daemon_t *d, int code);
+
+/* Calls METHOD of DAEMON without blocking the loop (acall.h): FN runs in the
+ * loop when the reply, a refusal or the deadline comes. Calls still in
+ * flight when the daemon stops are dropped without a callback. */
+hlb_acall_t *hlb_daemon_call(hlb_daemon_t *d, const char *daemon, const char *method,
+                             const char *type, const void *body, size_t len,
+                             const hlb_acall_opts_t *opts, hlb_acall_fn *fn, void *arg);
 
 /* Subscribes PREFIXES and calls FN for every event, inside the loop. */
 typedef void (hlb_event_fn)(hlb_daemon_t *d, const hlb_event_t *ev, void *arg);

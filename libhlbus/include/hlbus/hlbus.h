@@ -1,5 +1,6 @@
 /* libhlbus: the hl-freestyle bus library. */
 #pragma once
+#include "acall.h"
 #include "buf.h"
 #include "clock.h"
 #include "client.h"
@@ -7,6 +8,8 @@
 #include "conf.h"
 #include "confschema.h"
 #include "daemon.h"
+#include "escape.h"
+#include "fdguard.h"
 #include "json.h"
 #include "log.h"
 #include "map.h"

@@ -81,3 +81,7 @@ void hlb_deferred_send(hlb_deferred_t **d_p);
 /* Whether UID/GID may call admin methods given ADMIN_GID: root, the primary
  * group, or the user's supplementary groups. Exposed for tests. */
 bool hlb_cred_is_admin(uid_t uid, gid_t gid, gid_t admin_gid);
+/* The kernel credentials of the ipc peer a received frame came from
+ * (libzmq's "Peer-Address" metadata, from SO_PEERCRED at accept); false
+ * when the frame carries none (not ipc). */
+bool hlb_peer_cred(zmq_msg_t *f, uid_t *uid, gid_t *gid, pid_t *pid);

@@ -37,3 +37,19 @@ zsock_t *hlb_sub_sock(hlb_sub_t *s);
  * the reconnect on the owner's thread): keep it in a loop or poller. */
 int hlb_sub_recv(hlb_sub_t *s, hlb_event_t *ev, int timeout_ms);
 hlb_sub_stats_t hlb_sub_stats(const hlb_sub_t *s);
+/* True while events of a replay bundle (hl-bus sends a new subscription's
+ * replay as one message) are held but not handed out yet: a caller that
+ * reads in batches keeps reading, the socket will not signal them. */
+bool hlb_sub_pending(const hlb_sub_t *s);
+/* Whether EV was published by a process running as USER (a name, or the
+ * shared user "hl" while USER does not exist yet, as in the ACL), as hl-bus
+ * stamped it from the kernel; root counts as every user. False for an
+ * event hl-bus did not stamp. For subscribers that act on what they hear. */
+bool hlb_event_sender_is(const hlb_event_t *ev, const char *user);
+/* Whether EV comes from the user of its family's owner in the bus contract
+ * (hlbus/topics.h): true for a free-form topic; for daemon.<name>,
+ * log.<name>.* and lifecycle.ack.<name>, from <name>'s user. hl-bus drops
+ * what breaks its ACL already; a subscriber that acts on an event checks it
+ * too, in one line:  if (!hlb_event_from_owner(ev)) return;  (it logs why,
+ * at most once a second). */
+bool hlb_event_from_owner(const hlb_event_t *ev);

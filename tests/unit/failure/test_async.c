@@ -8,7 +8,7 @@
 #include <hlbus/hlbus.h>
 
 #include "check.h"
-#include "fl_call.h"
+#include "hlbus/acall.h"
 #include "fl_cmd.h"
 
 static char dir[64];
@@ -150,15 +150,15 @@ static void on_done(int rc, const Hl__Reply *r, void *arg)
     }
 }
 
-static fl_call_t *call(const char *daemon, const char *method, int64_t v, int64_t ms,
-                       const fl_call_opts_t *o, res_t *res)
+static hlb_acall_t *call(const char *daemon, const char *method, int64_t v, int64_t ms,
+                       const hlb_acall_opts_t *o, res_t *res)
 {
     hlb_map_t *m = hlb_map_new();
     hlb_map_int(m, "v", v);
     hlb_map_int(m, "ms", ms);
     size_t len;
     const void *d = hlb_map_data(m, &len);
-    fl_call_t *c = fl_call_start(loop, dir, daemon, method, HLB_TYPE_MSGPACK, d, len, o, on_done, res);
+    hlb_acall_t *c = hlb_acall_start(loop, dir, daemon, method, HLB_TYPE_MSGPACK, d, len, o, on_done, res);
     hlb_map_destroy(&m);
     return c;
 }
@@ -167,7 +167,7 @@ static void test_calls(void)
 {
     hlb_server_t *peer = peer_new("peer");
     CHECK(peer != NULL);
-    fl_call_opts_t o = {.timeout_ms = 3000, .attempts = 1};
+    hlb_acall_opts_t o = {.timeout_ms = 3000, .attempts = 1};
 
     /* two calls in flight: each gets its own answer, the fast one first, and
      * the loop keeps running meanwhile */
@@ -175,7 +175,7 @@ static void test_calls(void)
     done_count = 0;
     CHECK(call("peer", "slow", 1, 300, &o, &slow) != NULL);
     CHECK(call("peer", "echo", 2, 0, &o, &fast) != NULL);
-    CHECK(fl_call_pending() == 2);
+    CHECK(hlb_acall_pending() == 2);
     ticks = 0;
     int tick = zloop_timer(loop, 10, 0, on_tick, NULL);
     CHECK(run(&slow.done, 5000));
@@ -183,7 +183,7 @@ static void test_calls(void)
     CHECK(fast.done && fast.rc == 0 && fast.status == 0 && fast.v == 2 && fast.order == 1);
     CHECK(slow.rc == 0 && slow.v == 1 && slow.order == 2);
     CHECK_MSG(ticks >= 10, "the loop was blocked: %d ticks during a 300 ms call", ticks);
-    CHECK(fl_call_pending() == 0);
+    CHECK(hlb_acall_pending() == 0);
 
     /* an error reply is a reply */
     res_t err = {0};
@@ -192,20 +192,20 @@ static void test_calls(void)
 
     /* no answer: retried with the same request id, then timed out */
     res_t to = {0};
-    fl_call_opts_t quick = {.timeout_ms = 100, .attempts = 2};
+    hlb_acall_opts_t quick = {.timeout_ms = 100, .attempts = 2};
     call("peer", "never", 0, 0, &quick, &to);
     CHECK(run(&to.done, 3000) && to.rc == -ETIMEDOUT);
     CHECK(nnever == 2 && never_ids[0] == never_ids[1] && never_ids[0] != 0);
 
     /* nobody there: refused, reported from the loop, not from the call */
     res_t ref = {0};
-    fl_call_t *c = call("nobody", "echo", 0, 0, &o, &ref);
+    hlb_acall_t *c = call("nobody", "echo", 0, 0, &o, &ref);
     CHECK(c != NULL && !ref.done);
     CHECK(run(&ref.done, 3000) && ref.rc == -ECONNREFUSED);
 
     /* a daemon that comes up while the call waits for it */
     res_t late = {0};
-    fl_call_opts_t patient = {.timeout_ms = 2000, .attempts = 1, .connect_wait_ms = 3000};
+    hlb_acall_opts_t patient = {.timeout_ms = 2000, .attempts = 1, .connect_wait_ms = 3000};
     call("late", "echo", 7, 0, &patient, &late);
     run(NULL, 150);
     CHECK(!late.done);
@@ -215,14 +215,14 @@ static void test_calls(void)
     /* cancelled: no callback, even when the reply comes */
     res_t can = {0};
     c = call("peer", "slow", 3, 100, &o, &can);
-    fl_call_cancel(&c);
+    hlb_acall_cancel(&c);
     CHECK(c == NULL);
     run(NULL, 300);
-    CHECK(!can.done && fl_call_pending() == 0);
-    fl_call_cancel(&c); /* NULL is fine */
+    CHECK(!can.done && hlb_acall_pending() == 0);
+    hlb_acall_cancel(&c); /* NULL is fine */
 
     /* bad names never start */
-    CHECK(fl_call_start(loop, dir, "Bad/Name", "echo", NULL, NULL, 0, &o, on_done, &can) == NULL);
+    CHECK(hlb_acall_start(loop, dir, "Bad/Name", "echo", NULL, NULL, 0, &o, on_done, &can) == NULL);
 
     for (int i = 0; i < nnever; i++) {
         hlb_reply_error(hlb_deferred_reply(nevers[i]), ECANCELED, "test over");
@@ -351,7 +351,7 @@ int main(void)
     loop = zloop_new();
     test_calls();
     test_commands();
-    fl_call_shutdown();
+    hlb_acall_shutdown();
     zloop_destroy(&loop);
     char rm[128];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);

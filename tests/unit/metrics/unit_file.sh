@@ -17,7 +17,7 @@ mount -t tmpfs tmpfs /run || { echo "cannot mount a private /run" >&2; exit 1; }
 # (tests/deploy/check_units.sh checks the installed set; this is the quick,
 # build-tree check of this one unit).
 for u in hl-metrics.service hl-bus.service hl-bus-pub.socket hl-bus-sub.socket hl.target; do
-    sed -e "s|@HL_BINDIR@|$HL_BUILD_DIR/daemons/hl-metrics|" -e "s|@HL_CONFIG_FILE@|/etc/hl/hl.yaml|" \
+    sed -e "s|@HL_BINDIR@|$HL_BUILD_DIR/daemons/hl-metrics|" -e "s|@HL_CONFIG_FILE@|/etc/hl/hl.yaml|" -e "s|@HL_DOCDIR@|/usr/share/doc/hl-freestyle|" \
         "$HL_SOURCE_DIR/deploy/systemd/$u" >"$tmp/$u"
 done
 out=$(cd "$tmp" && systemd-analyze verify ./hl-metrics.service 2>&1); rc=$?

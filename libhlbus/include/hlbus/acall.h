@@ -1,4 +1,6 @@
-/* Asynchronous calls to another daemon's ctl endpoint, inside the zloop.
+/* Asynchronous calls to another daemon's ctl endpoint, inside the zloop
+ * (the daemon runtime's: hlb_daemon_call in daemon.h, and it drops what is
+ * still in flight when the daemon stops).
  *
  * hlb_call() blocks until the reply comes, and a recovery action (a restart
  * that waits for its systemd job, a rebuild) can take tens of seconds: the
@@ -16,27 +18,27 @@
 #include <czmq.h>
 #include "hlbus.pb-c.h"
 
-typedef struct fl_call fl_call_t;
+typedef struct hlb_acall hlb_acall_t;
 
 /* RC is 0 with REPLY set (check its status), or -ETIMEDOUT, -ECONNREFUSED
  * (nobody listens), -EPROTO (an undecodable reply). REPLY is freed after the
  * callback returns. The call is finished (and freed) after the callback. */
-typedef void(fl_call_fn)(int rc, const Hl__Reply *reply, void *arg);
+typedef void(hlb_acall_fn)(int rc, const Hl__Reply *reply, void *arg);
 
-typedef struct fl_call_opts {
+typedef struct hlb_acall_opts {
     int timeout_ms;        /* for the reply, per attempt */
     int attempts;          /* sends in all (1 + retries after a timeout) */
     int connect_wait_ms;   /* how long a missing endpoint is waited for */
-} fl_call_opts_t;
+} hlb_acall_opts_t;
 
 /* Starts METHOD on DAEMON with a body of TYPE (may be NULL). NULL when it
  * cannot even start (bad daemon name, out of memory). */
-fl_call_t *fl_call_start(zloop_t *loop, const char *runtime_dir, const char *daemon,
+hlb_acall_t *hlb_acall_start(zloop_t *loop, const char *runtime_dir, const char *daemon,
                          const char *method, const char *type, const void *body, size_t len,
-                         const fl_call_opts_t *opts, fl_call_fn *fn, void *arg);
+                         const hlb_acall_opts_t *opts, hlb_acall_fn *fn, void *arg);
 /* Drops the call without calling back. Safe from any loop handler. */
-void fl_call_cancel(fl_call_t **c_p);
+void hlb_acall_cancel(hlb_acall_t **c_p);
 /* After the loop has ended: drops every call still in flight. */
-void fl_call_shutdown(void);
+void hlb_acall_shutdown(void);
 /* Calls in flight (for tests and the status). */
-int fl_call_pending(void);
+int hlb_acall_pending(void);

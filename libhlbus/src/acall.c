@@ -10,18 +10,18 @@
  * waiting, and only our handler takes it away, so "nothing waiting now"
  * means "not marked ready in this round". When input is waiting, the reply
  * has come: the reader handler will run and finish the call itself. */
-#include "fl_call.h"
+#include "hlbus/acall.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <hlbus/codec.h>
-#include <hlbus/paths.h>
+#include "hlbus/codec.h"
+#include "hlbus/paths.h"
 
-struct fl_call {
-    fl_call_t *next; /* every call not yet freed */
+struct hlb_acall {
+    hlb_acall_t *next; /* every call not yet freed */
     zloop_t *loop;
     char *path;     /* the ctl socket file */
     char *endpoint; /* ipc:// of it */
@@ -31,19 +31,19 @@ struct fl_call {
     uint8_t *body;
     size_t len;
     uint64_t id;
-    fl_call_opts_t o;
+    hlb_acall_opts_t o;
     int attempt;
     int64_t connect_deadline; /* monotonic ms */
     int fail_rc;              /* delivered by the timer when not 0 */
     bool cancelled;           /* the reader handler only frees it */
-    fl_call_fn *fn;
+    hlb_acall_fn *fn;
     void *arg;
 };
 
-static fl_call_t *live;
+static hlb_acall_t *live;
 static int pending;
 
-int fl_call_pending(void) { return pending; }
+int hlb_acall_pending(void) { return pending; }
 
 /* Request ids: distinct from libhlbus' own client ids (odd, not even). */
 static uint64_t next_id(void)
@@ -54,9 +54,9 @@ static uint64_t next_id(void)
     return (base + (++counter << 1)) | 1;
 }
 
-static void call_free(fl_call_t *c)
+static void call_free(hlb_acall_t *c)
 {
-    for (fl_call_t **p = &live; *p; p = &(*p)->next)
+    for (hlb_acall_t **p = &live; *p; p = &(*p)->next)
         if (*p == c) {
             *p = c->next;
             break;
@@ -76,7 +76,7 @@ static void call_free(fl_call_t *c)
     pending--;
 }
 
-static bool input_waiting(fl_call_t *c)
+static bool input_waiting(hlb_acall_t *c)
 {
     return c->sock && (zsock_events(c->sock) & ZMQ_POLLIN);
 }
@@ -102,7 +102,7 @@ static int probe(const char *path)
 static int on_timer(zloop_t *loop, int timer_id, void *arg);
 static int on_reply(zloop_t *loop, zsock_t *sock, void *arg);
 
-static void finish(fl_call_t *c, int rc, const Hl__Reply *reply)
+static void finish(hlb_acall_t *c, int rc, const Hl__Reply *reply)
 {
     if (!c->cancelled && c->fn)
         c->fn(rc, reply, c->arg);
@@ -111,14 +111,14 @@ static void finish(fl_call_t *c, int rc, const Hl__Reply *reply)
 
 /* Arms the one timer of the call: reply deadline, connect retry, or the
  * delivery of an early failure. */
-static void arm(fl_call_t *c, int ms)
+static void arm(hlb_acall_t *c, int ms)
 {
     if (c->timer >= 0)
         zloop_timer_end(c->loop, c->timer);
     c->timer = zloop_timer(c->loop, (size_t)(ms > 0 ? ms : 0), 1, on_timer, c);
 }
 
-static int send_request(fl_call_t *c)
+static int send_request(hlb_acall_t *c)
 {
     Hl__Request req = HL__REQUEST__INIT;
     req.method = c->method;
@@ -143,7 +143,7 @@ static int send_request(fl_call_t *c)
 }
 
 /* One attempt: connect if someone listens, send, wait for the reply. */
-static void attempt(fl_call_t *c)
+static void attempt(hlb_acall_t *c)
 {
     int rc = probe(c->path);
     if (rc == -ECONNREFUSED && zclock_mono() < c->connect_deadline) {
@@ -175,7 +175,7 @@ static void attempt(fl_call_t *c)
 
 static int on_timer(zloop_t *loop, int timer_id, void *arg)
 {
-    fl_call_t *c = arg;
+    hlb_acall_t *c = arg;
     c->timer = -1; /* a one-shot timer is gone after its handler */
     if (c->fail_rc) {
         if (input_waiting(c))
@@ -202,7 +202,7 @@ static int on_timer(zloop_t *loop, int timer_id, void *arg)
 
 static int on_reply(zloop_t *loop, zsock_t *sock, void *arg)
 {
-    fl_call_t *c = arg;
+    hlb_acall_t *c = arg;
     zmsg_t *m = zmsg_recv_nowait(sock);
     if (!m)
         return 0;
@@ -220,13 +220,13 @@ static int on_reply(zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
-fl_call_t *fl_call_start(zloop_t *loop, const char *runtime_dir, const char *daemon,
+hlb_acall_t *hlb_acall_start(zloop_t *loop, const char *runtime_dir, const char *daemon,
                          const char *method, const char *type, const void *body, size_t len,
-                         const fl_call_opts_t *opts, fl_call_fn *fn, void *arg)
+                         const hlb_acall_opts_t *opts, hlb_acall_fn *fn, void *arg)
 {
     if (!hlb_name_valid(daemon) || !method)
         return NULL;
-    fl_call_t *c = calloc(1, sizeof *c);
+    hlb_acall_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     pending++;
@@ -236,7 +236,7 @@ fl_call_t *fl_call_start(zloop_t *loop, const char *runtime_dir, const char *dae
     c->timer = -1;
     c->fn = fn;
     c->arg = arg;
-    c->o = opts ? *opts : (fl_call_opts_t){0};
+    c->o = opts ? *opts : (hlb_acall_opts_t){0};
     if (c->o.timeout_ms <= 0)
         c->o.timeout_ms = 2000;
     if (c->o.attempts <= 0)
@@ -261,11 +261,11 @@ fl_call_t *fl_call_start(zloop_t *loop, const char *runtime_dir, const char *dae
     return c;
 }
 
-void fl_call_cancel(fl_call_t **c_p)
+void hlb_acall_cancel(hlb_acall_t **c_p)
 {
     if (!c_p || !*c_p)
         return;
-    fl_call_t *c = *c_p;
+    hlb_acall_t *c = *c_p;
     *c_p = NULL;
     if (input_waiting(c)) {
         c->cancelled = true; /* its reader handler frees it, without calling back */
@@ -274,7 +274,7 @@ void fl_call_cancel(fl_call_t **c_p)
     call_free(c);
 }
 
-void fl_call_shutdown(void)
+void hlb_acall_shutdown(void)
 {
     while (live) {
         live->cancelled = true;
