@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "fl_call.h"
+#include <hlbus/acall.h>
 
 struct fl_liveness {
     zloop_t *loop;
@@ -12,7 +12,7 @@ struct fl_liveness {
     fl_liveness_fn *fn;
     void *arg;
     int timer;
-    fl_call_t *call;
+    hlb_acall_t *call;
     int known;      /* -1 not yet, 0 unreachable, 1 reachable */
 };
 
@@ -42,9 +42,9 @@ static void probe(fl_liveness_t *l)
 {
     if (l->call)
         return; /* one at a time */
-    fl_call_opts_t o = {.timeout_ms = l->timeout_ms, .attempts = 1,
+    hlb_acall_opts_t o = {.timeout_ms = l->timeout_ms, .attempts = 1,
                         .connect_wait_ms = l->timeout_ms};
-    l->call = fl_call_start(l->loop, l->runtime_dir, l->daemon, "ping", NULL, NULL, 0, &o,
+    l->call = hlb_acall_start(l->loop, l->runtime_dir, l->daemon, "ping", NULL, NULL, 0, &o,
                             on_pong, l);
 }
 
@@ -90,7 +90,7 @@ void fl_liveness_destroy(fl_liveness_t **self_p)
     fl_liveness_t *l = *self_p;
     if (l->timer >= 0)
         zloop_timer_end(l->loop, l->timer);
-    fl_call_cancel(&l->call);
+    hlb_acall_cancel(&l->call);
     free(l->runtime_dir);
     free(l->daemon);
     free(l);
