@@ -851,17 +851,11 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
     const fl_config_t *c = fd->cfg;
     if (!hlb_event_from_owner(ev)) /* a forged service./health./lifecycle. must not steer us */
         return;
-    fl_msg_t m;
-    if (fl_msg_open(&m, ev) < 0) {
-        hlb_debug("%s: a body hl-failure cannot read (type %s)", ev->topic,
-                  ev->env && ev->env->type ? ev->env->type : "?");
-        return;
-    }
     uint64_t now = hlb_mono_ms();
     int rc = 0;
     if (hlb_has_prefix(ev->topic, c->topic_lifecycle)) {
         const char *state;
-        if ((rc = fl_decode_lifecycle(&m, ev, &state)) == 0 &&
+        if ((rc = fl_decode_lifecycle(ev, &state)) == 0 &&
             (!fd->lifecycle || strcmp(fd->lifecycle, state) != 0)) {
             free(fd->lifecycle);
             fd->lifecycle = strdup(state);
@@ -869,24 +863,23 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
         }
     } else if (hlb_has_prefix(ev->topic, c->topic_service)) {
         fl_unit_obs_t u;
-        if ((rc = fl_decode_unit(&m, ev, c->topic_service, &u)) == 0)
+        if ((rc = fl_decode_unit(ev, c->topic_service, &u)) == 0)
             fl_detect_unit(fd->det, &u, now);
     } else if (hlb_has_prefix(ev->topic, c->topic_health)) {
         fl_health_obs_t h;
-        if ((rc = fl_decode_health(&m, ev, c->topic_health, &h)) == 0)
+        if ((rc = fl_decode_health(ev, c->topic_health, &h)) == 0)
             fl_detect_health(fd->det, &h, now);
     } else if (hlb_has_prefix(ev->topic, c->topic_threshold)) {
         fl_threshold_obs_t t;
-        if ((rc = fl_decode_threshold(&m, ev, c->topic_threshold, &t)) == 0)
+        if ((rc = fl_decode_threshold(ev, c->topic_threshold, &t)) == 0)
             fl_detect_threshold(fd->det, &t, now);
     } else if (hlb_has_prefix(ev->topic, c->topic_uplink)) {
         fl_uplink_obs_t u;
-        if ((rc = fl_decode_uplink(&m, ev, &u)) == 0)
+        if ((rc = fl_decode_uplink(ev, &u)) == 0)
             fl_detect_uplink(fd->det, &u, now);
     }
-    if (rc < 0)
+    if (rc < 0) /* hlb_event_as logged a body of the wrong type */
         hlb_debug("%s: nothing hl-failure can use in it", ev->topic);
-    fl_msg_close(&m);
     status_line(fd);
     reschedule(fd);
 }

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <hlbus/buf.h>
 #include <hlbus/str.h>
+#include <hlbus/topics.h>
 
 #define NEVER UINT64_MAX
 #define CHECK_ON FL_NONS       /* a condition kept for one of our checks */
@@ -59,21 +60,7 @@ struct fl_detect {
     size_t nconds;
 };
 
-static const char *const health_names[] = {"unknown", "healthy", "degraded", "unhealthy"};
-
-const char *fl_health_name(fl_health_t h) { return h <= FL_H_UNHEALTHY ? health_names[h] : "?"; }
-
-fl_health_t fl_health_parse(const char *s)
-{
-    if (!s)
-        return FL_H_UNKNOWN;
-    /* proto enum names: HEALTHY, STATE_HEALTHY, HEALTH_STATE_HEALTHY ... */
-    const char *u = strrchr(s, '_');
-    for (int i = 1; i <= FL_H_UNHEALTHY; i++)
-        if (strcasecmp(s, health_names[i]) == 0 || (u && strcasecmp(u + 1, health_names[i]) == 0))
-            return (fl_health_t)i;
-    return FL_H_UNKNOWN;
-}
+const char *fl_health_name(fl_health_t h) { return hlb_pb_enum_word(&hl__health_state__descriptor, h); }
 
 static bool eq(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
 

@@ -6,7 +6,7 @@
  * that must be sustained, and says when a target is healthy again.
  *
  * Pure: no bus, no loop. Inputs are plain structs (fl_decode.c fills them
- * from bus messages); time is passed in. */
+ * from typed bus messages); time is passed in. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,7 +24,13 @@ typedef struct fl_unit_obs {
     uint64_t ts_us;     /* when it was published */
 } fl_unit_obs_t;
 
-typedef enum { FL_H_UNKNOWN, FL_H_HEALTHY, FL_H_DEGRADED, FL_H_UNHEALTHY } fl_health_t;
+/* The bus's one health vocabulary (proto/health.proto), under short names. */
+#include "health.pb-c.h"
+typedef Hl__HealthState fl_health_t;
+#define FL_H_UNKNOWN HL__HEALTH_STATE__HEALTH_UNKNOWN
+#define FL_H_HEALTHY HL__HEALTH_STATE__HEALTH_HEALTHY
+#define FL_H_DEGRADED HL__HEALTH_STATE__HEALTH_DEGRADED
+#define FL_H_UNHEALTHY HL__HEALTH_STATE__HEALTH_UNHEALTHY
 
 /* health.<service> */
 typedef struct fl_health_obs {
@@ -108,6 +114,5 @@ void fl_detect_reassert(fl_detect_t *d, const char *target, uint64_t now_ms);
 /* Whether TARGET is currently healthy as far as detection knows. */
 bool fl_detect_is_healthy(const fl_detect_t *d, const char *target);
 
+/* The state's word: unknown, healthy, degraded, unhealthy. */
 const char *fl_health_name(fl_health_t h);
-/* "healthy", "HEALTHY", "STATE_HEALTHY", ... to a state; FL_H_UNKNOWN if none. */
-fl_health_t fl_health_parse(const char *s);

@@ -6,93 +6,34 @@
 #include <string.h>
 
 #include "health.pb-c.h"
+#include "orchestrator.pb-c.h"
 #include <hlbus/str.h>
 
-/* ---- reading the orchestrator's events by field name ----
- * The orchestrator's messages (hl.ServiceState, hl.PhaseStatus,
- * hl.LifecycleState) are read through protobuf-c reflection, so this daemon
- * compiles without them and follows them as long as the field names stay. */
-
-static const ProtobufCFieldDescriptor *field(const ProtobufCMessage *m, const char *name)
-{
-    return m ? protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name) : NULL;
-}
-
-char *hh_event_str(const hlb_event_t *ev, const char *name)
-{
-    const ProtobufCFieldDescriptor *f = field(ev->msg, name);
-    if (f && f->label != PROTOBUF_C_LABEL_REPEATED && f->type == PROTOBUF_C_TYPE_STRING) {
-        const char *s = *(const char *const *)((const char *)ev->msg + f->offset);
-        return s ? strdup(s) : NULL;
-    }
-    if (!ev->msg && ev->env->type && strcmp(ev->env->type, HLB_TYPE_MSGPACK) == 0) {
-        hlb_mpview_t *v = hlb_mpview_new(ev->env->body.data, ev->env->body.len);
-        char *s = v ? hlb_mpview_str(v, name) : NULL;
-        hlb_mpview_destroy(&v);
-        return s;
-    }
-    return NULL;
-}
-
-int hh_event_uint(const hlb_event_t *ev, const char *name, uint64_t *out)
-{
-    const ProtobufCFieldDescriptor *f = field(ev->msg, name);
-    if (f && f->label != PROTOBUF_C_LABEL_REPEATED) {
-        const char *p = (const char *)ev->msg + f->offset;
-        switch (f->type) {
-        case PROTOBUF_C_TYPE_UINT32: *out = *(const uint32_t *)p; return 0;
-        case PROTOBUF_C_TYPE_INT32: *out = (uint64_t)*(const int32_t *)p; return 0;
-        case PROTOBUF_C_TYPE_UINT64: *out = *(const uint64_t *)p; return 0;
-        case PROTOBUF_C_TYPE_INT64: *out = (uint64_t)*(const int64_t *)p; return 0;
-        default: return -ENOENT;
-        }
-    }
-    if (!ev->msg && ev->env->type && strcmp(ev->env->type, HLB_TYPE_MSGPACK) == 0) {
-        hlb_mpview_t *v = hlb_mpview_new(ev->env->body.data, ev->env->body.len);
-        int64_t i = 0;
-        int rc = v ? hlb_mpview_int(v, name, &i) : -ENOENT;
-        hlb_mpview_destroy(&v);
-        if (rc == 0 && i >= 0) {
-            *out = (uint64_t)i;
-            return 0;
-        }
-    }
-    return -ENOENT;
-}
+/* ---- the orchestrator's events, typed (libhlbus topics.h) ---- */
 
 static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
 {
     hh_daemon_t *h = arg;
     if (!h->eng || !hlb_event_from_owner(ev)) /* service.* from the orchestrator only */
         return;
-    if (hlb_has_prefix(ev->topic, "service.")) {
-        char *unit = hh_event_str(ev, "unit");
-        char *active = hh_event_str(ev, "active_state");
-        char *sub = hh_event_str(ev, "sub_state");
-        char *phase = hh_event_str(ev, "phase");
-        char *load = hh_event_str(ev, "load_state");
+    const char *name = hlb_topic_suffix(ev->topic, "service.");
+    if (name) {
+        const Hl__ServiceState *u = hlb_event_as(ev, &hl__service_state__descriptor);
+        if (!u || !*u->active_state)
+            return; /* hlb_event_as said why; a state without active_state says nothing */
         /* The topic names the unit when the body does not. */
-        hh_engine_unit_load(h->eng, unit && *unit ? unit : ev->topic + 8, load);
-        hh_engine_unit(h->eng, unit && *unit ? unit : ev->topic + 8, active, sub, phase);
-        free(load);
-        if (!active)
-            hlb_debug("%s: no active_state in a %s body; ignored", ev->topic, ev->env->type);
-        free(unit);
-        free(active);
-        free(sub);
-        free(phase);
+        hh_engine_unit_load(h->eng, *u->unit ? u->unit : name, u->load_state);
+        hh_engine_unit(h->eng, *u->unit ? u->unit : name, u->active_state, u->sub_state,
+                       u->phase);
     } else if (strcmp(ev->topic, "lifecycle.phase") == 0) {
-        uint64_t index = 0;
-        hh_event_uint(ev, "index", &index);
-        char *name = hh_event_str(ev, "name");
-        char *state = hh_event_str(ev, "state");
-        hh_engine_phase(h->eng, (uint32_t)index, name, state);
-        free(name);
-        free(state);
+        const Hl__PhaseStatus *p = hlb_event_as(ev, &hl__phase_status__descriptor);
+        if (p)
+            hh_engine_phase(h->eng, p->index, p->name,
+                            hlb_pb_enum_word(&hl__phase_state__descriptor, p->state));
     } else if (strcmp(ev->topic, "lifecycle.state") == 0) {
-        char *state = hh_event_str(ev, "state");
-        hh_engine_lifecycle(h->eng, state);
-        free(state);
+        const Hl__LifecycleState *l = hlb_event_as(ev, &hl__lifecycle_state__descriptor);
+        if (l)
+            hh_engine_lifecycle(h->eng, hlb_pb_enum_word(&hl__lifecycle__descriptor, l->state));
     }
 }
 
@@ -117,7 +58,7 @@ static void fill_service(Hl__ServiceHealth *m, Hl__CheckHealth *cks, Hl__CheckHe
 {
     hl__service_health__init(m);
     m->service = s->spec.name;
-    m->state = (char *)hh_state_name(s->state);
+    m->state = s->state;
     m->reason = s->reason ? s->reason : "";
     m->since_us = s->state_since_us;
     m->unit = s->spec.unit ? s->spec.unit : "";
@@ -132,7 +73,8 @@ static void fill_service(Hl__ServiceHealth *m, Hl__CheckHealth *cks, Hl__CheckHe
         hl__check_health__init(k);
         k->name = c->spec.name;
         k->kind = (char *)hh_kind_name(c->spec.kind);
-        k->state = (char *)hh_state_name(c->state);
+        k->state = c->state;
+        k->last_duration_us = c->last_duration_us;
         k->last_result = (char *)result_word(c);
         k->detail = c->last_detail ? c->last_detail : "";
         k->last_run_us = c->last_run_us;
@@ -332,7 +274,7 @@ static void m_health(hlb_request_t *req, hlb_reply_t *reply, void *arg)
         hlb_reply_error(reply, ENOENT, "no service '%s'", want);
         goto out;
     }
-    rep.state = (char *)hh_state_name(worst);
+    rep.state = worst;
     rep.services = svp;
     hlb_reply_msg(reply, &rep.base);
 out:
@@ -400,7 +342,7 @@ static void m_why(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     m.service = c->svc->spec.name;
     m.kind = (char *)hh_kind_name(c->spec.kind);
     m.target = target ? target : "";
-    m.state = (char *)hh_state_name(c->state);
+    m.state = c->state;
     char *why = hh_check_why(c);
     m.why = why ? why : "";
     m.state_since_us = c->state_since_us;
@@ -431,7 +373,7 @@ static void m_why(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     m.last_attempts = (uint32_t)c->last_attempts;
     m.next_run_us = mono_to_wall(hh_check_next_due(c));
     m.late_max_us = c->late_max_us;
-    m.service_state = (char *)hh_state_name(c->svc->state);
+    m.service_state = c->svc->state;
     m.service_reason = c->svc->reason ? c->svc->reason : "";
     hlb_reply_msg(reply, &m.base);
     free(target);

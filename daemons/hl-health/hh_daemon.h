@@ -20,9 +20,3 @@ int hh_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
                         bool check_only, hlb_diag_t *diag, void *arg);
 int hh_daemon_start(hlb_daemon_t *d, void *arg);
 void hh_daemon_stop(hlb_daemon_t *d, void *arg);
-/* Reads a string field named NAME from an event body: a registered protobuf
- * message (by field name, so that any message with that field works) or a
- * msgpack map. Returns a copy the caller frees, or NULL. */
-char *hh_event_str(const hlb_event_t *ev, const char *name);
-/* Same for an unsigned integer field; 0 or -ENOENT. */
-int hh_event_uint(const hlb_event_t *ev, const char *name, uint64_t *out);

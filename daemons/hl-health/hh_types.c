@@ -6,13 +6,12 @@
 #include <string.h>
 #include <hlbus/strv.h>
 #include <hlbus/str.h>
+#include <hlbus/pbenum.h>
 
-static const char *const state_names[HH_NSTATES] = {"unknown", "healthy", "degraded", "unhealthy",
-                                                      "not_applicable"};
 static const char *const result_names[HH_NRESULTS] = {"pass", "warn", "fail"};
 static const char *const kind_names[] = {"unit", "http", "tcp", "exec", "disk"};
 
-const char *hh_state_name(hh_state_t s) { return hlb_enum_name(state_names, HH_NSTATES, s, "?"); }
+const char *hh_state_name(hh_state_t s) { return hlb_pb_enum_word(&hl__health_state__descriptor, (int)s); }
 const char *hh_result_name(hh_result_t r) { return hlb_enum_name(result_names, HH_NRESULTS, r, "?"); }
 const char *hh_kind_name(hh_kind_t k) { return hlb_enum_name(kind_names, HLB_NELEMS(kind_names), k, "?"); }
 

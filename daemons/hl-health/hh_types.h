@@ -7,17 +7,18 @@
 /* Largest output kept per check (last run), as hlctl health --why shows it. */
 #define HH_OUTPUT_MAX 4096
 
-/* A check's or a service's state; the order is "how bad". */
-typedef enum {
-    HH_UNKNOWN = 0,  /* no counted result yet */
-    HH_HEALTHY = 1,
-    HH_DEGRADED = 2,
-    HH_UNHEALTHY = 3,
-    /* A service whose unit is not installed (or masked): neither healthy nor
-     * unhealthy, and left out of the overall state. Services only; outside
-     * the "how bad" order, so never compared with the others. */
-    HH_NOT_APPLICABLE = 4,
-} hh_state_t;
+/* A check's or a service's state; the order is "how bad". The one health
+ * vocabulary of the bus (proto/health.proto's HealthState), under short names. */
+#include "health.pb-c.h"
+typedef Hl__HealthState hh_state_t;
+#define HH_UNKNOWN HL__HEALTH_STATE__HEALTH_UNKNOWN /* no counted result yet */
+#define HH_HEALTHY HL__HEALTH_STATE__HEALTH_HEALTHY
+#define HH_DEGRADED HL__HEALTH_STATE__HEALTH_DEGRADED
+#define HH_UNHEALTHY HL__HEALTH_STATE__HEALTH_UNHEALTHY
+/* A service whose unit is not installed (or masked): neither healthy nor
+ * unhealthy, and left out of the overall state. Services only; outside the
+ * "how bad" order, so never compared with the others. */
+#define HH_NOT_APPLICABLE HL__HEALTH_STATE__HEALTH_NOT_APPLICABLE
 #define HH_NSTATES 5
 
 /* The outcome of one attempt/run: exit 0/1/2 of the spec's hl-health-check. */
@@ -36,6 +37,7 @@ typedef enum {
     HH_KIND_DISK,
 } hh_kind_t;
 
+/* The state's word (healthy, ...), from the proto enum. */
 const char *hh_state_name(hh_state_t s);
 const char *hh_result_name(hh_result_t r);
 const char *hh_kind_name(hh_kind_t k);

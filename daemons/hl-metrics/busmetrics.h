@@ -17,7 +17,6 @@
  *                      hl_daemon_start_time_seconds, hl_daemon_published_total,
  *                      hl_daemon_dropped_total, hl_daemon_gaps_total,
  *                      hl_daemon_notify_dropped_total
- *   metrics.report.<source>  the samples of hl.MetricsReport
  *   (every event)      hl_metrics_bus_events_total{prefix}
  *   hl-bus "stats"     hl_bus_up, hl_bus_messages_total{prefix},
  *                      hl_bus_bytes_total{prefix}, hl_bus_malformed_total,
@@ -25,13 +24,12 @@
  *                      hl_bus_subscriptions, hl_bus_source_messages_total{source},
  *                      hl_bus_source_gaps_total{source}
  *
- * Bodies are read by field name through protobuf-c's reflection (or as a
- * msgpack map), so that a field added to another daemon's message never
- * needs a change here: a state is the first of the fields "state",
- * "status", "health"; a check list is the repeated message field "checks"
- * whose elements have "name", a state (or a bool "ok"/"healthy"/"passing")
- * and optionally "duration_ms"/"duration_us"/"duration_seconds" and
- * "bad_streak". hl-failure's "reasserted" failures are not counted again.
+ * Bodies are typed (libhlbus topics.h): hl-health's hl.ServiceHealth (with
+ * its checks), hl-orchestrator's hl.ServiceState and hl.RecoveryOutcome,
+ * hl-failure's hl.Failure, hl.RecoveryStep and hl.Alert, and every daemon's
+ * hl.DaemonStatus. Anything else on those topics (a free-form map, another
+ * type) is refused and counted as rejected; nothing is read by field name.
+ * hl-failure's "reasserted" failures are not counted again.
  * Counters count live events only, never last-value-cache replays. The
  * number of series is capped; series past the cap are dropped and counted. */
 #pragma once
@@ -58,4 +56,4 @@ void hlm_busm_render(hlm_busm_t *b, hlm_expo_t *e);
 void hlm_busm_set_max(hlm_busm_t *b, size_t max_series);
 size_t hlm_busm_series(const hlm_busm_t *b);
 uint64_t hlm_busm_dropped(const hlm_busm_t *b);
-uint64_t hlm_busm_rejected(const hlm_busm_t *b); /* malformed events and report samples */
+uint64_t hlm_busm_rejected(const hlm_busm_t *b); /* events with a body of the wrong type */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "busmetrics.h"
+#include "startup_metrics.h"
 #include "collect.h"
 #include "expo.h"
 #include "http.h"
@@ -24,6 +25,7 @@ struct hlm_daemon {
     hlm_latest_t *latest;
     hlm_http_t *http;
     hlm_busm_t *busm;
+    hlm_startup_t *startup; /* lifecycle.* timing */
     hlb_sub_t *sub;
     hlb_acall_t *stats_call; /* hl-bus "stats" in flight */
     hlm_usage_t usage;
@@ -37,9 +39,9 @@ struct hlm_daemon {
     char host[256];
 };
 
-static const char *const subscriptions[] = {"health.",   "service.", "failure.",
-                                            "recovery.", "alert.",   "daemon.",
-                                            "metrics.report.", NULL};
+static const char *const subscriptions[] = {"health.",         "service.",        "failure.",
+                                            "recovery.",       "alert.",          "daemon.",
+                                            "lifecycle.state", "lifecycle.phase", NULL};
 
 hlm_daemon_t *hlm_daemon_new(const hlm_overrides_t *ov)
 {
@@ -64,6 +66,7 @@ void hlm_daemon_destroy(hlm_daemon_t **self_p)
     hlm_collect_destroy(&m->col);
     hlm_expo_destroy(&m->expo);
     hlm_busm_destroy(&m->busm);
+    hlm_startup_destroy(&m->startup);
     for (size_t i = 0; i < m->nth; i++)
         hlm_threshold_fini(&m->th[i]);
     hlm_config_free(&m->cfg);
@@ -209,7 +212,7 @@ static void render_self(hlm_daemon_t *m, hlm_expo_t *e)
                "New bus-derived series refused because bus.max_series was reached.");
     hlm_sample0(e, (double)hlm_busm_dropped(m->busm));
     hlm_family(e, "hl_metrics_bus_rejected_total", HLM_COUNTER,
-               "Bus events or reported samples hl-metrics could not use.");
+               "Bus events hl-metrics refused: a body of the wrong type on a typed topic.");
     hlm_sample0(e, (double)hlm_busm_rejected(m->busm));
     if (m->sub) {
         hlb_sub_stats_t ss = hlb_sub_stats(m->sub);
@@ -255,6 +258,7 @@ static void collect(hlm_daemon_t *m)
     m->collections++;
     render_self(m, m->expo);
     hlm_busm_render(m->busm, m->expo);
+    hlm_startup_render(m->startup, m->expo);
     m->last_samples = hlm_expo_samples(m->expo);
     size_t len;
     char *text = hlm_expo_steal(m->expo, &len);
@@ -308,6 +312,8 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
     hlm_daemon_t *m = arg;
     hlm_busm_event(m->busm, ev->topic, ev->env->source, ev->env->type, ev->msg, ev->env->body.data,
                    ev->env->body.len, ev->replay);
+    if (!strncmp(ev->topic, "lifecycle.", 10))
+        hlm_startup_event(m->startup, ev->topic, ev->msg);
 }
 
 static void set_timers(hlm_daemon_t *m)
@@ -443,8 +449,9 @@ static int start(hlb_daemon_t *d, void *arg)
     m->latest = hlm_latest_new();
     m->expo = hlm_expo_new();
     m->busm = hlm_busm_new((size_t)m->cfg.max_series);
+    m->startup = hlm_startup_new();
     m->col = make_collector(&m->cfg, &err);
-    if (!m->latest || !m->expo || !m->busm || !m->col) {
+    if (!m->latest || !m->expo || !m->busm || !m->startup || !m->col) {
         hlb_err("cannot set up: %s", err ? err : strerror(ENOMEM));
         free(err);
         return -1;

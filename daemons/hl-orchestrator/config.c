@@ -9,37 +9,23 @@
 #include "sdm.h"
 #include <hlbus/str.h>
 
-/* The spec's four phases (1.2.2) with the units that implement them.
- * "Network configuration" is network-online.target: network.target refuses
- * manual starts, and online is what the later phases need. A unit
- * marked optional may be absent (not installed); when installed it must come
- * up like any other. Health gates follow the spec's hl-health-check (1.3.2):
- * hl-daemon, claude-code and docker. 60+90+90+60 s = the spec's 300 s. */
-typedef struct {
-    const char *unit;
-    bool optional;
-    const char *health;
-} def_unit_t;
+/* The spec's four phases (1.2.2), 60+90+90+60 s = its 300 s. Their members
+ * are not listed here: each unit joins its phase from its own [Install]
+ * section (RequiredBy=/WantedBy=hl-phase-<name>.target), and foreign units
+ * (network-online.target, docker.service) from the phase target's file; the
+ * orchestrator reads the targets over sd-bus (phases.c). */
 static const struct {
     const char *name;
     int64_t timeout_ms;
-    def_unit_t units[6];
 } default_phases[] = {
-    {"infrastructure", 60000,
-     {{"network-online.target", false, NULL},
-      {"docker.service", true, "docker"},
-      {"hl-logs.service", true, NULL},
-      {"hl-metrics.service", true, NULL},
-      {"hl-health.service", true, NULL}}},
-    {"core", 90000,
-     {{"hl-daemon.service", false, "hl-daemon"}, {"hl-git-sync.service", true, NULL}}},
-    {"application", 90000,
-     {{"claude-code.service", false, "claude-code"},
-      {"hl-stdio.service", true, NULL},
-      {"hl-uplink.service", true, NULL}}},
-    {"health", 60000, {{NULL, false, NULL}}},
+    {"infrastructure", 60000},
+    {"core", 90000},
+    {"application", 90000},
+    {"health", 60000},
 };
 
+/* Health gates follow the spec's hl-health-check (1.3.2). */
+static const char *const default_health_gates[] = {"hl-daemon", "claude-code", "docker", NULL};
 static const char *const default_watch[] = {"hl-bus.service", NULL};
 static const char *const default_temp_dirs[] = {"/tmp", NULL};
 static const char *const default_archive_paths[] = {"/var/lib/hl", "/var/log/hl", "/etc/hl", NULL};
@@ -224,6 +210,7 @@ static int parse_unit(const hlb_conf_t *e, orch_unit_cfg_t *u, hlb_diag_t *d)
 static void phase_free(orch_phase_cfg_t *p)
 {
     free(p->name);
+    free(p->target);
     for (size_t i = 0; i < p->n_units; i++) {
         free(p->units[i].unit);
         free(p->units[i].health);
@@ -254,11 +241,13 @@ static int parse_phase(const hlb_conf_t *e, int64_t default_timeout, orch_phase_
         rc = -EINVAL;
     }
     p->name = strdup(name ? name : "?");
+    p->target = orch_phase_target(p->name);
     rc |= hlb_conf_duration_ms(e, "timeout", default_timeout, 1, 24 * 3600 * 1000LL,
                                &p->timeout_ms, d);
     rc |= hlb_conf_duration_ms(e, "check_timeout", 60000, 1, 3600 * 1000LL, &p->check_timeout_ms,
                                d);
     const hlb_conf_t *units = hlb_conf_get(e, "units");
+    p->from_target = units == NULL;
     if (units && hlb_conf_kind(units) != HLB_CONF_SEQ) {
         hlb_diag_add(d, units, "units: expected a list");
         rc = -EINVAL;
@@ -283,30 +272,30 @@ static int default_phases_build(orch_cfg_t *c, int64_t scale_total)
     c->phases = calloc(n, sizeof *c->phases);
     if (!c->phases)
         return -ENOMEM;
+    c->n_phases = n;
     for (size_t i = 0; i < n; i++) {
         orch_phase_cfg_t *p = &c->phases[i];
         p->name = strdup(default_phases[i].name);
+        p->target = p->name ? orch_phase_target(p->name) : NULL;
+        p->from_target = true;
         /* Scale the per-phase defaults to the configured total. */
         p->timeout_ms = default_phases[i].timeout_ms * scale_total / 300000;
         if (p->timeout_ms < 1000)
             p->timeout_ms = 1000;
         p->check_timeout_ms = 60000;
-        size_t k = 0;
-        while (k < 6 && default_phases[i].units[k].unit)
-            k++;
-        p->units = calloc(k ? k : 1, sizeof *p->units);
-        if (!p->units)
+        p->units = calloc(1, sizeof *p->units);
+        if (!p->name || !p->target || !p->units)
             return -ENOMEM;
-        for (size_t j = 0; j < k; j++) {
-            p->units[j].unit = strdup(default_phases[i].units[j].unit);
-            p->units[j].optional = default_phases[i].units[j].optional;
-            if (default_phases[i].units[j].health)
-                p->units[j].health = strdup(default_phases[i].units[j].health);
-        }
-        p->n_units = k;
     }
-    c->n_phases = n;
     return 0;
+}
+
+char *orch_phase_target(const char *phase)
+{
+    char *t = NULL;
+    if (asprintf(&t, "hl-phase-%s.target", phase) < 0)
+        return NULL;
+    return t;
 }
 
 orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
@@ -314,7 +303,7 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
     static const char *const keys[] = {"bus", "manager", "state_root", "journal_lines",
                                        "health", "startup", "phases", "watch", "manage",
                                        "job_mode", "shutdown", "recovery", NULL};
-    static const char *const health_keys[] = {"gate", "unit", "accept_degraded", NULL};
+    static const char *const health_keys[] = {"gate", "unit", "accept_degraded", "gates", NULL};
     static const char *const startup_keys[] = {"timeout", NULL};
     static const char *const shutdown_keys[] = {"ack_timeout", "expect_ack", "stop_timeout",
                                                 "temp_dirs", "temp_pattern", "commands",
@@ -372,6 +361,13 @@ orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
     rc |= hlb_conf_str(h, "unit", "hl-health.service", &str, d);
     c->health_unit = strdup(str);
     rc |= hlb_conf_bool(h, "accept_degraded", false, &c->accept_degraded, d);
+    rc |= parse_strv(h, "gates", default_health_gates, &c->health_gates, d);
+    for (char **v = c->health_gates; v && *v; v++)
+        if (!hlb_name_valid(*v)) {
+            hlb_diag_add(d, hlb_conf_get(h, "gates"), "health.gates: \"%s\" is not a service name",
+                         *v);
+            rc = -EINVAL;
+        }
 
     const hlb_conf_t *st = hlb_conf_get(s, "startup");
     if (st)
@@ -544,6 +540,7 @@ void orch_cfg_destroy(orch_cfg_t **self_p)
     free(c->bus);
     free(c->state_root);
     free(c->health_unit);
+    hlb_strv_free(c->health_gates);
     for (size_t i = 0; i < c->n_phases; i++)
         phase_free(&c->phases[i]);
     free(c->phases);

@@ -22,6 +22,10 @@ typedef struct orch_unit_cfg {
 
 typedef struct orch_phase_cfg {
     char *name;
+    /* No `units:` in the config: the members are read from systemd, from
+     * TARGET (hl-phase-<name>.target), once connected (see phases.h). */
+    bool from_target;
+    char *target;
     int64_t timeout_ms;
     orch_unit_cfg_t *units;
     size_t n_units;
@@ -40,10 +44,13 @@ typedef struct orch_cfg {
     bool health_gate;           /* wait for health.<service> where hl-health runs */
     char *health_unit;          /* hl-health.service: "hl-health runs" means it is active */
     bool accept_degraded;
+    char **health_gates;        /* services whose members read from a phase target wait for
+                                   health.<service> (spec 1.3.2: hl-daemon, claude-code, docker) */
 
     int64_t startup_timeout_ms; /* all phases together */
     orch_phase_cfg_t *phases;
     size_t n_phases;
+    bool members_read;          /* the phase targets' members are in phases[].units */
     char **watch;               /* extra units reported as service.*, NULL-terminated */
     char **manage;              /* extra units start/stop/restart/recover may act on */
     char *job_mode;             /* for start jobs: replace */
@@ -87,6 +94,9 @@ orch_cfg_t *orch_cfg_ref(orch_cfg_t *c);
  * its config in /usr/local/etc/hl). Paths configured explicitly stay as
  * they are. */
 void orch_cfg_archive_config_dir(orch_cfg_t *c, const char *file);
+
+/* "hl-phase-<PHASE>.target"; the caller frees. */
+char *orch_phase_target(const char *phase);
 
 /* Expands %n (service), %u (unit), %S (state root) and %% in PATTERN. */
 char *orch_expand(const char *pattern, const char *unit, const char *state_root);

@@ -1,66 +1,12 @@
-/* health.<service> from hl-health: only the state is needed here, so it is
- * read by field name ("state", else "status" or "health"; a string or an
- * enum) from whatever registered message hl-health publishes, or from a
- * msgpack map. That keeps the orchestrator independent of hl-health's
- * schema beyond one field. */
+/* health.<service> from hl-health: its hl.ServiceHealth, typed (libhlbus
+ * topics.h). Only the state is kept, as its word. */
 #include "orch.h"
-#include <ctype.h>
 #include <string.h>
-
-static const char *const known[] = {"healthy", "degraded", "unhealthy", "unknown", NULL};
-
-/* "HEALTH_STATE_UNHEALTHY", "Healthy", "unhealthy" → the known word. */
-const char *health_normalize(const char *s)
-{
-    if (!s)
-        return NULL;
-    char low[64];
-    size_t n = strlen(s);
-    if (n == 0 || n >= sizeof low)
-        return NULL;
-    for (size_t i = 0; i <= n; i++)
-        low[i] = (char) tolower((unsigned char) s[i]);
-    for (const char *const *k = known; *k; k++) {
-        size_t kl = strlen(*k);
-        /* the whole word, or a suffix after '_' (enum value names) */
-        if (!strcmp(low, *k) || (n > kl && low[n - kl - 1] == '_' && !strcmp(low + n - kl, *k)))
-            return *k;
-    }
-    return NULL;
-}
 
 const char *health_state_of(const hlb_event_t *ev)
 {
-    static const char *const fields[] = {"state", "status", "health", NULL};
-    if (ev->msg) {
-        const ProtobufCMessageDescriptor *d = ev->msg->descriptor;
-        for (const char *const *f = fields; *f; f++) {
-            const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field_by_name(d, *f);
-            if (!fd || fd->label == PROTOBUF_C_LABEL_REPEATED)
-                continue;
-            const char *base = (const char *) ev->msg + fd->offset;
-            if (fd->type == PROTOBUF_C_TYPE_STRING)
-                return health_normalize(*(char *const *) base);
-            if (fd->type == PROTOBUF_C_TYPE_ENUM) {
-                const ProtobufCEnumValue *v =
-                    protobuf_c_enum_descriptor_get_value(fd->descriptor, *(const int *) base);
-                return v ? health_normalize(v->name) : NULL;
-            }
-        }
-        return NULL;
-    }
-    if (ev->env && ev->env->type && !strcmp(ev->env->type, HLB_TYPE_MSGPACK)) {
-        hlb_mpview_t *v = hlb_mpview_new(ev->env->body.data, ev->env->body.len);
-        const char *out = NULL;
-        for (const char *const *f = fields; v && *f && !out; f++) {
-            char *s = hlb_mpview_str(v, *f);
-            out = health_normalize(s);
-            free(s);
-        }
-        hlb_mpview_destroy(&v);
-        return out;
-    }
-    return NULL;
+    const Hl__ServiceHealth *h = hlb_event_as(ev, &hl__service_health__descriptor);
+    return h ? hlb_pb_enum_word(&hl__health_state__descriptor, h->state) : NULL;
 }
 
 static void health_free(void **item)

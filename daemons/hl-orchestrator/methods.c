@@ -16,20 +16,34 @@ struct pending_job {
     uint64_t started_us;
 };
 
-/* A string argument from a msgpack map or from a registered message. */
+/* KEY of a typed request: hl.UnitRequest, hl.RecoveryRequest or
+ * hl.ShutdownRequest (proto/orchestrator.proto), read through their structs. */
+static const char *typed_arg(const ProtobufCMessage *m, const char *key)
+{
+    if (m->descriptor == &hl__unit_request__descriptor) {
+        const Hl__UnitRequest *r = (const Hl__UnitRequest *) m;
+        return !strcmp(key, "unit") ? r->unit : !strcmp(key, "reason") ? r->reason : NULL;
+    }
+    if (m->descriptor == &hl__recovery_request__descriptor) {
+        const Hl__RecoveryRequest *r = (const Hl__RecoveryRequest *) m;
+        return !strcmp(key, "unit")     ? r->unit
+               : !strcmp(key, "type")   ? r->type
+               : !strcmp(key, "reason") ? r->reason
+                                        : NULL;
+    }
+    if (m->descriptor == &hl__shutdown_request__descriptor)
+        return !strcmp(key, "reason") ? ((const Hl__ShutdownRequest *) m)->reason : NULL;
+    return NULL;
+}
+
+/* A string argument from a msgpack map (hlctl call's KEY=VALUE) or from one
+ * of this daemon's request messages. */
 static char *arg_str(const hlb_request_t *req, const char *key)
 {
     if (req->map)
         return hlb_mpview_str(req->map, key);
-    if (req->args) {
-        const ProtobufCFieldDescriptor *f =
-            protobuf_c_message_descriptor_get_field_by_name(req->args->descriptor, key);
-        if (f && f->type == PROTOBUF_C_TYPE_STRING && f->label != PROTOBUF_C_LABEL_REPEATED) {
-            const char *s = *(char *const *) ((const char *) req->args + f->offset);
-            return s && *s ? strdup(s) : NULL;
-        }
-    }
-    return NULL;
+    const char *s = req->args ? typed_arg(req->args, key) : NULL;
+    return s && *s ? strdup(s) : NULL;
 }
 
 /* The unit argument, normalized and checked; NULL after an error reply. */

@@ -1,29 +1,47 @@
 /* hl-orchestrator's runtime glue: configuration, the systemd connection,
  * bus subscriptions and the overall lifecycle state. */
 #include "orch.h"
+#include "phases.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 #include <hlbus/str.h>
 
-static const char *const lc_names[] = {"starting", "ready", "failed", "shutting-down", "stopped"};
+/* lc_state_t counts from 0, the proto's Lifecycle from 1 (0: unspecified). */
+_Static_assert(LC_READY + 1 == HL__LIFECYCLE__LIFECYCLE_READY &&
+                   LC_STOPPED + 1 == HL__LIFECYCLE__LIFECYCLE_STOPPED,
+               "lc_state_t follows proto/orchestrator.proto's Lifecycle");
+static Hl__Lifecycle lc_proto(lc_state_t st)
+{
+    return (Hl__Lifecycle) (st + 1);
+}
 
 const char *orch_lc_name(lc_state_t st)
 {
-    return lc_names[st];
+    return hlb_pb_enum_word(&hl__lifecycle__descriptor, lc_proto(st));
 }
 
 void orch_lifecycle_fill(orch_t *o, Hl__LifecycleState *m)
 {
     hl__lifecycle_state__init(m);
-    m->state = (char *) lc_names[o->lc];
+    m->state = lc_proto(o->lc);
     m->phase = o->lc_phase;
     m->phase_name = (char *) (o->lc_phase_name ? o->lc_phase_name : "");
     m->status = o->status ? o->status : "";
     m->since_us = o->lc_since_us;
     m->ts_us = hlb_now_us();
     m->pid = (uint32_t) getpid();
+    m->boot_us = o->boot_us;
+    m->startup_began_us = o->startup_began_us;
+    m->ready_us = o->ready_us;
+}
+
+void orch_note_boot(orch_t *o)
+{
+    uint64_t userspace = sdm_userspace_mono_us(o->sdm), mono = hlb_mono_us();
+    if (!o->boot_us && userspace && userspace <= mono)
+        o->boot_us = hlb_now_us() - (mono - userspace);
 }
 
 void orch_set_lifecycle(orch_t *o, lc_state_t st, const char *fmt, ...)
@@ -83,6 +101,7 @@ char *orch_normalize_unit(const char *unit)
 static void watch_configured(orch_t *o)
 {
     const orch_cfg_t *c = o->cfg;
+    phases_watch_targets(c, o->sdm);
     for (size_t i = 0; i < c->n_phases; i++)
         for (size_t k = 0; k < c->phases[i].n_units; k++)
             sdm_watch(o->sdm, c->phases[i].units[k].unit);
@@ -93,6 +112,44 @@ static void watch_configured(orch_t *o)
     sdm_watch(o->sdm, c->health_unit);
 }
 
+/* The startup begins once systemd has reported every phase member. */
+static void begin_when_known(orch_t *o)
+{
+    if (!o->awaiting_members || !phases_members_known(o->cfg, o->sdm))
+        return;
+    o->awaiting_members = false;
+    if (o->startup)
+        startup_begin(o->startup);
+}
+
+/* The first connection: the phases' members come from their targets, then
+ * the startup is built on them (not before: its units are the members). A
+ * shutdown asked for before systemd answered has nothing to wait for. */
+static void begin_startup(orch_t *o)
+{
+    if (o->lc == LC_SHUTTING_DOWN || o->lc == LC_STOPPED)
+        return;
+    char *why = NULL;
+    int r = phases_read(o->cfg, o->sdm, &why);
+    if (r < 0) {
+        const char *text = why ? why : strerror(-r);
+        hlb_err("cannot start: %s", text);
+        orch_set_lifecycle(o, LC_FAILED, "failed: %s", text);
+        free(why);
+        hlb_daemon_quit(o->d, 3); /* not restarted: the install is incomplete */
+        return;
+    }
+    watch_configured(o); /* the members, now known */
+    o->startup = startup_new(o);
+    if (!o->startup) {
+        hlb_err("out of memory");
+        hlb_daemon_quit(o->d, 1);
+        return;
+    }
+    o->awaiting_members = true;
+    begin_when_known(o);
+}
+
 static void on_sdm_ready(sdm_t *m, void *arg)
 {
     orch_t *o = arg;
@@ -100,8 +157,7 @@ static void on_sdm_ready(sdm_t *m, void *arg)
     if (!o->started) {
         o->started = true;
         hlb_info("connected to systemd (%s bus)", o->cfg->bus);
-        if (o->startup)
-            startup_begin(o->startup);
+        begin_startup(o);
     } else {
         hlb_info("reconnected to systemd");
         startup_poke(o->startup);
@@ -119,7 +175,10 @@ static void on_sdm_lost(sdm_t *m, int err, void *arg)
 
 static void on_unit_changed(sdm_t *m, sdm_unit_t *u, bool settled, void *arg)
 {
-    units_changed(arg, u, settled);
+    orch_t *o = arg;
+    units_changed(o, u, settled);
+    if (settled)
+        begin_when_known(o);
 }
 
 static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
@@ -143,6 +202,20 @@ static int o_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t
     if (!c)
         return -EINVAL;
     orch_cfg_archive_config_dir(c, conf ? hlb_conf_file(conf) : NULL);
+    /* A reload reads the phase targets as systemd has them now (enable a
+     * unit, and `systemctl reload hl-orchestrator` makes it a member); before
+     * the first connection they are read at connect time. */
+    if (!check_only && o->started && o->sdm && sdm_is_ready(o->sdm)) {
+        char *why = NULL;
+        phases_watch_targets(c, o->sdm);
+        int r = phases_read(c, o->sdm, &why);
+        if (r < 0) {
+            hlb_diag_add(diag, section, "%s", why ? why : strerror(-r));
+            free(why);
+            orch_cfg_destroy(&c);
+            return r;
+        }
+    }
     if (check_only) {
         orch_cfg_destroy(&c);
         return 0;
@@ -171,8 +244,7 @@ static int o_start(hlb_daemon_t *d, void *arg)
         .unit_changed = on_unit_changed,
     };
     o->sdm = sdm_new(o->loop, o->cfg->bus, &ops, o);
-    o->startup = startup_new(o);
-    if (!o->sdm || !o->startup) {
+    if (!o->sdm) {
         hlb_err("out of memory");
         return -ENOMEM;
     }

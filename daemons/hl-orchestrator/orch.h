@@ -8,6 +8,7 @@
 #include <czmq.h>
 #include <hlbus/hlbus.h>
 #include "orchestrator.pb-c.h"
+#include "health.pb-c.h"
 #include "config.h"
 #include "sdm.h"
 
@@ -35,12 +36,16 @@ typedef struct orch {
     orch_cfg_t *cfg;
     sdm_t *sdm;
     bool started;            /* the startup sequence has begun */
+    bool awaiting_members;   /* phase members read, their state not all known yet */
     bool ready;              /* READY=1 was sent */
     lc_state_t lc;
     uint64_t lc_since_us;
     char *status;            /* last STATUS= text */
     uint32_t lc_phase;       /* 1-based, 0 before the first */
     const char *lc_phase_name;
+    uint64_t boot_us;             /* startup timing, wall clock (LifecycleState) */
+    uint64_t startup_began_us;
+    uint64_t ready_us;
     startup_t *startup;
     shutdown_t *shutdown;
     recovery_t *recoveries;  /* running, linked */
@@ -55,6 +60,8 @@ typedef struct orch {
 void orch_set_lifecycle(orch_t *o, lc_state_t st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const char *orch_lc_name(lc_state_t st);
+/* Records boot_us from the manager's userspace start, once it is known. */
+void orch_note_boot(orch_t *o);
 void orch_lifecycle_fill(orch_t *o, Hl__LifecycleState *m);
 /* A unique transient unit name "hl-orch-<what>-<pid>-<n>.service". */
 char *orch_transient_name(orch_t *o, const char *what);
@@ -98,9 +105,7 @@ typedef struct health {
     uint64_t ts_us;   /* when hl-health published it */
 } health_t;
 void health_event(orch_t *o, const hlb_event_t *ev);
-/* "HEALTH_STATE_DEGRADED", "Healthy" → "degraded", "healthy"; NULL if none. */
-const char *health_normalize(const char *s);
-/* The normalized state in an event body, or NULL when it carries none. */
+/* The state word of an hl.ServiceHealth event, or NULL when it is not one. */
 const char *health_state_of(const hlb_event_t *ev);
 const health_t *health_get(orch_t *o, const char *service);
 /* Whether health gates apply now: configured, and hl-health's unit active. */

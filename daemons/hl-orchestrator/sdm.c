@@ -65,6 +65,7 @@ struct sdm {
     struct { char *path; char *result; } removed[REMOVED_RING];
     unsigned removed_next;
     uint64_t dispatched_before; /* by earlier connections */
+    uint64_t userspace_mono_us;
 };
 
 static void sdm_schedule_reconnect(sdm_t *m);
@@ -108,7 +109,7 @@ static bool ends_with(const char *s, const char *suffix)
 
 /* ---- properties, as a table: name, D-Bus signature, where it goes ---- */
 
-typedef enum { P_STR, P_U32, P_I32, P_U64, P_JOB, P_INVOCATION } ptype_t;
+typedef enum { P_STR, P_U32, P_I32, P_U64, P_JOB, P_INVOCATION, P_STRV } ptype_t;
 
 typedef struct prop {
     const char *name;
@@ -133,8 +134,17 @@ static const prop_t props[] = {
     {"MainPID", "u", P_U32, offsetof(sdm_unit_t, main_pid)},
     {"ExecMainCode", "i", P_I32, offsetof(sdm_unit_t, exec_code)},
     {"ExecMainStatus", "i", P_I32, offsetof(sdm_unit_t, exec_status)},
+    {"Requires", "as", P_STRV, offsetof(sdm_unit_t, requires)},
+    {"Wants", "as", P_STRV, offsetof(sdm_unit_t, wants)},
     {NULL, NULL, 0, 0},
 };
+
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
 
 static const prop_t *prop_find(const char *name)
 {
@@ -170,6 +180,17 @@ static int prop_read(sdm_unit_t *u, const prop_t *p, sd_bus_message *msg)
     case P_JOB: {
         const char *path;
         return sd_bus_message_read(msg, "(uo)", (uint32_t *) base, &path);
+    }
+    case P_STRV: {
+        char **v = NULL;
+        r = sd_bus_message_read_strv(msg, &v);
+        if (r < 0)
+            return r;
+        if (!v && !(v = calloc(1, sizeof *v)))
+            return -ENOMEM;
+        strv_free(*(char ***) base);
+        *(char ***) base = v;
+        return 0;
     }
     case P_INVOCATION: {
         const void *data;
@@ -233,6 +254,8 @@ static void unit_free(sdm_unit_t *u)
     free(u->sub_state);
     free(u->type);
     free(u->result);
+    strv_free(u->requires);
+    strv_free(u->wants);
     free(u);
 }
 
@@ -846,6 +869,24 @@ static int on_subscribe(sd_bus_message *reply, void *userdata, sd_bus_error *ret
     return 0;
 }
 
+static int on_userspace_ts(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    sdm_t *m = userdata;
+    uint64_t t = 0;
+    if (sd_bus_message_is_method_error(reply, NULL) ||
+        sd_bus_message_read(reply, "v", "t", &t) < 0) {
+        hlb_debug("systemd: no UserspaceTimestampMonotonic");
+        return 0;
+    }
+    m->userspace_mono_us = t;
+    return 0;
+}
+
+uint64_t sdm_userspace_mono_us(const sdm_t *m)
+{
+    return m ? m->userspace_mono_us : 0;
+}
+
 static int sdm_try_connect(sdm_t *m)
 {
     sd_bus *b = NULL;
@@ -868,6 +909,11 @@ static int sdm_try_connect(sdm_t *m)
     if (r >= 0)
         r = sd_bus_call_method_async(b, NULL, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe",
                                      on_subscribe, NULL, "");
+    /* Asked before the units: answered before "ready". */
+    if (r >= 0)
+        r = sd_bus_call_method_async(b, NULL, SD_DEST, SD_PATH, "org.freedesktop.DBus.Properties",
+                                     "Get", on_userspace_ts, m, "ss", SD_MANAGER,
+                                     "UserspaceTimestampMonotonic");
     if (r < 0) {
         m->connecting = false;
         sdm_disconnect(m);

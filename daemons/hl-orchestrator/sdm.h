@@ -28,6 +28,12 @@ typedef struct sdm_unit {
     uint64_t inactive_exit_us;
     char invocation_id[33];
     uint32_t job_id;          /* a job is queued or running for it when non-zero */
+    /* Its dependency lists (Requires=, Wants=, including .requires/ and
+     * .wants/ links), NULL-terminated; NULL until fetched. systemd
+     * changes them only at a daemon-reload, after which every watched unit
+     * is fetched again. */
+    char **requires;
+    char **wants;
     bool known;               /* a GetAll has been answered */
     bool is_service;
     bool transient;           /* a command run by sdm_run(): not reported */
@@ -90,6 +96,9 @@ void sdm_cancel_callbacks(sdm_t *m, void *arg);
 char *sdm_unit_short(const char *unit);
 /* Whether NAME looks like a unit name systemd accepts (no path, no spaces). */
 bool sdm_unit_name_valid(const char *name);
+/* The manager's userspace start (its UserspaceTimestampMonotonic:
+ * CLOCK_MONOTONIC, us), read once per connection; 0 until it answered. */
+uint64_t sdm_userspace_mono_us(const sdm_t *m);
 /* sd-bus messages dispatched so far. */
 uint64_t sdm_dispatched(const sdm_t *m);
 

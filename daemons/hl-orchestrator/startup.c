@@ -13,7 +13,9 @@
 #include <hlbus/notify.h>
 
 typedef enum { PH_PENDING, PH_STARTING, PH_HEALTH, PH_CHECKS, PH_DONE, PH_FAILED } ph_state_t;
-static const char *const ph_names[] = {"pending", "starting", "health", "checks", "done", "failed"};
+_Static_assert(PH_PENDING + 1 == HL__PHASE_STATE__PHASE_PENDING &&
+                   PH_FAILED + 1 == HL__PHASE_STATE__PHASE_FAILED,
+               "ph_state_t follows proto/orchestrator.proto's PhaseState");
 
 typedef enum { EV_ENTER, EV_UNITS_UP, EV_HEALTHY, EV_CHECKS_OK, EV_FAIL, EV_TIMEOUT } ph_event_t;
 
@@ -514,8 +516,15 @@ static void act_done(startup_t *s, phase_t *p)
     s->finished = true;
     s->finished_us = p->finished_us;
     cancel_timer(s, &s->total_timer);
-    orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.1f s", s->n,
-                       (double) (s->finished_us - s->began_us) / 1e6);
+    s->o->ready_us = s->finished_us;
+    orch_note_boot(s->o);
+    if (s->o->boot_us && s->o->boot_us <= s->finished_us)
+        orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.1f s, %.1f s after boot", s->n,
+                           (double) (s->finished_us - s->began_us) / 1e6,
+                           (double) (s->finished_us - s->o->boot_us) / 1e6);
+    else
+        orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.1f s", s->n,
+                           (double) (s->finished_us - s->began_us) / 1e6);
     s->o->ready = true;
     hlb_daemon_ready(s->o->d);
 }
@@ -593,7 +602,7 @@ static void phase_fill(startup_t *s, phase_t *p, Hl__PhaseStatus *m, Hl__PhaseUn
     m->index = (uint32_t) p->index + 1;
     m->count = (uint32_t) s->n;
     m->name = p->cfg->name;
-    m->state = (char *) ph_names[p->st];
+    m->state = (Hl__PhaseState) (p->st + 1); /* the proto counts from 1 (0: unspecified) */
     m->started_us = p->started_us;
     m->finished_us = p->finished_us;
     m->timeout_ms = (uint64_t) p->cfg->timeout_ms;
@@ -733,6 +742,8 @@ void startup_begin(startup_t *s)
         return;
     s->begun = true;
     s->began_us = hlb_now_us();
+    s->o->startup_began_us = s->began_us;
+    orch_note_boot(s->o);
     s->total_timer = zloop_timer(s->o->loop, (size_t) s->cfg->startup_timeout_ms, 1,
                                  on_total_timer, s);
     for (size_t i = 0; i < s->n; i++)

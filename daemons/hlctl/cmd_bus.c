@@ -98,10 +98,51 @@ int hlctl_cmd_sub(hlctl_t *ctx, int argc, char **argv)
     return rc;
 }
 
+/* The body type for WORDS on the family FAM: its one type, or on a family
+ * with two (recovery.) the first whose fields hold every key. */
+static const ProtobufCMessageDescriptor *pick_type(const hlb_topic_family_t *fam, int n,
+                                                   char *const *words)
+{
+    for (const hlb_topic_family_t *f = fam; f->prefix && !strcmp(f->prefix, fam->prefix); f++)
+        if (hlb_kv_fits(f->type, n, words))
+            return f->type;
+    return NULL;
+}
+
+/* A typed topic's body from KEY=VALUE words, or NULL with the reason said. */
+static ProtobufCMessage *typed_body(const char *topic, const hlb_topic_family_t *fam, int n,
+                                    char *const *words)
+{
+    if (n == 1 && !strchr(words[0], '=')) {
+        hlctl_fprintf(stderr, "hlctl: %s carries an %s: give its fields as KEY=VALUE\n", topic,
+                fam->type->name);
+        return NULL;
+    }
+    const ProtobufCMessageDescriptor *desc = pick_type(fam, n, words);
+    bool two = fam[1].prefix && !strcmp(fam[1].prefix, fam->prefix);
+    if (!desc && two) {
+        hlctl_fprintf(stderr, "hlctl: %s carries one of", topic);
+        for (const hlb_topic_family_t *f = fam; f->prefix && !strcmp(f->prefix, fam->prefix); f++)
+            hlctl_fprintf(stderr, "%s %s", f == fam ? "" : ",", f->type->name);
+        hlctl_fprintf(stderr, "; no one of them has all of these fields\n");
+        return NULL;
+    }
+    hlb_buf_t err = {0};
+    ProtobufCMessage *m = hlb_kv_message(desc ? desc : fam->type, n, words, &err);
+    if (!m)
+        hlctl_fprintf(stderr, "hlctl: %s: %s\n", topic, err.data ? err.data : "cannot build the body");
+    hlb_buf_free(&err);
+    return m;
+}
+
 int hlctl_cmd_pub(hlctl_t *ctx, int argc, char **argv)
 {
-    const char *usage = "pub TOPIC MESSAGE | pub TOPIC KEY=VALUE...\n"
-                        "  MESSAGE is sent as {\"text\": MESSAGE}; KEY=VALUE words as a map";
+    const char *usage = "pub TOPIC KEY=VALUE... | pub TOPIC MESSAGE\n"
+                        "  On a topic of the bus contract (health., service., lifecycle.state, ...,\n"
+                        "  see the README) the words build its typed body: KEY is a field (or\n"
+                        "  a.b for a sub-message's), VALUE is read by the field's type (enums by\n"
+                        "  their word: healthy, ready, firing, ...). Other topics get a free-form\n"
+                        "  map; a MESSAGE without '=' is sent there as {\"text\": MESSAGE}.";
     if (argc < 3)
         return hlctl_usage(usage);
     const char *topic = argv[1];
@@ -110,8 +151,13 @@ int hlctl_cmd_pub(hlctl_t *ctx, int argc, char **argv)
                 topic, HLB_MAX_TOPIC);
         return HLCTL_USAGE;
     }
-    hlb_map_t *m;
-    if (argc == 3 && !strchr(argv[2], '=')) {
+    const hlb_topic_family_t *fam = hlb_topic_family(topic);
+    hlb_map_t *m = NULL;
+    ProtobufCMessage *typed = NULL;
+    if (fam) {
+        if (!(typed = typed_body(topic, fam, argc - 2, argv + 2)))
+            return HLCTL_USAGE;
+    } else if (argc == 3 && !strchr(argv[2], '=')) {
         m = hlb_map_new();
         hlb_map_str(m, "text", argv[2]);
     } else if (!(m = hlctl_kv_map(argc - 2, argv + 2))) {
@@ -121,25 +167,31 @@ int hlctl_cmd_pub(hlctl_t *ctx, int argc, char **argv)
      * the proxy is not there or not ours to talk to. */
     char *path = hlb_path(ctx->runtime_dir, HLB_BUS_PUB);
     int probe = hlb_socket_probe(path);
+    int rc = 0;
     if (probe < 0) {
         hlctl_fprintf(stderr, "hlctl: cannot publish on %s: %s\n", path,
                 probe == -ECONNREFUSED ? "hl-bus is not running" : strerror(-probe));
         free(path);
-        hlb_map_destroy(&m);
-        return HLCTL_CRITICAL;
+        rc = HLCTL_CRITICAL;
+        goto out;
     }
     free(path);
     hlb_pub_t *p = hlb_pub_new(ctx->runtime_dir, "hlctl");
-    int rc = p ? hlb_pub_send_map(p, topic, m) : -errno;
+    rc = !p ? -errno : typed ? hlb_pub_send(p, topic, typed) : hlb_pub_send_map(p, topic, m);
     if (p)
         hlb_pub_set_linger(p, ctx->call.timeout_ms);
     hlb_pub_destroy(&p); /* waits until the message has reached the proxy */
-    hlb_map_destroy(&m);
     if (rc < 0) {
         hlctl_fprintf(stderr, "hlctl: cannot publish: %s\n", strerror(-rc));
-        return HLCTL_CRITICAL;
+        rc = HLCTL_CRITICAL;
+    } else {
+        rc = HLCTL_OK;
     }
-    return HLCTL_OK;
+out:
+    hlb_map_destroy(&m);
+    if (typed)
+        protobuf_c_message_free_unpacked(typed, NULL);
+    return rc;
 }
 
 int hlctl_cmd_bus(hlctl_t *ctx, int argc, char **argv)

@@ -10,14 +10,19 @@
 #include "health.pb-c.h"
 #include "hlctl.h"
 
-static int state_exit(const char *state)
+static int state_exit(Hl__HealthState state)
 {
-    /* not_applicable: a service whose unit is not installed */
-    if (strcmp(state, "healthy") == 0 || strcmp(state, "not_applicable") == 0)
+    /* not-applicable: a service whose unit is not installed */
+    if (state == HL__HEALTH_STATE__HEALTH_HEALTHY || state == HL__HEALTH_STATE__HEALTH_NOT_APPLICABLE)
         return HLCTL_OK;
-    if (strcmp(state, "unhealthy") == 0)
+    if (state == HL__HEALTH_STATE__HEALTH_UNHEALTHY)
         return HLCTL_CRITICAL;
     return HLCTL_DEGRADED; /* degraded, unknown */
+}
+
+static const char *word(Hl__HealthState state)
+{
+    return hlb_pb_enum_word(&hl__health_state__descriptor, state);
 }
 
 /* "12s ago" / "in 3s" / "never" for a wall-clock time in us. */
@@ -61,9 +66,9 @@ static int why(hlctl_t *ctx, const char *check)
                m->critical ? ", critical" : "", m->service);
         hlctl_printf("target     %s\n", m->target);
         rel(a, sizeof a, m->state_since_us);
-        hlctl_printf("state      %s since %s\n", m->state, a);
+        hlctl_printf("state      %s since %s\n", word(m->state), a);
         hlctl_printf("why        %s\n", m->why);
-        hlctl_printf("service    %s: %s\n", m->service_state, m->service_reason);
+        hlctl_printf("service    %s: %s\n", word(m->service_state), m->service_reason);
         if (strcmp(m->kind, "unit") != 0)
             hlctl_printf("settings   every %llu ms, timeout %llu ms, %u attempt(s) per run; %u bad "
                    "run(s) to turn bad, %u good to recover\n",
@@ -153,16 +158,19 @@ int hlctl_cmd_health(hlctl_t *ctx, int argc, char **argv)
             char since[64];
             rel(since, sizeof since, s->since_us);
             /* The spec's hl-health-check words: OK, WARNING, CRITICAL. */
-            const char *word = strcmp(s->state, "healthy") == 0     ? "OK"
-                               : strcmp(s->state, "unhealthy") == 0 ? "CRITICAL"
-                               : strcmp(s->state, "degraded") == 0  ? "WARNING"
-                               : strcmp(s->state, "not_applicable") == 0 ? "N/A"
-                                                                    : "UNKNOWN";
-            hlctl_printf("%-8s %-20s %-9s since %-10s %s\n", word, s->service, s->state, since,
+            static const char *const check_words[] = {
+                [HL__HEALTH_STATE__HEALTH_UNKNOWN] = "UNKNOWN",
+                [HL__HEALTH_STATE__HEALTH_HEALTHY] = "OK",
+                [HL__HEALTH_STATE__HEALTH_DEGRADED] = "WARNING",
+                [HL__HEALTH_STATE__HEALTH_UNHEALTHY] = "CRITICAL",
+                [HL__HEALTH_STATE__HEALTH_NOT_APPLICABLE] = "N/A"};
+            const char *w = (unsigned)s->state < HLB_NELEMS(check_words) ? check_words[s->state]
+                                                                         : "UNKNOWN";
+            hlctl_printf("%-8s %-20s %-9s since %-10s %s\n", w, s->service, word(s->state), since,
                    s->reason);
             for (size_t j = 0; j < s->n_checks; j++) {
                 Hl__CheckHealth *c = s->checks[j];
-                hlctl_printf("           %-26s %-5s %-9s %s\n", c->name, c->kind, c->state,
+                hlctl_printf("           %-26s %-5s %-9s %s\n", c->name, c->kind, word(c->state),
                        *c->detail ? c->detail : "-");
             }
         }

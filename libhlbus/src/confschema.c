@@ -18,12 +18,24 @@
 const char *const hlb_conf_sections[] = {
     /* shared settings, read by the daemon runtime */
     "admin_group", "log",
-    /* one section per daemon, named as the daemon */
-    "hl-bus", "hl-orchestrator", "hl-health", "hl-failure", "hl-metrics", "hl-stdio",
-    "hl-service-runner", "hlctl",
     /* the next daemons (issues filed): their sections are not typos */
     "hl-logs", "hl-git-sync", "hl-uplink",
     NULL};
+
+/* One section per daemon, named as the daemon: one per directory under
+ * daemons/, generated at build time (libhlbus/CMakeLists.txt). */
+extern const char *const hlb_conf_daemon_sections[];
+
+static bool section_known(const char *key)
+{
+    for (size_t k = 0; hlb_conf_sections[k]; k++)
+        if (!strcmp(hlb_conf_sections[k], key))
+            return true;
+    for (size_t k = 0; hlb_conf_daemon_sections[k]; k++)
+        if (!strcmp(hlb_conf_daemon_sections[k], key))
+            return true;
+    return false;
+}
 
 int hlb_conf_check_sections(const hlb_conf_t *root, hlb_diag_t *d)
 {
@@ -31,14 +43,13 @@ int hlb_conf_check_sections(const hlb_conf_t *root, hlb_diag_t *d)
     for (size_t i = 0; i < hlb_conf_count(root); i++) {
         const hlb_conf_t *s = hlb_conf_at(root, i);
         const char *key = hlb_conf_key(s);
-        bool known = false;
-        for (size_t k = 0; hlb_conf_sections[k] && !known; k++)
-            known = strcmp(hlb_conf_sections[k], key) == 0;
-        if (known)
+        if (section_known(key))
             continue;
         hlb_buf_t b = {0};
         for (size_t k = 0; hlb_conf_sections[k]; k++)
             hlb_buf_printf(&b, "%s%s", k ? ", " : "", hlb_conf_sections[k]);
+        for (size_t k = 0; hlb_conf_daemon_sections[k]; k++)
+            hlb_buf_printf(&b, ", %s", hlb_conf_daemon_sections[k]);
         hlb_diag_add(d, s, "unknown section '%s' (known: %s)", key, b.data);
         hlb_buf_free(&b);
         rc = -EINVAL;

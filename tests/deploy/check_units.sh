@@ -105,6 +105,13 @@ for u in $all; do
     done
   fi
   [[ $u == *.service ]] || continue
+  # A member of a startup phase (joined in its own [Install]) is ordered
+  # before the orchestrator, which stops first at a system shutdown and runs
+  # the ordered shutdown (docs/orchestrator.md).
+  if grep -Eq '^(WantedBy|RequiredBy)=.*hl-phase-' "$u"; then
+    grep -Eq '^Before=.*hl-orchestrator\.service' "$u" && pass=$((pass + 1)) ||
+      bad "$u joins a phase but is not Before=hl-orchestrator.service"
+  fi
   if [[ $MANAGED == *" $u "* ]]; then
     # hl-orchestrator starts the managed services and is ready only once they
     # are up: a managed unit ordered after it (or wanting it) would deadlock.

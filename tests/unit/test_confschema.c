@@ -312,10 +312,15 @@ static void test_sections(void)
                                    "log: {level: info}\n"
                                    "hl-bus: {}\n"
                                    "hl_health: {}\n"
-                                   "hl-helth: {}\n",
+                                   "hl-helth: {}\n"
+                                   /* every directory under daemons/ is a section */
+                                   "hl-orchestrator: {}\n"
+                                   "hl-service-runner: {}\n"
+                                   "hlctl: {}\n",
                                    &d);
     CHECK(hlb_conf_check_sections(c, &d) == -EINVAL);
     CHECK(d.errors == 2);
+    CHECK(d.text && strstr(d.text, ", hl-stdio"));
     CHECK(d.text && strstr(d.text, "t.yaml:4: unknown section 'hl_health' (known: admin_group"));
     CHECK(d.text && strstr(d.text, "t.yaml:5: unknown section 'hl-helth'"));
     hlb_diag_free(&d);

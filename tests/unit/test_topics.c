@@ -17,6 +17,77 @@ static bool has_prefix(const char *p)
     return false;
 }
 
+/* hlctl pub's builder: KEY=VALUE words to a typed body, clear errors. */
+static void test_kv(void)
+{
+    hlb_buf_t err = {0};
+    char *ok[] = {"service=docker", "state=unhealthy", "reason=port 2375 refused",
+                  "changes=3", "snapshot=yes"};
+    Hl__ServiceHealth *h = (Hl__ServiceHealth *)hlb_kv_message(&hl__service_health__descriptor,
+                                                                5, ok, &err);
+    CHECK(h && strcmp(h->service, "docker") == 0 && h->state == HL__HEALTH_STATE__HEALTH_UNHEALTHY);
+    CHECK(h && strcmp(h->reason, "port 2375 refused") == 0 && h->changes == 3 && h->snapshot);
+    if (h) { /* it packs and decodes as itself */
+        size_t len;
+        uint8_t *b = hlb_body_encode(&h->base, &len);
+        ProtobufCMessage *back = hlb_body_decode("hl.ServiceHealth", b, len);
+        CHECK(back != NULL);
+        if (back)
+            protobuf_c_message_free_unpacked(back, NULL);
+        free(b);
+        protobuf_c_message_free_unpacked(&h->base, NULL);
+    }
+    /* a sub-message's field, a repeated string, a negative integer */
+    char *nested[] = {"failure.state.active_state=failed", "failure.journal=a",
+                      "failure.journal=b", "index=2"};
+    Hl__PhaseStatus *p = (Hl__PhaseStatus *)hlb_kv_message(&hl__phase_status__descriptor, 4,
+                                                            nested, &err);
+    CHECK(p && p->failure && p->failure->state &&
+          strcmp(p->failure->state->active_state, "failed") == 0);
+    CHECK(p && p->failure->n_journal == 2 && strcmp(p->failure->journal[1], "b") == 0);
+    if (p)
+        protobuf_c_message_free_unpacked(&p->base, NULL);
+    char *neg[] = {"exit_code=-3", "exit_code=2"}; /* the last word wins */
+    Hl__ServiceState *u = (Hl__ServiceState *)hlb_kv_message(&hl__service_state__descriptor, 2,
+                                                              neg, &err);
+    CHECK(u && u->exit_code == 2);
+    if (u)
+        protobuf_c_message_free_unpacked(&u->base, NULL);
+    /* errors name the word and what it takes */
+    static const struct {
+        char *word;
+        const char *says;
+    } bad[] = {
+        {"colour=red", "has no field 'colour' (it has: service, state"},
+        {"state=ok", "state: 'ok' is not one of unknown, healthy, degraded, unhealthy"},
+        {"changes=-1", "changes: '-1' is not a non-negative integer"},
+        {"changes=99999999999999999999", "changes: '99999999999999999999' is not"},
+        {"snapshot=maybe", "snapshot: 'maybe' is not a bool"},
+        {"checks=x", "is a list of messages"},
+        {"service.x=1", "is not a single message"},
+        {"noequals", "expected KEY=VALUE"},
+        {"=x", "expected KEY=VALUE"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hlb_buf_reset(&err);
+        ProtobufCMessage *m = hlb_kv_message(&hl__service_health__descriptor, 1, &bad[i].word, &err);
+        CHECK_MSG(!m && err.data && strstr(err.data, bad[i].says), "%s -> %s", bad[i].word,
+                  err.data ? err.data : "(no error)");
+        if (m)
+            protobuf_c_message_free_unpacked(m, NULL);
+    }
+    char *nan[] = {"value=nan"};
+    hlb_buf_reset(&err);
+    CHECK(!hlb_kv_message(&hl__threshold__descriptor, 1, nan, &err) && strstr(err.data, "finite"));
+    /* picking the type on a family with two */
+    char *outcome[] = {"type=restart", "outcome=ok"};
+    char *step[] = {"step=started", "action=restart"};
+    CHECK(hlb_kv_fits(&hl__recovery_outcome__descriptor, 2, outcome));
+    CHECK(!hlb_kv_fits(&hl__recovery_step__descriptor, 2, outcome));
+    CHECK(hlb_kv_fits(&hl__recovery_step__descriptor, 2, step));
+    hlb_buf_free(&err);
+}
+
 int main(void)
 {
     /* families and their types */
@@ -107,5 +178,6 @@ int main(void)
     env.type = "hl.NoSuchType";
     CHECK(hlb_event_as(&ev, &hl__service_health__descriptor) == NULL);
     CHECK(hlb_event_as(NULL, &hl__service_health__descriptor) == NULL);
+    test_kv();
     return check_done();
 }

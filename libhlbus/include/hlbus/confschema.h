@@ -145,10 +145,11 @@ int hlb_parse_size(const char *s, uint64_t *out);
 int hlb_parse_mode(const char *s, mode_t *out);
 
 /* Top-level sections any daemon may find in the shared file: the shared
- * settings (admin_group, log) and one per daemon. A config that names any
- * other is refused, with file:line, by every daemon: a misspelt section
- * would otherwise be silently ignored by all of them. A new daemon adds its
- * name here. */
+ * settings (admin_group, log) and the daemons still to come; besides these,
+ * one per directory under daemons/ (generated at build time, so a new
+ * daemon's section needs no edit here). A config that names any other is
+ * refused, with file:line, by every daemon: a misspelt section would
+ * otherwise be silently ignored by all of them. */
 extern const char *const hlb_conf_sections[];
 /* Reports every top-level key of ROOT not in hlb_conf_sections. */
 int hlb_conf_check_sections(const hlb_conf_t *root, hlb_diag_t *d);

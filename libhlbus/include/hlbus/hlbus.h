@@ -23,6 +23,7 @@
 #include "strv.h"
 #include "sub.h"
 #include "topics.h"
+#include "kvmsg.h"
 
 #ifndef HL_VERSION
 #define HL_VERSION "0.0.0"

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "pbenum.h"
 #include "sub.h"
 
 /* The owner of a family whose topics name the publisher itself:
@@ -65,11 +66,3 @@ bool hlb_topic_is_state(const char *topic);
  * topic family and reason, then at debug): a msgpack map, another type, an
  * unregistered type. The message lives as long as the event. */
 const void *hlb_event_as(const hlb_event_t *ev, const ProtobufCMessageDescriptor *desc);
-
-/* A proto enum's word: the value's name without the enum's prefix (the part
- * up to the first '_'), lower case, '_' written '-' (HEALTH_HEALTHY ->
- * "healthy", LIFECYCLE_SHUTTING_DOWN -> "shutting-down"). Unknown values
- * read "unknown". The one table of state words is the .proto itself. */
-const char *hlb_pb_enum_word(const ProtobufCEnumDescriptor *desc, int value);
-/* The reverse: a word, or the value's full name, or its number. 0 or -EINVAL. */
-int hlb_pb_enum_parse(const ProtobufCEnumDescriptor *desc, const char *word, int *value);

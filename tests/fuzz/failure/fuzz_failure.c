@@ -1,7 +1,7 @@
 /* Fuzz target for hl-failure's parsers: the first byte picks what the rest
  * is fed to:
  *   0..N-1  a bus event: topic (from the byte) and a body of one of the
- *           types hl-failure reads, decoded by field name and run through
+ *           types hl-failure reads, decoded as typed messages and run through
  *           detection and a recovery policy per target;
  *   N       the config parser (YAML text of the hl-failure section).
  * Nothing may crash, hang or leak.
@@ -95,27 +95,25 @@ static void event(const char *topic, const char *type, const uint8_t *data, size
             return; /* the subscriber drops what does not decode */
         ev.msg = m;
     }
-    fl_msg_t msg;
-    if (fl_msg_open(&msg, &ev) == 0) {
+    {
         fl_unit_obs_t u;
         fl_health_obs_t h;
         fl_threshold_obs_t t;
         fl_uplink_obs_t up;
         const char *st;
-        if (fl_decode_unit(&msg, &ev, "service.", &u) == 0)
+        if (fl_decode_unit(&ev, "service.", &u) == 0)
             fl_detect_unit(det, &u, 1000);
-        if (fl_decode_health(&msg, &ev, "health.", &h) == 0)
+        if (fl_decode_health(&ev, "health.", &h) == 0)
             fl_detect_health(det, &h, 1000);
-        if (fl_decode_threshold(&msg, &ev, "metrics.threshold.", &t) == 0)
+        if (fl_decode_threshold(&ev, "metrics.threshold.", &t) == 0)
             fl_detect_threshold(det, &t, 1000);
-        if (fl_decode_uplink(&msg, &ev, &up) == 0)
+        if (fl_decode_uplink(&ev, &up) == 0)
             fl_detect_uplink(det, &up, 1000);
-        fl_decode_lifecycle(&msg, &ev, &st);
+        fl_decode_lifecycle(&ev, &st);
         fl_detect_tick(det, 5000);
         fl_policy_tick(pol, 100000000);
         fl_detect_reassert(det, NULL, 6000);
     }
-    fl_msg_close(&msg);
     if (m)
         protobuf_c_message_free_unpacked(m, NULL);
 }

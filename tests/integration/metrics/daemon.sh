@@ -57,7 +57,7 @@ ok wait_for 10 scrape_has 'node_load1 0.04'
 
 # bus events become series
 ok hlctl pub recovery.claude-code type=restart outcome=ok
-ok hlctl pub alert.flap.claude-code summary=flapping
+ok hlctl pub alert.flap.claude-code summary=flapping active=true
 ok wait_for 10 scrape_has 'hl_recoveries_total{action="restart",outcome="ok",service="claude-code"} 1'
 ok wait_for 10 scrape_has 'hl_alerts_total{alert="flap.claude-code",severity=""} 1'
 # hl-failure's alert as it publishes it: the reason is a label, which the

@@ -215,7 +215,7 @@ static void test_not_installed(void)
     hh_engine_unit(e, "docker.service", "inactive", "dead", NULL);
     CHECK(d->state == HH_NOT_APPLICABLE);
     CHECK(strstr(d->reason, "not installed (LoadState=not-found)"));
-    CHECK(strcmp(hh_state_name(d->state), "not_applicable") == 0);
+    CHECK(strcmp(hh_state_name(d->state), "not-applicable") == 0);
     CHECK(hh_engine_overall(e) == HH_HEALTHY);
     hh_engine_unit_load(e, "docker", "masked"); /* masked counts the same */
     CHECK(d->state == HH_NOT_APPLICABLE);

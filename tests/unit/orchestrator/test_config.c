@@ -29,20 +29,21 @@ static void test_defaults(void)
         total += c->phases[i].timeout_ms;
     CHECK_MSG(total == 300000, "the spec's 300 s in total, not %lld ms", (long long) total);
     CHECK(c->startup_timeout_ms == 300000);
-    CHECK(orch_cfg_phase_of(c, "hl-daemon.service") == 1);
-    CHECK(orch_cfg_phase_of(c, "claude-code.service") == 2);
-    CHECK(orch_cfg_phase_of(c, "docker.service") == 0);
-    CHECK(orch_cfg_phase_of(c, "sshd.service") == -1);
-    CHECK(c->phases[0].units[1].optional && !strcmp(c->phases[0].units[1].unit, "docker.service"));
-    CHECK(!c->phases[1].units[0].optional && !strcmp(c->phases[1].units[0].health, "hl-daemon"));
-    CHECK(c->phases[3].n_units == 0);
+    /* No member is compiled in: every default phase reads its target. */
+    for (size_t i = 0; i < c->n_phases; i++) {
+        CHECK(c->phases[i].from_target && c->phases[i].n_units == 0);
+        CHECK_MSG(!strncmp(c->phases[i].target, "hl-phase-", 9), "%s", c->phases[i].target);
+    }
+    CHECK(!strcmp(c->phases[1].target, "hl-phase-core.target") && !c->members_read);
+    CHECK(orch_cfg_phase_of(c, "hl-daemon.service") == -1);
+    CHECK(hlb_strv_len(c->health_gates) == 3 && !strcmp(c->health_gates[0], "hl-daemon"));
     CHECK(!strcmp(c->bus, "system") && c->health_gate && !strcmp(c->health_unit, "hl-health.service"));
     CHECK(!strcmp(c->archive_dir, "/var/backups/hl") && c->archive_keep == 7);
     CHECK(c->archive_max_age_ms == 7LL * 24 * 3600 * 1000);
     CHECK(hlb_strv_len(c->archive_paths) == 3 && !strcmp(c->archive_paths[2], "/etc/hl"));
     CHECK(!strcmp(c->temp_pattern, "hl-*") && !strcmp(c->temp_dirs[0], "/tmp"));
     CHECK(c->rebuild.argv == NULL);
-    CHECK(orch_cfg_manages(c, "hl-daemon.service") && !orch_cfg_manages(c, "dbus.service"));
+    CHECK(!orch_cfg_manages(c, "dbus.service"));
     orch_cfg_destroy(&c);
     CHECK(c == NULL);
     hlb_diag_free(&d);
@@ -162,6 +163,7 @@ static void test_example(void)
             CHECK(!strcmp(ex->phases[i].name, def->phases[i].name));
             CHECK(ex->phases[i].timeout_ms == def->phases[i].timeout_ms);
             CHECK(ex->phases[i].n_units == def->phases[i].n_units);
+            CHECK(ex->phases[i].from_target == def->phases[i].from_target);
             for (size_t k = 0; k < ex->phases[i].n_units && k < def->phases[i].n_units; k++) {
                 const orch_unit_cfg_t *a = &ex->phases[i].units[k], *b = &def->phases[i].units[k];
                 CHECK_MSG(!strcmp(a->unit, b->unit) && a->optional == b->optional &&

@@ -1,58 +1,48 @@
-/* Reading health.<service> events: the state by field name from any
- * registered message or a msgpack map; stale and older reports ignored. */
+/* Reading health.<service> events: hl-health's typed hl.ServiceHealth only
+ * (a free-form map or another type is refused); older reports ignored. */
 #include <string.h>
 #include "check.h"
 #include "orch.h"
 
-static void test_normalize(void)
-{
-    CHECK(!strcmp(health_normalize("healthy"), "healthy"));
-    CHECK(!strcmp(health_normalize("Degraded"), "degraded"));
-    CHECK(!strcmp(health_normalize("HEALTH_STATE_UNHEALTHY"), "unhealthy"));
-    CHECK(!strcmp(health_normalize("HEALTH_UNKNOWN"), "unknown"));
-    CHECK(health_normalize("XHEALTHY") == NULL);
-    CHECK(health_normalize("running") == NULL);
-    CHECK(health_normalize("") == NULL && health_normalize(NULL) == NULL);
-}
+typedef struct {
+    Hl__Envelope env;
+    Hl__ServiceHealth h;
+    hlb_map_t *map;
+} body_t;
 
-static hlb_event_t map_event(const char *topic, const char *key, const char *state, uint64_t ts,
-                             hlb_map_t **keep, Hl__Envelope *env)
+/* A typed health event with STATE published at TS. */
+static hlb_event_t health_ev(const char *topic, Hl__HealthState state, uint64_t ts, body_t *b)
 {
-    *keep = hlb_map_new();
-    hlb_map_str(*keep, key, state);
-    size_t len;
-    const void *data = hlb_map_data(*keep, &len);
-    hl__envelope__init(env);
-    env->source = "hl-health";
-    env->ts_us = ts;
-    env->type = HLB_TYPE_MSGPACK;
-    env->body.data = (uint8_t *) data;
-    env->body.len = len;
-    return (hlb_event_t) {.topic = topic, .env = env};
+    hl__envelope__init(&b->env);
+    hl__service_health__init(&b->h);
+    b->env.source = "hl-health";
+    b->env.ts_us = ts;
+    b->env.type = "hl.ServiceHealth";
+    b->h.state = state;
+    return (hlb_event_t) {.topic = topic, .env = &b->env, .msg = &b->h.base};
 }
 
 static void test_state_of(void)
 {
-    hlb_map_t *m;
-    Hl__Envelope env;
-    hlb_event_t ev = map_event("health.x", "state", "degraded", 1, &m, &env);
+    body_t b;
+    hlb_event_t ev = health_ev("health.x", HL__HEALTH_STATE__HEALTH_DEGRADED, 1, &b);
     CHECK(!strcmp(health_state_of(&ev), "degraded"));
-    hlb_map_destroy(&m);
-    ev = map_event("health.x", "status", "HEALTHY", 1, &m, &env);
-    CHECK(!strcmp(health_state_of(&ev), "healthy"));
-    hlb_map_destroy(&m);
-    ev = map_event("health.x", "other", "healthy", 1, &m, &env);
+    ev = health_ev("health.x", HL__HEALTH_STATE__HEALTH_UNKNOWN, 1, &b);
+    CHECK(!strcmp(health_state_of(&ev), "unknown"));
+    /* A free-form map with the right words is not hl-health's message. */
+    b.map = hlb_map_new();
+    hlb_map_str(b.map, "state", "healthy");
+    size_t len;
+    const void *data = hlb_map_data(b.map, &len);
+    b.env.type = HLB_TYPE_MSGPACK;
+    b.env.body.data = (uint8_t *) data;
+    b.env.body.len = len;
+    ev = (hlb_event_t) {.topic = "health.x", .env = &b.env};
     CHECK(health_state_of(&ev) == NULL);
-    hlb_map_destroy(&m);
-    /* A registered message with a string "state". */
-    Hl__InstanceState is = HL__INSTANCE_STATE__INIT;
-    is.state = "unhealthy";
-    ev = (hlb_event_t) {.topic = "health.x", .msg = &is.base};
-    CHECK(!strcmp(health_state_of(&ev), "unhealthy"));
-    /* One without a health word in it. */
+    hlb_map_destroy(&b.map);
+    /* Another registered type on the topic. */
     Hl__LifecycleState lc = HL__LIFECYCLE_STATE__INIT;
-    lc.state = "ready";
-    ev = (hlb_event_t) {.topic = "health.x", .msg = &lc.base};
+    ev = (hlb_event_t) {.topic = "health.x", .env = &b.env, .msg = &lc.base};
     CHECK(health_state_of(&ev) == NULL);
 }
 
@@ -62,32 +52,26 @@ static void test_reports(void)
     orch_t o = {0};
     o.cfg = orch_cfg_parse(NULL, &d);
     CHECK(o.cfg != NULL);
-    hlb_map_t *m;
-    Hl__Envelope env;
-    hlb_event_t ev = map_event("health.hl-daemon", "state", "healthy", 1000, &m, &env);
+    body_t b;
+    hlb_event_t ev = health_ev("health.hl-daemon", HL__HEALTH_STATE__HEALTH_HEALTHY, 1000, &b);
     health_event(&o, &ev);
-    hlb_map_destroy(&m);
     CHECK(health_ok(&o, "hl-daemon", 500));
     CHECK(!health_ok(&o, "hl-daemon", 2000)); /* reported before the unit (re)started */
     CHECK(!health_ok(&o, "claude-code", 0));  /* never reported */
     /* An older report (a replay) does not overwrite a newer one. */
-    ev = map_event("health.hl-daemon", "state", "unhealthy", 900, &m, &env);
+    ev = health_ev("health.hl-daemon", HL__HEALTH_STATE__HEALTH_UNHEALTHY, 900, &b);
     health_event(&o, &ev);
-    hlb_map_destroy(&m);
     CHECK(!strcmp(health_get(&o, "hl-daemon")->state, "healthy"));
-    ev = map_event("health.hl-daemon", "state", "degraded", 3000, &m, &env);
+    ev = health_ev("health.hl-daemon", HL__HEALTH_STATE__HEALTH_DEGRADED, 3000, &b);
     health_event(&o, &ev);
-    hlb_map_destroy(&m);
     CHECK(!health_ok(&o, "hl-daemon", 2000));
     o.cfg->accept_degraded = true;
     CHECK(health_ok(&o, "hl-daemon", 2000));
     /* Bad topics and bodies change nothing. */
-    ev = map_event("health.", "state", "healthy", 4000, &m, &env);
+    ev = health_ev("health.", HL__HEALTH_STATE__HEALTH_HEALTHY, 4000, &b);
     health_event(&o, &ev);
-    hlb_map_destroy(&m);
-    ev = map_event("health.Bad Name", "state", "healthy", 4000, &m, &env);
+    ev = health_ev("health.Bad Name", HL__HEALTH_STATE__HEALTH_HEALTHY, 4000, &b);
     health_event(&o, &ev);
-    hlb_map_destroy(&m);
     CHECK(zhashx_size(o.health) == 1);
     zhashx_destroy(&o.health);
     orch_cfg_destroy(&o.cfg);
@@ -96,7 +80,6 @@ static void test_reports(void)
 
 int main(void)
 {
-    test_normalize();
     test_state_of();
     test_reports();
     return check_done();
