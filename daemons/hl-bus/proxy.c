@@ -126,9 +126,11 @@ proxy_t *proxy_new(const char *runtime_dir, const proxy_opts_t *opts)
     free(busdir);
     int pub_fd, sub_fd;
     p->activated = adopt_fds(&pub_fd, &sub_fd) > 0;
-    /* bus/pub: only the group may publish; bus/sub: anyone may watch. */
+    /* Both 0660: only the group may publish or watch (under systemd the
+     * socket units set the groups: hl publishes, hl-watch watches). A bus
+     * open to every local user could be exhausted by any of them. */
     if (bind_endpoint(p->pull, runtime_dir, HLB_BUS_PUB, pub_fd, 0660) < 0 ||
-        bind_endpoint(p->xpub, runtime_dir, HLB_BUS_SUB, sub_fd, 0666) < 0)
+        bind_endpoint(p->xpub, runtime_dir, HLB_BUS_SUB, sub_fd, 0660) < 0)
         goto fail;
     return p;
 fail:

@@ -2,6 +2,7 @@
 #include "hh_config.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -46,7 +47,7 @@ typedef struct {
     char *host;
     int port;
     /* exec */
-    char **argv, **env;
+    char **argv, **env, *user;
     /* disk */
     char *path, *warn_free, *crit_free, *crit_free_inodes;
 } check_raw_t;
@@ -62,6 +63,7 @@ typedef struct {
     int64_t snapshot_ms, spread_ms, slack_ms;
     defaults_raw_t defaults;
     bool builtin;
+    char *exec_user;
     hlb_conf_vec_t services; /* svc_raw_t */
 } health_raw_t;
 
@@ -129,6 +131,7 @@ static const hlb_conf_key_t check_keys[] = {
     /* exec */
     HLB_KEY_STRV(check_raw_t, argv, NULL, 256, 0),
     HLB_KEY_STRV(check_raw_t, env, NULL, 256, 0),
+    HLB_KEY_STR(check_raw_t, user, NULL, 0), /* default: the section's exec_user */
     /* disk */
     HLB_KEY_STR(check_raw_t, path, "/", 0),
     HLB_KEY_STR(check_raw_t, warn_free, NULL, 0), /* "10%" or a size; default 10% */
@@ -166,6 +169,9 @@ static const hlb_conf_key_t health_keys[] = {
             .max = 10000),
     HLB_KEY_TABLE(health_raw_t, defaults, &defaults_table, 0), /* before services: they use it */
     HLB_KEY_BOOL(health_raw_t, builtin, "true", 0),
+    /* Who exec checks run as: unset, the daemon's own user (a development
+     * run); the shipped hl.yaml says hl-check. */
+    HLB_KEY_STR(health_raw_t, exec_user, NULL, 0),
     HLB_KEY_DICT(health_raw_t, services, &svc_table, 0, 0),
     {0}};
 static const hlb_conf_table_t health_table = {
@@ -263,8 +269,16 @@ static bool header_is_secret(const char *h)
     return false;
 }
 
+/* Whether NAME is a user of this system (exec checks switch to it). */
+static bool user_exists(const char *name)
+{
+    struct passwd pw, *pwp = NULL;
+    char buf[4096];
+    return getpwnam_r(name, &pw, buf, sizeof buf, &pwp) == 0 && pwp;
+}
+
 static int build_check(const check_raw_t *r, const hlb_conf_t *n, const char *svc, size_t idx,
-                       hh_check_spec_t *c, hlb_diag_t *d)
+                       const char *exec_user, hh_check_spec_t *c, hlb_diag_t *d)
 {
     int errs = d->errors;
     static const struct {
@@ -367,6 +381,17 @@ static int build_check(const check_raw_t *r, const hlb_conf_t *n, const char *sv
             if (!strchr(*e, '=') || **e == '=')
                 hlb_diag_add(d, hlb_conf_get(n, "env"), "'env' items are NAME=value, not '%s'",
                              *e);
+        /* An exec check runs as its own unprivileged user (exec_user, or the
+         * check's 'user'), never as the daemon: a check is a program of the
+         * configuration's, and hl-health's uid may publish on the bus. */
+        const char *user = r->user ? r->user : exec_user;
+        if (user && *user) {
+            if (!user_exists(user))
+                hlb_diag_add(d, hlb_conf_get(n, "user") ? hlb_conf_get(n, "user") : n,
+                             "exec checks run as user '%s', which does not exist%s", user,
+                             r->user ? "" : " (exec_user)");
+            c->u.exec.user = xdup(user);
+        }
         break;
     case HH_KIND_DISK: {
         c->u.disk.path = xdup(r->path);
@@ -495,7 +520,7 @@ int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *diag)
                 continue; /* reported by the schema */
             hh_check_spec_t c;
             memset(&c, 0, sizeof c);
-            if (build_check(&cr[j], cn, name, j, &c, d) < 0) {
+            if (build_check(&cr[j], cn, name, j, raw.exec_user, &c, d) < 0) {
                 hh_check_spec_clear(&c);
                 continue;
             }

@@ -8,17 +8,27 @@
  * helpers behind. The group is killed before the leader is reaped, while its
  * zombie still pins the group id, so the kill cannot hit a recycled id.
  * (A child that calls setsid() leaves the group; systemd's cgroup still
- * holds it and KillMode=control-group ends it with the daemon.) */
+ * holds it and KillMode=control-group ends it with the daemon.)
+ *
+ * A check with a user (exec_user, by default hl-check in the shipped config)
+ * is started with fork(), not posix_spawn(): the child takes the user's uid
+ * and primary group, no supplementary groups, and clears its ambient
+ * capabilities before execve(), so the check runs with none of hl-health's
+ * groups (hl may publish and call ctl sockets) nor its CAP_SETUID/CAP_SETGID
+ * (the unit grants them for this switch only, under NoNewPrivileges=). */
 #include "hh_probe.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +47,9 @@ typedef struct {
     bool timed_out;
     hh_out_t out;
     char **envp; /* built once */
+    bool as_user; /* switch to uid/gid in the child */
+    uid_t uid;
+    gid_t gid;
 } exec_probe_t;
 
 static void close_out(exec_probe_t *x)
@@ -128,6 +141,67 @@ static void on_spawn_failed(hh_io_t *io, hh_timer_t *t, void *arg)
     free(d);
 }
 
+/* The child's part of spawn_as_user: never returns. Only async-signal-safe
+ * calls; a failure is written to the output pipe and ends the child with
+ * 127 (the check reports it as its output). */
+static void child_as_user(const exec_probe_t *x, int outfd)
+{
+    const char *why = NULL;
+    sigset_t none;
+    sigemptyset(&none);
+    for (int sig = 1; sig < NSIG; sig++)
+        signal(sig, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (setpgid(0, 0) < 0 || nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(outfd, 1) < 0 ||
+        dup2(outfd, 2) < 0) {
+        why = "cannot set up the check's process: ";
+        goto fail;
+    }
+    /* The groups first (setgid needs the privilege the uid switch drops),
+     * then the uid; then no capability survives the execve(). */
+    if (setgroups(0, NULL) < 0 || setresgid(x->gid, x->gid, x->gid) < 0 ||
+        setresuid(x->uid, x->uid, x->uid) < 0) {
+        why = "cannot switch to the check's user (hl-health needs CAP_SETUID and "
+              "CAP_SETGID for exec_user): ";
+        goto fail;
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+        why = "cannot drop capabilities: ";
+        goto fail;
+    }
+    if (getuid() != x->uid || geteuid() != x->uid) {
+        errno = EPERM;
+        why = "the user switch did not take: ";
+        goto fail;
+    }
+    close_range(3, ~0U, 0);
+    execve(x->base.spec->u.exec.argv[0], x->base.spec->u.exec.argv, x->envp);
+    why = "cannot run the check: ";
+fail:;
+    int e = errno;
+    const char *msg = strerror(e);
+    ssize_t ignored = write(2, why, strlen(why));
+    ignored = write(2, msg, strlen(msg));
+    ignored = write(2, "\n", 1);
+    (void)ignored;
+    _exit(127);
+}
+
+/* posix_spawn() cannot change the user: fork, switch, exec. 0 or an errno. */
+static int spawn_as_user(const exec_probe_t *x, int outfd, pid_t *pid)
+{
+    pid_t child = fork();
+    if (child < 0)
+        return errno;
+    if (child == 0)
+        child_as_user(x, outfd);
+    /* As POSIX_SPAWN_SETPGROUP does, from both sides: no race with a kill. */
+    setpgid(child, child);
+    *pid = child;
+    return 0;
+}
+
 static int exec_start(hh_probe_t *p, int64_t timeout_ms)
 {
     exec_probe_t *x = (exec_probe_t *)p;
@@ -155,7 +229,9 @@ static int exec_start(hh_probe_t *p, int64_t timeout_ms)
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
     pid_t pid;
-    int rc = posix_spawn(&pid, p->spec->u.exec.argv[0], &fa, &at, p->spec->u.exec.argv, x->envp);
+    int rc = x->as_user ? spawn_as_user(x, pfd[1], &pid)
+                        : posix_spawn(&pid, p->spec->u.exec.argv[0], &fa, &at,
+                                      p->spec->u.exec.argv, x->envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(pfd[1]);
@@ -221,6 +297,19 @@ hh_probe_t *hh_exec_probe_new(const hh_probe_env_t *env, const hh_check_spec_t *
     x->base.ops = &exec_ops;
     x->pidfd = -1;
     x->outfd = -1;
+    if (s->user) {
+        struct passwd pw, *pwp = NULL;
+        char buf[4096];
+        if (getpwnam_r(s->user, &pw, buf, sizeof buf, &pwp) != 0 || !pwp) {
+            if (err)
+                *err = hh_strdup_printf("exec check user '%s' does not exist", s->user);
+            free(x);
+            return NULL;
+        }
+        x->as_user = true;
+        x->uid = pw.pw_uid;
+        x->gid = pw.pw_gid;
+    }
     /* A fixed, small environment: checks behave the same whatever the
      * daemon's environment holds, and see no secrets from it. */
     size_t n = 0;

@@ -71,6 +71,7 @@ void hh_check_spec_clear(hh_check_spec_t *s)
     case HH_KIND_EXEC:
         hlb_strv_free(s->u.exec.argv);
         hlb_strv_free(s->u.exec.env);
+        free(s->u.exec.user);
         break;
     case HH_KIND_DISK:
         free(s->u.disk.path);
@@ -120,6 +121,7 @@ int hh_check_spec_copy(hh_check_spec_t *dst, const hh_check_spec_t *src)
         break;
     case HH_KIND_EXEC:
         dst->u.exec.argv = dst->u.exec.env = NULL;
+        dst->u.exec.user = NULL;
         break;
     case HH_KIND_DISK:
         dst->u.disk.path = NULL;
@@ -149,6 +151,7 @@ int hh_check_spec_copy(hh_check_spec_t *dst, const hh_check_spec_t *src)
     case HH_KIND_EXEC:
         DUPV(u.exec.argv);
         DUPV(u.exec.env);
+        DUP(u.exec.user);
         break;
     case HH_KIND_DISK:
         DUP(u.disk.path);

@@ -70,6 +70,7 @@ typedef struct hh_tcp_spec {
 typedef struct hh_exec_spec {
     char **argv; /* NULL-terminated, argv[0] an absolute path; no shell */
     char **env;  /* extra "K=V", NULL-terminated; may be NULL */
+    char *user;  /* run as this user (and its primary group); NULL: as the daemon */
 } hh_exec_spec_t;
 
 typedef struct hh_disk_spec {

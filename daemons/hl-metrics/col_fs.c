@@ -42,6 +42,25 @@ static bool has_option(const char *opts, const char *opt)
     return false;
 }
 
+/* File systems whose statvfs() waits on someone else: a FUSE daemon (any
+ * user may mount one, and one that stops answering blocks every statvfs()
+ * on it for ever) or a network server. The collectors run in the daemon's
+ * only loop, so these are never measured, whatever fs_types_exclude says
+ * (issue #12 item 3): a hung mount must not stall the exporter. */
+static bool fs_may_hang(const char *fstype)
+{
+    static const char *const remote[] = {"nfs",    "nfs4",  "cifs",  "smb3",   "smbfs",
+                                         "9p",     "ceph",  "glusterfs", "afs", "ncpfs",
+                                         "lustre", "gpfs",  "beegfs", "davfs", "coda", NULL};
+    if (strcmp(fstype, "fuse") == 0 || strcmp(fstype, "fuseblk") == 0 ||
+        strncmp(fstype, "fuse.", 5) == 0)
+        return true;
+    for (const char *const *r = remote; *r; r++)
+        if (strcmp(fstype, *r) == 0)
+            return true;
+    return false;
+}
+
 int hlm_col_filesystem(hlm_collect_t *c, hlm_expo_t *e)
 {
     /* PID 1's view, as node_exporter: the host's mounts even when this
@@ -67,7 +86,7 @@ int hlm_col_filesystem(hlm_collect_t *c, hlm_expo_t *e)
         unescape(f[0]);
         unescape(f[1]);
         if (hlm_col_match(&c->re_mnt, c->has_mnt, f[1]) ||
-            hlm_col_match(&c->re_fstype, c->has_fstype, f[2]))
+            hlm_col_match(&c->re_fstype, c->has_fstype, f[2]) || fs_may_hang(f[2]))
             continue;
         bool dup = false;
         for (size_t i = 0; i < n && !dup; i++)

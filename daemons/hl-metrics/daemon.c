@@ -205,6 +205,10 @@ static void render_self(hlm_daemon_t *m, hlm_expo_t *e)
         hlm_sample(e, HLM_KV("code", "404"), (double)hs.not_found);
         hlm_sample(e, HLM_KV("code", "405"), (double)hs.bad_method);
         hlm_sample(e, HLM_KV("code", "503"), (double)hs.unavailable);
+        hlm_family(e, "hl_metrics_http_refused_connections_total", HLM_COUNTER,
+                   "Connections closed at once because their local user already held "
+                   "max_conns_per_user (8) connections to /metrics.");
+        hlm_sample0(e, (double)hs.refused_user);
     }
     hlm_family(e, "hl_metrics_bus_series", HLM_GAUGE, "Series derived from bus events.");
     hlm_sample0(e, (double)hlm_busm_series(m->busm));

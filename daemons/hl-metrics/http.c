@@ -1,4 +1,5 @@
 #include "http.h"
+#include "peeruid.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -9,14 +10,71 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct hlm_http {
     struct MHD_Daemon *mhd;
     hlm_latest_t *slot;
     char *path;
     uint16_t port;
-    atomic_uint_fast64_t scrapes, not_found, bad_method, unavailable;
+    atomic_uint_fast64_t scrapes, not_found, bad_method, unavailable, refused_user;
+    /* Open connections per local uid, touched only on the MHD thread. */
+    unsigned per_user;
+    size_t n_users;
+    struct user_conns {
+        uid_t uid;
+        unsigned n;
+    } *users; /* max_conns entries */
 };
+
+/* A connection's slot in users[]: index + 1 in its socket context, 0 when
+ * not counted (a remote peer, or one closed at once). */
+static struct user_conns *user_slot(hlm_http_t *h, uid_t uid, bool add)
+{
+    for (size_t i = 0; i < h->n_users; i++)
+        if (h->users[i].uid == uid)
+            return &h->users[i];
+    if (!add)
+        return NULL;
+    for (size_t i = 0; i < h->n_users; i++)
+        if (h->users[i].n == 0) {
+            h->users[i].uid = uid;
+            return &h->users[i];
+        }
+    return NULL; /* cannot happen: at most max_conns users are connected */
+}
+
+/* Runs on the MHD thread. One local user may hold per_user connections: a
+ * connection beyond that is shut down at once (MHD then closes it), so that
+ * no user's idle or trickling connections can take every slot from the
+ * others (Prometheus among them). Peers that are not local sockets are
+ * counted as one user each by the connection limit only. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    hlm_http_t *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *ctx = NULL;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        uid_t uid;
+        if (!ci || hlm_tcp_peer_uid(ci->connect_fd, &uid) < 0)
+            return;
+        struct user_conns *u = user_slot(h, uid, true);
+        if (!u || u->n >= h->per_user) {
+            atomic_fetch_add(&h->refused_user, 1);
+            shutdown(ci->connect_fd, SHUT_RDWR);
+            return;
+        }
+        u->n++;
+        *ctx = (void *)(uintptr_t)(u - h->users + 1);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *ctx) {
+        struct user_conns *u = &h->users[(uintptr_t)*ctx - 1];
+        if (u->n)
+            u->n--;
+        *ctx = NULL;
+    }
+}
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -180,6 +238,16 @@ hlm_http_t *hlm_http_new(const hlm_http_opts_t *o, hlm_latest_t *slot, char **er
         return NULL;
     }
     h->slot = slot;
+    unsigned max_conns = o->max_conns ? o->max_conns : 128;
+    h->per_user = o->max_conns_per_user ? o->max_conns_per_user : 8;
+    h->n_users = max_conns;
+    h->users = calloc(max_conns, sizeof *h->users);
+    if (!h->users) {
+        free(h->path);
+        free(h);
+        fail(err, -ENOMEM, "%s%s", "out of memory", "");
+        return NULL;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
     bool any6 = ss.ss_family == AF_INET6 &&
                 memcmp(&((struct sockaddr_in6 *)&ss)->sin6_addr, &in6addr_any,
@@ -190,13 +258,15 @@ hlm_http_t *hlm_http_new(const hlm_http_opts_t *o, hlm_latest_t *slot, char **er
                                             : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     h->mhd = MHD_start_daemon(flags, want, NULL, NULL, on_request, h,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_conns ? o->max_conns : 64),
+                              MHD_OPTION_CONNECTION_LIMIT, max_conns,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s ? o->timeout_s : 10),
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                               MHD_OPTION_END);
     if (!h->mhd) {
         int e = errno;
         fail(err, -EADDRINUSE, "cannot listen on %s: %s", o->listen,
              e ? strerror(e) : "libmicrohttpd refused to start");
+        free(h->users);
         free(h->path);
         free(h);
         return NULL;
@@ -214,6 +284,7 @@ void hlm_http_destroy(hlm_http_t **self_p)
     /* Joins the MHD thread; responses still in flight release their
      * snapshot references. */
     MHD_stop_daemon(h->mhd);
+    free(h->users);
     free(h->path);
     free(h);
     *self_p = NULL;
@@ -231,6 +302,7 @@ hlm_http_stats_t hlm_http_stats(const hlm_http_t *h)
         .not_found = atomic_load(&h->not_found),
         .bad_method = atomic_load(&h->bad_method),
         .unavailable = atomic_load(&h->unavailable),
+        .refused_user = atomic_load(&h->refused_user),
     };
     return s;
 }

@@ -10,7 +10,8 @@
 typedef struct hlm_http_opts {
     const char *listen;   /* "127.0.0.1:8081", "[::1]:8081", ":8081" (all), port 0: any free one */
     const char *path;     /* "/metrics" */
-    unsigned max_conns;   /* concurrent connections (0: 64) */
+    unsigned max_conns;   /* concurrent connections (0: 128) */
+    unsigned max_conns_per_user; /* of one local uid (0: 8); see peeruid.h */
     unsigned timeout_s;   /* idle connection timeout (0: 10) */
 } hlm_http_opts_t;
 
@@ -19,6 +20,7 @@ typedef struct hlm_http_stats {
     uint64_t not_found;    /* 404 */
     uint64_t bad_method;   /* 405 */
     uint64_t unavailable;  /* 503: no snapshot yet */
+    uint64_t refused_user; /* connections closed at once: their uid had max_conns_per_user */
 } hlm_http_stats_t;
 
 typedef struct hlm_http hlm_http_t;

@@ -65,7 +65,9 @@ static char *entry_line(sd_journal *j)
 char **journal_tail(const char *unit, size_t n, bool user)
 {
     sd_journal *j = NULL;
-    int flags = SD_JOURNAL_LOCAL_ONLY | (user ? SD_JOURNAL_CURRENT_USER : SD_JOURNAL_SYSTEM);
+    /* Not SD_JOURNAL_SYSTEM: a unit running as a regular user (the managed
+     * services run as hluser) logs into that user's journal file. */
+    int flags = SD_JOURNAL_LOCAL_ONLY | (user ? SD_JOURNAL_CURRENT_USER : 0);
     if (sd_journal_open(&j, flags) < 0)
         return NULL;
     char **lines = calloc(n + 1, sizeof *lines);
@@ -106,128 +108,3 @@ char **journal_tail(const char *unit, size_t n, bool user)
 }
 
 /* ---- waiting for the journal ---- */
-
-struct jcollect {
-    zloop_t *loop;
-    sd_journal *j;
-    char *unit;
-    size_t n;
-    bool user;
-    uint64_t since_us;
-    jcollect_fn *fn;
-    void *arg;
-    zmq_pollitem_t item;
-    bool polling;
-    int timer;
-    int kick;
-};
-
-static void jc_free(jcollect_t *c)
-{
-    if (c->polling)
-        zloop_poller_end(c->loop, &c->item);
-    if (c->timer >= 0)
-        zloop_timer_end(c->loop, c->timer);
-    if (c->kick >= 0)
-        zloop_timer_end(c->loop, c->kick);
-    if (c->j)
-        sd_journal_close(c->j);
-    free(c->unit);
-    free(c);
-}
-
-void jcollect_cancel(jcollect_t **self_p)
-{
-    if (self_p && *self_p) {
-        jc_free(*self_p);
-        *self_p = NULL;
-    }
-}
-
-static void jc_finish(jcollect_t *c)
-{
-    char **lines = journal_tail(c->unit, c->n, c->user);
-    jcollect_fn *fn = c->fn;
-    void *arg = c->arg;
-    jc_free(c);
-    fn(lines, arg);
-}
-
-/* Whether systemd's closing message about the unit is in the journal. */
-static bool jc_found(jcollect_t *c)
-{
-    if (!c->j)
-        return true;
-    sd_journal_process(c->j);
-    if (sd_journal_seek_realtime_usec(c->j, c->since_us) < 0)
-        return true;
-    return sd_journal_next(c->j) > 0;
-}
-
-static int jc_on_io(zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    jcollect_t *c = arg;
-    if (jc_found(c))
-        jc_finish(c);
-    return 0;
-}
-
-static int jc_on_deadline(zloop_t *loop, int timer_id, void *arg)
-{
-    jcollect_t *c = arg;
-    c->timer = -1;
-    jc_finish(c);
-    return 0;
-}
-
-static int jc_on_kick(zloop_t *loop, int timer_id, void *arg)
-{
-    jcollect_t *c = arg;
-    c->kick = -1;
-    if (jc_found(c))
-        jc_finish(c);
-    return 0;
-}
-
-jcollect_t *jcollect_new(zloop_t *loop, const char *unit, size_t n, bool user, uint64_t since_us,
-                         int deadline_ms, jcollect_fn *fn, void *arg)
-{
-    static const char *const ids[] = {
-        /* process exited, unit failed with a result, start job failed */
-        "MESSAGE_ID=98e322203f7a4ed290d09fe03c09fe15",
-        "MESSAGE_ID=d9b373ed55a64feb8242e02dbe79a49c",
-        "MESSAGE_ID=be02cf6855d2428ba40df7e9d022f03d",
-        NULL,
-    };
-    jcollect_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->loop = loop;
-    c->unit = strdup(unit);
-    c->n = n;
-    c->user = user;
-    c->since_us = since_us;
-    c->fn = fn;
-    c->arg = arg;
-    c->timer = -1;
-    c->kick = -1;
-    int flags = SD_JOURNAL_LOCAL_ONLY | (user ? SD_JOURNAL_CURRENT_USER : SD_JOURNAL_SYSTEM);
-    if (c->unit && sd_journal_open(&c->j, flags) >= 0) {
-        int r = 0;
-        for (const char *const *id = ids; *id; id++)
-            r |= sd_journal_add_match(c->j, *id, 0);
-        hlb_buf_t m = {0};
-        hlb_buf_printf(&m, "%s=%s", user ? "USER_UNIT" : "UNIT", unit);
-        r |= sd_journal_add_match(c->j, m.data, 0);
-        hlb_buf_free(&m);
-        int fd = r >= 0 ? sd_journal_get_fd(c->j) : -1;
-        if (fd >= 0) {
-            c->item = (zmq_pollitem_t) {.fd = fd, .events = ZMQ_POLLIN};
-            c->polling = zloop_poller(loop, &c->item, jc_on_io, c) == 0;
-        }
-    }
-    /* The first look happens from the loop, so FN never runs inside new(). */
-    c->kick = zloop_timer(loop, 0, 1, jc_on_kick, c);
-    c->timer = zloop_timer(loop, (size_t) (deadline_ms > 0 ? deadline_ms : 1), 1, jc_on_deadline, c);
-    return c;
-}

@@ -3,6 +3,7 @@
  * server lets only root and the admin group through, from the caller's
  * SO_PEERCRED credentials. Long ones answer when done (deferred replies). */
 #include "orch.h"
+#include "journal.h"
 #include <errno.h>
 #include <string.h>
 
@@ -296,6 +297,41 @@ void methods_cancel_all(orch_t *o, const char *why)
     }
 }
 
+/* ---- journal ---- */
+
+/* A managed unit's last journal lines, for admins only (HLB_METHOD_ADMIN:
+ * root or admin_group by SO_PEERCRED). They used to ride in failure reports
+ * on the bus, which every watcher reads; a journal can hold what only root
+ * should see (a token in a command line, a crash's environment). Only the
+ * units hl-orchestrator manages: it is not a general journal reader. */
+static void m_journal(hlb_request_t *req, hlb_reply_t *reply, void *arg)
+{
+    orch_t *o = arg;
+    char *unit = managed_unit(o, req, reply);
+    if (!unit)
+        return;
+    int64_t n = o->cfg->journal_lines > 0 ? o->cfg->journal_lines : 20;
+    if (req->map && hlb_mpview_has(req->map, "lines") &&
+        (hlb_mpview_int(req->map, "lines", &n) < 0 || n < 1 || n > 1000)) {
+        hlb_reply_error(reply, EINVAL, "lines= is 1..1000");
+        free(unit);
+        return;
+    }
+    char **lines = journal_tail(unit, (size_t) n, o->cfg->user_manager);
+    if (!lines) {
+        hlb_reply_error(reply, EIO, "cannot read the journal of %s", unit);
+        free(unit);
+        return;
+    }
+    Hl__JournalExcerpt m = HL__JOURNAL_EXCERPT__INIT;
+    m.unit = unit;
+    m.n_lines = hlb_strv_len(lines);
+    m.lines = lines;
+    hlb_reply_msg(reply, &m.base);
+    hlb_strv_free(lines);
+    free(unit);
+}
+
 /* ---- recover, shutdown ---- */
 
 static void m_recover(hlb_request_t *req, hlb_reply_t *reply, void *arg)
@@ -339,6 +375,8 @@ const hlb_method_t orch_methods[] = {
     {"restart", m_restart, HLB_METHOD_ADMIN, "unit=NAME: restart a managed unit; answers when done"},
     {"recover", m_recover, HLB_METHOD_ADMIN,
      "unit=NAME type=restart|reset|rebuild [reason=TEXT]: a recovery action (spec 2.2.2)"},
+    {"journal", m_journal, HLB_METHOD_ADMIN,
+     "unit=NAME [lines=N]: a managed unit's last journal lines (default journal_lines)"},
     {"shutdown", m_shutdown, HLB_METHOD_ADMIN,
      "[reason=TEXT] [only_at_system_shutdown=1]: the graceful shutdown (spec 1.4); answers "
      "with its report when done. With only_at_system_shutdown=1 (the unit's ExecStop=) only "

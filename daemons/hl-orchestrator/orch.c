@@ -220,9 +220,18 @@ static int o_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t
         orch_cfg_destroy(&c);
         return 0;
     }
-    if (o->cfg && strcmp(o->cfg->bus, c->bus) != 0)
-        hlb_warn("bus changed from %s to %s: takes effect at the next start", o->cfg->bus,
-                 c->bus);
+    if (o->cfg) { /* a reload: what only a restart applies is said, and kept */
+        char **restart = NULL;
+        orch_cfg_restart_keys(o->cfg, c, &restart);
+        for (size_t i = 0; restart && restart[i]; i++) {
+            hlb_daemon_restart_needed(d, restart[i]);
+            free(restart[i]);
+        }
+        free(restart);
+        free(c->bus);
+        c->bus = strdup(o->cfg->bus); /* what the connection uses */
+        c->user_manager = o->cfg->user_manager;
+    }
     /* A running startup keeps the phases it began with (it holds a reference). */
     orch_cfg_destroy(&o->cfg);
     o->cfg = c;
@@ -305,7 +314,8 @@ int orch_main(int argc, char **argv)
         .manual_ready = true,
         .help_extra = "READY=1 is sent when the last startup phase passes; STATUS= tells the\n"
                       "phase. A failed startup exits with status 3 after publishing its\n"
-                      "report (lifecycle.phase) and logging the unit's last journal lines.\n"
+                      "report (lifecycle.phase); admins read the unit's journal with\n"
+                      "`hlctl journal UNIT` (the journal method).\n"
                       "Stopping the unit runs the graceful shutdown (ExecStop=hlctl shutdown).",
     };
     orch_t o = {0};

@@ -50,7 +50,7 @@ typedef struct orch {
     shutdown_t *shutdown;
     recovery_t *recoveries;  /* running, linked */
     pending_job_t *jobs;     /* start/stop/restart requests in flight */
-    failure_wait_t *failure_waits; /* reports waiting for the journal */
+    failure_wait_t *failure_waits; /* reports not yet delivered */
     zhashx_t *health;        /* service → health_t */
     uint64_t counter;        /* for unique transient unit names */
     int exit_timer;
@@ -83,13 +83,13 @@ const char *units_exit_kind(int32_t code);
 /* A one-line summary of why U is not up ("failed (Result=exit-code, exited
  * with status 78)"). The caller frees. */
 char *units_describe(const sdm_unit_t *u);
-/* A failure report on UNIT (its state, its last journal lines), owned by
- * the caller: free with hl__unit_failure__free_unpacked(f, NULL). */
+/* A failure report on UNIT (its state and health; no journal lines: the
+ * report goes on the bus, the journal only to admins, see m_journal), owned
+ * by the caller: free with hl__unit_failure__free_unpacked(f, NULL). */
 Hl__UnitFailure *units_failure(orch_t *o, const char *unit, const char *reason,
                                const char *summary, const char *job_result, const char *phase);
-/* The same, with the journal lines collected once the journal has caught
- * up with the failure (see jcollect_new): FN(f, arg) is called later, from
- * the loop, with F owned by FN (NULL when out of memory). */
+/* The same, delivered later: FN(f, arg) is called from the loop, never
+ * inside the caller, with F owned by FN (NULL when out of memory). */
 typedef void (units_failure_fn)(Hl__UnitFailure *f, void *arg);
 void units_failure_async(orch_t *o, const char *unit, const char *reason, const char *summary,
                          const char *job_result, const char *phase, units_failure_fn *fn,

@@ -519,11 +519,11 @@ static void act_done(startup_t *s, phase_t *p)
     s->o->ready_us = s->finished_us;
     orch_note_boot(s->o);
     if (s->o->boot_us && s->o->boot_us <= s->finished_us)
-        orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.1f s, %.1f s after boot", s->n,
+        orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.2f s, %.2f s after boot", s->n,
                            (double) (s->finished_us - s->began_us) / 1e6,
                            (double) (s->finished_us - s->o->boot_us) / 1e6);
     else
-        orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.1f s", s->n,
+        orch_set_lifecycle(s->o, LC_READY, "ready: %zu phases in %.2f s", s->n,
                            (double) (s->finished_us - s->began_us) / 1e6);
     s->o->ready = true;
     hlb_daemon_ready(s->o->d);
@@ -540,15 +540,10 @@ static void act_failed(startup_t *s, phase_t *p)
     Hl__UnitFailure *f = p->failure;
     orch_set_lifecycle(s->o, LC_FAILED, "failed in phase %zu/%zu (%s): %s", p->index + 1, s->n,
                        p->cfg->name, f && f->summary ? f->summary : "unknown");
-    hlb_buf_t b = {0};
-    for (size_t i = 0; f && i < f->n_journal; i++)
-        hlb_buf_printf(&b, "\n    %s", f->journal[i]);
-    hlb_err("startup failed in phase %zu/%zu (%s): %s [%s]%s%s", p->index + 1, s->n, p->cfg->name,
-            f && f->summary ? f->summary : "unknown", f && f->reason ? f->reason : "",
-            b.data ? "\n  last journal lines of " : "", b.data ? f->unit : "");
-    if (b.data)
-        hlb_err("%s:%s", f->unit, b.data);
-    hlb_buf_free(&b);
+    /* No journal lines in the log: it is published on the bus (log.*). */
+    hlb_err("startup failed in phase %zu/%zu (%s): %s [%s]; admins: hlctl journal %s",
+            p->index + 1, s->n, p->cfg->name, f && f->summary ? f->summary : "unknown",
+            f && f->reason ? f->reason : "", f && f->unit ? f->unit : "UNIT");
     /* Exit status 3: the unit's RestartPreventExitStatus=, so systemd records
      * the failure instead of starting the sequence over and over. */
     hlb_daemon_quit(s->o->d, 3);

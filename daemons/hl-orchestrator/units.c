@@ -99,9 +99,10 @@ char *units_describe(const sdm_unit_t *u)
     return hlb_buf_steal(&b);
 }
 
+/* No journal lines: the report goes on the bus (see UnitFailure). */
 static Hl__UnitFailure *failure_build(orch_t *o, const char *unit, const char *reason,
                                       const char *summary, const char *job_result,
-                                      const char *phase, char **lines)
+                                      const char *phase)
 {
     Hl__UnitFailure f = HL__UNIT_FAILURE__INIT;
     Hl__ServiceState st;
@@ -119,8 +120,6 @@ static Hl__UnitFailure *failure_build(orch_t *o, const char *unit, const char *r
     }
     const health_t *h = service ? health_get(o, service) : NULL;
     f.health = h ? h->state : "";
-    f.n_journal = hlb_strv_len(lines);
-    f.journal = lines;
     Hl__UnitFailure *copy = (Hl__UnitFailure *) orch_proto_copy(&f.base);
     free(service);
     return copy;
@@ -129,25 +128,24 @@ static Hl__UnitFailure *failure_build(orch_t *o, const char *unit, const char *r
 Hl__UnitFailure *units_failure(orch_t *o, const char *unit, const char *reason,
                                const char *summary, const char *job_result, const char *phase)
 {
-    char **lines = NULL;
-    if (o->cfg->journal_lines > 0)
-        lines = journal_tail(unit, (size_t) o->cfg->journal_lines, o->cfg->user_manager);
-    Hl__UnitFailure *f = failure_build(o, unit, reason, summary, job_result, phase, lines);
-    hlb_strv_free(lines);
-    return f;
+    return failure_build(o, unit, reason, summary, job_result, phase);
 }
 
 struct failure_wait {
     failure_wait_t *next;
     orch_t *o;
-    jcollect_t *jc;
+    int timer;
     Hl__UnitFailure *f;
     units_failure_fn *fn;
     void *arg;
 };
 
-static void on_collected(char **lines, void *arg)
+/* From the loop, never inside the caller: as when the report waited for
+ * the journal, which it no longer quotes. */
+static int on_report_due(zloop_t *loop, int timer_id, void *arg)
 {
+    (void) loop;
+    (void) timer_id;
     failure_wait_t *w = arg;
     orch_t *o = w->o;
     for (failure_wait_t **pp = &o->failure_waits; *pp; pp = &(*pp)->next)
@@ -155,22 +153,9 @@ static void on_collected(char **lines, void *arg)
             *pp = w->next;
             break;
         }
-    /* The state was taken when the failure was seen; add the lines. */
-    Hl__UnitFailure *f = w->f;
-    if (f && lines) {
-        f->journal = lines;
-        f->n_journal = hlb_strv_len(lines);
-        Hl__UnitFailure *copy = (Hl__UnitFailure *) orch_proto_copy(&f->base);
-        f->journal = NULL;
-        f->n_journal = 0;
-        if (copy) {
-            hl__unit_failure__free_unpacked(f, NULL);
-            f = copy;
-        }
-    }
-    hlb_strv_free(lines);
-    w->fn(f, w->arg);
+    w->fn(w->f, w->arg);
     free(w);
+    return 0;
 }
 
 void units_failure_async(orch_t *o, const char *unit, const char *reason, const char *summary,
@@ -178,17 +163,14 @@ void units_failure_async(orch_t *o, const char *unit, const char *reason, const 
                          void *arg)
 {
     failure_wait_t *w = calloc(1, sizeof *w);
-    sdm_unit_t *u = o->sdm ? sdm_unit(o->sdm, unit) : NULL;
-    Hl__UnitFailure *f = failure_build(o, unit, reason, summary, job_result, phase, NULL);
-    uint64_t since = u && u->inactive_exit_us ? u->inactive_exit_us : hlb_now_us() - 60000000ULL;
-    if (w && o->cfg->journal_lines > 0) {
+    Hl__UnitFailure *f = failure_build(o, unit, reason, summary, job_result, phase);
+    if (w) {
         w->o = o;
         w->f = f;
         w->fn = fn;
         w->arg = arg;
-        w->jc = jcollect_new(o->loop, unit, (size_t) o->cfg->journal_lines, o->cfg->user_manager,
-                             since, 1500, on_collected, w);
-        if (w->jc) {
+        w->timer = zloop_timer(o->loop, 1, 1, on_report_due, w);
+        if (w->timer >= 0) {
             w->next = o->failure_waits;
             o->failure_waits = w;
             return;
@@ -207,7 +189,7 @@ void units_failure_cancel(orch_t *o, void *arg)
             continue;
         }
         *pp = w->next;
-        jcollect_cancel(&w->jc);
+        zloop_timer_end(o->loop, w->timer);
         if (w->f)
             hl__unit_failure__free_unpacked(w->f, NULL);
         free(w);

@@ -1,6 +1,8 @@
 /* Listening unix sockets with safe permissions: see listener.h. */
 #include "listener.h"
 
+#include "hlbus/paths.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,9 +35,10 @@ void stdio_sock_close(stdio_sock_t **self_p)
         close(s->fd);
     /* A successor may own the path by now: remove only our own file. */
     struct stat st;
-    if (s->path && stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
-        unlink(s->path);
+    if (s->bound && stat(s->bound, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+        unlink(s->bound);
     free(s->path);
+    free(s->bound);
     free(s);
     *self_p = NULL;
 }
@@ -47,8 +50,38 @@ static void set_path(struct sockaddr_un *sa, const char *path)
     memcpy(sa->sun_path, path, strlen(path) + 1); /* length checked by the caller */
 }
 
+/* Binds the socket at PATH, which is final (a link's target). */
+static int listen_at(const char *path, gid_t gid, mode_t mode, stdio_sock_t **out, char *err,
+                     size_t errlen);
+
 int stdio_sock_listen(const char *path, gid_t gid, mode_t mode, stdio_sock_t **out, char *err,
                       size_t errlen)
+{
+    /* Under systemd /run/hl/stdio.sock is a root-owned link into the relay's
+     * own directory (deploy/tmpfiles.d/hl.conf): bind where it points, so
+     * that no other user can take the name. */
+    char *target = hlb_socket_target(path);
+    if (!target)
+        return fail(err, errlen, -errno, "%s: cannot follow the link: %s", path,
+                    strerror(errno));
+    int rc = listen_at(target, gid, mode, out, err, errlen);
+    if (rc < 0) {
+        free(target);
+        return rc;
+    }
+    (*out)->bound = target;
+    if (strcmp(target, path) != 0) {
+        free((*out)->path);
+        if (!((*out)->path = strdup(path))) {
+            stdio_sock_close(out);
+            return fail(err, errlen, -ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
+static int listen_at(const char *path, gid_t gid, mode_t mode, stdio_sock_t **out, char *err,
+                     size_t errlen)
 {
     struct sockaddr_un sa;
     char *tmp = NULL;

@@ -6,7 +6,8 @@
 
 typedef struct stdio_sock {
     int fd;     /* listening, non-blocking, close-on-exec */
-    char *path;
+    char *path;  /* as configured: what clients connect to */
+    char *bound; /* where it is bound: PATH, or its link's target */
     dev_t dev;  /* the file we created, to recognise it later */
     ino_t ino;
     gid_t gid;  /* (gid_t)-1: left as created */

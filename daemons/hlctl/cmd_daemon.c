@@ -1,8 +1,11 @@
 /* hlctl ping, status, call: the methods every daemon serves, and any other. */
+#include <errno.h>
+#include <fcntl.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hlctl.h"
 
@@ -42,6 +45,13 @@ static char **list_daemons(const char *runtime_dir, size_t *n)
     struct dirent *de;
     while ((de = readdir(dh))) {
         if (!hlb_name_valid(de->d_name))
+            continue;
+        /* Under systemd ctl/<name> is a link into the daemon's own runtime
+         * directory, which exists only while its unit runs (or restarts): a
+         * dangling link is a daemon that is not running, as a missing
+         * socket file is. */
+        struct stat st;
+        if (fstatat(dirfd(dh), de->d_name, &st, 0) < 0 && errno == ENOENT)
             continue;
         char **nv = realloc(v, (*n + 1) * sizeof *v);
         if (!nv)

@@ -53,10 +53,7 @@ static void print_failure(const Hl__UnitFailure *f)
     if (!f)
         return;
     hlctl_printf("  %s: %s [%s]\n", f->unit, f->summary, f->reason);
-    if (f->n_journal)
-        hlctl_printf("  last journal lines of %s:\n", f->unit);
-    for (size_t i = 0; i < f->n_journal; i++)
-        hlctl_printf("    %s\n", f->journal[i]);
+    hlctl_printf("  its journal (admins): hlctl journal %s\n", f->unit);
 }
 
 static char *fmt_age(uint64_t since_us)
@@ -116,12 +113,12 @@ static void print_boot_to_ready(const Hl__PhaseList *l)
     const Hl__LifecycleState *lc = l->lifecycle;
     if (!lc || !lc->ready_us || !lc->boot_us || lc->ready_us < lc->boot_us)
         return;
-    hlctl_printf("boot to ready %.1f s: %.1f s before the phases began", seconds(lc->boot_us, lc->ready_us),
+    hlctl_printf("boot to ready %.2f s: %.2f s before the phases began", seconds(lc->boot_us, lc->ready_us),
            seconds(lc->boot_us, lc->startup_began_us));
     for (size_t i = 0; i < l->n_phases; i++) {
         const Hl__PhaseStatus *p = l->phases[i];
         if (p->started_us && p->finished_us)
-            hlctl_printf(", %s %.1f s", p->name, seconds(p->started_us, p->finished_us));
+            hlctl_printf(", %s %.2f s", p->name, seconds(p->started_us, p->finished_us));
     }
     hlctl_printf("\n");
 }
@@ -288,6 +285,54 @@ int hlctl_cmd_recover(hlctl_t *ctx, int argc, char **argv)
         print_error(r);
     if (o)
         protobuf_c_message_free_unpacked(&o->base, NULL);
+    hl__reply__free_unpacked(r, NULL);
+    return rc;
+}
+
+/* The journal is for admins only (root or admin_group): it is no longer in
+ * the failure reports that go on the bus. */
+int hlctl_cmd_journal(hlctl_t *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"lines", required_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *usage = "journal UNIT [--lines N]";
+    long lines = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+        char *end;
+        if (opt != 'n')
+            return hlctl_usage(usage);
+        errno = 0;
+        lines = strtol(optarg, &end, 10);
+        if (errno || *end || lines < 1 || lines > 1000) {
+            fprintf(stderr, "hlctl: --lines takes 1..1000, not '%s'\n", optarg);
+            return HLCTL_USAGE;
+        }
+    }
+    if (optind != argc - 1)
+        return hlctl_usage(usage);
+    hlb_map_t *args = hlb_map_new();
+    hlb_map_str(args, "unit", argv[optind]);
+    if (lines)
+        hlb_map_int(args, "lines", lines);
+    Hl__Reply *r = call(ctx, "journal", args, &ctx->call);
+    hlb_map_destroy(&args);
+    if (!r)
+        return HLCTL_CRITICAL;
+    Hl__JournalExcerpt *j =
+        (Hl__JournalExcerpt *) hlb_reply_decode(r, &hl__journal_excerpt__descriptor);
+    int rc = r->status ? HLCTL_CRITICAL : HLCTL_OK;
+    if (ctx->json && j)
+        hlctl_print_json(r);
+    else if (j)
+        for (size_t i = 0; i < j->n_lines; i++)
+            hlctl_printf("%s\n", j->lines[i]);
+    if (r->status)
+        print_error(r);
+    if (j)
+        protobuf_c_message_free_unpacked(&j->base, NULL);
     hl__reply__free_unpacked(r, NULL);
     return rc;
 }

@@ -12,6 +12,7 @@ HLCTL_CMD("start", hlctl_cmd_start, "UNIT [--reason TEXT]", "start a managed uni
 HLCTL_CMD("stop", hlctl_cmd_stop, "UNIT [--reason TEXT]", "stop a managed unit; wait for its job")
 HLCTL_CMD("restart", hlctl_cmd_restart, "UNIT [--reason TEXT]", "restart a managed unit; wait for its job")
 HLCTL_CMD("recover", hlctl_cmd_recover, "UNIT --type restart|reset|rebuild [--reason TEXT]", "run a recovery action; print its outcome")
+HLCTL_CMD("journal", hlctl_cmd_journal, "UNIT [--lines N]", "a managed unit's last journal lines (admins only)")
 HLCTL_CMD("shutdown", hlctl_cmd_shutdown, "[--reason TEXT]", "graceful shutdown: hooks, stop, cleanup, archive; print the report")
 HLCTL_CMD("health", hlctl_cmd_health, "[SERVICE] | --why CHECK", "services' health; exit 0/1/2 like hl-health-check")
 HLCTL_CMD("attach", hlctl_cmd_attach, "[CHANNEL] [--read-only] [--from OFFSET]", "attach the terminal to a STDIO channel (detach: Ctrl-])")

@@ -2,6 +2,7 @@
 #include "hlbus/paths.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,37 @@ char *hlb_endpoint(const char *runtime_dir, const char *rel)
     if (asprintf(&p, "ipc://%s/%s", hlb_runtime_dir(runtime_dir), rel) < 0)
         return NULL;
     return p;
+}
+
+char *hlb_socket_target(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode))
+        return strdup(path);
+    char link[PATH_MAX];
+    ssize_t n = readlink(path, link, sizeof link - 1);
+    if (n < 0)
+        return NULL;
+    if (n == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    link[n] = '\0';
+    char *target = NULL;
+    if (link[0] == '/') {
+        target = strdup(link);
+    } else {
+        const char *slash = strrchr(path, '/');
+        int dirlen = slash ? (int)(slash - path) : 1;
+        if (asprintf(&target, "%.*s/%s", dirlen, slash ? path : ".", link) < 0)
+            target = NULL;
+    }
+    if (target && lstat(target, &st) == 0 && S_ISLNK(st.st_mode)) {
+        free(target);
+        errno = EMLINK;
+        return NULL;
+    }
+    return target;
 }
 
 int hlb_mkdir_p(const char *path, mode_t mode)

@@ -125,14 +125,23 @@ hlb_server_t *hlb_server_new(const char *runtime_dir, const char *name)
     char *dir = hlb_path(runtime_dir, HLB_CTL_DIR);
     char rel[128];
     snprintf(rel, sizeof rel, HLB_CTL_DIR "/%s", name);
-    char *ep = hlb_endpoint(runtime_dir, rel);
-    if (!s || !dir || !ep)
+    char *named = hlb_path(runtime_dir, rel);
+    char *ep = NULL;
+    if (!s || !dir || !named)
         goto fail;
     s->name = strdup(name);
-    s->path = hlb_path(runtime_dir, rel);
     s->admin_gid = (gid_t)-1;
-    if (!s->name || !s->path || hlb_mkdir_p(dir, 0755) < 0)
+    /* Created only where nothing exists yet (tests, a private runtime
+     * directory); under systemd ctl/ is root's and exists. */
+    if (!s->name || hlb_mkdir_p(dir, 0755) < 0)
         goto fail;
+    /* ctl/<name> may be a root-owned link into our own directory: bind the
+     * target, so that only we can (see hlb_socket_target). */
+    s->path = hlb_socket_target(named);
+    if (!s->path || asprintf(&ep, "ipc://%s", s->path) < 0) {
+        ep = NULL;
+        goto fail;
+    }
     if (path_in_use(s->path)) {
         hlb_debug("%s is in use by another process", s->path);
         errno = EADDRINUSE;
@@ -151,10 +160,12 @@ hlb_server_t *hlb_server_new(const char *runtime_dir, const char *name)
      * may change things, by credentials per request. */
     chmod(s->path, 0660);
     free(dir);
+    free(named);
     free(ep);
     return s;
 fail:
     free(dir);
+    free(named);
     free(ep);
     hlb_server_destroy(&s);
     return NULL;

@@ -3,13 +3,18 @@
 #   * `systemd-analyze verify` on every unit (and its drop-ins), with the
 #     installed programs at their paths;
 #   * `systemd-analyze security --offline=true` on every unit of ours,
-#     printing each exposure score; above 3.0 fails;
+#     printing each exposure score; above 2.0 fails (issue #12 item 5). A
+#     root unit's score is printed with what it cannot see (D-Bus);
 #   * the rules our units follow (tests/e2e/units too): Type=notify with a
-#     watchdog, restart with a start limit, exit 78 not retried, user hl,
-#     the shared runtime directory kept, part of hl.target, wanting the bus
-#     sockets, and never Requires=/BindsTo=/PartOf= a managed service.
+#     watchdog, restart with a start limit, exit 78 not retried, a user of
+#     its own (hl-<name>) in group hl and hl-watch, its own runtime
+#     directory, the shared sandbox fragment, a memory limit and no negative
+#     OOM score, part of hl.target, wanting the bus sockets, and never
+#     Requires=/BindsTo=/PartOf= a managed service; a root unit says why;
+#   * no socket unit is world-accessible (SocketMode=0666).
 # The managed services (the spec's units for third-party programs) are
-# verified and their scores shown, but not held to our rules.
+# verified and their scores shown with the sandbox they can have (#21 item
+# 17, docs/sandbox.md), held to their own ceiling, not to our rules.
 set -u
 if [ "${1:-}" != --private-run ]; then
   # systemd-analyze touches /run/systemd/systemd-units-load: in a mount
@@ -26,16 +31,26 @@ MANAGED=" hl-daemon.service claude-code.service hl-service@.service fl-victim.se
 # Helpers of ours that are not daemons (oneshots run by a timer): verified
 # and scored, but the daemon rules below are not theirs.
 HELPERS=" hl-revive@.service "
-MAX_EXPOSURE=3.0
+MAX_EXPOSURE=2.0
+# The managed services run other people's programs, and the agent must
+# build, run and install things: docs/sandbox.md says which directives they
+# cannot have, and why: hl-daemon scores 1.6, claude-code and hl-service@
+# 2.1 (the namespaces an agent's own sandboxes need). The ceiling keeps
+# what they have from eroding.
+MAX_MANAGED_EXPOSURE=${MAX_MANAGED_EXPOSURE:-2.1}
+# The e2e tier's stand-ins for failing services are neither ours nor shipped.
+STANDINS=" fl-victim.service fl-cfg.service fl-cfgloop.service fl-gate.service "
 # hl-orchestrator runs as root (starting units over the system bus needs it
-# without polkit) and cleans the real /tmp: systemd would chown the shared
-# runtime and logs directories to root, and a private /tmp hides /tmp/hl-*.
-# See deploy/systemd/hl-orchestrator.service.
+# without polkit) and cleans the real /tmp: a private /tmp hides /tmp/hl-*;
+# its ctl socket is in the root-owned ctl/ directory, so it needs no runtime
+# directory. See deploy/systemd/hl-orchestrator.service.
 declare -A EXEMPT=(
-  [hl-orchestrator.service]=" User=hl RuntimeDirectory=hl LogsDirectory=hl PrivateTmp=yes "
-  [hl-failure.service]=" User=hl RuntimeDirectory=hl " # root: admin calls (see its unit)
+  [hl-orchestrator.service]=" User=hl-[a-z0-9-]+ RuntimeDirectory=hl/%N PrivateTmp=yes "
 )
-
+# What `systemd-analyze security` cannot see in a root unit.
+declare -A ROOT_CAVEAT=(
+  [hl-orchestrator.service]="root on the system D-Bus: may ask PID 1 to start, stop or mask any unit; not rated by the score"
+)
 E2E_DIR=$(mktemp -d) # our own stage: an e2e run may be using its own
 trap 'rm -rf "$E2E_DIR"' EXIT
 e2e_stage
@@ -82,11 +97,18 @@ for u in $(ls -1 -- *.service); do
     bad "systemd-analyze security $u: no score"; echo "$out" | tail -5
     continue
   fi
-  if [[ $MANAGED == *" $u "* ]]; then
-    printf '  exposure %-28s %s (managed service: not ours to sandbox)\n' "$u" "$score"
+  if [[ $STANDINS == *" $u "* ]]; then
+    printf '  exposure %-28s %s (e2e stand-in)\n' "$u" "$score"
+  elif [[ $MANAGED == *" $u "* ]]; then
+    if awk -v s="${score%% *}" -v m="$MAX_MANAGED_EXPOSURE" 'BEGIN { exit !(s <= m) }'; then
+      pass=$((pass + 1))
+      printf '  exposure %-28s %s (managed service, ceiling %s: docs/sandbox.md)\n' "$u" "$score" "$MAX_MANAGED_EXPOSURE"
+    else
+      bad "exposure of managed $u is $score, above its ceiling $MAX_MANAGED_EXPOSURE (docs/sandbox.md)"
+    fi
   elif awk -v s="${score%% *}" -v m=$MAX_EXPOSURE 'BEGIN { exit !(s <= m) }'; then
     pass=$((pass + 1))
-    printf '  exposure %-28s %s\n' "$u" "$score"
+    printf '  exposure %-28s %s%s\n' "$u" "$score" "${ROOT_CAVEAT[$u]:+ (runs as root; ${ROOT_CAVEAT[$u]})}"
   else
     bad "exposure of $u is $score, above $MAX_EXPOSURE"
     grep '✗' <<<"$out" | sed 's/^/    /'
@@ -96,14 +118,17 @@ done
 # --- our rules
 has() { grep -Eq "^$2\$" "$1"; } # has FILE REGEX: a whole line
 for u in $all; do
-  # Whoever shares /run/hl runs as hl:hl and keeps the directory: systemd
-  # chowns an existing RuntimeDirectory to the unit's user, and removes it
-  # when the unit stops unless it is preserved.
-  if has "$u" 'RuntimeDirectory=hl'; then
-    for rule in 'User=hl' 'Group=hl' 'RuntimeDirectoryPreserve=yes'; do
-      has "$u" "$rule" && pass=$((pass + 1)) || bad "$u shares RuntimeDirectory=hl without $rule"
-    done
+  # Nothing is open to every local user (issue #12 item 2).
+  if grep -Eq '^SocketMode=0?[0-7][0-7][2367]$' "$u"; then
+    bad "$u: a socket writable by every local user (SocketMode=$(sed -n 's/^SocketMode=//p' "$u"))"
+  else
+    pass=$((pass + 1))
   fi
+  # /run/hl is root's: a unit naming RuntimeDirectory=hl would chown it to
+  # its user, who could then squat every socket in it.
+  if has "$u" 'RuntimeDirectory=hl'; then bad "$u chowns the shared /run/hl (RuntimeDirectory=hl): use hl/%N"; else pass=$((pass + 1)); fi
+  # /var/log/hl flipped owner with whichever unit started last.
+  if has "$u" 'LogsDirectory=hl'; then bad "$u chowns the shared /var/log/hl (LogsDirectory=hl)"; else pass=$((pass + 1)); fi
   [[ $u == *.service ]] || continue
   # A member of a startup phase (joined in its own [Install]) is ordered
   # before the orchestrator, which stops first at a system shutdown and runs
@@ -125,12 +150,20 @@ for u in $all; do
   [[ $HELPERS == *" $u "* ]] && continue
   for rule in 'Type=notify' 'NotifyAccess=main' 'WatchdogSec=[0-9].*' 'Restart=on-failure' \
     'RestartPreventExitStatus=78' 'StartLimitBurst=[0-9]+' 'StartLimitIntervalSec=.+' \
-    'User=hl' 'Group=hl' 'RuntimeDirectory=hl' 'StateDirectory=hl/%N' 'LogsDirectory=hl' \
-    'ConfigurationDirectory=hl' 'ProtectSystem=strict' 'NoNewPrivileges=yes' 'PrivateTmp=yes' \
+    'User=hl-[a-z0-9-]+' 'Group=hl' 'SupplementaryGroups=hl-watch.*' 'RuntimeDirectory=hl/%N' \
+    'StateDirectory=hl/%N' 'ConfigurationDirectory=hl' \
+    '# The shared sandbox, from deploy/systemd/sandbox.fragment:' 'MemoryMax=[0-9]+[KMG]?' \
+    'ProtectSystem=strict' 'NoNewPrivileges=yes' 'PrivateTmp=yes' \
     'PartOf=hl.target' 'WantedBy=hl.target'; do
     [[ ${EXEMPT[$u]:-} == *" $rule "* ]] && continue
     has "$u" "$rule" && pass=$((pass + 1)) || bad "$u lacks $rule (see deploy/systemd/hl-bus.service)"
   done
+  # The kernel's OOM killer must not spare us and kill the agent instead.
+  if grep -Eq '^OOMScoreAdjust=-' "$u"; then bad "$u lowers its OOM score (OOMScoreAdjust<0): set MemoryMax= instead"; else pass=$((pass + 1)); fi
+  # A unit without User= runs as root, and must say why.
+  if ! grep -Eq '^User=' "$u"; then
+    if grep -q 'runs as root. Why:' "$u"; then pass=$((pass + 1)); else bad "$u runs as root without saying why ('It runs as root. Why: ...')"; fi
+  fi
   # Every daemon needs only the bus, and the bus's sockets are enough ...
   if [ "$u" != hl-bus.service ]; then
     for rule in 'Wants=.*hl-bus-pub\.socket.*' 'Wants=.*hl-bus-sub\.socket.*' \

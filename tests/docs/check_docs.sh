@@ -52,12 +52,12 @@ for u in $units; do
   printf 'exposure %-28s %s\n' "$(basename "$u")" "$(score "$u")"
 done | sort >"$want"
 got=$tmp/doc-scores
-sed -n '/^exposure /p' "$doc" | sed 's/ (managed service: not ours to sandbox)$//' | sort >"$got"
+sed -n '/^exposure /p' "$doc" | sed 's| (managed service: docs/sandbox.md)$||' | sort >"$got"
 if diff -q "$want" "$got" >/dev/null; then
   pass=$((pass + 1))
 else
   fail_check "docs/e2e.md: the exposure scores under 'Static checks' are not today's; the block should read:"
-  sed -E 's/^(exposure (claude-code|hl-daemon|hl-service@)\.service +[0-9.]+ [A-Z]+)$/\1 (managed service: not ours to sandbox)/' "$want" >&2
+  sed -E 's#^(exposure (claude-code|hl-daemon|hl-service@)\.service +[0-9.]+ [A-Z]+)$#\1 (managed service: docs/sandbox.md)#' "$want" >&2
   echo "  (differences, < today > docs:)" >&2
   diff "$want" "$got" >&2
 fi

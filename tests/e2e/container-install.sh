@@ -22,14 +22,30 @@ install -d /etc/systemd/system
 cp -a "$stage$E2E_UNITDIR"/. /etc/systemd/system/
 if [ "$with_test_units" = --with-test-units ]; then
   cp -a "$stage/e2e/units"/. /etc/systemd/system/
+  install -d /etc/sysusers.d /etc/tmpfiles.d
+  # hl-testd is a daemon of ours like the others: a user of its own and a
+  # root-owned ctl link into its runtime directory (deploy/tmpfiles.d).
+  printf '%s\n' 'u hl-testd -:hl "hl-freestyle test daemon" - -' 'm hl-testd hl-watch' \
+    >/etc/sysusers.d/hl-e2e.conf
+  printf '%s\n' 'L /run/hl/ctl/hl-testd - - - - ../hl-testd/ctl' >/etc/tmpfiles.d/hl-e2e.conf
+  systemd-sysusers /etc/sysusers.d/hl-e2e.conf
+  systemd-tmpfiles --create /etc/tmpfiles.d/hl-e2e.conf
 fi
 # The default config: under the prefix it came in with the prefix's bind;
 # elsewhere (a /opt prefix installs it in /etc/opt) it is copied.
 if [ ! -e "$E2E_CONFIG_FILE" ]; then
   install -d "$E2E_SYSCONFDIR"
   cp -a "$stage$E2E_SYSCONFDIR/hl" "$E2E_SYSCONFDIR/"
+  systemd-tmpfiles --create "$stage$E2E_TMPFILESDIR"/hl-config.conf # root:hl 0640 again
 fi
 install -d /etc/hl /etc/hl/services
+if [ "$with_test_units" = --with-test-units ]; then
+  # hl-bus's topic ACL knows the shipped daemons' users; hl-testd, a daemon
+  # of the tests only, is given its own families the way an admin would.
+  install -d "$E2E_SYSCONFDIR/hl/hl.d"
+  printf '%s\n' 'hl-bus:' '  topic_owners:' '    daemon.hl-testd: [hl-testd]' \
+    '    log.hl-testd.: [hl-testd]' >"$E2E_SYSCONFDIR/hl/hl.d/00-e2e-testd.yaml"
+fi
 # The stand-in hl-daemon's own config (the spec's --config /etc/hl/daemon.conf).
 printf 'port = 8080\n' >/etc/hl/daemon.conf
 # The container boots the host's /usr: units installed on the host (docker,

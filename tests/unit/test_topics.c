@@ -38,15 +38,20 @@ static void test_kv(void)
         protobuf_c_message_free_unpacked(&h->base, NULL);
     }
     /* a sub-message's field, a repeated string, a negative integer */
-    char *nested[] = {"failure.state.active_state=failed", "failure.journal=a",
-                      "failure.journal=b", "index=2"};
-    Hl__PhaseStatus *p = (Hl__PhaseStatus *)hlb_kv_message(&hl__phase_status__descriptor, 4,
+    char *nested[] = {"failure.state.active_state=failed", "failure.unit=a.service", "index=2"};
+    Hl__PhaseStatus *p = (Hl__PhaseStatus *)hlb_kv_message(&hl__phase_status__descriptor, 3,
                                                             nested, &err);
     CHECK(p && p->failure && p->failure->state &&
           strcmp(p->failure->state->active_state, "failed") == 0);
-    CHECK(p && p->failure->n_journal == 2 && strcmp(p->failure->journal[1], "b") == 0);
+    CHECK(p && p->failure && strcmp(p->failure->unit, "a.service") == 0 && p->index == 2);
     if (p)
         protobuf_c_message_free_unpacked(&p->base, NULL);
+    char *lines[] = {"unit=x.service", "lines=a", "lines=b"};
+    Hl__JournalExcerpt *j = (Hl__JournalExcerpt *)hlb_kv_message(&hl__journal_excerpt__descriptor,
+                                                                 3, lines, &err);
+    CHECK(j && j->n_lines == 2 && strcmp(j->lines[1], "b") == 0);
+    if (j)
+        protobuf_c_message_free_unpacked(&j->base, NULL);
     char *neg[] = {"exit_code=-3", "exit_code=2"}; /* the last word wins */
     Hl__ServiceState *u = (Hl__ServiceState *)hlb_kv_message(&hl__service_state__descriptor, 2,
                                                               neg, &err);

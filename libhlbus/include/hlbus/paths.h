@@ -15,6 +15,13 @@ char *hlb_endpoint(const char *runtime_dir, const char *rel);
 char *hlb_path(const char *runtime_dir, const char *rel);
 /* mkdir -p with MODE for the directories it creates; 0 or -errno. */
 int hlb_mkdir_p(const char *path, mode_t mode);
+/* Where a socket named PATH is to be bound: PATH itself, or, when PATH is a
+ * symbolic link, its target (relative targets from PATH's directory). Under
+ * systemd ctl/<name> and stdio.sock are root-owned links into the daemon's
+ * own directory (deploy/tmpfiles.d/hl.conf): the daemon binds the target,
+ * clients connect through the link. One level: a link to a link is EMLINK.
+ * The caller frees; NULL with errno on failure. */
+char *hlb_socket_target(const char *path);
 /* Whether something listens on the unix socket at PATH: 0, -ECONNREFUSED
  * (nobody: no file, or a stale one), -EACCES (not allowed to connect), or
  * another -errno. A plain connect(), closed at once. */

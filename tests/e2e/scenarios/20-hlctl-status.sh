@@ -30,15 +30,17 @@ as() { # as USER CMD...: with the user's own groups
   e2e_exec setpriv --reuid="$user" --regid="$(e2e_exec id -g "$user")" --init-groups -- "$@"
 }
 hlctl=$E2E_BINDIR/hlctl
-# Anyone may watch the bus (bus/sub is 0666); only group hl may publish
-# (bus/pub 0660). A watcher records test.e2e.* while nobody and a member of
-# hl publish.
+# Only group hl-watch may watch the bus (bus/sub 0660) and only group hl may
+# publish (bus/pub 0660). A watcher records test.e2e.* while nobody and a
+# member of hl publish.
 tap=$(mktemp)
 e2e_hlctl sub --wait 10000 test.e2e. >"$tap" 2>&1 &
 tap_pid=$!
 tap_ready() { e2e_hlctl pub test.e2e.ready x >/dev/null; grep -q test.e2e.ready "$tap"; }
 e2e_ok wait_for 10 tap_ready
-e2e_ok as nobody "$hlctl" sub --count 1 --wait 5000 test.tick
+as nobody "$hlctl" --retries 0 sub --count 1 --wait 3000 test.tick >/dev/null 2>&1; e2e_ok test $? != 0
+e2e_exec usermod -a -G hl-watch e2e-member
+e2e_ok as e2e-member "$hlctl" sub --count 1 --wait 5000 test.tick
 as nobody "$hlctl" pub test.e2e.nobody from-nobody >/dev/null 2>&1
 e2e_ok as e2e-member "$hlctl" pub test.e2e.member from-member
 e2e_ok wait_for 10 grep -q from-member "$tap"

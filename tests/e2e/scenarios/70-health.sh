@@ -18,8 +18,9 @@ if ! e2e_exec systemctl cat hl-orchestrator.service >/dev/null 2>&1; then
 fi
 e2e_ok e2e_wait_unit_active hl-health.service
 pid=$(e2e_main_pid hl-health.service)
-e2e_ok test "$(e2e_exec ps -o user= -p "$pid")" = hl
-e2e_ok test "$(e2e_proc_status "$pid" CapEff)" = 0000000000000000
+e2e_ok test "$(e2e_exec ps -o user= -p "$pid")" = hl-health
+# CAP_SETGID and CAP_SETUID only (0xc0): to start exec checks as hl-check.
+e2e_ok test "$(e2e_proc_status "$pid" CapEff)" = 00000000000000c0
 e2e_ok test "$(e2e_proc_status "$pid" Seccomp)" = 2
 
 # Short timings for the test, by a drop-in and a reload: one attempt a run,

@@ -11,7 +11,7 @@ e2e_scenario hl-bus.service hl-metrics.service
 e2e_ok e2e_wait_unit_active hl-metrics.service 30
 pid=$(e2e_main_pid hl-metrics.service)
 e2e_ok test "${pid:-0}" -gt 0
-e2e_ok test "$(e2e_proc_status "$pid" Uid | awk '{print $1}')" = "$(e2e_exec id -u hl)"
+e2e_ok test "$(e2e_proc_status "$pid" Uid | awk '{print $1}')" = "$(e2e_exec id -u hl-metrics)"
 scrape() { e2e_exec curl -fsS http://127.0.0.1:8081/metrics; }
 # (not `scrape | grep -q`: grep's early exit would fail curl under pipefail)
 has() { local t; t=$(scrape) && grep -Eq "$1" <<<"$t"; }

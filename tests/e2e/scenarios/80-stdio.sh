@@ -28,12 +28,15 @@ viewer_sees_echo() {
 
 e2e_ok e2e_wait_unit_active hl-stdio.service
 pid=$(e2e_main_pid hl-stdio.service)
-e2e_ok test "$(e2e_exec ps -o user= -p "$pid")" = hl
+e2e_ok test "$(e2e_exec ps -o user= -p "$pid")" = hl-stdio
 e2e_ok test "$(e2e_proc_status "$pid" NoNewPrivs)" = 1
 e2e_ok test "$(e2e_proc_status "$pid" CapEff)" = 0000000000000000
 e2e_ok test "$(e2e_proc_status "$pid" Seccomp)" = 2
-e2e_ok test "$(e2e_exec stat -c '%a %U:%G %F' /run/hl/stdio.sock)" = "660 hl:hluser socket"
-e2e_ok test "$(e2e_exec stat -c '%a %U:%G %F' /run/hl/stdio-attach.sock)" = "660 hl:hluser socket"
+# The names are root's links into the relay's own directory (nobody else can
+# take them), the sockets the relay's, group hluser.
+e2e_ok test "$(e2e_exec stat -c '%U %F' /run/hl/stdio.sock)" = "root symbolic link"
+e2e_ok test "$(e2e_exec stat -L -c '%a %U:%G %F' /run/hl/stdio.sock)" = "660 hl-stdio:hluser socket"
+e2e_ok test "$(e2e_exec stat -L -c '%a %U:%G %F' /run/hl/stdio-attach.sock)" = "660 hl-stdio:hluser socket"
 
 # Claude Code is attached, and the relay logged who it is (SO_PEERCRED).
 e2e_ok wait_for 30 claude_attached
@@ -68,4 +71,4 @@ e2e_ok e2e_kill9 hl-stdio.service
 e2e_ok test -n "$(e2e_wait_restarted hl-stdio.service "$pid" 30)"
 e2e_ok wait_for 30 claude_attached
 e2e_ok viewer_sees_echo "after-restart"
-e2e_ok test "$(e2e_exec stat -c '%a %U:%G' /run/hl/stdio.sock)" = "660 hl:hluser"
+e2e_ok test "$(e2e_exec stat -L -c '%a %U:%G' /run/hl/stdio.sock)" = "660 hl-stdio:hluser"

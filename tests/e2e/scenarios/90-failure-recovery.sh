@@ -23,7 +23,7 @@ sub_pid=
 cleanup() {
   local rc=$?
   [ -n "$sub_pid" ] && kill "$sub_pid" 2>/dev/null
-  e2e_exec rm -f "$DROPIN" /run/hl/fl-network-fixed
+  e2e_exec rm -f "$DROPIN" /run/hl/hl-failure/fl-network-fixed
   e2e_hlctl pub uplink.status state=online >/dev/null 2>&1
   e2e_exec systemctl stop fl-victim.service fl-cfg.service fl-cfgloop.service >/dev/null 2>&1
   e2e_exec systemctl reset-failed fl-cfg.service fl-cfgloop.service >/dev/null 2>&1
@@ -89,7 +89,8 @@ hl-failure:
     - {name: victim-memory, on: threshold, metrics: [fl-memory], sustain: 1s, target: fl-victim}
     - {name: uplink-down, on: uplink}
   network:
-    command: [/bin/sh, -c, "echo network fixed; date +%s > /run/hl/fl-network-fixed"]
+    # As hl-failure (no root): it may write only its own directories.
+    command: [/bin/sh, -c, "echo network fixed; date +%s > /run/hl/hl-failure/fl-network-fixed"]
     recovery: {backoff: 1s, verify_timeout: 15s}
 YAML
 e2e_ok e2e_hlctl call hl-health reload
@@ -197,7 +198,7 @@ mark
 e2e_ok e2e_hlctl pub uplink.status state=offline "last_error=e2e: the API does not answer"
 e2e_ok wait_ev 20 '"topic":"failure.network_failure"' '"target":"network"' 'command (attempt 1/3)'
 e2e_ok wait_ev 20 '"topic":"recovery.network"' '"step":"succeeded"' 'network fixed'
-e2e_ok e2e_exec test -s /run/hl/fl-network-fixed
+e2e_ok e2e_exec test -s /run/hl/hl-failure/fl-network-fixed
 e2e_ok test "$(count '"source":"hl-orchestrator"' '"topic":"recovery.')" = 0
 e2e_ok e2e_hlctl pub uplink.status state=online
 e2e_ok wait_ev 20 '"topic":"recovery.network"' '"step":"recovered"'

@@ -2,6 +2,7 @@
  * slow, hang, slowloris trickle, reset, redirect loop, huge body, body
  * match), openssl s_server for TLS, closed ports for TCP, real processes for
  * exec (exit codes, output bound, hangs that leave children) and statvfs. */
+#include <pwd.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -352,6 +353,44 @@ static hh_check_spec_t D(const char *path, double warn, double crit)
     return s;
 }
 
+/* An exec check with a user runs as that user, with its primary group only
+ * and no capability (issue #12 item 2: checks never run as hl-health). As
+ * root the switch is made; otherwise it must fail visibly, not run as us. */
+static void test_exec_user(void)
+{
+    struct passwd *pw = getpwnam("nobody");
+    CHECK(pw);
+    uid_t nobody = pw->pw_uid;
+    gid_t nogroup = pw->pw_gid;
+    hh_check_spec_t s = exec_spec("as-nobody", "svc",
+                                  "id -u; id -G; grep -E '^Cap(Eff|Prm|Amb):' /proc/self/status");
+    s.u.exec.user = strdup("nobody");
+    res_t r = run_one(s);
+    if (geteuid() == 0) {
+        char want[256];
+        snprintf(want, sizeof want,
+                 "%u\n%u\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n"
+                 "CapAmb:\t0000000000000000\n",
+                 (unsigned)nobody, (unsigned)nogroup);
+        if (r.r != HH_PASS || strcmp(r.out, want) != 0) {
+            fprintf(stderr, "as nobody: got %s, output:\n%s\nwanted:\n%s", hh_result_name(r.r),
+                    r.out, want);
+            abort();
+        }
+        res_free(&r);
+        /* A hung check of another user is still killed at its timeout. */
+        s = exec_spec("as-nobody-hang", "svc", "sleep 30");
+        s.u.exec.user = strdup("nobody");
+        s.timeout_ms = 300;
+        r = run_one(s);
+        CHECK(r.r == HH_FAIL && strstr(r.detail, "timed out"));
+    } else {
+        printf("  (not root: the switch must be refused)\n");
+        CHECK(r.r == HH_FAIL && strstr(r.out, "cannot switch to the check's user"));
+    }
+    res_free(&r);
+}
+
 static void test_disk(void)
 {
     expect(D("/", 0, 0), HH_PASS, "enough free space");
@@ -390,6 +429,7 @@ int main(int argc, char **argv)
     test_tcp();
     printf("exec:\n");
     test_exec(dir);
+    test_exec_user();
     printf("disk:\n");
     test_disk();
 out:

@@ -4,7 +4,6 @@
  * ignored. */
 #include <string.h>
 #include "check.h"
-#include <hlbus/pbenum.h>
 #include "orchestrator.pb-c.h"
 #include "startup_metrics.h"
 
@@ -18,7 +17,7 @@ static char *render(hlm_startup_t *s)
     return text;
 }
 
-static void phase(hlm_startup_t *s, const char *name, uint32_t index, const char *state,
+static void phase(hlm_startup_t *s, const char *name, uint32_t index, Hl__PhaseState state,
                   uint64_t started, uint64_t finished)
 {
     Hl__PhaseStatus m;
@@ -26,9 +25,7 @@ static void phase(hlm_startup_t *s, const char *name, uint32_t index, const char
     m.name = (char *) name;
     m.index = index;
     m.count = 2;
-    int v = 0;
-    CHECK(hlb_pb_enum_parse(&hl__phase_state__descriptor, state, &v) == 0);
-    m.state = (Hl__PhaseState) v;
+    m.state = state;
     m.started_us = started;
     m.finished_us = finished;
     hlm_startup_event(s, "lifecycle.phase", &m.base);
@@ -54,15 +51,15 @@ int main(void)
 
     const uint64_t boot = 1700000000000000ULL; /* wall clock, us */
     state(s, boot, 0, 0);                      /* starting: nothing yet */
-    phase(s, "core", 1, "pending", 0, 0);
-    phase(s, "core", 1, "done", boot + 4000000, boot + 5500000);
-    phase(s, "health", 2, "starting", boot + 5500000, 0);
+    phase(s, "core", 1, HL__PHASE_STATE__PHASE_PENDING, 0, 0);
+    phase(s, "core", 1, HL__PHASE_STATE__PHASE_DONE, boot + 4000000, boot + 5500000);
+    phase(s, "health", 2, HL__PHASE_STATE__PHASE_STARTING, boot + 5500000, 0);
     t = render(s);
     CHECK_MSG(t && strstr(t, "hl_startup_phase_duration_seconds{index=\"1\",phase=\"core\"} 1.5\n"), "%s", t);
     CHECK_MSG(t && !strstr(t, "phase=\"health\"") && !strstr(t, "boot_to_ready"), "%s", t);
     free(t);
 
-    phase(s, "health", 2, "done", boot + 5500000, boot + 5750000);
+    phase(s, "health", 2, HL__PHASE_STATE__PHASE_DONE, boot + 5500000, boot + 5750000);
     state(s, boot, boot + 4000000, boot + 5750000);
     t = render(s);
     CHECK_MSG(t && strstr(t, "hl_startup_boot_to_ready_seconds 5.75\n"), "%s", t);
@@ -80,8 +77,8 @@ int main(void)
 
     /* A new startup: its pending phases clear the old figures; the last
      * complete startup's totals stay until the new one is ready. */
-    phase(s, "core", 1, "pending", 0, 0);
-    phase(s, "health", 2, "pending", 0, 0);
+    phase(s, "core", 1, HL__PHASE_STATE__PHASE_PENDING, 0, 0);
+    phase(s, "health", 2, HL__PHASE_STATE__PHASE_PENDING, 0, 0);
     state(s, boot, 0, 0);
     t = render(s);
     CHECK_MSG(t && !strstr(t, "hl_startup_phase_duration_seconds") &&
