@@ -799,15 +799,25 @@ int hh_engine_start(hh_engine_t *e)
     for (size_t i = 0; i < e->nsvcs; i++) {
         hh_service_t *s = e->svcs[i];
         if (!s->spec.unit && s->spec.grace_ms > 0) {
-            /* No unit to tell when it started: the start period runs from ours. */
-            s->active_since_mono = now;
-            hh_timer_after_ms(e->io, &s->grace_timer, s->spec.grace_ms);
+            /* No unit to tell when it started: the start period runs from the
+             * machine's boot (CLOCK_MONOTONIC's zero), not from ours, so that
+             * a restart of hl-health alone hides no failure behind a grace
+             * (#11: "3 unknown" for 30 s after a restart). */
+            s->active_since_mono = 1;
+            uint64_t end = (uint64_t)s->spec.grace_ms * 1000u;
+            if (now < end)
+                hh_timer_after_ms(e->io, &s->grace_timer, (int64_t)((end - now) / 1000u) + 1);
         }
         for (size_t j = 0; j < s->nchecks; j++) {
             hh_check_t *c = s->checks[j];
             if (!c->probe)
                 continue;
+            /* Every check runs once at start, spread (not all at once) over
+             * at most a second: health is known within one check timeout of
+             * a (re)start, whatever the intervals. */
             int64_t span = e->spread_ms < c->spec.interval_ms ? e->spread_ms : c->spec.interval_ms;
+            if (span > HH_START_SPREAD_MAX_MS)
+                span = HH_START_SPREAD_MAX_MS;
             uint64_t off = span > 0 ? name_hash(c->spec.name) % ((uint64_t)span * 1000u) : 0;
             c->nominal_us = now + off;
             c->due_us = slot_of(e, c->nominal_us);

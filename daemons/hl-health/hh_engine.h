@@ -81,7 +81,9 @@ hh_engine_t *hh_engine_new(zloop_t *loop);
 void hh_engine_destroy(hh_engine_t **self_p);
 /* Called after any change of a service's state or reason. */
 void hh_engine_on_change(hh_engine_t *e, hh_change_fn *fn, void *arg);
-/* First runs are spread over min(interval, SPREAD_MS), by a hash of the
+/* The longest first runs at start are spread over, whatever SPREAD_MS says. */
+#define HH_START_SPREAD_MAX_MS 1000
+/* First runs are spread over min(interval, SPREAD_MS, 1 s), by a hash of the
  * check's name, so that many checks do not all fire at once. Default 0. */
 void hh_engine_set_spread(hh_engine_t *e, int64_t spread_ms);
 /* Runs start at multiples of SLACK_MS (monotonic clock), so that checks due
