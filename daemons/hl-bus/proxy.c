@@ -320,12 +320,10 @@ static int forward_one(proxy_t *p, void *pull, void *xpub)
         zmq_msg_close(&env);
         return 0;
     }
+    /* The view E points into ENV, which stamp() replaces (and frees): copy
+     * what is needed of it first. */
     hlb_buf_reset(&p->source);
     hlb_buf_add(&p->source, e.source, e.source_len);
-    uint64_t missed;
-    hlb_seqtrack_see(p->seq, p->source.data, tbuf, e.epoch, e.seq, &missed);
-    /* E points into the publisher's frame, which the stamp replaces: it is
-     * not used past here. */
     /* Who sent it, after whatever it says itself: the last field wins. */
     if (stamp(&env, cred ? uid : 0, cred ? gid : 0, cred ? pid : 0) < 0) {
         p->malformed++; /* no room left for the stamp under HLB_MAX_MSG */
@@ -333,6 +331,8 @@ static int forward_one(proxy_t *p, void *pull, void *xpub)
         zmq_msg_close(&env);
         return 0;
     }
+    uint64_t missed;
+    hlb_seqtrack_see(p->seq, p->source.data, tbuf, e.epoch, e.seq, &missed);
 
     size_t bytes = zmq_msg_size(&env);
     p->messages++;
