@@ -1,5 +1,6 @@
 /* hl-failure: the daemon around detection and policy. */
 #include "fl_daemon.h"
+#include "fl_liveness.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -9,11 +10,11 @@
 #include <sys/wait.h>
 
 #include <hlbus/clock.h>
+#include <hlbus/proc.h>
 #include <hlbus/strv.h>
 
 #include "failure.pb-c.h"
 #include "hlbus/acall.h"
-#include "fl_cmd.h"
 #include "fl_config.h"
 #include "fl_decode.h"
 #include "fl_detect.h"
@@ -38,7 +39,7 @@ typedef struct target {
     fl_policy_t *policy;  /* NULL: failures are reported only */
     uint64_t incident;    /* the incident in progress (or left given up), 0 none */
     hlb_acall_t *call;      /* the recovery request in flight */
-    fl_cmd_t *cmd;        /* the recovery command in flight */
+    hlb_proc_t *cmd;      /* the recovery command in flight */
     const char *action;   /* what is in flight */
     uint64_t action_started_us;
     hlb_acall_t *stop_call; /* stopping a configuration-error restart loop */
@@ -50,7 +51,7 @@ typedef struct target {
 
 typedef struct check_run {
     const fl_check_cfg_t *k;
-    fl_cmd_t *cmd;
+    hlb_proc_t *cmd;
     int timer;
     struct fl_daemon *fd;
 } check_run_t;
@@ -65,6 +66,10 @@ struct fl_daemon {
     target_t **targets;
     size_t ntargets;
     char *lifecycle; /* the orchestrator's state as last seen; NULL never */
+    /* Its ctl socket does not answer: whatever lifecycle says (a cached
+     * "ready" outlives a kill -9), it is down, and recovery waits. */
+    bool orch_unreachable;
+    fl_liveness_t *live;
     bool gate_open;
     int timer;       /* the one zloop timer for every policy and detection deadline */
     char *status;    /* the last STATUS= sent */
@@ -227,7 +232,7 @@ static void target_free(target_t *t)
 {
     hlb_acall_cancel(&t->call);
     hlb_acall_cancel(&t->stop_call);
-    fl_cmd_cancel(&t->cmd);
+    hlb_proc_cancel(&t->cmd);
     fl_policy_destroy(&t->policy);
     for (size_t i = 0; i < t->nq; i++)
         free(t->q[i].detail);
@@ -240,6 +245,7 @@ static void target_free(target_t *t)
 /* ---- the one timer ---- */
 
 static int on_timer(zloop_t *loop, int timer_id, void *arg);
+static const char *lc_word(const fl_daemon_t *fd, const char *dflt);
 
 static void reschedule(fl_daemon_t *fd)
 {
@@ -314,9 +320,11 @@ static void on_call_done(int rc, const Hl__Reply *r, void *arg)
     t->call = NULL;
     char buf[512];
     bool ok = rc == 0 && r && r->status == 0;
-    if (rc < 0)
+    if (rc < 0) {
         snprintf(buf, sizeof buf, "%s did not answer: %s", t->fd->cfg->orchestrator,
                  strerror(-rc));
+        fl_liveness_probe_now(t->fd->live);
+    }
     else if (!ok)
         snprintf(buf, sizeof buf, "%s", r->error && *r->error ? r->error : "refused");
     else
@@ -324,17 +332,35 @@ static void on_call_done(int rc, const Hl__Reply *r, void *arg)
     action_done(t, ok, buf);
 }
 
-static void on_cmd_done(const fl_cmd_result_t *r, void *arg)
+/* How a command ended, and the first line of the last of its output (which
+ * says most), at most 400 bytes of it. */
+static void cmd_summary(const hlb_proc_result_t *r, char *buf, size_t size)
+{
+    char how[96];
+    hlb_proc_describe(r, how, sizeof how);
+    const char *out = r->output ? r->output : "";
+    out += strspn(out, "\r\n ");
+    size_t n = strcspn(out, "\r\n");
+    snprintf(buf, size, "%s%s%.*s", how, n ? ": " : "", (int)(n > 400 ? 400 : n), out);
+}
+
+/* The runner's options for hl-failure's commands: the tail of the output. */
+static hlb_proc_opts_t cmd_opts(char *const *argv, int64_t timeout_ms)
+{
+    hlb_proc_opts_t o = HLB_PROC_OPTS_INIT;
+    o.argv = argv;
+    o.timeout_ms = (int)timeout_ms;
+    o.keep_tail = true;
+    return o;
+}
+
+static void on_cmd_done(const hlb_proc_result_t *r, void *arg)
 {
     target_t *t = arg;
     t->cmd = NULL;
-    char how[96], buf[640];
-    fl_cmd_describe(r, how, sizeof how);
-    /* the first line of its output says most */
-    const char *out = r->output ? r->output : "";
-    size_t n = strcspn(out, "\n");
-    snprintf(buf, sizeof buf, "%s%s%.*s", how, n ? ": " : "", (int)(n > 400 ? 400 : n), out);
-    action_done(t, fl_cmd_ok(r), buf);
+    char buf[640];
+    cmd_summary(r, buf, sizeof buf);
+    action_done(t, hlb_proc_ok(r), buf);
 }
 
 static void start_action(target_t *t, const char *action, int attempt)
@@ -356,17 +382,17 @@ static void start_action(target_t *t, const char *action, int attempt)
         size_t len;
         const void *body = hlb_map_data(args, &len);
         hlb_acall_opts_t o = {.timeout_ms = (int)fd->cfg->action_timeout_ms, .attempts = 1,
-                            .connect_wait_ms = 5000};
-        t->call = hlb_acall_start(fd->loop, hlb_daemon_runtime_dir(fd->d), fd->cfg->orchestrator,
-                                fd->cfg->recover_method, HLB_TYPE_MSGPACK, body, len, &o,
-                                on_call_done, t);
+                              .connect_wait_ms = 5000};
+        t->call = hlb_daemon_call(fd->d, fd->cfg->orchestrator, fd->cfg->recover_method,
+                                  HLB_TYPE_MSGPACK, body, len, &o, on_call_done, t);
         hlb_map_destroy(&args);
         if (!t->call)
             action_done(t, false, "cannot send the request (out of memory?)");
         return;
     }
     char *const *argv = t->kind == T_NETWORK ? fd->cfg->network_command : t->command;
-    t->cmd = fl_cmd_start(fd->loop, argv, (int)fd->cfg->command_timeout_ms, on_cmd_done, t);
+    hlb_proc_opts_t o = cmd_opts(argv, fd->cfg->command_timeout_ms);
+    t->cmd = hlb_proc_start(hlb_daemon_reactor(fd->d), &o, on_cmd_done, t);
     if (!t->cmd)
         action_done(t, false, "cannot start the command (out of memory)");
 }
@@ -509,10 +535,9 @@ static void handle(target_t *t, const fl_effect_t *e)
             size_t len;
             const void *body = hlb_map_data(args, &len);
             hlb_acall_opts_t o = {.timeout_ms = (int)fd->cfg->action_timeout_ms, .attempts = 1,
-                                .connect_wait_ms = 5000};
-            t->stop_call = hlb_acall_start(fd->loop, hlb_daemon_runtime_dir(fd->d),
-                                         fd->cfg->orchestrator, fd->cfg->stop_method,
-                                         HLB_TYPE_MSGPACK, body, len, &o, on_stop_done, t);
+                                  .connect_wait_ms = 5000};
+            t->stop_call = hlb_daemon_call(fd->d, fd->cfg->orchestrator, fd->cfg->stop_method,
+                                           HLB_TYPE_MSGPACK, body, len, &o, on_stop_done, t);
             hlb_map_destroy(&args);
         }
         break;
@@ -527,18 +552,18 @@ static void handle(target_t *t, const fl_effect_t *e)
         break;
     case FL_EFF_SUPPRESSED:
         hlb_log_fields(LOG_INFO, m, "no recovery of %s: the orchestrator is %s", t->name,
-                       fd->lifecycle ? fd->lifecycle : "not seen yet");
+                       lc_word(fd, "not seen yet"));
         fl_incident_add(in, now_us, "suppressed", "no recovery while the orchestrator is %s",
-                        fd->lifecycle ? fd->lifecycle : "not seen yet");
+                        lc_word(fd, "not seen yet"));
         close_incident(t, "suppressed");
-        publish_step(t, "suppressed", NULL, 0, fd->lifecycle ? fd->lifecycle : "no lifecycle",
+        publish_step(t, "suppressed", NULL, 0, lc_word(fd, "no lifecycle"),
                      0, 0);
         break;
     case FL_EFF_ABANDONED:
         hlb_log_fields(LOG_INFO, m, "recovery of %s abandoned: the orchestrator is %s", t->name,
-                       fd->lifecycle ? fd->lifecycle : "gone");
+                       lc_word(fd, "gone"));
         fl_incident_add(in, now_us, "abandoned", "the orchestrator is %s",
-                        fd->lifecycle ? fd->lifecycle : "gone");
+                        lc_word(fd, "gone"));
         close_incident(t, "abandoned");
         publish_step(t, "abandoned", NULL, e->attempt, detail, 0, 0);
         break;
@@ -603,7 +628,7 @@ static void decision_text(const target_t *t, hlb_buf_t *b)
         }
         case FL_EFF_SUPPRESSED:
             hlb_buf_printf(b, "none: the orchestrator is %s",
-                           t->fd->lifecycle ? t->fd->lifecycle : "not seen yet");
+                           lc_word(t->fd, "not seen yet"));
             return;
         case FL_EFF_GIVE_UP: hlb_buf_puts(b, "gave-up: critical alert raised"); return;
         case FL_EFF_HOLD: hlb_buf_puts(b, "held: flapping, critical alert raised"); return;
@@ -791,6 +816,15 @@ static void status_line(fl_daemon_t *fd)
     hlb_buf_free(&b);
 }
 
+/* The orchestrator's state as we trust it: "unreachable" when its ctl socket
+ * is silent, else its last lifecycle.state, else DFLT. */
+static const char *lc_word(const fl_daemon_t *fd, const char *dflt)
+{
+    if (fd->orch_unreachable)
+        return "unreachable";
+    return fd->lifecycle ? fd->lifecycle : dflt;
+}
+
 static bool state_opens(const fl_config_t *c, const char *state)
 {
     for (size_t i = 0; state && c->recover_in && c->recover_in[i]; i++)
@@ -801,15 +835,17 @@ static bool state_opens(const fl_config_t *c, const char *state)
 
 static void set_gate(fl_daemon_t *fd)
 {
-    bool open = fd->lifecycle ? state_opens(fd->cfg, fd->lifecycle) : !fd->cfg->require_lifecycle;
+    bool open = fd->orch_unreachable ? false
+                : fd->lifecycle       ? state_opens(fd->cfg, fd->lifecycle)
+                                      : !fd->cfg->require_lifecycle;
     if (open == fd->gate_open)
         return;
     fd->gate_open = open;
     uint64_t now = hlb_mono_ms();
     if (open)
-        hlb_info("recovery enabled: the orchestrator is %s", fd->lifecycle ? fd->lifecycle : "not required");
+        hlb_info("recovery enabled: the orchestrator is %s", lc_word(fd, "not required"));
     else
-        hlb_info("recovery paused: the orchestrator is %s", fd->lifecycle ? fd->lifecycle : "not seen yet");
+        hlb_info("recovery paused: the orchestrator is %s", lc_word(fd, "not seen yet"));
     for (size_t i = 0; i < fd->ntargets; i++) {
         target_t *t = fd->targets[i];
         if (!t->policy)
@@ -869,16 +905,13 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
 
 static int on_check_timer(zloop_t *loop, int timer_id, void *arg);
 
-static void on_check_done(const fl_cmd_result_t *r, void *arg)
+static void on_check_done(const hlb_proc_result_t *r, void *arg)
 {
     check_run_t *cr = arg;
     cr->cmd = NULL;
-    char how[96], buf[600];
-    fl_cmd_describe(r, how, sizeof how);
-    const char *out = r->output ? r->output : "";
-    size_t n = strcspn(out, "\n");
-    snprintf(buf, sizeof buf, "%s%s%.*s", how, n ? ": " : "", (int)(n > 400 ? 400 : n), out);
-    fl_detect_check(cr->fd->det, cr->k, fl_cmd_ok(r), buf, hlb_mono_ms());
+    char buf[600];
+    cmd_summary(r, buf, sizeof buf);
+    fl_detect_check(cr->fd->det, cr->k, hlb_proc_ok(r), buf, hlb_mono_ms());
     reschedule(cr->fd);
 }
 
@@ -886,7 +919,8 @@ static void check_start(check_run_t *cr)
 {
     if (cr->cmd) /* still running: a slow check does not pile up */
         return;
-    cr->cmd = fl_cmd_start(cr->fd->loop, cr->k->argv, (int)cr->k->timeout_ms, on_check_done, cr);
+    hlb_proc_opts_t o = cmd_opts(cr->k->argv, cr->k->timeout_ms);
+    cr->cmd = hlb_proc_start(hlb_daemon_reactor(cr->fd->d), &o, on_check_done, cr);
 }
 
 static int on_check_timer(zloop_t *loop, int timer_id, void *arg)
@@ -900,7 +934,7 @@ static void checks_stop(fl_daemon_t *fd)
     for (size_t i = 0; i < fd->nchecks; i++) {
         if (fd->checks[i].timer >= 0)
             zloop_timer_end(fd->loop, fd->checks[i].timer);
-        fl_cmd_cancel(&fd->checks[i].cmd);
+        hlb_proc_cancel(&fd->checks[i].cmd);
     }
     free(fd->checks);
     fd->checks = NULL;
@@ -1030,7 +1064,7 @@ static void m_failures(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     r.incidents = iptrs;
     r.n_targets = nt;
     r.targets = tptrs;
-    r.lifecycle = fd->lifecycle ? fd->lifecycle : "";
+    r.lifecycle = (char *)lc_word(fd, "");
     r.recovery_enabled = fd->gate_open;
     r.detected = fd->detected;
     r.actions = fd->actions;
@@ -1185,6 +1219,25 @@ int fl_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
     return 0;
 }
 
+/* Liveness probe interval and deadline: a kill -9 of the orchestrator is
+ * known within about 7 s. */
+#define ORCH_PROBE_INTERVAL_MS 5000
+#define ORCH_PROBE_TIMEOUT_MS 2000
+
+static void on_liveness(bool reachable, const char *detail, void *arg)
+{
+    fl_daemon_t *fd = arg;
+    if (fd->orch_unreachable == !reachable)
+        return;
+    fd->orch_unreachable = !reachable;
+    if (reachable)
+        hlb_info("%s %s again", fd->cfg->orchestrator, detail);
+    else
+        hlb_warn("%s is down: %s; recovery waits for it", fd->cfg->orchestrator, detail);
+    set_gate(fd);
+    status_line(fd);
+}
+
 int fl_daemon_start(hlb_daemon_t *d, void *arg)
 {
     fl_daemon_t *fd = arg;
@@ -1204,6 +1257,9 @@ int fl_daemon_start(hlb_daemon_t *d, void *arg)
         return -EIO;
     }
     checks_start(fd);
+    if (fd->cfg->require_lifecycle)
+        fd->live = fl_liveness_new(fd->loop, hlb_daemon_runtime_dir(d), c->orchestrator,
+                                   ORCH_PROBE_INTERVAL_MS, ORCH_PROBE_TIMEOUT_MS, on_liveness, fd);
     status_line(fd);
     hlb_info("watching %s*, %s*, %s*, %s* and %s; recovery through %s.%s; %s", c->topic_service,
              c->topic_health, c->topic_threshold, c->topic_uplink, c->topic_lifecycle,
@@ -1219,12 +1275,13 @@ void fl_daemon_stop(hlb_daemon_t *d, void *arg)
         zloop_timer_end(fd->loop, fd->timer);
     fd->timer = -1;
     checks_stop(fd);
+    fl_liveness_destroy(&fd->live);
     for (size_t i = 0; i < fd->ntargets; i++) {
         hlb_acall_cancel(&fd->targets[i]->call);
         hlb_acall_cancel(&fd->targets[i]->stop_call);
-        fl_cmd_cancel(&fd->targets[i]->cmd);
+        hlb_proc_cancel(&fd->targets[i]->cmd);
     }
-    fl_cmd_shutdown();
+    hlb_proc_shutdown();
     hlb_acall_shutdown();
     fd->d = NULL;
 }

@@ -8,11 +8,12 @@
 static const char *httpd_path;
 static httpd_t srv;
 static zloop_t *loop;
+static hlb_reactor_t *io; /* the reactor the engines share, as in the daemon */
 
 /* Sets what the fixture's /flip answers. */
 static void flip(int status)
 {
-    char *url = hh_strdup_printf("http://127.0.0.1:%d/set-flip/%d", srv.port, status);
+    char *url = hlb_strdupf("http://127.0.0.1:%d/set-flip/%d", srv.port, status);
     CURL *c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -54,7 +55,7 @@ static bool why_has(const hh_check_t *c, const char *text)
 
 static hh_engine_t *engine(log_t *l)
 {
-    hh_engine_t *e = hh_engine_new(loop);
+    hh_engine_t *e = hh_engine_new(io);
     CHECK(e);
     if (l)
         hh_engine_on_change(e, on_change, l);
@@ -197,6 +198,36 @@ static void test_unit(void)
     wait_runs(loop, e, "app-http", runs + 1, 5000);
     CHECK(svc->state == HH_HEALTHY);
     CHECK(hh_engine_check(e, "app-unit")->runs == 4);
+    hh_engine_destroy(&e);
+}
+
+/* A unit that is not installed (docker on a VM without it): the service is
+ * not applicable, left out of the overall state, until the unit appears. */
+static void test_not_installed(void)
+{
+    printf("unit not installed: not applicable\n");
+    hh_engine_t *e = engine(NULL);
+    add_service(e, "docker", "docker.service");
+    add_service(e, "app", "app.service");
+    hh_engine_start(e);
+    hh_service_t *d = hh_engine_service(e, "docker");
+    hh_engine_unit(e, "app.service", "active", "running", NULL);
+    hh_engine_unit_load(e, "docker.service", "not-found");
+    hh_engine_unit(e, "docker.service", "inactive", "dead", NULL);
+    CHECK(d->state == HH_NOT_APPLICABLE);
+    CHECK(strstr(d->reason, "not installed (LoadState=not-found)"));
+    CHECK(strcmp(hh_state_name(d->state), "not-applicable") == 0);
+    CHECK(hh_engine_overall(e) == HH_HEALTHY);
+    hh_engine_unit_load(e, "docker", "masked"); /* masked counts the same */
+    CHECK(d->state == HH_NOT_APPLICABLE);
+    /* Installed after all, and down: unhealthy like any other unit. */
+    hh_engine_unit_load(e, "docker.service", "loaded");
+    CHECK(d->state == HH_UNHEALTHY);
+    CHECK(hh_engine_overall(e) == HH_UNHEALTHY);
+    hh_engine_unit(e, "docker.service", "active", "running", NULL);
+    CHECK(d->state == HH_HEALTHY);
+    hh_engine_unit_load(e, "docker.service", ""); /* no load state: nothing changes */
+    CHECK(d->state == HH_HEALTHY);
     hh_engine_destroy(&e);
 }
 
@@ -417,16 +448,19 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     loop = zloop_new();
+    io = hlb_reactor_new(loop);
     srv = httpd_start(httpd_path);
     test_debounce();
     test_retries();
     test_levels();
     test_unit();
+    test_not_installed();
     test_grace();
     test_phase();
     test_no_slip();
     test_adopt_and_errors();
     httpd_stop(&srv);
+    hlb_reactor_destroy(&io);
     zloop_destroy(&loop);
     curl_global_cleanup();
     printf("test_hh_engine: ok\n");
