@@ -20,7 +20,7 @@ typedef struct {
     char **admin_topics;
     int max_connections_per_uid;
     int max_subscription_length;
-    int max_subscriptions_per_peer;
+    int max_subscriptions_per_connection;
     int64_t max_subscription_bytes;
 } bus_conf_t;
 
@@ -138,7 +138,7 @@ static const hlb_conf_key_t bus_keys[] = {
     HLB_KEY_INT(bus_conf_t, max_connections_per_uid, "64", 4, 4096, 0),
     /* libzmq keeps subscriptions in a trie, a node per byte: bounded */
     HLB_KEY_INT(bus_conf_t, max_subscription_length, "256", 1, HLB_MAX_TOPIC, 0),
-    HLB_KEY_INT(bus_conf_t, max_subscriptions_per_peer, "1024", 1, 1000000, 0),
+    HLB_KEY_INT(bus_conf_t, max_subscriptions_per_connection, "256", 1, 100000, 0),
     HLB_KEY_SIZE(bus_conf_t, max_subscription_bytes, "1MiB", 1024, 256 << 20, 0),
     {0}};
 static const hlb_conf_table_t bus_table = {
@@ -159,7 +159,7 @@ static int configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *
     build_acl(&b->acl, &c, conf);
     hlb_fdguard_arm(c.max_connections_per_uid, HLB_FDGUARD_RESERVE);
     proxy_limits_t lim = {.sub_len = c.max_subscription_length,
-                          .subs_per_peer = c.max_subscriptions_per_peer,
+                          .subs_per_conn = c.max_subscriptions_per_connection,
                           .subs_bytes = c.max_subscription_bytes};
     if (b->proxy) { /* a reload: the sockets stay, the cache and stats rules change */
         char **restart = NULL;
@@ -187,7 +187,7 @@ static int start(hlb_daemon_t *d, void *arg)
                       .hwm = b->conf.hwm,
                       .acl = &b->acl,
                       .limits = {.sub_len = b->conf.max_subscription_length,
-                                 .subs_per_peer = b->conf.max_subscriptions_per_peer,
+                                 .subs_per_conn = b->conf.max_subscriptions_per_connection,
                                  .subs_bytes = b->conf.max_subscription_bytes}};
     b->proxy = proxy_new(hlb_daemon_runtime_dir(d), &o);
     if (!b->proxy) {

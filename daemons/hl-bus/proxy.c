@@ -2,12 +2,12 @@
 #include "proxy.h"
 
 #include "lvc.h"
+#include "subbudget.h"
 #include "topicstats.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
@@ -34,8 +34,7 @@ struct proxy {
     uint64_t denied, denied_unlogged, denied_logged_us;
     proxy_limits_t lim;
     bool manual;           /* we add subscriptions ourselves, replays go to one */
-    int64_t subs_bytes;    /* of the subscriptions we added */
-    zhashx_t *peer_subs;   /* "uid:pid" -> subscriptions it holds (as a pointer) */
+    subbudget_t *budget;   /* subscriptions per connection, and in all */
     uint64_t subs_refused;
     uint64_t started_us;
     bool activated;
@@ -96,9 +95,9 @@ proxy_t *proxy_new(const char *runtime_dir, const proxy_opts_t *opts)
     p->stats = topicstats_new(opts->stats_depth);
     p->seq = hlb_seqtrack_new();
     p->started_us = hlb_now_us();
-    p->peer_subs = zhashx_new();
+    p->budget = subbudget_new();
     proxy_set_policy(p, opts->acl, &opts->limits);
-    if (!p->pull || !p->xpub || !p->lvc || !p->stats || !p->seq || !p->peer_subs)
+    if (!p->pull || !p->xpub || !p->lvc || !p->stats || !p->seq || !p->budget)
         goto fail;
     /* No frame larger than the bus allows gets as far as our memory. */
     zsock_set_maxmsgsize(p->pull, HLB_MAX_MSG);
@@ -114,9 +113,17 @@ proxy_t *proxy_new(const char *runtime_dir, const proxy_opts_t *opts)
     void *xs = zsock_resolve(p->xpub);
     p->manual = zmq_setsockopt(xs, ZMQ_XPUB_MANUAL_LAST_VALUE, &one, sizeof one) == 0 &&
                 zmq_setsockopt(xs, ZMQ_XPUB_MANUAL, &one, sizeof one) == 0;
-    if (!p->manual)
+    if (p->manual) {
+        /* Nothing but subscriptions comes in on bus/sub: a longer message
+         * is no subscription, and libzmq drops a connection that sends one
+         * before its trie holds it. A short inbound queue bounds what one
+         * connection has in flight before we have judged it. */
+        zsock_set_maxmsgsize(p->xpub, 1 + HLB_MAX_TOPIC);
+        zsock_set_rcvhwm(p->xpub, 100);
+    } else {
         hlb_warn("this libzmq lacks ZMQ_XPUB_MANUAL_LAST_VALUE: cache replays go to every "
                  "subscriber and subscriptions are not bounded");
+    }
     zsock_set_linger(p->xpub, 0);
     zsock_set_linger(p->pull, 0);
 
@@ -149,7 +156,7 @@ void proxy_destroy(proxy_t **self_p)
     topicstats_destroy(&p->stats);
     hlb_seqtrack_destroy(&p->seq);
     hlb_buf_free(&p->source);
-    zhashx_destroy(&p->peer_subs);
+    subbudget_destroy(&p->budget);
     free(p);
     *self_p = NULL;
 }
@@ -175,8 +182,8 @@ void proxy_set_policy(proxy_t *p, const acl_t *acl, const proxy_limits_t *limits
     p->lim = *limits;
     if (p->lim.sub_len <= 0 || p->lim.sub_len > HLB_MAX_TOPIC)
         p->lim.sub_len = HLB_MAX_TOPIC;
-    if (p->lim.subs_per_peer <= 0)
-        p->lim.subs_per_peer = 1024;
+    if (p->lim.subs_per_conn <= 0)
+        p->lim.subs_per_conn = 256;
     if (p->lim.subs_bytes <= 0)
         p->lim.subs_bytes = 1 << 20;
 }
@@ -313,6 +320,10 @@ static int forward_one(proxy_t *p, void *pull, void *xpub)
         zmq_msg_close(&env);
         return 0;
     }
+    /* The view E points into ENV, which stamp() replaces (and frees): copy
+     * what is needed of it first. */
+    hlb_buf_reset(&p->source);
+    hlb_buf_add(&p->source, e.source, e.source_len);
     /* Who sent it, after whatever it says itself: the last field wins. */
     if (stamp(&env, cred ? uid : 0, cred ? gid : 0, cred ? pid : 0) < 0) {
         p->malformed++; /* no room left for the stamp under HLB_MAX_MSG */
@@ -320,8 +331,6 @@ static int forward_one(proxy_t *p, void *pull, void *xpub)
         zmq_msg_close(&env);
         return 0;
     }
-    hlb_buf_reset(&p->source);
-    hlb_buf_add(&p->source, e.source, e.source_len);
     uint64_t missed;
     hlb_seqtrack_see(p->seq, p->source.data, tbuf, e.epoch, e.seq, &missed);
 
@@ -435,79 +444,62 @@ static void send_replay(const char *topic, zmq_msg_t *env, void *arg)
     c->p->replays++;
 }
 
-/* The subscriber process a subscription came from, as a key. */
-static bool peer_key(zmq_msg_t *m, char *key, size_t size)
+/* Ends the connection a subscription came on (FD, from ZMQ_SRCFD): libzmq
+ * holds what it asked for until it goes. shutdown(), not close(): the fd
+ * stays libzmq's, which sees the end and cleans up. */
+static void drop_connection(int fd)
 {
-    uid_t uid;
+    struct stat sb;
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode))
+        shutdown(fd, SHUT_RDWR);
+}
+
+/* Says why a subscription was refused, at most once a second. */
+static void refuse_log(proxy_t *p, zmq_msg_t *m, const char *why)
+{
+    static uint64_t last_us;
+    uint64_t now = hlb_mono_us();
+    if (last_us && now - last_us < DENIED_LOG_US)
+        return;
+    last_us = now;
+    uid_t uid = 0;
     gid_t gid;
-    pid_t pid;
-    if (!hlb_peer_cred(m, &uid, &gid, &pid))
-        return false;
-    snprintf(key, size, "%ld:%ld", (long)uid, (long)pid);
-    return true;
-}
-
-static intptr_t peer_count(proxy_t *p, const char *key)
-{
-    return (intptr_t)zhashx_lookup(p->peer_subs, key);
-}
-
-static void peer_add(proxy_t *p, const char *key, intptr_t d)
-{
-    intptr_t n = peer_count(p, key) + d;
-    if (n <= 0)
-        zhashx_delete(p->peer_subs, key);
-    else
-        zhashx_update(p->peer_subs, key, (void *)n);
-}
-
-/* Forgets processes that have gone (their subscriptions went with their
- * connections; libzmq's unsubscriptions for them carry no sender). */
-static void peer_gc(proxy_t *p)
-{
-    zlistx_t *keys = zhashx_keys(p->peer_subs);
-    for (const char *k = zlistx_first(keys); k; k = zlistx_next(keys)) {
-        const char *colon = strchr(k, ':');
-        long pid = colon ? strtol(colon + 1, NULL, 10) : 0;
-        if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-            zhashx_delete(p->peer_subs, k);
-    }
-    zlistx_destroy(&keys);
+    pid_t pid = 0;
+    hlb_peer_cred(m, &uid, &gid, &pid);
+    hlb_warn("subscriber uid %ld (pid %ld) dropped: %s (%" PRIu64 " refused so far)", (long)uid,
+             (long)pid, why, p->subs_refused);
 }
 
 /* A subscription in manual mode: added only within the bounds. */
 static void on_subscribe(proxy_t *p, void *xpub, zmq_msg_t *m, const char *prefix, size_t len)
 {
-    char key[64];
-    bool known = peer_key(m, key, sizeof key);
-    bool ok = (int64_t)len <= p->lim.sub_len && p->subs_bytes + (int64_t)len <= p->lim.subs_bytes;
-    if (ok && known && peer_count(p, key) >= p->lim.subs_per_peer) {
-        peer_gc(p);
-        ok = peer_count(p, key) < p->lim.subs_per_peer;
-    }
-    if (!ok) {
+    int fd = zmq_msg_get(m, ZMQ_SRCFD);
+    sb_verdict_t v = (int)len > p->lim.sub_len
+                         ? SB_TOO_MANY
+                         : subbudget_add(p->budget, fd, len, p->lim.subs_per_conn,
+                                         p->lim.subs_bytes);
+    if (v == SB_UNKNOWN) /* no connection to count it on (gone already): nothing to add */
+        v = SB_NO_ROOM;
+    if (v != SB_OK) {
         p->subs_refused++;
+        refuse_log(p, m,
+                   (int)len > p->lim.sub_len ? "a subscription over max_subscription_length"
+                   : v == SB_TOO_MANY        ? "more than max_subscriptions_per_connection"
+                                             : "max_subscription_bytes reached");
+        drop_connection(fd);
         send_bundle(p, xpub, prefix, len, false); /* ends the last-subscriber state */
         return;
     }
     zmq_setsockopt(xpub, ZMQ_SUBSCRIBE, prefix, len);
-    p->subscriptions++;
-    p->subs_bytes += (int64_t)len;
-    if (known)
-        peer_add(p, key, 1);
     send_bundle(p, xpub, prefix, len, true);
 }
 
 static void on_unsubscribe(proxy_t *p, void *xpub, zmq_msg_t *m, const char *prefix, size_t len)
 {
-    char key[64];
-    bool known = peer_key(m, key, sizeof key);
-    if (p->subscriptions > 0)
-        p->subscriptions--;
-    p->subs_bytes = p->subs_bytes > (int64_t)len ? p->subs_bytes - (int64_t)len : 0;
-    if (!known) /* a connection that went: libzmq has dropped its subscriptions */
+    int fd = zmq_msg_get(m, ZMQ_SRCFD);
+    if (fd < 0) /* a connection that went: libzmq has dropped its subscriptions */
         return;
-    peer_add(p, key, -1);
+    subbudget_remove(p->budget, fd, len);
     zmq_setsockopt(xpub, ZMQ_UNSUBSCRIBE, prefix, len);
     send_bundle(p, xpub, prefix, len, false);
 }
@@ -636,6 +628,10 @@ void proxy_stats_reply(proxy_t *p, hlb_reply_t *reply)
     st.lvc_topics = lvc_size(p->lvc);
     st.lvc_replays = p->replays;
     st.subscriptions = p->subscriptions > 0 ? (uint64_t)p->subscriptions : 0;
+    if (p->manual) {
+        uint64_t bytes;
+        subbudget_totals(p->budget, &st.subscriptions, &bytes);
+    }
     st.started_us = p->started_us;
     st.denied = p->denied;
     st.subscriptions_refused = p->subs_refused;

@@ -10,11 +10,11 @@
 
 typedef struct proxy proxy_t;
 
-/* What one subscriber process, and all of them, may make the proxy hold:
+/* What one subscriber connection, and all of them, may make the proxy hold:
  * libzmq keeps every subscription in a trie, a byte per node. */
 typedef struct proxy_limits {
     int sub_len;          /* bytes in one subscription prefix */
-    int subs_per_peer;    /* subscriptions per subscriber process */
+    int subs_per_conn;    /* subscriptions per subscriber connection */
     int64_t subs_bytes;   /* bytes of all subscriptions together */
 } proxy_limits_t;
 

@@ -10,13 +10,15 @@
 #include <hlbus/str.h>
 #include <hlbus/strv.h>
 #include <hlbus/codec.h>
+#include <hlbus/confschema.h>
 #include <hlbus/paths.h>
 
-static const char *const ftype_names[FL_NFTYPES] = {"service_crash", "network_failure",
-                                                    "resource_exhaustion", "configuration_error"};
-static const char *const sev_names[FL_NSEVS] = {"info", "warning", "critical"};
-static const char *const on_names[FL_NONS] = {"unit-failed", "exit-status", "unit-config",
-                                              "unhealthy", "threshold", "uplink"};
+/* NULL-terminated: the schema's enum rows read them too. */
+static const char *const ftype_names[FL_NFTYPES + 1] = {
+    "service_crash", "network_failure", "resource_exhaustion", "configuration_error", NULL};
+static const char *const sev_names[FL_NSEVS + 1] = {"info", "warning", "critical", NULL};
+static const char *const on_names[FL_NONS + 1] = {"unit-failed", "exit-status", "unit-config",
+                                                  "unhealthy",   "threshold",   "uplink", NULL};
 
 const char *fl_ftype_name(fl_ftype_t t) { return hlb_enum_name(ftype_names, FL_NFTYPES, t, "?"); }
 const char *fl_sev_name(fl_sev_t s) { return hlb_enum_name(sev_names, FL_NSEVS, s, "?"); }
@@ -32,34 +34,6 @@ bool fl_globs_match(char *const *globs, const char *s)
     return false;
 }
 
-/* KEY below NODE as a list of non-empty strings; absent leaves *OUT NULL. */
-static int get_strv(const hlb_conf_t *node, const char *key, char ***out, hlb_diag_t *d)
-{
-    *out = NULL;
-    const hlb_conf_t *l = hlb_conf_get(node, key);
-    if (!l)
-        return 0;
-    if (hlb_conf_kind(l) != HLB_CONF_SEQ) {
-        hlb_diag_add(d, l, "'%s' must be a list", key);
-        return -EINVAL;
-    }
-    size_t n = hlb_conf_count(l);
-    char **v = calloc(n + 1, sizeof *v);
-    if (!v)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        const char *s = hlb_conf_scalar(hlb_conf_at(l, i));
-        if (!s || !*s) {
-            hlb_diag_add(d, hlb_conf_at(l, i), "'%s' entries must be non-empty strings", key);
-            hlb_strv_free(v);
-            return -EINVAL;
-        }
-        v[i] = strdup(s);
-    }
-    *out = v;
-    return 0;
-}
-
 static char **strv_of(const char *const *src)
 {
     size_t n = 0;
@@ -71,127 +45,266 @@ static char **strv_of(const char *const *src)
     return v;
 }
 
-static int get_enum(const hlb_conf_t *node, const char *key, const char *const *names, int n,
-                    int def, int *out, hlb_diag_t *d)
+static const char *const service_actions[] = {"restart", "reset", "rebuild", NULL};
+static const char *const healthy_on_names[] = {"auto", "health", "unit", NULL};
+
+/* ---- the schema: what the file may say ---- */
+
+/* The escalation ladder of a service policy: names from service_actions,
+ * kept as the table's own literals, which outlive any config (a reload
+ * frees the old one). FIELD is the policy. */
+static int parse_actions(const hlb_conf_t *n, void *field, void *ctx, hlb_diag_t *d)
 {
-    const char *s;
-    *out = def;
-    if (hlb_conf_str(node, key, NULL, &s, d) < 0)
-        return -EINVAL;
-    if (!s)
-        return 0;
-    int v = hlb_enum_parse(names, (size_t)n, s);
-    if (v < 0) {
-        hlb_buf_t b = {0};
-        for (int i = 0; i < n; i++)
-            hlb_buf_printf(&b, "%s%s", i ? ", " : "", names[i]);
-        hlb_diag_add(d, hlb_conf_get(node, key), "'%s' must be one of %s, not '%s'", key, b.data,
-                     s);
-        hlb_buf_free(&b);
+    fl_policy_cfg_t *p = field;
+    size_t cnt = hlb_conf_count(n);
+    if (hlb_conf_kind(n) != HLB_CONF_SEQ) {
+        hlb_diag_add(d, n, "'actions' must be a list");
         return -EINVAL;
     }
-    *out = v;
-    return 0;
-}
-
-static const char *const service_actions[] = {"restart", "reset", "rebuild", NULL};
-
-/* A policy block over BASE. ACTIONS_OK NULL: the ladder is fixed (network,
- * commands) and may not be set. */
-static int get_policy(const hlb_conf_t *node, const fl_policy_cfg_t *base,
-                      const char *const *actions_ok, fl_policy_cfg_t *out, hlb_diag_t *d,
-                      const char *const *extra_keys)
-{
-    static const char *const keys[] = {"actions",       "max_attempts", "backoff",
-                                       "backoff_max",   "verify_timeout", "stable_period",
-                                       "flap_max",      "flap_window",  "credit_systemd",
-                                       NULL};
-    *out = *base;
-    if (!node)
-        return 0;
-    if (hlb_conf_kind(node) != HLB_CONF_MAP) {
-        hlb_diag_add(d, node, "a recovery policy must be a map");
+    if (cnt == 0 || cnt > FL_MAX_RUNGS) {
+        hlb_diag_add(d, n, "'actions' needs 1 to %d entries", FL_MAX_RUNGS);
         return -EINVAL;
     }
     int rc = 0;
-    /* unknown keys: those of neither the policy nor the caller */
-    for (size_t i = 0; i < hlb_conf_count(node); i++) {
-        const char *k = hlb_conf_key(hlb_conf_at(node, i));
-        bool known = false;
-        for (size_t j = 0; !known && keys[j]; j++)
-            known = strcmp(k, keys[j]) == 0;
-        for (size_t j = 0; !known && extra_keys && extra_keys[j]; j++)
-            known = strcmp(k, extra_keys[j]) == 0;
-        if (!known) {
-            hlb_diag_add(d, hlb_conf_at(node, i), "unknown key '%s' in a recovery policy", k);
+    for (size_t i = 0; i < cnt; i++) {
+        const char *a = hlb_conf_scalar(hlb_conf_at(n, i));
+        const char *lit = NULL;
+        for (size_t j = 0; a && service_actions[j]; j++)
+            if (strcmp(a, service_actions[j]) == 0)
+                lit = service_actions[j];
+        if (!lit) {
+            hlb_diag_add(d, hlb_conf_at(n, i),
+                         "unknown recovery action '%s' (restart, reset, rebuild)", a ? a : "?");
             rc = -EINVAL;
         }
+        p->actions[i] = lit ? lit : "restart";
     }
-    char **acts = NULL;
-    if (get_strv(node, "actions", &acts, d) < 0)
-        rc = -EINVAL;
-    if (acts && !actions_ok) {
-        hlb_diag_add(d, hlb_conf_get(node, "actions"),
-                     "'actions' cannot be set here: the action is the configured command");
-        rc = -EINVAL;
-    } else if (acts) {
-        size_t n = 0;
-        while (acts[n])
-            n++;
-        if (n == 0 || n > FL_MAX_RUNGS) {
-            hlb_diag_add(d, hlb_conf_get(node, "actions"), "'actions' needs 1 to %d entries",
-                         FL_MAX_RUNGS);
-            rc = -EINVAL;
-        }
-        for (size_t i = 0; i < n && i < FL_MAX_RUNGS; i++) {
-            /* the policy keeps the table's own literal, which outlives any
-             * config (a reload frees the old one) */
-            const char *lit = NULL;
-            for (size_t j = 0; actions_ok[j]; j++)
-                if (strcmp(acts[i], actions_ok[j]) == 0)
-                    lit = actions_ok[j];
-            if (!lit) {
-                hlb_diag_add(d, hlb_conf_at(hlb_conf_get(node, "actions"), i),
-                             "unknown recovery action '%s' (restart, reset, rebuild)", acts[i]);
-                rc = -EINVAL;
-            }
-            out->actions[i] = lit ? lit : "restart";
-        }
-        if (n <= FL_MAX_RUNGS)
-            out->nactions = n;
-    }
-    hlb_strv_free(acts);
-    int64_t v;
-    bool b;
-    if (hlb_conf_int(node, "max_attempts", base->max_attempts, 1, FL_MAX_ATTEMPTS, &v, d) < 0)
-        rc = -EINVAL;
-    out->max_attempts = (int)v;
-    if (hlb_conf_duration_ms(node, "backoff", base->backoff_ms, 0, 3600000, &v, d) < 0)
-        rc = -EINVAL;
-    out->backoff_ms = v;
-    if (hlb_conf_duration_ms(node, "backoff_max", base->backoff_max_ms, 0, 86400000, &v, d) < 0)
-        rc = -EINVAL;
-    out->backoff_max_ms = v;
-    if (hlb_conf_duration_ms(node, "verify_timeout", base->verify_ms, 100, 3600000, &v, d) < 0)
-        rc = -EINVAL;
-    out->verify_ms = v;
-    if (hlb_conf_duration_ms(node, "stable_period", base->stable_ms, 0, 7 * 86400000LL, &v, d) < 0)
-        rc = -EINVAL;
-    out->stable_ms = v;
-    if (hlb_conf_int(node, "flap_max", base->flap_max, 0, FL_MAX_FLAP, &v, d) < 0)
-        rc = -EINVAL;
-    out->flap_max = (int)v;
-    if (hlb_conf_duration_ms(node, "flap_window", base->flap_window_ms, 1000, 7 * 86400000LL, &v,
-                             d) < 0)
-        rc = -EINVAL;
-    out->flap_window_ms = v;
-    if (hlb_conf_bool(node, "credit_systemd", base->credit_systemd, &b, d) < 0)
-        rc = -EINVAL;
-    out->credit_systemd = b;
+    p->nactions = cnt;
     return rc;
 }
 
-/* ---- patterns ---- */
+/* The network policy's only action is the configured command. */
+static int refuse_actions(const hlb_conf_t *n, void *field, void *ctx, hlb_diag_t *d)
+{
+    hlb_diag_add(d, n, "'actions' cannot be set here: the action is the configured command");
+    return -EINVAL;
+}
+
+/* A policy's rows, for a struct T whose policy is at BASE. */
+#define POLICY_ROWS(T, base, actions_fn)                                                         \
+    HLB_KEY("actions", HLB_KIND_CUSTOM, T, base, .parse = actions_fn),                         \
+    HLB_KEY("max_attempts", HLB_KIND_INT, T, base.max_attempts, .min = 1,                      \
+            .max = FL_MAX_ATTEMPTS),                                                           \
+    HLB_KEY("backoff", HLB_KIND_DURATION, T, base.backoff_ms, .min = 0, .max = 3600000),       \
+    HLB_KEY("backoff_max", HLB_KIND_DURATION, T, base.backoff_max_ms, .min = 0,                \
+            .max = 86400000),                                                                  \
+    HLB_KEY("verify_timeout", HLB_KIND_DURATION, T, base.verify_ms, .min = 100,                \
+            .max = 3600000),                                                                   \
+    HLB_KEY("stable_period", HLB_KIND_DURATION, T, base.stable_ms, .min = 0,                   \
+            .max = 7 * 86400000LL),                                                            \
+    HLB_KEY("flap_max", HLB_KIND_INT, T, base.flap_max, .min = 0, .max = FL_MAX_FLAP),         \
+    HLB_KEY("flap_window", HLB_KIND_DURATION, T, base.flap_window_ms, .min = 1000,             \
+            .max = 7 * 86400000LL),                                                            \
+    HLB_KEY("credit_systemd", HLB_KIND_BOOL, T, base.credit_systemd)
+
+typedef struct {
+    fl_policy_cfg_t p;
+} policy_box_t;
+
+/* The section's policy: over the built-in defaults (fl_policy_cfg_defaults). */
+static void recovery_init(void *obj, void *ctx) { fl_policy_cfg_defaults(&((policy_box_t *)obj)->p); }
+static const hlb_conf_key_t recovery_keys[] = {POLICY_ROWS(policy_box_t, p, parse_actions), {0}};
+static const hlb_conf_table_t recovery_table = {.name = "recovery", .size = sizeof(policy_box_t),
+                                                .keys = recovery_keys, .init = recovery_init};
+
+/* The network policy: slower, and its one action is the command. */
+static void netpolicy_init(void *obj, void *ctx)
+{
+    fl_policy_cfg_t *p = &((policy_box_t *)obj)->p;
+    fl_policy_cfg_defaults(p);
+    p->actions[0] = "command";
+    p->nactions = 1;
+    p->backoff_ms = 30000;
+    p->verify_ms = 120000;
+    p->credit_systemd = false;
+}
+static const hlb_conf_key_t netpolicy_keys[] = {POLICY_ROWS(policy_box_t, p, refuse_actions), {0}};
+static const hlb_conf_table_t netpolicy_table = {.name = "recovery", .size = sizeof(policy_box_t),
+                                                 .keys = netpolicy_keys, .init = netpolicy_init};
+
+typedef struct {
+    char **command;
+    int64_t timeout_ms;
+    policy_box_t recovery;
+} network_raw_t;
+static const hlb_conf_key_t network_keys[] = {
+    HLB_KEY_STRV(network_raw_t, command, NULL, 0, 0), /* NULL: network failures reported only */
+    HLB_KEY("timeout", HLB_KIND_DURATION, network_raw_t, timeout_ms, .def = "60s", .min = 100,
+            .max = 3600000),
+    HLB_KEY_TABLE(network_raw_t, recovery, &netpolicy_table, 0),
+    {0}};
+static const hlb_conf_table_t network_table = {.name = "network", .size = sizeof(network_raw_t),
+                                               .keys = network_keys};
+
+typedef struct {
+    char *service, *health, *threshold, *uplink, *lifecycle;
+} topics_raw_t;
+static const hlb_conf_key_t topics_keys[] = {
+    HLB_KEY_STR(topics_raw_t, service, "service.", 0),
+    HLB_KEY_STR(topics_raw_t, health, "health.", 0),
+    HLB_KEY_STR(topics_raw_t, threshold, "metrics.threshold.", 0),
+    HLB_KEY_STR(topics_raw_t, uplink, "uplink.", 0),
+    HLB_KEY_STR(topics_raw_t, lifecycle, "lifecycle.state", 0),
+    {0}};
+static const hlb_conf_table_t topics_table = {.name = "topics", .size = sizeof(topics_raw_t),
+                                              .keys = topics_keys};
+
+typedef struct fail_raw fail_raw_t;
+
+/* A listed service's policy is the section's, as it overrides it. */
+static void service_init(void *obj, void *ctx);
+static const hlb_conf_key_t service_keys[] = {
+    POLICY_ROWS(fl_service_cfg_t, policy, parse_actions),
+    HLB_KEY_STR(fl_service_cfg_t, unit, NULL, 0), /* default <name>.service */
+    HLB_KEY_BOOL(fl_service_cfg_t, recover, "true", 0),
+    HLB_KEY_ENUM(fl_service_cfg_t, healthy_on, "auto", healthy_on_names, 0),
+    {0}};
+static const hlb_conf_table_t service_table = {
+    .name = "service", .size = sizeof(fl_service_cfg_t), .keys = service_keys,
+    .init = service_init, .name_offset = offsetof(fl_service_cfg_t, name), .has_name = true};
+
+/* exit_status: a non-empty list of 0..255. FIELD is the pattern. */
+static int parse_exit_status(const hlb_conf_t *n, void *field, void *ctx, hlb_diag_t *d)
+{
+    fl_pattern_t *p = field;
+    if (hlb_conf_kind(n) != HLB_CONF_SEQ || hlb_conf_count(n) == 0) {
+        hlb_diag_add(d, n, "'exit_status' must be a non-empty list of exit codes");
+        return -EINVAL;
+    }
+    int rc = 0;
+    free(p->exit_status);
+    p->nexit = hlb_conf_count(n);
+    p->exit_status = calloc(p->nexit, sizeof *p->exit_status);
+    if (!p->exit_status)
+        abort();
+    for (size_t i = 0; i < p->nexit; i++) {
+        int64_t v;
+        const char *s = hlb_conf_scalar(hlb_conf_at(n, i));
+        if (!s || hlb_parse_int(s, &v) < 0 || v < 0 || v > 255) {
+            hlb_diag_add(d, hlb_conf_at(n, i), "an exit status is 0..255");
+            rc = -EINVAL;
+            v = -1;
+        }
+        p->exit_status[i] = (int)v;
+    }
+    return rc;
+}
+static void free_exit_status(void *field)
+{
+    fl_pattern_t *p = field;
+    free(p->exit_status);
+    p->exit_status = NULL;
+    p->nexit = 0;
+}
+
+/* type, severity and sustain default by 'on' (see finish_pattern). */
+static void pattern_init(void *obj, void *ctx)
+{
+    fl_pattern_t *p = obj;
+    p->on = (fl_on_t)-1;
+    p->type = (fl_ftype_t)-1;
+    p->severity = (fl_sev_t)-1;
+    p->sustain_ms = -1;
+}
+static const hlb_conf_key_t pattern_keys[] = {
+    HLB_KEY_STR(fl_pattern_t, name, NULL, 0),
+    HLB_KEY_ENUM(fl_pattern_t, on, NULL, on_names, 0),
+    HLB_KEY_ENUM(fl_pattern_t, type, NULL, ftype_names, 0),
+    HLB_KEY_ENUM(fl_pattern_t, severity, NULL, sev_names, 0),
+    HLB_KEY_STRV(fl_pattern_t, services, NULL, 0, 0), /* fnmatch globs; absent: all */
+    HLB_KEY_STRV(fl_pattern_t, results, NULL, 0, 0),
+    {.key = "exit_status", .kind = HLB_KIND_CUSTOM, .offset = 0, .parse = parse_exit_status,
+     .free = free_exit_status},
+    HLB_KEY_STRV(fl_pattern_t, metrics, NULL, 0, 0),
+    HLB_KEY("sustain", HLB_KIND_DURATION, fl_pattern_t, sustain_ms, .min = 0, .max = 86400000),
+    HLB_KEY_BOOL(fl_pattern_t, recover, "true", 0),
+    HLB_KEY_STR(fl_pattern_t, target, NULL, 0),
+    HLB_KEY_STRV(fl_pattern_t, command, NULL, 0, 0),
+    {0}};
+static const hlb_conf_table_t pattern_table = {.name = "pattern", .size = sizeof(fl_pattern_t),
+                                               .keys = pattern_keys, .init = pattern_init};
+
+static const hlb_conf_key_t check_keys[] = {
+    HLB_KEY_STR(fl_check_cfg_t, name, NULL, 0),
+    HLB_KEY("command", HLB_KIND_STRV, fl_check_cfg_t, argv),
+    HLB_KEY_ENUM(fl_check_cfg_t, type, "network_failure", ftype_names, 0),
+    HLB_KEY_STR(fl_check_cfg_t, service, NULL, 0),
+    HLB_KEY_ENUM(fl_check_cfg_t, severity, "critical", sev_names, 0),
+    HLB_KEY("interval", HLB_KIND_DURATION, fl_check_cfg_t, interval_ms, .def = "30s", .min = 100,
+            .max = 86400000),
+    HLB_KEY("timeout", HLB_KIND_DURATION, fl_check_cfg_t, timeout_ms, .def = "10s", .min = 10,
+            .max = 3600000),
+    HLB_KEY_INT(fl_check_cfg_t, failures, "3", 1, 100, 0),
+    {0}};
+static const hlb_conf_table_t check_table = {.name = "check", .size = sizeof(fl_check_cfg_t),
+                                             .keys = check_keys};
+
+struct fail_raw {
+    char *orchestrator, *recover_method, *stop_method;
+    int64_t action_timeout_ms;
+    bool stop_config_loops, require_lifecycle, recover_unlisted;
+    char **recover_in;
+    int64_t restart_settle_ms;
+    policy_box_t recovery;
+    hlb_conf_vec_t services; /* fl_service_cfg_t */
+    hlb_conf_vec_t patterns; /* fl_pattern_t */
+    hlb_conf_vec_t checks;   /* fl_check_cfg_t */
+    network_raw_t network;
+    topics_raw_t topics;
+    int64_t incidents;
+};
+
+static void service_init(void *obj, void *ctx)
+{
+    ((fl_service_cfg_t *)obj)->policy = ((const fail_raw_t *)ctx)->recovery.p;
+}
+
+static const hlb_conf_key_t fail_keys[] = {
+    HLB_KEY_STR(fail_raw_t, orchestrator, "hl-orchestrator", 0), /* runs recovery actions */
+    HLB_KEY_STR(fail_raw_t, recover_method, "recover", 0),
+    HLB_KEY_STR(fail_raw_t, stop_method, "stop", 0),
+    HLB_KEY("action_timeout", HLB_KIND_DURATION, fail_raw_t, action_timeout_ms, .def = "180s",
+            .min = 1000, .max = 3600000),
+    HLB_KEY_BOOL(fail_raw_t, stop_config_loops, "true", 0),
+    HLB_KEY_BOOL(fail_raw_t, require_lifecycle, "true", 0),
+    HLB_KEY_STRV(fail_raw_t, recover_in, "[ready]", 0, 0),
+    HLB_KEY_BOOL(fail_raw_t, recover_unlisted, "false", 0),
+    HLB_KEY("restart_settle", HLB_KIND_DURATION, fail_raw_t, restart_settle_ms, .def = "250ms",
+            .min = 0, .max = 10000),
+    HLB_KEY_TABLE(fail_raw_t, recovery, &recovery_table, 0), /* before services: they use it */
+    HLB_KEY_DICT(fail_raw_t, services, &service_table, 0, 0),
+    HLB_KEY_LIST(fail_raw_t, patterns, &pattern_table, 0, 0),
+    HLB_KEY_LIST(fail_raw_t, checks, &check_table, 0, 0),
+    HLB_KEY_TABLE(fail_raw_t, network, &network_table, 0),
+    HLB_KEY_TABLE(fail_raw_t, topics, &topics_table, 0),
+    HLB_KEY_INT(fail_raw_t, incidents, "200", 1, 100000, 0),
+    {0}};
+static const hlb_conf_table_t fail_table = {.name = "hl-failure", .size = sizeof(fail_raw_t),
+                                            .keys = fail_keys};
+
+/* ---- from what the file says to what the daemon runs ---- */
+
+/* List entries are commands, globs and states: an empty one is a mistake. */
+static int check_nonempty(char **v, const hlb_conf_t *node, const char *key, hlb_diag_t *d)
+{
+    const hlb_conf_t *l = hlb_conf_get(node, key);
+    for (size_t i = 0; v && v[i]; i++)
+        if (!*v[i]) {
+            hlb_diag_add(d, hlb_conf_at(l, i), "'%s' entries must be non-empty strings", key);
+            return -EINVAL;
+        }
+    return 0;
+}
 
 static void pattern_clear(fl_pattern_t *p)
 {
@@ -216,79 +329,42 @@ static fl_ftype_t default_type(fl_on_t on)
     }
 }
 
-static int get_pattern(const hlb_conf_t *node, fl_pattern_t *p, hlb_diag_t *d)
+/* The defaults that depend on 'on', and the checks across keys. */
+static int finish_pattern(fl_pattern_t *p, const hlb_conf_t *node, hlb_diag_t *d)
 {
-    static const char *const keys[] = {"name",    "on",      "type",     "severity", "services",
-                                       "results", "exit_status", "metrics", "sustain",
-                                       "recover", "target",  "command",  NULL};
-    memset(p, 0, sizeof *p);
-    if (hlb_conf_kind(node) != HLB_CONF_MAP) {
-        hlb_diag_add(d, node, "a pattern must be a map with at least 'name' and 'on'");
-        return -EINVAL;
-    }
-    int rc = hlb_conf_check_keys(node, keys, d);
-    const char *name;
-    hlb_conf_str(node, "name", NULL, &name, d);
-    if (!name || !*name) {
+    int rc = 0;
+    if (!p->name || !*p->name) {
         hlb_diag_add(d, node, "a pattern needs a 'name'");
+        free(p->name);
+        p->name = strdup("?");
         rc = -EINVAL;
     }
-    p->name = strdup(name ? name : "?");
-    int on, type, sev;
     if (!hlb_conf_get(node, "on")) {
         hlb_diag_add(d, node, "pattern '%s' needs 'on' (one of unit-failed, exit-status, "
                               "unit-config, unhealthy, threshold, uplink)", p->name);
         rc = -EINVAL;
     }
-    if (get_enum(node, "on", on_names, FL_NONS, FL_ON_UNIT_FAILED, &on, d) < 0)
+    if ((int)p->on < 0)
+        p->on = FL_ON_UNIT_FAILED;
+    if ((int)p->type < 0)
+        p->type = default_type(p->on);
+    if ((int)p->severity < 0)
+        p->severity = p->on == FL_ON_THRESHOLD ? FL_SEV_WARNING : FL_SEV_CRITICAL;
+    if (p->sustain_ms < 0)
+        p->sustain_ms = p->on == FL_ON_THRESHOLD ? 60000 : 0;
+    if (check_nonempty(p->services, node, "services", d) < 0 ||
+        check_nonempty(p->results, node, "results", d) < 0 ||
+        check_nonempty(p->metrics, node, "metrics", d) < 0 ||
+        check_nonempty(p->command, node, "command", d) < 0)
         rc = -EINVAL;
-    p->on = (fl_on_t)on;
-    if (get_enum(node, "type", ftype_names, FL_NFTYPES, default_type(p->on), &type, d) < 0)
-        rc = -EINVAL;
-    p->type = (fl_ftype_t)type;
-    if (get_enum(node, "severity", sev_names, FL_NSEVS,
-                 p->on == FL_ON_THRESHOLD ? FL_SEV_WARNING : FL_SEV_CRITICAL, &sev, d) < 0)
-        rc = -EINVAL;
-    p->severity = (fl_sev_t)sev;
-    if (get_strv(node, "services", &p->services, d) < 0 ||
-        get_strv(node, "results", &p->results, d) < 0 ||
-        get_strv(node, "metrics", &p->metrics, d) < 0 ||
-        get_strv(node, "command", &p->command, d) < 0)
-        rc = -EINVAL;
-    const hlb_conf_t *ex = hlb_conf_get(node, "exit_status");
-    if (ex) {
-        if (hlb_conf_kind(ex) != HLB_CONF_SEQ || hlb_conf_count(ex) == 0) {
-            hlb_diag_add(d, ex, "'exit_status' must be a non-empty list of exit codes");
-            rc = -EINVAL;
-        } else {
-            p->nexit = hlb_conf_count(ex);
-            p->exit_status = calloc(p->nexit, sizeof *p->exit_status);
-            for (size_t i = 0; p->exit_status && i < p->nexit; i++) {
-                int64_t v;
-                const char *s = hlb_conf_scalar(hlb_conf_at(ex, i));
-                if (!s || hlb_parse_int(s, &v) < 0 || v < 0 || v > 255) {
-                    hlb_diag_add(d, hlb_conf_at(ex, i), "an exit status is 0..255");
-                    rc = -EINVAL;
-                    v = -1;
-                }
-                p->exit_status[i] = (int)v;
-            }
-        }
-    }
     if (p->on == FL_ON_EXIT_STATUS && !p->nexit) {
         hlb_diag_add(d, node, "pattern '%s' (on: exit-status) needs 'exit_status'", p->name);
         rc = -EINVAL;
     }
-    int64_t v;
-    if (hlb_conf_duration_ms(node, "sustain", p->on == FL_ON_THRESHOLD ? 60000 : 0, 0,
-                             86400000, &v, d) < 0)
-        rc = -EINVAL;
-    p->sustain_ms = v;
-    if (hlb_conf_bool(node, "recover", true, &p->recover, d) < 0)
-        rc = -EINVAL;
-    const char *target;
-    hlb_conf_str(node, "target", NULL, &target, d);
-    p->target = target && *target ? strdup(target) : NULL;
+    if (p->target && !*p->target) {
+        free(p->target);
+        p->target = NULL;
+    }
     if ((p->target || p->command) && p->on != FL_ON_THRESHOLD) {
         hlb_diag_add(d, node, "'target' and 'command' apply to threshold patterns only");
         rc = -EINVAL;
@@ -344,100 +420,54 @@ static int default_patterns(fl_config_t *c)
     return 0;
 }
 
-/* ---- checks ---- */
-
-static int get_check(const hlb_conf_t *node, fl_check_cfg_t *k, hlb_diag_t *d)
+static int finish_check(fl_check_cfg_t *k, const hlb_conf_t *node, hlb_diag_t *d)
 {
-    static const char *const keys[] = {"name",     "command", "type",    "service", "severity",
-                                       "interval", "timeout", "failures", NULL};
-    memset(k, 0, sizeof *k);
-    if (hlb_conf_kind(node) != HLB_CONF_MAP) {
-        hlb_diag_add(d, node, "a check must be a map with 'name', 'type' and 'command'");
-        return -EINVAL;
-    }
-    int rc = hlb_conf_check_keys(node, keys, d);
-    const char *s;
-    hlb_conf_str(node, "name", NULL, &s, d);
-    if (!s || !*s) {
+    int rc = 0;
+    if (!k->name || !*k->name) {
         hlb_diag_add(d, node, "a check needs a 'name'");
+        free(k->name);
+        k->name = strdup("?");
         rc = -EINVAL;
     }
-    k->name = strdup(s ? s : "?");
-    if (get_strv(node, "command", &k->argv, d) < 0)
+    if (check_nonempty(k->argv, node, "command", d) < 0)
         rc = -EINVAL;
     if (!k->argv || !k->argv[0] || k->argv[0][0] != '/') {
         hlb_diag_add(d, node, "check '%s' needs a 'command' list starting with an absolute path",
                      k->name);
         rc = -EINVAL;
     }
-    int type, sev;
-    if (get_enum(node, "type", ftype_names, FL_NFTYPES, FL_FT_NETWORK, &type, d) < 0)
-        rc = -EINVAL;
-    k->type = (fl_ftype_t)type;
     if (k->type != FL_FT_NETWORK && k->type != FL_FT_CONFIG) {
         hlb_diag_add(d, hlb_conf_get(node, "type"),
                      "a check's type is network_failure or configuration_error");
         rc = -EINVAL;
     }
-    hlb_conf_str(node, "service", NULL, &s, d);
-    k->service = s && *s ? strdup(s) : NULL;
+    if (k->service && !*k->service) {
+        free(k->service);
+        k->service = NULL;
+    }
     if (k->type == FL_FT_CONFIG && !k->service) {
         hlb_diag_add(d, node, "check '%s' (configuration_error) needs 'service'", k->name);
         rc = -EINVAL;
     }
-    if (get_enum(node, "severity", sev_names, FL_NSEVS, FL_SEV_CRITICAL, &sev, d) < 0)
-        rc = -EINVAL;
-    k->severity = (fl_sev_t)sev;
-    if (hlb_conf_duration_ms(node, "interval", 30000, 100, 86400000, &k->interval_ms, d) < 0 ||
-        hlb_conf_duration_ms(node, "timeout", 10000, 10, 3600000, &k->timeout_ms, d) < 0 ||
-        hlb_conf_int(node, "failures", 3, 1, 100, &k->failures, d) < 0)
-        rc = -EINVAL;
     return rc;
 }
 
-/* ---- services ---- */
-
-static const char *const healthy_on_names[] = {"auto", "health", "unit"};
-
-static int get_service(fl_config_t *c, const hlb_conf_t *node, fl_service_cfg_t *s, hlb_diag_t *d)
+static int finish_service(fl_service_cfg_t *s, const hlb_conf_t *node, hlb_diag_t *d)
 {
-    static const char *const extra[] = {"unit", "recover", "healthy_on", NULL};
-    memset(s, 0, sizeof *s);
-    s->name = strdup(hlb_conf_key(node));
     /* The name is a topic part (service.<name>, alert.<name>). */
     if (!hlb_topic_valid(s->name, strlen(s->name))) {
         hlb_diag_add(d, node, "'%s' is not a valid service name", s->name);
         return -EINVAL;
     }
-    const char *v = hlb_conf_scalar(node);
-    if (v && (!*v || strcmp(v, "~") == 0 || strcmp(v, "null") == 0)) {
-        /* "hl-daemon:" with nothing: all defaults */
-    } else if (hlb_conf_kind(node) != HLB_CONF_MAP) {
-        hlb_diag_add(d, node, "service '%s' must be a map (or empty for the defaults)", s->name);
-        return -EINVAL;
-    }
-    int rc = 0;
-    const hlb_conf_t *m = hlb_conf_kind(node) == HLB_CONF_MAP ? node : NULL;
-    if (get_policy(m, &c->defaults, service_actions, &s->policy, d, extra) < 0)
-        rc = -EINVAL;
-    const char *unit;
-    hlb_conf_str(m, "unit", NULL, &unit, d);
-    if (unit && *unit) {
-        s->unit = strdup(unit);
-    } else {
+    if (!s->unit || !*s->unit) {
+        free(s->unit);
         size_t n = strlen(s->name);
         s->unit = malloc(n + sizeof ".service");
         if (s->unit)
             snprintf(s->unit, n + sizeof ".service", "%s%s", s->name,
                      strchr(s->name, '.') ? "" : ".service");
     }
-    if (hlb_conf_bool(m, "recover", true, &s->recover, d) < 0)
-        rc = -EINVAL;
-    int ho;
-    if (get_enum(m, "healthy_on", healthy_on_names, 3, FL_HEALTHY_AUTO, &ho, d) < 0)
-        rc = -EINVAL;
-    s->healthy_on = (fl_healthy_on_t)ho;
-    return rc;
+    return 0;
 }
 
 static int default_services(fl_config_t *c)
@@ -460,172 +490,130 @@ static int default_services(fl_config_t *c)
     return 0;
 }
 
-/* ---- the section ---- */
-
-static int get_topic(const hlb_conf_t *topics, const char *key, const char *def, char **out,
-                     hlb_diag_t *d)
+static char *take(char **s)
 {
-    const char *s;
-    int rc = hlb_conf_str(topics, key, def, &s, d);
-    if (s && !hlb_topic_valid(s, strlen(s))) {
-        hlb_diag_add(d, hlb_conf_get(topics, key), "'%s' is not a valid topic prefix", s);
-        rc = -EINVAL;
-    }
-    *out = strdup(s ? s : def);
-    return rc;
+    char *v = *s;
+    *s = NULL;
+    return v;
+}
+
+static int check_topic(const hlb_conf_t *topics, const char *key, const char *v, hlb_diag_t *d)
+{
+    if (hlb_topic_valid(v, strlen(v)))
+        return 0;
+    hlb_diag_add(d, hlb_conf_get(topics, key), "'%s' is not a valid topic prefix", v);
+    return -EINVAL;
 }
 
 fl_config_t *fl_config_parse(const hlb_conf_t *section, hlb_diag_t *d)
 {
-    static const char *const keys[] = {
-        "orchestrator", "recover_method", "stop_method",   "action_timeout",
-        "stop_config_loops", "require_lifecycle", "recover_in", "recover_unlisted",
-        "restart_settle", "recovery",   "services",      "patterns",      "checks",
-        "network",      "topics",         "incidents",     NULL};
     fl_config_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    int rc = 0;
     if (section && hlb_conf_kind(section) != HLB_CONF_MAP) {
         hlb_diag_add(d, section, "the hl-failure section must be a map");
         fl_config_destroy(&c);
         return NULL;
     }
-    if (section && hlb_conf_check_keys(section, keys, d) < 0)
-        rc = -EINVAL;
+    int errors = d->errors;
+    fail_raw_t raw;
+    /* The section is its own context: services start from its policy. */
+    hlb_conf_schema_parse(&fail_table, section, &raw, &raw, d);
 
-    const char *s;
-    hlb_conf_str(section, "orchestrator", "hl-orchestrator", &s, d);
-    c->orchestrator = strdup(s);
-    if (!hlb_name_valid(s)) {
-        hlb_diag_add(d, hlb_conf_get(section, "orchestrator"), "'%s' is not a daemon name", s);
-        rc = -EINVAL;
-    }
-    hlb_conf_str(section, "recover_method", "recover", &s, d);
-    c->recover_method = strdup(s);
-    hlb_conf_str(section, "stop_method", "stop", &s, d);
-    c->stop_method = strdup(s);
-    if (hlb_conf_duration_ms(section, "action_timeout", 180000, 1000, 3600000,
-                             &c->action_timeout_ms, d) < 0 ||
-        hlb_conf_bool(section, "stop_config_loops", true, &c->stop_config_loops, d) < 0 ||
-        hlb_conf_bool(section, "require_lifecycle", true, &c->require_lifecycle, d) < 0 ||
-        hlb_conf_bool(section, "recover_unlisted", false, &c->recover_unlisted, d) < 0 ||
-        hlb_conf_int(section, "incidents", 200, 1, 100000, &c->max_incidents, d) < 0 ||
-        hlb_conf_duration_ms(section, "restart_settle", 250, 0, 10000, &c->restart_settle_ms,
-                             d) < 0)
-        rc = -EINVAL;
-    if (get_strv(section, "recover_in", &c->recover_in, d) < 0)
-        rc = -EINVAL;
-    if (!c->recover_in)
-        c->recover_in = strv_of((const char *const[]){"ready", NULL});
-
-    fl_policy_cfg_t builtin;
-    fl_policy_cfg_defaults(&builtin);
-    if (get_policy(hlb_conf_get(section, "recovery"), &builtin, service_actions, &c->defaults,
-                   d, NULL) < 0)
-        rc = -EINVAL;
+    c->orchestrator = take(&raw.orchestrator);
+    if (!hlb_name_valid(c->orchestrator))
+        hlb_diag_add(d, hlb_conf_get(section, "orchestrator"), "'%s' is not a daemon name",
+                     c->orchestrator);
+    c->recover_method = take(&raw.recover_method);
+    c->stop_method = take(&raw.stop_method);
+    c->action_timeout_ms = raw.action_timeout_ms;
+    c->stop_config_loops = raw.stop_config_loops;
+    c->require_lifecycle = raw.require_lifecycle;
+    c->recover_unlisted = raw.recover_unlisted;
+    c->max_incidents = raw.incidents;
+    c->restart_settle_ms = raw.restart_settle_ms;
+    check_nonempty(raw.recover_in, section, "recover_in", d);
+    c->recover_in = raw.recover_in ? raw.recover_in : strv_of((const char *const[]){"ready", NULL});
+    raw.recover_in = NULL;
+    c->defaults = raw.recovery.p;
 
     const hlb_conf_t *svcs = hlb_conf_get(section, "services");
-    if (svcs && hlb_conf_kind(svcs) != HLB_CONF_MAP) {
-        hlb_diag_add(d, svcs, "'services' must be a map of service name to its policy");
-        rc = -EINVAL;
-    } else if (svcs) {
-        c->nservices = hlb_conf_count(svcs);
-        c->services = calloc(c->nservices ? c->nservices : 1, sizeof *c->services);
-        for (size_t i = 0; c->services && i < c->nservices; i++)
-            if (get_service(c, hlb_conf_at(svcs, i), &c->services[i], d) < 0)
-                rc = -EINVAL;
-    } else if (default_services(c) < 0) {
-        rc = -ENOMEM;
+    if (svcs) {
+        c->services = raw.services.items;
+        c->nservices = raw.services.n;
+        for (size_t i = 0; i < c->nservices; i++)
+            finish_service(&c->services[i], hlb_conf_at(svcs, i), d);
+    } else {
+        free(raw.services.items);
+        default_services(c);
     }
+    raw.services.items = NULL;
+    raw.services.n = 0;
 
     const hlb_conf_t *pats = hlb_conf_get(section, "patterns");
-    if (pats && hlb_conf_kind(pats) != HLB_CONF_SEQ) {
-        hlb_diag_add(d, pats, "'patterns' must be a list");
-        rc = -EINVAL;
-    } else if (pats) {
-        c->npatterns = hlb_conf_count(pats);
-        c->patterns = calloc(c->npatterns ? c->npatterns : 1, sizeof *c->patterns);
-        for (size_t i = 0; c->patterns && i < c->npatterns; i++) {
-            if (get_pattern(hlb_conf_at(pats, i), &c->patterns[i], d) < 0)
-                rc = -EINVAL;
+    if (pats) {
+        c->patterns = raw.patterns.items;
+        c->npatterns = raw.patterns.n;
+        for (size_t i = 0; i < c->npatterns; i++) {
+            finish_pattern(&c->patterns[i], hlb_conf_at(pats, i), d);
             for (size_t j = 0; j < i; j++)
-                if (strcmp(c->patterns[j].name, c->patterns[i].name) == 0) {
+                if (strcmp(c->patterns[j].name, c->patterns[i].name) == 0)
                     hlb_diag_add(d, hlb_conf_at(pats, i), "duplicate pattern name '%s'",
                                  c->patterns[i].name);
-                    rc = -EINVAL;
-                }
         }
-    } else if (default_patterns(c) < 0) {
-        rc = -ENOMEM;
+    } else {
+        free(raw.patterns.items);
+        default_patterns(c);
     }
+    raw.patterns.items = NULL;
+    raw.patterns.n = 0;
 
     const hlb_conf_t *checks = hlb_conf_get(section, "checks");
-    if (checks && hlb_conf_kind(checks) != HLB_CONF_SEQ) {
-        hlb_diag_add(d, checks, "'checks' must be a list");
-        rc = -EINVAL;
-    } else if (checks) {
-        c->nchecks = hlb_conf_count(checks);
-        c->checks = calloc(c->nchecks ? c->nchecks : 1, sizeof *c->checks);
-        for (size_t i = 0; c->checks && i < c->nchecks; i++) {
-            if (get_check(hlb_conf_at(checks, i), &c->checks[i], d) < 0)
-                rc = -EINVAL;
-            for (size_t j = 0; j < i; j++)
-                if (strcmp(c->checks[j].name, c->checks[i].name) == 0) {
-                    hlb_diag_add(d, hlb_conf_at(checks, i), "duplicate check name '%s'",
-                                 c->checks[i].name);
-                    rc = -EINVAL;
-                }
-        }
+    c->checks = raw.checks.items;
+    c->nchecks = raw.checks.n;
+    raw.checks.items = NULL;
+    raw.checks.n = 0;
+    for (size_t i = 0; i < c->nchecks; i++) {
+        finish_check(&c->checks[i], hlb_conf_at(checks, i), d);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->checks[j].name, c->checks[i].name) == 0)
+                hlb_diag_add(d, hlb_conf_at(checks, i), "duplicate check name '%s'",
+                             c->checks[i].name);
     }
 
     /* network: the recovery command and its own, slower policy */
     const hlb_conf_t *net = hlb_conf_get(section, "network");
-    static const char *const net_keys[] = {"command", "timeout", "recovery", NULL};
-    if (net && hlb_conf_check_keys(net, net_keys, d) < 0)
-        rc = -EINVAL;
-    if (get_strv(net, "command", &c->network_command, d) < 0)
-        rc = -EINVAL;
-    if (c->network_command && (!c->network_command[0] || c->network_command[0][0] != '/')) {
+    c->network_command = raw.network.command;
+    raw.network.command = NULL;
+    check_nonempty(c->network_command, net, "command", d);
+    if (c->network_command && (!c->network_command[0] || c->network_command[0][0] != '/'))
         hlb_diag_add(d, hlb_conf_get(net, "command"),
                      "'network.command' must start with an absolute path");
-        rc = -EINVAL;
-    }
-    if (hlb_conf_duration_ms(net, "timeout", 60000, 100, 3600000, &c->command_timeout_ms, d) < 0)
-        rc = -EINVAL;
-    fl_policy_cfg_t netbase = builtin;
-    netbase.actions[0] = "command";
-    netbase.nactions = 1;
-    netbase.backoff_ms = 30000;
-    netbase.verify_ms = 120000;
-    netbase.credit_systemd = false;
-    if (get_policy(hlb_conf_get(net, "recovery"), &netbase, NULL, &c->network_policy, d,
-                   NULL) < 0)
-        rc = -EINVAL;
+    c->command_timeout_ms = raw.network.timeout_ms;
+    c->network_policy = raw.network.recovery.p;
 
     const hlb_conf_t *topics = hlb_conf_get(section, "topics");
-    static const char *const topic_keys[] = {"service", "health", "threshold", "uplink",
-                                             "lifecycle", NULL};
-    if (topics && hlb_conf_check_keys(topics, topic_keys, d) < 0)
-        rc = -EINVAL;
-    if (get_topic(topics, "service", "service.", &c->topic_service, d) < 0 ||
-        get_topic(topics, "health", "health.", &c->topic_health, d) < 0 ||
-        get_topic(topics, "threshold", "metrics.threshold.", &c->topic_threshold, d) < 0 ||
-        get_topic(topics, "uplink", "uplink.", &c->topic_uplink, d) < 0 ||
-        get_topic(topics, "lifecycle", "lifecycle.state", &c->topic_lifecycle, d) < 0)
-        rc = -EINVAL;
+    c->topic_service = take(&raw.topics.service);
+    c->topic_health = take(&raw.topics.health);
+    c->topic_threshold = take(&raw.topics.threshold);
+    c->topic_uplink = take(&raw.topics.uplink);
+    c->topic_lifecycle = take(&raw.topics.lifecycle);
+    check_topic(topics, "service", c->topic_service, d);
+    check_topic(topics, "health", c->topic_health, d);
+    check_topic(topics, "threshold", c->topic_threshold, d);
+    check_topic(topics, "uplink", c->topic_uplink, d);
+    check_topic(topics, "lifecycle", c->topic_lifecycle, d);
+    hlb_conf_schema_free(&fail_table, &raw);
 
     /* cross-checks: threshold targets must be recoverable services */
     for (size_t i = 0; i < c->npatterns; i++) {
         const fl_pattern_t *p = &c->patterns[i];
-        if (p->target && !fl_config_policy_for(c, p->target)) {
+        if (p->target && !fl_config_policy_for(c, p->target))
             hlb_diag_add(d, hlb_conf_at(pats, i),
                          "pattern '%s' targets '%s', which is not a recovered service "
                          "(list it under 'services')", p->name, p->target);
-            rc = -EINVAL;
-        }
     }
-    if (rc < 0 || d->errors) {
+    if (d->errors > errors) {
         fl_config_destroy(&c);
         return NULL;
     }

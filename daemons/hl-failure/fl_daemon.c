@@ -1,5 +1,6 @@
 /* hl-failure: the daemon around detection and policy. */
 #include "fl_daemon.h"
+#include "fl_liveness.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -65,6 +66,10 @@ struct fl_daemon {
     target_t **targets;
     size_t ntargets;
     char *lifecycle; /* the orchestrator's state as last seen; NULL never */
+    /* Its ctl socket does not answer: whatever lifecycle says (a cached
+     * "ready" outlives a kill -9), it is down, and recovery waits. */
+    bool orch_unreachable;
+    fl_liveness_t *live;
     bool gate_open;
     int timer;       /* the one zloop timer for every policy and detection deadline */
     char *status;    /* the last STATUS= sent */
@@ -240,6 +245,7 @@ static void target_free(target_t *t)
 /* ---- the one timer ---- */
 
 static int on_timer(zloop_t *loop, int timer_id, void *arg);
+static const char *lc_word(const fl_daemon_t *fd, const char *dflt);
 
 static void reschedule(fl_daemon_t *fd)
 {
@@ -314,9 +320,11 @@ static void on_call_done(int rc, const Hl__Reply *r, void *arg)
     t->call = NULL;
     char buf[512];
     bool ok = rc == 0 && r && r->status == 0;
-    if (rc < 0)
+    if (rc < 0) {
         snprintf(buf, sizeof buf, "%s did not answer: %s", t->fd->cfg->orchestrator,
                  strerror(-rc));
+        fl_liveness_probe_now(t->fd->live);
+    }
     else if (!ok)
         snprintf(buf, sizeof buf, "%s", r->error && *r->error ? r->error : "refused");
     else
@@ -527,18 +535,18 @@ static void handle(target_t *t, const fl_effect_t *e)
         break;
     case FL_EFF_SUPPRESSED:
         hlb_log_fields(LOG_INFO, m, "no recovery of %s: the orchestrator is %s", t->name,
-                       fd->lifecycle ? fd->lifecycle : "not seen yet");
+                       lc_word(fd, "not seen yet"));
         fl_incident_add(in, now_us, "suppressed", "no recovery while the orchestrator is %s",
-                        fd->lifecycle ? fd->lifecycle : "not seen yet");
+                        lc_word(fd, "not seen yet"));
         close_incident(t, "suppressed");
-        publish_step(t, "suppressed", NULL, 0, fd->lifecycle ? fd->lifecycle : "no lifecycle",
+        publish_step(t, "suppressed", NULL, 0, lc_word(fd, "no lifecycle"),
                      0, 0);
         break;
     case FL_EFF_ABANDONED:
         hlb_log_fields(LOG_INFO, m, "recovery of %s abandoned: the orchestrator is %s", t->name,
-                       fd->lifecycle ? fd->lifecycle : "gone");
+                       lc_word(fd, "gone"));
         fl_incident_add(in, now_us, "abandoned", "the orchestrator is %s",
-                        fd->lifecycle ? fd->lifecycle : "gone");
+                        lc_word(fd, "gone"));
         close_incident(t, "abandoned");
         publish_step(t, "abandoned", NULL, e->attempt, detail, 0, 0);
         break;
@@ -603,7 +611,7 @@ static void decision_text(const target_t *t, hlb_buf_t *b)
         }
         case FL_EFF_SUPPRESSED:
             hlb_buf_printf(b, "none: the orchestrator is %s",
-                           t->fd->lifecycle ? t->fd->lifecycle : "not seen yet");
+                           lc_word(t->fd, "not seen yet"));
             return;
         case FL_EFF_GIVE_UP: hlb_buf_puts(b, "gave-up: critical alert raised"); return;
         case FL_EFF_HOLD: hlb_buf_puts(b, "held: flapping, critical alert raised"); return;
@@ -791,6 +799,15 @@ static void status_line(fl_daemon_t *fd)
     hlb_buf_free(&b);
 }
 
+/* The orchestrator's state as we trust it: "unreachable" when its ctl socket
+ * is silent, else its last lifecycle.state, else DFLT. */
+static const char *lc_word(const fl_daemon_t *fd, const char *dflt)
+{
+    if (fd->orch_unreachable)
+        return "unreachable";
+    return fd->lifecycle ? fd->lifecycle : dflt;
+}
+
 static bool state_opens(const fl_config_t *c, const char *state)
 {
     for (size_t i = 0; state && c->recover_in && c->recover_in[i]; i++)
@@ -801,15 +818,17 @@ static bool state_opens(const fl_config_t *c, const char *state)
 
 static void set_gate(fl_daemon_t *fd)
 {
-    bool open = fd->lifecycle ? state_opens(fd->cfg, fd->lifecycle) : !fd->cfg->require_lifecycle;
+    bool open = fd->orch_unreachable ? false
+                : fd->lifecycle       ? state_opens(fd->cfg, fd->lifecycle)
+                                      : !fd->cfg->require_lifecycle;
     if (open == fd->gate_open)
         return;
     fd->gate_open = open;
     uint64_t now = hlb_mono_ms();
     if (open)
-        hlb_info("recovery enabled: the orchestrator is %s", fd->lifecycle ? fd->lifecycle : "not required");
+        hlb_info("recovery enabled: the orchestrator is %s", lc_word(fd, "not required"));
     else
-        hlb_info("recovery paused: the orchestrator is %s", fd->lifecycle ? fd->lifecycle : "not seen yet");
+        hlb_info("recovery paused: the orchestrator is %s", lc_word(fd, "not seen yet"));
     for (size_t i = 0; i < fd->ntargets; i++) {
         target_t *t = fd->targets[i];
         if (!t->policy)
@@ -1030,7 +1049,7 @@ static void m_failures(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     r.incidents = iptrs;
     r.n_targets = nt;
     r.targets = tptrs;
-    r.lifecycle = fd->lifecycle ? fd->lifecycle : "";
+    r.lifecycle = (char *)lc_word(fd, "");
     r.recovery_enabled = fd->gate_open;
     r.detected = fd->detected;
     r.actions = fd->actions;
@@ -1185,6 +1204,25 @@ int fl_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
     return 0;
 }
 
+/* Liveness probe interval and deadline: a kill -9 of the orchestrator is
+ * known within about 7 s. */
+#define ORCH_PROBE_INTERVAL_MS 5000
+#define ORCH_PROBE_TIMEOUT_MS 2000
+
+static void on_liveness(bool reachable, const char *detail, void *arg)
+{
+    fl_daemon_t *fd = arg;
+    if (fd->orch_unreachable == !reachable)
+        return;
+    fd->orch_unreachable = !reachable;
+    if (reachable)
+        hlb_info("%s %s again", fd->cfg->orchestrator, detail);
+    else
+        hlb_warn("%s is down: %s; recovery waits for it", fd->cfg->orchestrator, detail);
+    set_gate(fd);
+    status_line(fd);
+}
+
 int fl_daemon_start(hlb_daemon_t *d, void *arg)
 {
     fl_daemon_t *fd = arg;
@@ -1204,6 +1242,9 @@ int fl_daemon_start(hlb_daemon_t *d, void *arg)
         return -EIO;
     }
     checks_start(fd);
+    if (fd->cfg->require_lifecycle)
+        fd->live = fl_liveness_new(fd->loop, hlb_daemon_runtime_dir(d), c->orchestrator,
+                                   ORCH_PROBE_INTERVAL_MS, ORCH_PROBE_TIMEOUT_MS, on_liveness, fd);
     status_line(fd);
     hlb_info("watching %s*, %s*, %s*, %s* and %s; recovery through %s.%s; %s", c->topic_service,
              c->topic_health, c->topic_threshold, c->topic_uplink, c->topic_lifecycle,
@@ -1219,6 +1260,7 @@ void fl_daemon_stop(hlb_daemon_t *d, void *arg)
         zloop_timer_end(fd->loop, fd->timer);
     fd->timer = -1;
     checks_stop(fd);
+    fl_liveness_destroy(&fd->live);
     for (size_t i = 0; i < fd->ntargets; i++) {
         hlb_acall_cancel(&fd->targets[i]->call);
         hlb_acall_cancel(&fd->targets[i]->stop_call);

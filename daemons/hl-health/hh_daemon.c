@@ -22,6 +22,7 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
         if (!u || !*u->active_state)
             return; /* hlb_event_as said why; a state without active_state says nothing */
         /* The topic names the unit when the body does not. */
+        hh_engine_unit_load(h->eng, *u->unit ? u->unit : name, u->load_state);
         hh_engine_unit(h->eng, *u->unit ? u->unit : name, u->active_state, u->sub_state,
                        u->phase);
     } else if (strcmp(ev->topic, "lifecycle.phase") == 0) {
@@ -263,6 +264,8 @@ static void m_health(hlb_request_t *req, hlb_reply_t *reply, void *arg)
         fill_service(&svs[k], cks[k], ckp[k], s, false);
         svp[k] = &svs[k];
         rep.n_services++;
+        if (s->state == HH_NOT_APPLICABLE)
+            continue; /* its unit is not installed: not part of the verdict */
         hh_state_t st = s->state == HH_UNKNOWN ? HH_DEGRADED : s->state;
         if (st > worst)
             worst = st;

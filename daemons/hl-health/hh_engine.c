@@ -372,6 +372,12 @@ static void svc_eval(hh_service_t *s)
     bool held = svc_held(s, &hold);
     const char *unit = s->spec.unit;
 
+    if (unit && s->not_installed) {
+        st = HH_NOT_APPLICABLE;
+        reason = hh_strdup_printf("unit %s is not installed (LoadState=%s): not applicable", unit,
+                                  s->load_state ? s->load_state : "not-found");
+        goto done;
+    }
     if (unit && (s->unit == HH_UNIT_DOWN || s->unit == HH_UNIT_STARTING)) {
         st = held ? HH_UNKNOWN : HH_UNHEALTHY;
         reason = hh_strdup_printf("unit %s is %s (%s)%s%s", unit, s->active_state,
@@ -452,6 +458,28 @@ static void unit_name_norm(char *dst, size_t cap, const char *unit)
     size_t n = strlen(dst);
     if (n > 8 && strcmp(dst + n - 8, ".service") == 0)
         dst[n - 8] = '\0';
+}
+
+void hh_engine_unit_load(hh_engine_t *e, const char *unit, const char *load_state)
+{
+    if (!unit || !load_state || !*load_state)
+        return;
+    char want[256], have[256];
+    unit_name_norm(want, sizeof want, unit);
+    bool missing = !strcmp(load_state, "not-found") || !strcmp(load_state, "masked");
+    for (size_t i = 0; i < e->nsvcs; i++) {
+        hh_service_t *s = e->svcs[i];
+        if (!s->spec.unit)
+            continue;
+        unit_name_norm(have, sizeof have, s->spec.unit);
+        if (strcmp(want, have) != 0)
+            continue;
+        bool changed = s->not_installed != missing;
+        s->not_installed = missing;
+        set_str(&s->load_state, load_state);
+        if (changed)
+            svc_eval(s);
+    }
 }
 
 void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const char *sub,
@@ -599,6 +627,7 @@ void hh_engine_destroy(hh_engine_t **self_p)
         hh_timer_stop(e->io, &s->grace_timer);
         free(s->checks);
         free(s->active_state);
+        free(s->load_state);
         free(s->sub_state);
         free(s->unit_phase);
         free(s->reason);
@@ -770,15 +799,25 @@ int hh_engine_start(hh_engine_t *e)
     for (size_t i = 0; i < e->nsvcs; i++) {
         hh_service_t *s = e->svcs[i];
         if (!s->spec.unit && s->spec.grace_ms > 0) {
-            /* No unit to tell when it started: the start period runs from ours. */
-            s->active_since_mono = now;
-            hh_timer_after_ms(e->io, &s->grace_timer, s->spec.grace_ms);
+            /* No unit to tell when it started: the start period runs from the
+             * machine's boot (CLOCK_MONOTONIC's zero), not from ours, so that
+             * a restart of hl-health alone hides no failure behind a grace
+             * (#11: "3 unknown" for 30 s after a restart). */
+            s->active_since_mono = 1;
+            uint64_t end = (uint64_t)s->spec.grace_ms * 1000u;
+            if (now < end)
+                hh_timer_after_ms(e->io, &s->grace_timer, (int64_t)((end - now) / 1000u) + 1);
         }
         for (size_t j = 0; j < s->nchecks; j++) {
             hh_check_t *c = s->checks[j];
             if (!c->probe)
                 continue;
+            /* Every check runs once at start, spread (not all at once) over
+             * at most a second: health is known within one check timeout of
+             * a (re)start, whatever the intervals. */
             int64_t span = e->spread_ms < c->spec.interval_ms ? e->spread_ms : c->spec.interval_ms;
+            if (span > HH_START_SPREAD_MAX_MS)
+                span = HH_START_SPREAD_MAX_MS;
             uint64_t off = span > 0 ? name_hash(c->spec.name) % ((uint64_t)span * 1000u) : 0;
             c->nominal_us = now + off;
             c->due_us = slot_of(e, c->nominal_us);
@@ -874,6 +913,8 @@ hh_state_t hh_engine_overall(const hh_engine_t *e)
 {
     hh_state_t w = HH_HEALTHY;
     for (size_t i = 0; i < e->nsvcs; i++) {
+        if (e->svcs[i]->state == HH_NOT_APPLICABLE)
+            continue;
         hh_state_t s = e->svcs[i]->state == HH_UNKNOWN ? HH_DEGRADED : e->svcs[i]->state;
         if (s > w)
             w = s;

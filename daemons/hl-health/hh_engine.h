@@ -62,6 +62,8 @@ struct hh_service {
     /* unit */
     hh_unit_class_t unit;
     char *active_state, *sub_state;
+    char *load_state;          /* from service.<unit>; NULL until known */
+    bool not_installed;        /* LoadState not-found or masked */
     char *unit_phase;          /* the phase named in its service.<unit> events */
     uint64_t unit_since_us;    /* wall clock of the last unit change */
     uint64_t active_since_mono;/* when the unit last turned active; 0 never */
@@ -79,7 +81,9 @@ hh_engine_t *hh_engine_new(zloop_t *loop);
 void hh_engine_destroy(hh_engine_t **self_p);
 /* Called after any change of a service's state or reason. */
 void hh_engine_on_change(hh_engine_t *e, hh_change_fn *fn, void *arg);
-/* First runs are spread over min(interval, SPREAD_MS), by a hash of the
+/* The longest first runs at start are spread over, whatever SPREAD_MS says. */
+#define HH_START_SPREAD_MAX_MS 1000
+/* First runs are spread over min(interval, SPREAD_MS, 1 s), by a hash of the
  * check's name, so that many checks do not all fire at once. Default 0. */
 void hh_engine_set_spread(hh_engine_t *e, int64_t spread_ms);
 /* Runs start at multiples of SLACK_MS (monotonic clock), so that checks due
@@ -96,6 +100,10 @@ int hh_engine_start(hh_engine_t *e);
 
 /* Unit state from service.<unit>; UNIT with or without ".service". PHASE is
  * the startup phase the orchestrator puts it in (may be NULL or ""). */
+/* LoadState from service.<unit>: "not-found" or "masked" makes the service
+ * not applicable (HH_NOT_APPLICABLE) until its unit is installed. Call it
+ * before hh_engine_unit for the same event. */
+void hh_engine_unit_load(hh_engine_t *e, const char *unit, const char *load_state);
 void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active_state,
                     const char *sub_state, const char *phase);
 /* A startup phase's state from lifecycle.phase (the orchestrator's

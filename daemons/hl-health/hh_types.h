@@ -15,7 +15,11 @@ typedef Hl__HealthState hh_state_t;
 #define HH_HEALTHY HL__HEALTH_STATE__HEALTH_HEALTHY
 #define HH_DEGRADED HL__HEALTH_STATE__HEALTH_DEGRADED
 #define HH_UNHEALTHY HL__HEALTH_STATE__HEALTH_UNHEALTHY
-#define HH_NSTATES 4
+/* A service whose unit is not installed (or masked): neither healthy nor
+ * unhealthy, and left out of the overall state. Services only; outside the
+ * "how bad" order, so never compared with the others. */
+#define HH_NOT_APPLICABLE HL__HEALTH_STATE__HEALTH_NOT_APPLICABLE
+#define HH_NSTATES 5
 
 /* The outcome of one attempt/run: exit 0/1/2 of the spec's hl-health-check. */
 typedef enum {

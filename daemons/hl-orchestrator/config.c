@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <hlbus/buf.h>
+#include <hlbus/confschema.h>
 #include <hlbus/paths.h>
 #include "sdm.h"
 #include <hlbus/str.h>
@@ -24,15 +25,6 @@ static const struct {
     {"health", 60000},
 };
 
-/* Health gates follow the spec's hl-health-check (1.3.2). */
-static const char *const default_health_gates[] = {"hl-daemon", "claude-code", "docker", NULL};
-static const char *const default_watch[] = {"hl-bus.service", NULL};
-static const char *const default_temp_dirs[] = {"/tmp", NULL};
-static const char *const default_archive_paths[] = {"/var/lib/hl", "/var/log/hl", "/etc/hl", NULL};
-static const char *const default_archive_exclude[] = {"/var/lib/hl/cache", "/var/lib/hl/tmp", NULL};
-/* The spec's recovery script removes /var/run/hl/$S.pid and /var/lock/hl/$S.lock. */
-static const char *const default_stale[] = {"/run/hl/%n.pid", "/run/lock/hl/%n.lock",
-                                            "%S/%n.pid", "%S/%n.lock", NULL};
 
 static void cmd_free(orch_cmd_t *c)
 {
@@ -58,40 +50,6 @@ static char *strv_text(char *const *argv)
     if (!b.data)
         hlb_buf_puts(&b, "");
     return hlb_buf_steal(&b);
-}
-
-/* A list of strings at PATH (absent: DEF). */
-static int parse_strv(const hlb_conf_t *node, const char *path, const char *const *def,
-                      char ***out, hlb_diag_t *d)
-{
-    const hlb_conf_t *n = hlb_conf_get(node, path);
-    if (!n) {
-        *out = hlb_strv_dup((char *const *)def);
-        return *out ? 0 : -ENOMEM;
-    }
-    if (hlb_conf_kind(n) != HLB_CONF_SEQ) {
-        hlb_diag_add(d, n, "%s: expected a list of strings", path);
-        *out = hlb_strv_dup((char *const *)def);
-        return -EINVAL;
-    }
-    size_t cnt = hlb_conf_count(n);
-    char **v = calloc(cnt + 1, sizeof *v);
-    if (!v)
-        return -ENOMEM;
-    int rc = 0;
-    size_t k = 0;
-    for (size_t i = 0; i < cnt; i++) {
-        const hlb_conf_t *e = hlb_conf_at(n, i);
-        const char *s = hlb_conf_scalar(e);
-        if (!s) {
-            hlb_diag_add(d, e, "%s: expected a string", path);
-            rc = -EINVAL;
-            continue;
-        }
-        v[k++] = strdup(s);
-    }
-    *out = v;
-    return rc;
 }
 
 /* An argv: a list of strings whose first is an absolute path. */
@@ -126,16 +84,12 @@ static int parse_cmd(const hlb_conf_t *n, const char *what, orch_cmd_t *out, hlb
     return 0;
 }
 
-static int parse_cmds(const hlb_conf_t *node, const char *path, orch_cmd_t **out, size_t *n_out,
-                      hlb_diag_t *d)
+/* A list of commands at NODE into *OUT. */
+static int parse_cmd_list(const hlb_conf_t *n, const char *what, orch_cmd_t **out, size_t *n_out,
+                          hlb_diag_t *d)
 {
-    *out = NULL;
-    *n_out = 0;
-    const hlb_conf_t *n = hlb_conf_get(node, path);
-    if (!n)
-        return 0;
     if (hlb_conf_kind(n) != HLB_CONF_SEQ) {
-        hlb_diag_add(d, n, "%s: expected a list of commands", path);
+        hlb_diag_add(d, n, "%s: expected a list of commands", what);
         return -EINVAL;
     }
     size_t cnt = hlb_conf_count(n);
@@ -145,7 +99,7 @@ static int parse_cmds(const hlb_conf_t *node, const char *path, orch_cmd_t **out
     int rc = 0;
     size_t k = 0;
     for (size_t i = 0; i < cnt; i++) {
-        if (parse_cmd(hlb_conf_at(n, i), path, &v[k], d) == 0)
+        if (parse_cmd(hlb_conf_at(n, i), what, &v[k], d) == 0)
             k++;
         else
             rc = -EINVAL;
@@ -221,50 +175,209 @@ static void phase_free(orch_phase_cfg_t *p)
     free(p->checks);
 }
 
-static int parse_phase(const hlb_conf_t *e, int64_t default_timeout, orch_phase_cfg_t *p,
-                       hlb_diag_t *d)
+/* ---- the schema: what the file may say ---- */
+
+/* A phase's units: names, or maps {unit, optional, health}. FIELD: the phase. */
+static int parse_units(const hlb_conf_t *n, void *field, void *ctx, hlb_diag_t *d)
 {
-    static const char *const keys[] = {"name", "timeout", "units", "checks", "check_timeout",
-                                       NULL};
-    if (hlb_conf_kind(e) != HLB_CONF_MAP) {
-        hlb_diag_add(d, e, "a phase is a map {name, timeout, units, checks}");
+    orch_phase_cfg_t *p = field;
+    if (hlb_conf_kind(n) != HLB_CONF_SEQ) {
+        hlb_diag_add(d, n, "units: expected a list");
         return -EINVAL;
     }
-    int rc = hlb_conf_check_keys(e, keys, d);
-    const char *name = NULL;
-    rc |= hlb_conf_str(e, "name", NULL, &name, d);
-    if (!name) {
-        hlb_diag_add(d, e, "a phase needs a name");
-        rc = -EINVAL;
-    } else if (!hlb_name_valid(name)) {
-        hlb_diag_add(d, e, "phase name \"%s\": use [a-z0-9-]", name);
-        rc = -EINVAL;
-    }
-    p->name = strdup(name ? name : "?");
-    p->target = orch_phase_target(p->name);
-    rc |= hlb_conf_duration_ms(e, "timeout", default_timeout, 1, 24 * 3600 * 1000LL,
-                               &p->timeout_ms, d);
-    rc |= hlb_conf_duration_ms(e, "check_timeout", 60000, 1, 3600 * 1000LL, &p->check_timeout_ms,
-                               d);
-    const hlb_conf_t *units = hlb_conf_get(e, "units");
-    p->from_target = units == NULL;
-    if (units && hlb_conf_kind(units) != HLB_CONF_SEQ) {
-        hlb_diag_add(d, units, "units: expected a list");
-        rc = -EINVAL;
-    } else if (units) {
-        size_t cnt = hlb_conf_count(units);
-        p->units = calloc(cnt ? cnt : 1, sizeof *p->units);
-        if (!p->units)
-            return -ENOMEM;
-        for (size_t i = 0; i < cnt; i++)
-            if (parse_unit(hlb_conf_at(units, i), &p->units[p->n_units], d) == 0)
-                p->n_units++;
-            else
-                rc = -EINVAL;
-    }
-    rc |= parse_cmds(e, "checks", &p->checks, &p->n_checks, d);
-    return rc ? -EINVAL : 0;
+    size_t cnt = hlb_conf_count(n);
+    p->units = calloc(cnt ? cnt : 1, sizeof *p->units);
+    if (!p->units)
+        return -ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < cnt; i++)
+        if (parse_unit(hlb_conf_at(n, i), &p->units[p->n_units], d) == 0)
+            p->n_units++;
+        else
+            rc = -EINVAL;
+    return rc;
 }
+
+/* A phase's checks: commands run once its units are up. FIELD: the phase. */
+static int parse_phase_checks(const hlb_conf_t *n, void *field, void *ctx, hlb_diag_t *d)
+{
+    orch_phase_cfg_t *p = field;
+    return parse_cmd_list(n, "checks", &p->checks, &p->n_checks, d);
+}
+
+static void phase_init(void *obj, void *ctx) { ((orch_phase_cfg_t *)obj)->timeout_ms = -1; }
+
+static const hlb_conf_key_t phase_keys[] = {
+    HLB_KEY_STR(orch_phase_cfg_t, name, NULL, 0),
+    /* default: the startup timeout shared out among the phases */
+    HLB_KEY("timeout", HLB_KIND_DURATION, orch_phase_cfg_t, timeout_ms, .min = 1,
+            .max = 24 * 3600 * 1000LL),
+    {.key = "units", .kind = HLB_KIND_CUSTOM, .offset = 0, .parse = parse_units},
+    {.key = "checks", .kind = HLB_KIND_CUSTOM, .offset = 0, .parse = parse_phase_checks},
+    HLB_KEY("check_timeout", HLB_KIND_DURATION, orch_phase_cfg_t, check_timeout_ms, .def = "60s",
+            .min = 1, .max = 3600 * 1000LL),
+    {0}};
+static const hlb_conf_table_t phase_table = {.name = "phase", .size = sizeof(orch_phase_cfg_t),
+                                             .keys = phase_keys, .init = phase_init};
+
+/* The phases: a non-empty list (absent: the spec's four). FIELD: the config. */
+static int parse_phases(const hlb_conf_t *n, void *field, void *ctx, hlb_diag_t *d)
+{
+    orch_cfg_t *c = field;
+    if (hlb_conf_kind(n) != HLB_CONF_SEQ || hlb_conf_count(n) == 0) {
+        hlb_diag_add(d, n, "phases: expected a non-empty list");
+        return -EINVAL;
+    }
+    size_t cnt = hlb_conf_count(n);
+    c->phases = calloc(cnt, sizeof *c->phases);
+    if (!c->phases)
+        return -ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        const hlb_conf_t *e = hlb_conf_at(n, i);
+        orch_phase_cfg_t *p = &c->phases[c->n_phases++];
+        if (hlb_conf_kind(e) != HLB_CONF_MAP) {
+            hlb_diag_add(d, e, "a phase is a map {name, timeout, units, checks}");
+            p->name = strdup("?");
+            rc = -EINVAL;
+            continue;
+        }
+        if (hlb_conf_schema_parse(&phase_table, e, p, ctx, d) < 0)
+            rc = -EINVAL;
+        /* No `units:`: the members are read from hl-phase-<name>.target. */
+        p->from_target = !hlb_conf_get(e, "units");
+        if (!p->name) {
+            hlb_diag_add(d, e, "a phase needs a name");
+            p->name = strdup("?");
+            rc = -EINVAL;
+        } else if (!hlb_name_valid(p->name)) {
+            hlb_diag_add(d, e, "phase name \"%s\": use [a-z0-9-]", p->name);
+            rc = -EINVAL;
+        }
+        p->target = orch_phase_target(p->name);
+    }
+    return rc;
+}
+
+static int parse_shutdown_cmds(const hlb_conf_t *n, void *field, void *ctx, hlb_diag_t *d)
+{
+    orch_cfg_t *c = field;
+    return parse_cmd_list(n, "commands", &c->cleanup_cmds, &c->n_cleanup_cmds, d);
+}
+
+static int parse_rebuild(const hlb_conf_t *n, void *field, void *ctx, hlb_diag_t *d)
+{
+    return parse_cmd(n, "recovery.rebuild_command", field, d);
+}
+
+/* manager: system or user; its default follows 'bus' (see check_cfg). */
+static int parse_manager(const hlb_conf_t *n, void *field, void *ctx, hlb_diag_t *d)
+{
+    const char *v = hlb_conf_scalar(n);
+    if (!v || (strcmp(v, "system") && strcmp(v, "user"))) {
+        hlb_diag_add(d, n, "manager: system or user, not \"%s\"", v ? v : "a list or map");
+        return -EINVAL;
+    }
+    *(bool *)field = strcmp(v, "user") == 0;
+    return 0;
+}
+
+/* The sections below read into orch_cfg_t itself (their rows' offset is 0):
+ * the struct is flat, the file is not. */
+static const char *const gate_names[] = {"off", "auto", NULL};
+static const hlb_conf_key_t health_keys[] = {
+    /* auto: wait for health.<service> where hl-health runs */
+    HLB_KEY("gate", HLB_KIND_ENUM, orch_cfg_t, health_gate, .def = "auto", .names = gate_names),
+    /* "hl-health runs" means this unit is active */
+    HLB_KEY("unit", HLB_KIND_STR, orch_cfg_t, health_unit, .def = "hl-health.service"),
+    HLB_KEY_BOOL(orch_cfg_t, accept_degraded, "false", 0),
+    /* services whose members, read from a phase target, wait for health.<service>
+     * (the spec's hl-health-check, 1.3.2) */
+    HLB_KEY("gates", HLB_KIND_STRV, orch_cfg_t, health_gates,
+            .def = "[hl-daemon, claude-code, docker]"),
+    {0}};
+static const hlb_conf_table_t health_table = {.name = "health", .size = sizeof(orch_cfg_t),
+                                              .keys = health_keys};
+
+static const hlb_conf_key_t startup_keys[] = {
+    HLB_KEY("timeout", HLB_KIND_DURATION, orch_cfg_t, startup_timeout_ms, .def = "300s",
+            .min = 1000, .max = 24 * 3600 * 1000LL),
+    {0}};
+static const hlb_conf_table_t startup_table = {.name = "startup", .size = sizeof(orch_cfg_t),
+                                               .keys = startup_keys};
+
+static const hlb_conf_key_t archive_keys[] = {
+    HLB_KEY("enabled", HLB_KIND_BOOL, orch_cfg_t, archive, .def = "true"),
+    HLB_KEY("dir", HLB_KIND_STR, orch_cfg_t, archive_dir, .def = "/var/backups/hl"),
+    /* by default also the loaded config's directory (orch_cfg_archive_config_dir) */
+    HLB_KEY("paths", HLB_KIND_STRV, orch_cfg_t, archive_paths,
+            .def = "[/var/lib/hl, /var/log/hl, /etc/hl]"),
+    HLB_KEY("exclude", HLB_KIND_STRV, orch_cfg_t, archive_exclude,
+            .def = "[/var/lib/hl/cache, /var/lib/hl/tmp]"),
+    HLB_KEY("keep", HLB_KIND_INT, orch_cfg_t, archive_keep, .def = "7", .min = 1, .max = 10000),
+    HLB_KEY("max_age", HLB_KIND_DURATION, orch_cfg_t, archive_max_age_ms, .def = "168h", .min = 0,
+            .max = 3650LL * 24 * 3600 * 1000),
+    HLB_KEY("timeout", HLB_KIND_DURATION, orch_cfg_t, archive_timeout_ms, .def = "120s",
+            .min = 1000, .max = 24 * 3600 * 1000LL),
+    HLB_KEY("tar", HLB_KIND_STR, orch_cfg_t, tar, .def = "/usr/bin/tar"),
+    {0}};
+static const hlb_conf_table_t archive_table = {.name = "archive", .size = sizeof(orch_cfg_t),
+                                               .keys = archive_keys};
+
+static const hlb_conf_key_t shutdown_keys[] = {
+    HLB_KEY("ack_timeout", HLB_KIND_DURATION, orch_cfg_t, ack_timeout_ms, .def = "10s", .min = 0,
+            .max = 3600 * 1000LL),
+    HLB_KEY("expect_ack", HLB_KIND_STRV, orch_cfg_t, expect_ack, .def = "[]"),
+    HLB_KEY("stop_timeout", HLB_KIND_DURATION, orch_cfg_t, stop_timeout_ms, .def = "45s",
+            .min = 1000, .max = 3600 * 1000LL),
+    HLB_KEY("temp_dirs", HLB_KIND_STRV, orch_cfg_t, temp_dirs, .def = "[/tmp]"),
+    HLB_KEY("temp_pattern", HLB_KIND_STR, orch_cfg_t, temp_pattern, .def = "hl-*"),
+    {.key = "commands", .kind = HLB_KIND_CUSTOM, .offset = 0, .parse = parse_shutdown_cmds},
+    HLB_KEY("command_timeout", HLB_KIND_DURATION, orch_cfg_t, cleanup_timeout_ms, .def = "120s",
+            .min = 1000, .max = 3600 * 1000LL),
+    {.key = "archive", .kind = HLB_KIND_TABLE, .offset = 0, .sub = &archive_table},
+    HLB_KEY("instance_state", HLB_KIND_STR, orch_cfg_t, instance_state,
+            .def = "/var/lib/hl/hl-orchestrator/instance-state.json"),
+    {0}};
+static const hlb_conf_table_t shutdown_table = {.name = "shutdown", .size = sizeof(orch_cfg_t),
+                                                .keys = shutdown_keys};
+
+static const hlb_conf_key_t recovery_keys[] = {
+    HLB_KEY("timeout", HLB_KIND_DURATION, orch_cfg_t, recovery_timeout_ms, .def = "120s",
+            .min = 1000, .max = 3600 * 1000LL),
+    /* argv with %n (service) and %u (unit); absent: no rebuild */
+    HLB_KEY("rebuild_command", HLB_KIND_CUSTOM, orch_cfg_t, rebuild, .parse = parse_rebuild),
+    HLB_KEY("rebuild_timeout", HLB_KIND_DURATION, orch_cfg_t, rebuild_timeout_ms, .def = "600s",
+            .min = 1000, .max = 24 * 3600 * 1000LL),
+    /* the spec's recovery script removes /var/run/hl/$S.pid and /var/lock/hl/$S.lock */
+    HLB_KEY("stale_files", HLB_KIND_STRV, orch_cfg_t, stale_files,
+            .def = "['/run/hl/%n.pid', '/run/lock/hl/%n.lock', '%S/%n.pid', '%S/%n.lock']"),
+    {0}};
+static const hlb_conf_table_t recovery_table = {.name = "recovery", .size = sizeof(orch_cfg_t),
+                                                .keys = recovery_keys};
+
+static int check_cfg(void *obj, const hlb_conf_t *s, void *ctx, hlb_diag_t *d);
+
+static const hlb_conf_key_t orch_keys[] = {
+    /* system, user, private[:PATH], or an sd-bus address */
+    /* the sd-bus connection is made once, at start */
+    HLB_KEY_STR(orch_cfg_t, bus, "system", HLB_KEY_RESTART),
+    HLB_KEY("manager", HLB_KIND_CUSTOM, orch_cfg_t, user_manager, .parse = parse_manager,
+            .flags = HLB_KEY_RESTART),
+    HLB_KEY_STR(orch_cfg_t, state_root, "/var/lib/hl", 0),
+    HLB_KEY_INT(orch_cfg_t, journal_lines, "20", 0, 1000, 0),
+    {.key = "health", .kind = HLB_KIND_TABLE, .offset = 0, .sub = &health_table},
+    /* before phases: their timeouts default to a share of it */
+    {.key = "startup", .kind = HLB_KIND_TABLE, .offset = 0, .sub = &startup_table},
+    {.key = "phases", .kind = HLB_KIND_CUSTOM, .offset = 0, .parse = parse_phases},
+    HLB_KEY_STRV(orch_cfg_t, watch, "[hl-bus.service]", 0, 0),
+    HLB_KEY_STRV(orch_cfg_t, manage, "[]", 0, 0),
+    HLB_KEY_STR(orch_cfg_t, job_mode, "replace", 0),
+    {.key = "shutdown", .kind = HLB_KIND_TABLE, .offset = 0, .sub = &shutdown_table},
+    {.key = "recovery", .kind = HLB_KIND_TABLE, .offset = 0, .sub = &recovery_table},
+    {0}};
+static const hlb_conf_table_t orch_table = {.name = "hl-orchestrator", .size = sizeof(orch_cfg_t),
+                                            .keys = orch_keys, .check = check_cfg};
 
 static int default_phases_build(orch_cfg_t *c, int64_t scale_total)
 {
@@ -298,228 +411,111 @@ char *orch_phase_target(const char *phase)
     return t;
 }
 
-orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
+/* What the rows cannot say: defaults that depend on other keys, and checks
+ * across them. S is the section (may be NULL). */
+static int check_cfg(void *obj, const hlb_conf_t *s, void *ctx, hlb_diag_t *d)
 {
-    static const char *const keys[] = {"bus", "manager", "state_root", "journal_lines",
-                                       "health", "startup", "phases", "watch", "manage",
-                                       "job_mode", "shutdown", "recovery", NULL};
-    static const char *const health_keys[] = {"gate", "unit", "accept_degraded", "gates", NULL};
-    static const char *const startup_keys[] = {"timeout", NULL};
-    static const char *const shutdown_keys[] = {"ack_timeout", "expect_ack", "stop_timeout",
-                                                "temp_dirs", "temp_pattern", "commands",
-                                                "command_timeout", "archive", "instance_state",
-                                                NULL};
-    static const char *const archive_keys[] = {"enabled", "dir", "paths", "exclude", "keep",
-                                               "max_age", "timeout", "tar", NULL};
-    static const char *const recovery_keys[] = {"timeout", "rebuild_command", "rebuild_timeout",
-                                                "stale_files", NULL};
-    orch_cfg_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    int rc = 0;
-    const char *str;
-    if (s && hlb_conf_kind(s) != HLB_CONF_MAP) {
-        hlb_diag_add(d, s, "hl-orchestrator: expected a map");
-        orch_cfg_destroy(&c);
-        return NULL;
-    }
-    if (s)
-        rc |= hlb_conf_check_keys(s, keys, d);
-    rc |= hlb_conf_str(s, "bus", "system", &str, d);
-    c->bus = strdup(str);
-    const char *private_path = hlb_after_prefix(str, "private:");
-    if (private_path && *private_path != '/') {
+    orch_cfg_t *c = obj;
+    const char *private_path = hlb_after_prefix(c->bus, "private:");
+    if (private_path && *private_path != '/')
         hlb_diag_add(d, hlb_conf_get(s, "bus"), "bus: private:PATH needs an absolute PATH");
-        rc = -EINVAL;
-    }
-    const char *mgr;
-    rc |= hlb_conf_str(s, "manager", !strcmp(str, "user") ? "user" : "system", &mgr, d);
-    if (strcmp(mgr, "system") && strcmp(mgr, "user")) {
-        hlb_diag_add(d, hlb_conf_get(s, "manager"), "manager: system or user, not \"%s\"", mgr);
-        rc = -EINVAL;
-    }
-    c->user_manager = !strcmp(mgr, "user");
-    rc |= hlb_conf_str(s, "state_root", "/var/lib/hl", &str, d);
-    if (str[0] != '/') {
+    if (!hlb_conf_get(s, "manager"))
+        c->user_manager = !strcmp(c->bus, "user");
+    if (c->state_root[0] != '/')
         hlb_diag_add(d, hlb_conf_get(s, "state_root"), "state_root must be an absolute path");
-        rc = -EINVAL;
-    }
-    c->state_root = strdup(str);
-    rc |= hlb_conf_int(s, "journal_lines", 20, 0, 1000, &c->journal_lines, d);
-    rc |= hlb_conf_str(s, "job_mode", "replace", &str, d);
-    c->job_mode = strdup(str);
-
-    const hlb_conf_t *h = hlb_conf_get(s, "health");
-    if (h)
-        rc |= hlb_conf_check_keys(h, health_keys, d);
-    rc |= hlb_conf_str(h, "gate", "auto", &str, d);
-    if (strcmp(str, "auto") && strcmp(str, "off")) {
-        hlb_diag_add(d, hlb_conf_get(h, "gate"), "health.gate: auto or off, not \"%s\"", str);
-        rc = -EINVAL;
-    }
-    c->health_gate = strcmp(str, "auto") == 0;
-    rc |= hlb_conf_str(h, "unit", "hl-health.service", &str, d);
-    c->health_unit = strdup(str);
-    rc |= hlb_conf_bool(h, "accept_degraded", false, &c->accept_degraded, d);
-    rc |= parse_strv(h, "gates", default_health_gates, &c->health_gates, d);
-    for (char **v = c->health_gates; v && *v; v++)
-        if (!hlb_name_valid(*v)) {
-            hlb_diag_add(d, hlb_conf_get(h, "gates"), "health.gates: \"%s\" is not a service name",
-                         *v);
-            rc = -EINVAL;
-        }
-
-    const hlb_conf_t *st = hlb_conf_get(s, "startup");
-    if (st)
-        rc |= hlb_conf_check_keys(st, startup_keys, d);
-    rc |= hlb_conf_duration_ms(st, "timeout", 300000, 1000, 24 * 3600 * 1000LL,
-                               &c->startup_timeout_ms, d);
 
     const hlb_conf_t *ph = hlb_conf_get(s, "phases");
     if (!ph) {
         if (default_phases_build(c, c->startup_timeout_ms) < 0)
-            rc = -ENOMEM;
-    } else if (hlb_conf_kind(ph) != HLB_CONF_SEQ || hlb_conf_count(ph) == 0) {
-        hlb_diag_add(d, ph, "phases: expected a non-empty list");
-        rc = -EINVAL;
-    } else {
-        size_t cnt = hlb_conf_count(ph);
-        c->phases = calloc(cnt, sizeof *c->phases);
-        if (!c->phases) {
-            orch_cfg_destroy(&c);
-            return NULL;
-        }
-        int64_t share = c->startup_timeout_ms / (int64_t) cnt;
-        for (size_t i = 0; i < cnt; i++) {
-            rc |= parse_phase(hlb_conf_at(ph, i), share, &c->phases[i], d);
-            c->n_phases++;
-        }
+            return -ENOMEM;
+    } else if (c->n_phases) {
+        int64_t share = c->startup_timeout_ms / (int64_t)c->n_phases;
+        for (size_t i = 0; i < c->n_phases; i++)
+            if (c->phases[i].timeout_ms < 0)
+                c->phases[i].timeout_ms = share;
         /* A unit belongs to one phase only, and names are unique. */
         for (size_t i = 0; i < c->n_phases; i++) {
             for (size_t j = 0; j < i; j++)
-                if (!strcmp(c->phases[i].name, c->phases[j].name)) {
+                if (!strcmp(c->phases[i].name, c->phases[j].name))
                     hlb_diag_add(d, hlb_conf_at(ph, i), "phase \"%s\" is defined twice",
                                  c->phases[i].name);
-                    rc = -EINVAL;
-                }
             for (size_t k = 0; k < c->phases[i].n_units; k++) {
                 int at = orch_cfg_phase_of(c, c->phases[i].units[k].unit);
-                if (at >= 0 && (size_t) at != i) {
+                if (at >= 0 && (size_t)at != i)
                     hlb_diag_add(d, hlb_conf_at(ph, i), "unit %s is in phases %s and %s",
                                  c->phases[i].units[k].unit, c->phases[at].name,
                                  c->phases[i].name);
-                    rc = -EINVAL;
-                }
             }
         }
     }
-    rc |= parse_strv(s, "watch", default_watch, &c->watch, d);
-    rc |= parse_strv(s, "manage", (const char *const[]) {NULL}, &c->manage, d);
+    const hlb_conf_t *h = hlb_conf_get(s, "health");
+    for (char **v = c->health_gates; v && *v; v++)
+        if (!hlb_name_valid(*v))
+            hlb_diag_add(d, hlb_conf_get(h, "gates"), "health.gates: \"%s\" is not a service name",
+                         *v);
     for (char **v = c->watch; v && *v; v++)
-        if (!sdm_unit_name_valid(*v)) {
+        if (!sdm_unit_name_valid(*v))
             hlb_diag_add(d, hlb_conf_get(s, "watch"), "watch: \"%s\" is not a unit name", *v);
-            rc = -EINVAL;
-        }
     for (char **v = c->manage; v && *v; v++)
-        if (!sdm_unit_name_valid(*v)) {
+        if (!sdm_unit_name_valid(*v))
             hlb_diag_add(d, hlb_conf_get(s, "manage"), "manage: \"%s\" is not a unit name", *v);
-            rc = -EINVAL;
-        }
 
     const hlb_conf_t *sd = hlb_conf_get(s, "shutdown");
-    if (sd)
-        rc |= hlb_conf_check_keys(sd, shutdown_keys, d);
-    rc |= hlb_conf_duration_ms(sd, "ack_timeout", 10000, 0, 3600 * 1000LL, &c->ack_timeout_ms, d);
-    rc |= parse_strv(sd, "expect_ack", (const char *const[]) {NULL}, &c->expect_ack, d);
     for (char **v = c->expect_ack; v && *v; v++)
-        if (!hlb_name_valid(*v)) {
-            hlb_diag_add(d, hlb_conf_get(sd, "expect_ack"), "expect_ack: \"%s\" is not a daemon name",
-                         *v);
-            rc = -EINVAL;
-        }
-    rc |= hlb_conf_duration_ms(sd, "stop_timeout", 45000, 1000, 3600 * 1000LL,
-                               &c->stop_timeout_ms, d);
-    rc |= parse_strv(sd, "temp_dirs", default_temp_dirs, &c->temp_dirs, d);
+        if (!hlb_name_valid(*v))
+            hlb_diag_add(d, hlb_conf_get(sd, "expect_ack"),
+                         "expect_ack: \"%s\" is not a daemon name", *v);
     for (char **v = c->temp_dirs; v && *v; v++)
-        if ((*v)[0] != '/') {
+        if ((*v)[0] != '/')
             hlb_diag_add(d, hlb_conf_get(sd, "temp_dirs"), "temp_dirs: \"%s\" is not absolute", *v);
-            rc = -EINVAL;
-        }
-    rc |= hlb_conf_str(sd, "temp_pattern", "hl-*", &str, d);
-    if (!*str || strchr(str, '/') || !strcmp(str, "*") || !strcmp(str, ".") || !strcmp(str, "..")) {
+    const char *tp = c->temp_pattern;
+    if (!*tp || strchr(tp, '/') || !strcmp(tp, "*") || !strcmp(tp, ".") || !strcmp(tp, ".."))
         hlb_diag_add(d, hlb_conf_get(sd, "temp_pattern"),
-                     "temp_pattern \"%s\": a file name pattern with a fixed part, e.g. hl-*", str);
-        rc = -EINVAL;
-    }
-    c->temp_pattern = strdup(str);
-    rc |= parse_cmds(sd, "commands", &c->cleanup_cmds, &c->n_cleanup_cmds, d);
-    rc |= hlb_conf_duration_ms(sd, "command_timeout", 120000, 1000, 3600 * 1000LL,
-                               &c->cleanup_timeout_ms, d);
+                     "temp_pattern \"%s\": a file name pattern with a fixed part, e.g. hl-*", tp);
     const hlb_conf_t *ar = hlb_conf_get(sd, "archive");
-    if (ar)
-        rc |= hlb_conf_check_keys(ar, archive_keys, d);
-    rc |= hlb_conf_bool(ar, "enabled", true, &c->archive, d);
-    rc |= hlb_conf_str(ar, "dir", "/var/backups/hl", &str, d);
-    c->archive_dir = strdup(str);
-    if (str[0] != '/') {
+    if (c->archive_dir[0] != '/')
         hlb_diag_add(d, hlb_conf_get(ar, "dir"), "archive.dir must be absolute");
-        rc = -EINVAL;
-    }
     c->archive_paths_default = !hlb_conf_get(ar, "paths");
-    rc |= parse_strv(ar, "paths", default_archive_paths, &c->archive_paths, d);
-    rc |= parse_strv(ar, "exclude", default_archive_exclude, &c->archive_exclude, d);
     for (char **v = c->archive_paths; v && *v; v++)
-        if ((*v)[0] != '/' || strstr(*v, "/../") || !strcmp(*v, "/")) {
+        if ((*v)[0] != '/' || strstr(*v, "/../") || !strcmp(*v, "/"))
             hlb_diag_add(d, hlb_conf_get(ar, "paths"),
                          "archive.paths: \"%s\" must be an absolute path below /", *v);
-            rc = -EINVAL;
-        }
-    rc |= hlb_conf_int(ar, "keep", 7, 1, 10000, &c->archive_keep, d);
-    rc |= hlb_conf_duration_ms(ar, "max_age", 7LL * 24 * 3600 * 1000, 0,
-                               3650LL * 24 * 3600 * 1000, &c->archive_max_age_ms, d);
-    rc |= hlb_conf_duration_ms(ar, "timeout", 120000, 1000, 24 * 3600 * 1000LL,
-                               &c->archive_timeout_ms, d);
-    rc |= hlb_conf_str(ar, "tar", "/usr/bin/tar", &str, d);
-    if (str[0] != '/') {
+    if (c->tar[0] != '/')
         hlb_diag_add(d, hlb_conf_get(ar, "tar"), "archive.tar must be an absolute path");
-        rc = -EINVAL;
-    }
-    c->tar = strdup(str);
-    rc |= hlb_conf_str(sd, "instance_state", "/var/lib/hl/hl-orchestrator/instance-state.json",
-                       &str, d);
-    if (str[0] != '/') {
+    if (c->instance_state[0] != '/')
         hlb_diag_add(d, hlb_conf_get(sd, "instance_state"), "instance_state must be absolute");
-        rc = -EINVAL;
-    }
-    c->instance_state = strdup(str);
 
     const hlb_conf_t *rv = hlb_conf_get(s, "recovery");
-    if (rv)
-        rc |= hlb_conf_check_keys(rv, recovery_keys, d);
-    rc |= hlb_conf_duration_ms(rv, "timeout", 120000, 1000, 3600 * 1000LL,
-                               &c->recovery_timeout_ms, d);
-    const hlb_conf_t *rb = hlb_conf_get(rv, "rebuild_command");
-    if (rb)
-        rc |= parse_cmd(rb, "recovery.rebuild_command", &c->rebuild, d);
-    rc |= hlb_conf_duration_ms(rv, "rebuild_timeout", 600000, 1000, 24 * 3600 * 1000LL,
-                               &c->rebuild_timeout_ms, d);
-    rc |= parse_strv(rv, "stale_files", default_stale, &c->stale_files, d);
     for (char **v = c->stale_files; v && *v; v++)
-        if ((*v)[0] != '/' && !hlb_has_prefix(*v, "%S/")) {
+        if ((*v)[0] != '/' && !hlb_has_prefix(*v, "%S/"))
             hlb_diag_add(d, hlb_conf_get(rv, "stale_files"),
                          "stale_files: \"%s\" must be absolute (or start with %%S/)", *v);
-            rc = -EINVAL;
-        }
+    return 0;
+}
 
+orch_cfg_t *orch_cfg_parse(const hlb_conf_t *s, hlb_diag_t *d)
+{
+    if (s && hlb_conf_kind(s) != HLB_CONF_MAP) {
+        hlb_diag_add(d, s, "hl-orchestrator: expected a map");
+        return NULL;
+    }
+    orch_cfg_t *c = malloc(sizeof *c);
+    if (!c)
+        return NULL;
+    int errors = d->errors;
+    /* Into the struct itself: orch_cfg_destroy releases what the rows stored. */
+    hlb_conf_schema_parse(&orch_table, s, c, NULL, d);
     c->refs = 1;
-    if (rc || !c->bus || !c->state_root || !c->health_unit ||
-        !c->temp_pattern || !c->archive_dir || !c->tar || !c->instance_state || !c->job_mode) {
-        if (!d->errors)
-            hlb_diag_add(d, s, "hl-orchestrator: out of memory");
+    if (d->errors > errors) {
         orch_cfg_destroy(&c);
         return NULL;
     }
     return c;
+}
+
+size_t orch_cfg_restart_keys(const orch_cfg_t *old, const orch_cfg_t *c, char ***out)
+{
+    return hlb_conf_schema_restart_keys(&orch_table, "hl-orchestrator", old, c, out);
 }
 
 orch_cfg_t *orch_cfg_ref(orch_cfg_t *c)

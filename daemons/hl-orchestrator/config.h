@@ -85,6 +85,9 @@ typedef struct orch_cfg {
 /* Parses SECTION (may be NULL: all defaults). Problems go to DIAG with file
  * and line; NULL then. */
 orch_cfg_t *orch_cfg_parse(const hlb_conf_t *section, hlb_diag_t *diag);
+/* Appends to *OUT the keys ("hl-orchestrator.bus") that differ between OLD
+ * and C and take effect only at the next start; returns how many. */
+size_t orch_cfg_restart_keys(const orch_cfg_t *old, const orch_cfg_t *c, char ***out);
 /* Drops a reference (the last one frees); nulls *SELF_P. */
 void orch_cfg_destroy(orch_cfg_t **self_p);
 orch_cfg_t *orch_cfg_ref(orch_cfg_t *c);

@@ -356,8 +356,13 @@ static void m_shutdown(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     if (asprintf(&who, "%s (uid %ld, pid %ld)", reason ? reason : "requested", (long) req->uid,
                  (long) req->pid) < 0)
         who = NULL;
+    char *only = arg_str(req, "only_at_system_shutdown");
     hlb_deferred_t *def = hlb_request_defer(req, reply);
-    shutdown_request(o, who ? who : "requested", def);
+    if (only && (!strcmp(only, "1") || !strcmp(only, "true")))
+        unitstop_request(o, who ? who : "requested", def);
+    else
+        shutdown_request(o, who ? who : "requested", def);
+    free(only);
     free(who);
     free(reason);
 }
@@ -373,6 +378,8 @@ const hlb_method_t orch_methods[] = {
     {"journal", m_journal, HLB_METHOD_ADMIN,
      "unit=NAME [lines=N]: a managed unit's last journal lines (default journal_lines)"},
     {"shutdown", m_shutdown, HLB_METHOD_ADMIN,
-     "[reason=TEXT]: the graceful shutdown (spec 1.4); answers with its report when done"},
+     "[reason=TEXT] [only_at_system_shutdown=1]: the graceful shutdown (spec 1.4); answers "
+     "with its report when done. With only_at_system_shutdown=1 (the unit's ExecStop=) only "
+     "while the system shuts down; otherwise nothing stops (outcome skipped)"},
     {NULL, NULL, 0, NULL},
 };

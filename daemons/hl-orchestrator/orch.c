@@ -220,9 +220,18 @@ static int o_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t
         orch_cfg_destroy(&c);
         return 0;
     }
-    if (o->cfg && strcmp(o->cfg->bus, c->bus) != 0)
-        hlb_warn("bus changed from %s to %s: takes effect at the next start", o->cfg->bus,
-                 c->bus);
+    if (o->cfg) { /* a reload: what only a restart applies is said, and kept */
+        char **restart = NULL;
+        orch_cfg_restart_keys(o->cfg, c, &restart);
+        for (size_t i = 0; restart && restart[i]; i++) {
+            hlb_daemon_restart_needed(d, restart[i]);
+            free(restart[i]);
+        }
+        free(restart);
+        free(c->bus);
+        c->bus = strdup(o->cfg->bus); /* what the connection uses */
+        c->user_manager = o->cfg->user_manager;
+    }
     /* A running startup keeps the phases it began with (it holds a reference). */
     orch_cfg_destroy(&o->cfg);
     o->cfg = c;

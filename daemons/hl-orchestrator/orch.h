@@ -138,6 +138,12 @@ void shutdown_poke(shutdown_t *s);
 /* Answers every waiting request with an error; for the daemon's stop. */
 void shutdown_cancel(shutdown_t *s, const char *why);
 
+/* ---- unitstop.c: the unit's ExecStop= ---- */
+/* The graceful shutdown if the system is shutting down (systemd's
+ * SystemState is "stopping"), else a "skipped" report and nothing stopped:
+ * a restart of the orchestrator leaves the managed services running. */
+void unitstop_request(orch_t *o, const char *reason, hlb_deferred_t *def);
+
 /* ---- recovery.c ---- */
 /* Starts a recovery of UNIT. With REQ (a ctl request) the reply is deferred
  * until it ends, or REPLY gets the error at once when it is refused. */

@@ -1024,3 +1024,54 @@ uint64_t sdm_dispatched(const sdm_t *m)
 {
     return m->dispatched_before + sdloop_dispatched(m->sl);
 }
+
+/* ---- manager properties ---- */
+
+typedef struct mgr_get {
+    sdm_t *m;
+    sdm_str_fn *fn;
+    void *arg;
+} mgr_get_t;
+
+static int on_manager_get(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    mgr_get_t *g = userdata;
+    const char *value = NULL, *error = NULL;
+    if (sd_bus_message_is_method_error(reply, NULL)) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        error = e && e->message ? e->message : "D-Bus error";
+    } else if (sd_bus_message_enter_container(reply, 'v', "s") < 0 ||
+               sd_bus_message_read(reply, "s", &value) < 0) {
+        value = NULL;
+        error = "the reply is not a string";
+    }
+    g->fn(g->m, value, error, g->arg);
+    return 0;
+}
+
+int sdm_manager_string(sdm_t *m, const char *property, sdm_str_fn *fn, void *arg)
+{
+    if (!m->ready || !m->bus)
+        return -ENOTCONN;
+    mgr_get_t *g = calloc(1, sizeof *g);
+    if (!g)
+        return -ENOMEM;
+    g->m = m;
+    g->fn = fn;
+    g->arg = arg;
+    sd_bus_slot *slot = NULL;
+    int r = sd_bus_call_method_async(m->bus, &slot, SD_DEST, SD_PATH,
+                                     "org.freedesktop.DBus.Properties", "Get", on_manager_get, g,
+                                     "ss", SD_MANAGER, property);
+    if (r < 0) {
+        free(g);
+        return r;
+    }
+    /* The slot lives with the connection and frees G when it goes, answered
+     * or not. */
+    sd_bus_slot_set_destroy_callback(slot, free);
+    sd_bus_slot_set_floating(slot, 1);
+    sd_bus_slot_unref(slot);
+    sdloop_kick(m->sl);
+    return 0;
+}

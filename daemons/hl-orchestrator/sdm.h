@@ -101,3 +101,10 @@ bool sdm_unit_name_valid(const char *name);
 uint64_t sdm_userspace_mono_us(const sdm_t *m);
 /* sd-bus messages dispatched so far. */
 uint64_t sdm_dispatched(const sdm_t *m);
+
+/* A string property of the systemd manager itself (org.freedesktop.systemd1
+ * .Manager), e.g. "SystemState". FN gets the value, or NULL and ERROR when
+ * it could not be read; it is called exactly once, from the loop, unless the
+ * connection goes away first (then it is not called at all). 0 or -errno. */
+typedef void (sdm_str_fn)(sdm_t *m, const char *value, const char *error, void *arg);
+int sdm_manager_string(sdm_t *m, const char *property, sdm_str_fn *fn, void *arg);

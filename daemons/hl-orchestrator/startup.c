@@ -261,6 +261,23 @@ static bool fail_unit(startup_t *s, phase_t *p, ph_unit_t *pu, const char *why)
     return false;
 }
 
+/* An optional unit that fails is reported and left behind: only required
+ * units stop the startup (an optional docker that will not start must not
+ * keep hl-daemon and Claude Code down). The warning goes on the bus as a
+ * log event; hl-health reports the unit's health and hl-metrics alerts on
+ * it. Returns the state the phase goes on with. */
+static pu_state_t optional_failed(startup_t *s, ph_unit_t *pu, const char *why)
+{
+    if (pu->st != PU_SKIPPED) {
+        sdm_unit_t *u = unit_of(s, pu);
+        char *state = u ? units_describe(u) : NULL;
+        hlb_warn("phase %s: optional unit %s failed (%s): %s; the startup goes on without it",
+                 pu->p->cfg->name, pu->cfg->unit, why ? why : "failed", state ? state : "");
+        free(state);
+    }
+    return PU_SKIPPED;
+}
+
 /* ---- evaluation ---- */
 
 static void cancel_timer(startup_t *s, int *t)
@@ -320,6 +337,10 @@ static bool step(startup_t *s)
             ph_unit_t *pu = &s->phases[i].units[k];
             const char *why;
             pu_state_t st = judge(s, pu, &why);
+            if (st == PU_FAILED && pu->cfg->optional) {
+                pu->st = optional_failed(s, pu, why);
+                continue;
+            }
             if (st == PU_FAILED) {
                 pu->st = st;
                 return fail_unit(s, p, pu, why);
@@ -334,6 +355,8 @@ static bool step(startup_t *s)
             start_unit(s, pu);
             st = PU_STARTING;
         }
+        if (st == PU_FAILED && pu->cfg->optional)
+            st = optional_failed(s, pu, why);
         if (st == PU_UP)
             pu->was_up = true;
         if (st != pu->st)

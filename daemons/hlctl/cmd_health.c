@@ -12,7 +12,8 @@
 
 static int state_exit(Hl__HealthState state)
 {
-    if (state == HL__HEALTH_STATE__HEALTH_HEALTHY)
+    /* not-applicable: a service whose unit is not installed */
+    if (state == HL__HEALTH_STATE__HEALTH_HEALTHY || state == HL__HEALTH_STATE__HEALTH_NOT_APPLICABLE)
         return HLCTL_OK;
     if (state == HL__HEALTH_STATE__HEALTH_UNHEALTHY)
         return HLCTL_CRITICAL;
@@ -161,7 +162,8 @@ int hlctl_cmd_health(hlctl_t *ctx, int argc, char **argv)
                 [HL__HEALTH_STATE__HEALTH_UNKNOWN] = "UNKNOWN",
                 [HL__HEALTH_STATE__HEALTH_HEALTHY] = "OK",
                 [HL__HEALTH_STATE__HEALTH_DEGRADED] = "WARNING",
-                [HL__HEALTH_STATE__HEALTH_UNHEALTHY] = "CRITICAL"};
+                [HL__HEALTH_STATE__HEALTH_UNHEALTHY] = "CRITICAL",
+                [HL__HEALTH_STATE__HEALTH_NOT_APPLICABLE] = "N/A"};
             const char *w = (unsigned)s->state < HLB_NELEMS(check_words) ? check_words[s->state]
                                                                          : "UNKNOWN";
             hlctl_printf("%-8s %-20s %-9s since %-10s %s\n", w, s->service, word(s->state), since,

@@ -341,14 +341,18 @@ int hlctl_cmd_shutdown(hlctl_t *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"reason", required_argument, NULL, 'r'},
+        {"only-at-system-shutdown", no_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
-    const char *usage = "shutdown [--reason TEXT]";
+    const char *usage = "shutdown [--reason TEXT] [--only-at-system-shutdown]";
     const char *reason = NULL;
+    bool only_at_system_shutdown = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
         if (opt == 'r')
             reason = optarg;
+        else if (opt == 'S')
+            only_at_system_shutdown = true;
         else
             return hlctl_usage(usage);
     }
@@ -356,6 +360,9 @@ int hlctl_cmd_shutdown(hlctl_t *ctx, int argc, char **argv)
         return hlctl_usage(usage);
     hlb_map_t *args = hlb_map_new();
     hlb_map_str(args, "reason", reason ? reason : "hlctl shutdown");
+    /* The unit's ExecStop=: the services stop only when the system does. */
+    if (only_at_system_shutdown)
+        hlb_map_str(args, "only_at_system_shutdown", "1");
     hlb_call_opts_t o = long_call(ctx, 600000);
     Hl__Reply *r = call(ctx, "shutdown", args, &o);
     hlb_map_destroy(&args);
@@ -363,7 +370,7 @@ int hlctl_cmd_shutdown(hlctl_t *ctx, int argc, char **argv)
         return HLCTL_CRITICAL;
     Hl__ShutdownReport *s =
         (Hl__ShutdownReport *) hlb_reply_decode(r, &hl__shutdown_report__descriptor);
-    int rc = r->status || !s ? HLCTL_CRITICAL : strcmp(s->outcome, "ok") ? HLCTL_DEGRADED : HLCTL_OK;
+    int rc = r->status || !s ? HLCTL_CRITICAL : strcmp(s->outcome, "ok") && strcmp(s->outcome, "skipped") ? HLCTL_DEGRADED : HLCTL_OK;
     if (ctx->json && s) {
         hlctl_print_json(r);
     } else if (s) {

@@ -265,8 +265,8 @@ static int parse_bool(const char *s, bool *out)
     return -EINVAL;
 }
 
-static int parse_table(const hlb_conf_table_t *t, const hlb_conf_t *node, void *obj, void *ctx,
-                       hlb_diag_t *d, bool zero);
+static int parse_table(const hlb_conf_table_t *t, const hlb_conf_t *node, const hlb_conf_t *at,
+                       void *obj, void *ctx, hlb_diag_t *d, bool zero);
 
 static int parse_vec(const hlb_conf_key_t *k, const hlb_conf_t *n, hlb_conf_vec_t *vec, void *ctx,
                      hlb_diag_t *d)
@@ -294,17 +294,23 @@ static int parse_vec(const hlb_conf_key_t *k, const hlb_conf_t *n, hlb_conf_vec_
     for (size_t i = 0; i < cnt; i++) {
         const hlb_conf_t *item = hlb_conf_at(n, i);
         char *obj = (char *)vec->items + i * k->sub->size;
-        if (hlb_conf_kind(item) != HLB_CONF_MAP) {
-            hlb_diag_add(d, item, "an entry of '%s' must be a map", k->key);
-            rc = -EINVAL;
-            continue;
-        }
-        memset(obj, 0, k->sub->size);
-        if (k->sub->has_name) {
+        if (k->sub->has_name) { /* every item has its name, even a bad one */
             char *name = strdup(dict ? hlb_conf_key(item) : "");
             memcpy(obj + k->sub->name_offset, &name, sizeof name);
         }
-        if (parse_table(k->sub, item, obj, ctx, d, false) < 0)
+        const char *v = hlb_conf_scalar(item);
+        /* "name:" with nothing after it: an entry of all defaults */
+        bool empty = dict && v && (!*v || strcmp(v, "~") == 0 || strcmp(v, "null") == 0);
+        if (hlb_conf_kind(item) != HLB_CONF_MAP && !empty) {
+            if (dict)
+                hlb_diag_add(d, item, "%s '%s' must be a map (or empty for the defaults)",
+                             k->sub->name, hlb_conf_key(item));
+            else
+                hlb_diag_add(d, item, "an entry of '%s' must be a map", k->key);
+            rc = -EINVAL;
+            continue;
+        }
+        if (parse_table(k->sub, empty ? NULL : item, item, obj, ctx, d, false) < 0)
             rc = -EINVAL;
     }
     vec->n = cnt;
@@ -454,7 +460,7 @@ static int parse_row(const hlb_conf_key_t *k, const hlb_conf_t *n, void *field, 
             hlb_diag_add(d, n, "'%s' must be a map", k->key);
             return -EINVAL;
         }
-        return parse_table(k->sub, n, field, ctx, d, false);
+        return parse_table(k->sub, n, n, field, ctx, d, false);
     case HLB_KIND_LIST:
     case HLB_KIND_DICT:
         return parse_vec(k, n, field, ctx, d);
@@ -518,8 +524,9 @@ static void unknown_key(const hlb_conf_table_t *t, const hlb_conf_t *node, const
     hlb_buf_free(&b);
 }
 
-static int parse_table(const hlb_conf_table_t *t, const hlb_conf_t *node, void *obj, void *ctx,
-                       hlb_diag_t *d, bool zero)
+/* AT: where messages about an absent NODE point (an empty entry), or NULL. */
+static int parse_table(const hlb_conf_table_t *t, const hlb_conf_t *node, const hlb_conf_t *at,
+                       void *obj, void *ctx, hlb_diag_t *d, bool zero)
 {
     int errors = d->errors;
     if (zero)
@@ -546,21 +553,23 @@ static int parse_table(const hlb_conf_table_t *t, const hlb_conf_t *node, void *
             if (s) {
                 memcpy(field, &s, sizeof s);
             } else if (k->flags & HLB_KEY_REQUIRED && !hlb_conf_get(node, k->key)) {
-                hlb_diag_add(d, node, "'%s' needs '%s_file' or '%s_credential'", t->name,
-                             k->key, k->key);
+                hlb_diag_add(d, node ? node : at, "'%s' needs '%s_file' or '%s_credential'",
+                             t->name, k->key, k->key);
             }
             continue;
         }
         const hlb_conf_t *n = hlb_conf_get(node, k->key);
         if (!n && k->kind == HLB_KIND_TABLE) {
             /* an absent nested map: its rows' defaults */
-            parse_table(k->sub, NULL, field, ctx, d, false);
+            parse_table(k->sub, NULL, NULL, field, ctx, d, false);
             continue;
         }
         if (!n) {
-            if (k->flags & HLB_KEY_REQUIRED)
-                hlb_diag_add(d, node, "'%s' needs '%s'",
-                             node && hlb_conf_key(node) ? hlb_conf_key(node) : t->name, k->key);
+            if (k->flags & HLB_KEY_REQUIRED) {
+                const hlb_conf_t *where = node ? node : at;
+                hlb_diag_add(d, where, "'%s' needs '%s'",
+                             where && hlb_conf_key(where) ? hlb_conf_key(where) : t->name, k->key);
+            }
             else if (k->def)
                 apply_default(t, k, field, ctx);
             continue;
@@ -578,7 +587,7 @@ int hlb_conf_schema_parse(const hlb_conf_table_t *table, const hlb_conf_t *node,
                           void *ctx, hlb_diag_t *d)
 {
     hlb_diag_t local = {0};
-    int rc = parse_table(table, node, obj, ctx, d ? d : &local, true);
+    int rc = parse_table(table, node, NULL, obj, ctx, d ? d : &local, true);
     hlb_diag_free(&local);
     return rc;
 }

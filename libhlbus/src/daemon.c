@@ -8,6 +8,7 @@
 #include "hlbus/log.h"
 #include "hlbus/notify.h"
 #include "hlbus/paths.h"
+#include "hlbus/topics.h"
 #include "hlbus/str.h"
 #include "hlbus/strv.h"
 
@@ -59,6 +60,7 @@ struct hlb_daemon {
     int notify_retry; /* zloop timer while a state change waits to be sent; -1 none */
     bool reloading;       /* inside a reload's configure (apply) */
     char **restart_keys;  /* keys the running reload could not apply */
+    uint64_t bus_epoch;   /* hl-bus's incarnation as last seen on daemon.hl-bus */
 };
 
 zloop_t *hlb_daemon_loop(hlb_daemon_t *d) { return d->loop; }
@@ -384,6 +386,24 @@ hlb_acall_t *hlb_daemon_call(hlb_daemon_t *d, const char *daemon, const char *me
     return hlb_acall_start(d->loop, d->runtime_dir, daemon, method, type, body, len, opts, fn, arg);
 }
 
+/* hl-bus restarted (a new epoch on daemon.hl-bus): its last-value cache
+ * starts empty, so every state topic this daemon published goes out again,
+ * and a new subscriber sees the whole current state at once instead of
+ * whatever changed since. */
+static void on_bus_status(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
+{
+    if (strcmp(ev->topic, "daemon.hl-bus") != 0 || !hlb_event_from_owner(ev))
+        return;
+    uint64_t epoch = ev->env->epoch;
+    bool restarted = d->bus_epoch != 0 && epoch > d->bus_epoch;
+    if (epoch > d->bus_epoch)
+        d->bus_epoch = epoch;
+    if (!restarted)
+        return;
+    size_t n = hlb_pub_republish(d->pub);
+    hlb_info("hl-bus restarted: republished %zu state topic(s)", n);
+}
+
 hlb_sub_t *hlb_daemon_subscribe(hlb_daemon_t *d, const char *const *prefixes, hlb_event_fn *fn,
                                 void *arg)
 {
@@ -523,6 +543,13 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
             hlb_server_set_admin_gid(d.server, g->gr_gid);
     }
     hlb_log_set_pub(d.pub);
+    hlb_pub_keep_state(d.pub);
+    if (strcmp(ops->name, "hl-bus") != 0) {
+        static const char *const bus_status[] = {"daemon.hl-bus", NULL};
+        if (!hlb_daemon_subscribe(&d, bus_status, on_bus_status, NULL))
+            hlb_warn("cannot follow daemon.hl-bus: state topics are not republished when it "
+                     "restarts");
+    }
     hlb_server_add_methods(d.server, builtin_methods, &d);
     const char *knobs = getenv("HL_TEST_KNOBS");
     if (knobs && strcmp(knobs, "1") == 0)

@@ -3,6 +3,7 @@
 
 #include "hlbus/codec.h"
 #include "hlbus/paths.h"
+#include "hlbus/topics.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -21,7 +22,19 @@ struct hlb_pub {
     uint64_t sent;
     uint64_t dropped;
     int linger_ms;
+    /* hlb_pub_keep_state: the last envelope sent on each state topic
+     * (topic -> kept_t), resent as it was when hl-bus restarts. */
+    zhashx_t *kept;
 };
+
+typedef struct {
+    size_t len;
+    uint8_t data[]; /* the packed envelope */
+} kept_t;
+
+/* A bound on kept topics, so that a daemon publishing on ever new state
+ * topics cannot grow without end: past it, new topics are not kept. */
+#define MAX_KEPT 4096
 
 /* Epochs must differ between two incarnations of one daemon even when they
  * start within the same microsecond of wall clock (a crash loop): take the
@@ -102,9 +115,69 @@ void hlb_pub_destroy(hlb_pub_t **self_p)
      * drained or the linger ran out; czmq's atexit shutdown waits for that. */
     zsock_destroy(&p->sock);
     zhashx_destroy(&p->seqs);
+    zhashx_destroy(&p->kept);
     free(p->source);
     free(p);
     *self_p = NULL;
+}
+
+static void keep(hlb_pub_t *p, const char *topic, const void *env, size_t n)
+{
+    kept_t *k = malloc(sizeof *k + n);
+    if (!k)
+        return;
+    k->len = n;
+    memcpy(k->data, env, n);
+    if (zhashx_lookup(p->kept, topic) || zhashx_size(p->kept) < MAX_KEPT)
+        zhashx_update(p->kept, topic, k); /* the destructor frees the old one */
+    else
+        free(k);
+}
+
+static void free_kept(void **p)
+{
+    free(*p);
+    *p = NULL;
+}
+
+void hlb_pub_keep_state(hlb_pub_t *p)
+{
+    if (p->kept)
+        return;
+    p->kept = zhashx_new();
+    if (p->kept)
+        zhashx_set_destructor(p->kept, free_kept);
+}
+
+/* Sends the kept envelopes unchanged: same epoch and sequence number, so a
+ * subscriber that has them drops them as duplicates, and one that missed
+ * them (or a new proxy's cache) takes them. */
+size_t hlb_pub_republish(hlb_pub_t *p)
+{
+    size_t n = 0;
+    void *s = zsock_resolve(p->sock);
+    for (kept_t *k = p->kept ? zhashx_first(p->kept) : NULL; k; k = zhashx_next(p->kept)) {
+        const char *topic = zhashx_cursor(p->kept);
+        zmq_msg_t t, e;
+        zmq_msg_init_size(&t, strlen(topic));
+        memcpy(zmq_msg_data(&t), topic, strlen(topic));
+        zmq_msg_init_size(&e, k->len);
+        memcpy(zmq_msg_data(&e), k->data, k->len);
+        if (zmq_msg_send(&t, s, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&t);
+            zmq_msg_close(&e);
+            p->dropped++;
+            continue;
+        }
+        zmq_msg_send(&e, s, ZMQ_DONTWAIT);
+        n++;
+    }
+    return n;
+}
+
+size_t hlb_pub_kept(const hlb_pub_t *p)
+{
+    return p->kept ? zhashx_size(p->kept) : 0;
 }
 
 int hlb_pub_send_raw(hlb_pub_t *p, const char *topic, const char *type, const void *body,
@@ -139,6 +212,8 @@ int hlb_pub_send_raw(hlb_pub_t *p, const char *topic, const char *type, const vo
     if (zmq_msg_init_size(&e, n) < 0)
         return -ENOMEM;
     hlb_envelope_pack(&env, zmq_msg_data(&e));
+    if (p->kept && hlb_topic_is_state(topic))
+        keep(p, topic, zmq_msg_data(&e), n); /* even when dropped: a republish delivers it */
     zmq_msg_init_size(&t, tlen);
     memcpy(zmq_msg_data(&t), topic, tlen);
     void *s = zsock_resolve(p->sock);

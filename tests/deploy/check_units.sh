@@ -28,6 +28,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../e2e/lib.sh"
 e2e_init
 MANAGED=" hl-daemon.service claude-code.service hl-service@.service fl-victim.service fl-cfg.service fl-cfgloop.service fl-gate.service "
+# Helpers of ours that are not daemons (oneshots run by a timer): verified
+# and scored, but the daemon rules below are not theirs.
+HELPERS=" hl-revive@.service "
 MAX_EXPOSURE=2.0
 # The managed services run other people's programs, and the agent must
 # build, run and install things: docs/sandbox.md says which directives they
@@ -144,6 +147,7 @@ for u in $all; do
     fi
     continue
   fi
+  [[ $HELPERS == *" $u "* ]] && continue
   for rule in 'Type=notify' 'NotifyAccess=main' 'WatchdogSec=[0-9].*' 'Restart=on-failure' \
     'RestartPreventExitStatus=78' 'StartLimitBurst=[0-9]+' 'StartLimitIntervalSec=.+' \
     'User=hl-[a-z0-9-]+' 'Group=hl' 'SupplementaryGroups=hl-watch.*' 'RuntimeDirectory=hl/%N' \

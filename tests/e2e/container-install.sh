@@ -36,6 +36,7 @@ fi
 if [ ! -e "$E2E_CONFIG_FILE" ]; then
   install -d "$E2E_SYSCONFDIR"
   cp -a "$stage$E2E_SYSCONFDIR/hl" "$E2E_SYSCONFDIR/"
+  systemd-tmpfiles --create "$stage$E2E_TMPFILESDIR"/hl-config.conf # root:hl 0640 again
 fi
 install -d /etc/hl /etc/hl/services
 if [ "$with_test_units" = --with-test-units ]; then
@@ -47,6 +48,13 @@ if [ "$with_test_units" = --with-test-units ]; then
 fi
 # The stand-in hl-daemon's own config (the spec's --config /etc/hl/daemon.conf).
 printf 'port = 8080\n' >/etc/hl/daemon.conf
+# The container boots the host's /usr: units installed on the host (docker,
+# containerd, ssh...) are not part of the test, and masked, so that the run
+# does not depend on what else the host has (the stack treats a masked unit
+# as not installed).
+for u in docker.service docker.socket containerd.service ssh.service ssh.socket; do
+  if systemctl cat "$u" >/dev/null 2>&1; then systemctl mask --quiet "$u"; fi
+done
 systemctl daemon-reload
 
 # Every unit with an [Install] section, templates aside, is enabled: a

@@ -137,9 +137,11 @@ static void test_values(void)
                 "    - url: http://b\n"
                 "      critical: true\n"
                 "  services:\n"
-                "    web: {url: http://w}\n",
-                &s, &d) == 0);
-    CHECK_MSG(d.errors == 0, "%s", d.text ? d.text : "");
+                "    web: {url: http://w}\n"
+                "    db:\n", /* empty: all defaults, but url is required */
+                &s, &d) == -EINVAL);
+    CHECK_MSG(d.errors == 1 && d.text && strstr(d.text, "t.yaml:19: 'db' needs 'url'"), "%s", d.text);
+    hlb_diag_free(&d);
     CHECK(strcmp(s.listen, "0.0.0.0:9") == 0 && s.retries == 4 && s.small == 65000);
     CHECK(s.ratio == 0.25 && !s.enabled && s.timeout_ms == 2000 && s.scrollback == 65536);
     CHECK(s.mode == 0600 && s.colour == 2 && strcmp(s.tags[0], "x") == 0 && !s.tags[1]);
@@ -148,9 +150,10 @@ static void test_values(void)
     entry_t *e = s.checks.items;
     CHECK(strcmp(e[0].url, "http://a") == 0 && e[0].port == 81 && !e[0].critical);
     CHECK(strcmp(e[1].url, "http://b") == 0 && e[1].port == 80 && e[1].critical);
-    CHECK(s.services.n == 1);
+    CHECK(s.services.n == 2);
     e = s.services.items;
     CHECK(strcmp(e[0].name, "web") == 0 && strcmp(e[0].url, "http://w") == 0);
+    CHECK(strcmp(e[1].name, "db") == 0 && e[1].url == NULL && e[1].port == 80);
     hlb_conf_schema_free(&sample_table, &s);
 }
 

@@ -7,6 +7,7 @@
  * every subscriber sees the drop as a gap. Sequence numbers count per topic. Destroying a publisher waits (up
  * to its linger, 2 s by default) until what it sent has reached the proxy. */
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
 #include "map.h"
@@ -30,6 +31,15 @@ void hlb_pub_set_linger(hlb_pub_t *p, int ms);
  * learns of the proxy's progress in steps of half its SNDHWM, which is set
  * to twice the bound). 0: no bound. */
 void hlb_pub_set_hwm(hlb_pub_t *p, int messages);
+/* Keeps the last envelope sent on every state topic (topics.h:
+ * hlb_topic_is_state) from now on, for hlb_pub_republish. The daemon runtime
+ * turns it on. */
+void hlb_pub_keep_state(hlb_pub_t *p);
+/* Sends every kept envelope again, byte for byte (same epoch and sequence
+ * number: subscribers that have it drop it as a duplicate). After hl-bus
+ * restarted with an empty last-value cache. Returns how many were queued. */
+size_t hlb_pub_republish(hlb_pub_t *p);
+size_t hlb_pub_kept(const hlb_pub_t *p);
 uint64_t hlb_pub_epoch(const hlb_pub_t *p);
 uint64_t hlb_pub_sent(const hlb_pub_t *p);
 uint64_t hlb_pub_dropped(const hlb_pub_t *p);

@@ -565,8 +565,15 @@ static exitloss_t exit_loss(opts_t *o, kind_t kind, const char *exitmode, int hw
             const uint8_t *d;
             size_t len;
             bool is_data;
-            /* after the publisher is gone, 500 ms of silence ends the run */
-            int rc = sub_recv(&s, exited ? 500 : 50, &d, &len, &is_data);
+            /* After the publisher is gone, silence ends the run. libhlbus must
+             * deliver every message (the test fails otherwise), so it gets
+             * until all have come, with a deadline far beyond any stall of a
+             * loaded machine: 500 ms of silence was a wait for time, and a
+             * proxy descheduled that long failed the run. The raw peers lose
+             * messages at the publisher by design (their figure is the
+             * comparison, not a verdict): 500 ms of silence ends theirs. */
+            int quiet_ms = kind == KIND_HLBUS ? 30000 : 500;
+            int rc = sub_recv(&s, exited ? quiet_ms : 50, &d, &len, &is_data);
             if (rc < 0) {
                 if (exited)
                     break;

@@ -23,7 +23,9 @@ cursor=$(e2e_journal_cursor)
 e2e_ok control 3000 crash
 e2e_ok e2e_wait_journal claude-code.service "Main process exited, code=killed, status=6/ABRT" 10 "$cursor"
 e2e_ok test -n "$(e2e_wait_restarted claude-code.service "$pid" 30)"
-e2e_ok wait_for 10 test "$(health 3000)" = 200
+# (polled through a function: a command substitution would be evaluated once)
+health_is() { [ "$(health "$1")" = "$2" ]; }
+e2e_ok wait_for 10 health_is 3000 200
 
 # A configuration error in hl-daemon (exit 78): failed, and not restarted.
 restarts=$(e2e_prop hl-daemon.service NRestarts)
@@ -44,7 +46,7 @@ e2e_exec sh -c "printf '%s\n' 'HL_SERVICE_COMMAND=/usr/local/bin/hl-daemon --por
   'HL_SERVICE_DIRECTORY=/home/hluser/workspace' >/etc/hl/services/e2e-web.env"
 e2e_ok e2e_exec systemctl start hl-service@e2e-web.service
 e2e_ok e2e_wait_unit_active hl-service@e2e-web.service
-e2e_ok wait_for 10 test "$(health 8000)" = 200
+e2e_ok wait_for 10 health_is 8000 200
 pid=$(e2e_main_pid hl-service@e2e-web.service)
 # the runner replaced itself with the command: systemd supervises it directly
 e2e_ok test "$(e2e_exec cat /proc/"$pid"/comm)" = hl-daemon

@@ -2,11 +2,9 @@
 # A reload applies every key it accepts, or says (log line and ctl reply)
 # which keys take effect only after a restart: hl-bus's hwm and stats_depth
 # used to be accepted and silently ignored.
-. "${HL_SOURCE_DIR:?}/tests/common/wait.sh"
+. "${HL_SOURCE_DIR:?}/tests/common/lib.sh"
 set -u
 B=${HL_BUILD_DIR:?}/daemons
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $*" >&2; fi; }
 dir=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
@@ -43,9 +41,10 @@ wait_for 10 grep -q "restart needed for hl-bus.hwm" "$dir/bus.log"
 ok grep -q "restart needed for hl-bus.hwm" "$dir/bus.log"
 # SIGHUP says the same in the log
 kill -HUP $pid
-wait_for 10 test "$(grep -c 'restart needed for hl-bus.hwm' "$dir/bus.log")" -ge 2
+# (a function: a command substitution in wait_for's arguments is evaluated once)
+said_twice() { [ "$(grep -c 'restart needed for hl-bus.hwm' "$dir/bus.log")" -ge 2 ]; }
+wait_for 10 said_twice
 ok test "$(grep -c 'restart needed for hl-bus.hwm' "$dir/bus.log")" -ge 2
 
 kill -TERM $pid; wait $pid; pid=
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+checks_done

@@ -148,7 +148,7 @@ static void test_errors(void)
          "f.yaml:3: unknown recovery action 'explode'"},
         {"hl-failure:\n  recovery:\n    max_attempts: 0\n", "f.yaml:3:"},
         {"hl-failure:\n  recovery:\n    backoff: soon\n", "f.yaml:3:"},
-        {"hl-failure:\n  recovery:\n    what: 1\n", "unknown key 'what' in a recovery policy"},
+        {"hl-failure:\n  recovery:\n    what: 1\n", "f.yaml:3: unknown key 'what' in 'recovery'"},
         {"hl-failure:\n  recovery:\n    actions: []\n", "'actions' needs 1 to 8 entries"},
         {"hl-failure:\n  services: [a]\n", "'services' must be a map"},
         {"hl-failure:\n  services:\n    web: 3\n", "service 'web' must be a map"},

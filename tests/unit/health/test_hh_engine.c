@@ -200,6 +200,36 @@ static void test_unit(void)
     hh_engine_destroy(&e);
 }
 
+/* A unit that is not installed (docker on a VM without it): the service is
+ * not applicable, left out of the overall state, until the unit appears. */
+static void test_not_installed(void)
+{
+    printf("unit not installed: not applicable\n");
+    hh_engine_t *e = engine(NULL);
+    add_service(e, "docker", "docker.service");
+    add_service(e, "app", "app.service");
+    hh_engine_start(e);
+    hh_service_t *d = hh_engine_service(e, "docker");
+    hh_engine_unit(e, "app.service", "active", "running", NULL);
+    hh_engine_unit_load(e, "docker.service", "not-found");
+    hh_engine_unit(e, "docker.service", "inactive", "dead", NULL);
+    CHECK(d->state == HH_NOT_APPLICABLE);
+    CHECK(strstr(d->reason, "not installed (LoadState=not-found)"));
+    CHECK(strcmp(hh_state_name(d->state), "not-applicable") == 0);
+    CHECK(hh_engine_overall(e) == HH_HEALTHY);
+    hh_engine_unit_load(e, "docker", "masked"); /* masked counts the same */
+    CHECK(d->state == HH_NOT_APPLICABLE);
+    /* Installed after all, and down: unhealthy like any other unit. */
+    hh_engine_unit_load(e, "docker.service", "loaded");
+    CHECK(d->state == HH_UNHEALTHY);
+    CHECK(hh_engine_overall(e) == HH_UNHEALTHY);
+    hh_engine_unit(e, "docker.service", "active", "running", NULL);
+    CHECK(d->state == HH_HEALTHY);
+    hh_engine_unit_load(e, "docker.service", ""); /* no load state: nothing changes */
+    CHECK(d->state == HH_HEALTHY);
+    hh_engine_destroy(&e);
+}
+
 static bool pred_ignored(void *a)
 {
     return hh_engine_check(a, "g")->ignored_in_grace >= 2;
@@ -422,6 +452,7 @@ int main(int argc, char **argv)
     test_retries();
     test_levels();
     test_unit();
+    test_not_installed();
     test_grace();
     test_phase();
     test_no_slip();

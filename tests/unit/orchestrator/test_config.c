@@ -102,7 +102,7 @@ static void test_errors(void)
         {"hl-orchestrator:\n  shutdown:\n    temp_pattern: '*'\n", "fixed part"},
         {"hl-orchestrator:\n  shutdown:\n    archive:\n      paths: [/]\n", "below /"},
         {"hl-orchestrator:\n  recovery:\n    rebuild_command: /bin/rebuild\n", "as a list"},
-        {"hl-orchestrator:\n  health: {gate: maybe}\n", "auto or off"},
+        {"hl-orchestrator:\n  health: {gate: maybe}\n", "'gate' must be one of off, auto, not 'maybe'"},
         {"hl-orchestrator:\n  phases:\n    - {name: A!, units: []}\n", "[a-z0-9-]"},
         {"hl-orchestrator:\n  phases:\n    - {name: a, units: [{unit: x.service, health: 'No Such'}]}\n",
          "not a service name"},
@@ -183,8 +183,31 @@ static void test_example(void)
     hlb_diag_free(&d);
 }
 
+/* A reload names what it cannot apply: the bus connection is made once. */
+static void test_restart_keys(void)
+{
+    hlb_diag_t d = {0};
+    orch_cfg_t *a = parse("hl-orchestrator:\n  bus: system\n  journal_lines: 5\n", &d);
+    orch_cfg_t *b = parse("hl-orchestrator:\n  bus: system\n  journal_lines: 9\n", &d);
+    orch_cfg_t *u = parse("hl-orchestrator:\n  bus: user\n", &d);
+    CHECK(a && b && u);
+    char **keys = NULL;
+    CHECK(a && b && orch_cfg_restart_keys(a, b, &keys) == 0 && keys == NULL);
+    CHECK(a && u && orch_cfg_restart_keys(a, u, &keys) == 2);
+    CHECK(keys && !strcmp(keys[0], "hl-orchestrator.bus") &&
+          !strcmp(keys[1], "hl-orchestrator.manager"));
+    for (size_t i = 0; keys && keys[i]; i++)
+        free(keys[i]);
+    free(keys);
+    orch_cfg_destroy(&a);
+    orch_cfg_destroy(&b);
+    orch_cfg_destroy(&u);
+    hlb_diag_free(&d);
+}
+
 int main(void)
 {
+    test_restart_keys();
     test_example();
     test_defaults();
     test_full();
