@@ -42,7 +42,7 @@ install -d /etc/hl /etc/hl/services
 if [ "$with_test_units" = --with-test-units ]; then
   # hl-bus's topic ACL knows the shipped daemons' users; hl-testd, a daemon
   # of the tests only, is given its own families the way an admin would.
-  install -d "$E2E_SYSCONFDIR/hl/hl.d"
+  # (hl.d exists, root:hl 0750, from the install: not touched here)
   printf '%s\n' 'hl-bus:' '  topic_owners:' '    daemon.hl-testd: [hl-testd]' \
     '    log.hl-testd.: [hl-testd]' >"$E2E_SYSCONFDIR/hl/hl.d/00-e2e-testd.yaml"
 fi
