@@ -10,11 +10,11 @@
 #include <sys/wait.h>
 
 #include <hlbus/clock.h>
+#include <hlbus/proc.h>
 #include <hlbus/strv.h>
 
 #include "failure.pb-c.h"
 #include "hlbus/acall.h"
-#include "fl_cmd.h"
 #include "fl_config.h"
 #include "fl_decode.h"
 #include "fl_detect.h"
@@ -39,7 +39,7 @@ typedef struct target {
     fl_policy_t *policy;  /* NULL: failures are reported only */
     uint64_t incident;    /* the incident in progress (or left given up), 0 none */
     hlb_acall_t *call;      /* the recovery request in flight */
-    fl_cmd_t *cmd;        /* the recovery command in flight */
+    hlb_proc_t *cmd;      /* the recovery command in flight */
     const char *action;   /* what is in flight */
     uint64_t action_started_us;
     hlb_acall_t *stop_call; /* stopping a configuration-error restart loop */
@@ -51,7 +51,7 @@ typedef struct target {
 
 typedef struct check_run {
     const fl_check_cfg_t *k;
-    fl_cmd_t *cmd;
+    hlb_proc_t *cmd;
     int timer;
     struct fl_daemon *fd;
 } check_run_t;
@@ -232,7 +232,7 @@ static void target_free(target_t *t)
 {
     hlb_acall_cancel(&t->call);
     hlb_acall_cancel(&t->stop_call);
-    fl_cmd_cancel(&t->cmd);
+    hlb_proc_cancel(&t->cmd);
     fl_policy_destroy(&t->policy);
     for (size_t i = 0; i < t->nq; i++)
         free(t->q[i].detail);
@@ -332,17 +332,35 @@ static void on_call_done(int rc, const Hl__Reply *r, void *arg)
     action_done(t, ok, buf);
 }
 
-static void on_cmd_done(const fl_cmd_result_t *r, void *arg)
+/* How a command ended, and the first line of the last of its output (which
+ * says most), at most 400 bytes of it. */
+static void cmd_summary(const hlb_proc_result_t *r, char *buf, size_t size)
+{
+    char how[96];
+    hlb_proc_describe(r, how, sizeof how);
+    const char *out = r->output ? r->output : "";
+    out += strspn(out, "\r\n ");
+    size_t n = strcspn(out, "\r\n");
+    snprintf(buf, size, "%s%s%.*s", how, n ? ": " : "", (int)(n > 400 ? 400 : n), out);
+}
+
+/* The runner's options for hl-failure's commands: the tail of the output. */
+static hlb_proc_opts_t cmd_opts(char *const *argv, int64_t timeout_ms)
+{
+    hlb_proc_opts_t o = HLB_PROC_OPTS_INIT;
+    o.argv = argv;
+    o.timeout_ms = (int)timeout_ms;
+    o.keep_tail = true;
+    return o;
+}
+
+static void on_cmd_done(const hlb_proc_result_t *r, void *arg)
 {
     target_t *t = arg;
     t->cmd = NULL;
-    char how[96], buf[640];
-    fl_cmd_describe(r, how, sizeof how);
-    /* the first line of its output says most */
-    const char *out = r->output ? r->output : "";
-    size_t n = strcspn(out, "\n");
-    snprintf(buf, sizeof buf, "%s%s%.*s", how, n ? ": " : "", (int)(n > 400 ? 400 : n), out);
-    action_done(t, fl_cmd_ok(r), buf);
+    char buf[640];
+    cmd_summary(r, buf, sizeof buf);
+    action_done(t, hlb_proc_ok(r), buf);
 }
 
 static void start_action(target_t *t, const char *action, int attempt)
@@ -364,17 +382,17 @@ static void start_action(target_t *t, const char *action, int attempt)
         size_t len;
         const void *body = hlb_map_data(args, &len);
         hlb_acall_opts_t o = {.timeout_ms = (int)fd->cfg->action_timeout_ms, .attempts = 1,
-                            .connect_wait_ms = 5000};
-        t->call = hlb_acall_start(fd->loop, hlb_daemon_runtime_dir(fd->d), fd->cfg->orchestrator,
-                                fd->cfg->recover_method, HLB_TYPE_MSGPACK, body, len, &o,
-                                on_call_done, t);
+                              .connect_wait_ms = 5000};
+        t->call = hlb_daemon_call(fd->d, fd->cfg->orchestrator, fd->cfg->recover_method,
+                                  HLB_TYPE_MSGPACK, body, len, &o, on_call_done, t);
         hlb_map_destroy(&args);
         if (!t->call)
             action_done(t, false, "cannot send the request (out of memory?)");
         return;
     }
     char *const *argv = t->kind == T_NETWORK ? fd->cfg->network_command : t->command;
-    t->cmd = fl_cmd_start(fd->loop, argv, (int)fd->cfg->command_timeout_ms, on_cmd_done, t);
+    hlb_proc_opts_t o = cmd_opts(argv, fd->cfg->command_timeout_ms);
+    t->cmd = hlb_proc_start(hlb_daemon_reactor(fd->d), &o, on_cmd_done, t);
     if (!t->cmd)
         action_done(t, false, "cannot start the command (out of memory)");
 }
@@ -517,10 +535,9 @@ static void handle(target_t *t, const fl_effect_t *e)
             size_t len;
             const void *body = hlb_map_data(args, &len);
             hlb_acall_opts_t o = {.timeout_ms = (int)fd->cfg->action_timeout_ms, .attempts = 1,
-                                .connect_wait_ms = 5000};
-            t->stop_call = hlb_acall_start(fd->loop, hlb_daemon_runtime_dir(fd->d),
-                                         fd->cfg->orchestrator, fd->cfg->stop_method,
-                                         HLB_TYPE_MSGPACK, body, len, &o, on_stop_done, t);
+                                  .connect_wait_ms = 5000};
+            t->stop_call = hlb_daemon_call(fd->d, fd->cfg->orchestrator, fd->cfg->stop_method,
+                                           HLB_TYPE_MSGPACK, body, len, &o, on_stop_done, t);
             hlb_map_destroy(&args);
         }
         break;
@@ -888,16 +905,13 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
 
 static int on_check_timer(zloop_t *loop, int timer_id, void *arg);
 
-static void on_check_done(const fl_cmd_result_t *r, void *arg)
+static void on_check_done(const hlb_proc_result_t *r, void *arg)
 {
     check_run_t *cr = arg;
     cr->cmd = NULL;
-    char how[96], buf[600];
-    fl_cmd_describe(r, how, sizeof how);
-    const char *out = r->output ? r->output : "";
-    size_t n = strcspn(out, "\n");
-    snprintf(buf, sizeof buf, "%s%s%.*s", how, n ? ": " : "", (int)(n > 400 ? 400 : n), out);
-    fl_detect_check(cr->fd->det, cr->k, fl_cmd_ok(r), buf, hlb_mono_ms());
+    char buf[600];
+    cmd_summary(r, buf, sizeof buf);
+    fl_detect_check(cr->fd->det, cr->k, hlb_proc_ok(r), buf, hlb_mono_ms());
     reschedule(cr->fd);
 }
 
@@ -905,7 +919,8 @@ static void check_start(check_run_t *cr)
 {
     if (cr->cmd) /* still running: a slow check does not pile up */
         return;
-    cr->cmd = fl_cmd_start(cr->fd->loop, cr->k->argv, (int)cr->k->timeout_ms, on_check_done, cr);
+    hlb_proc_opts_t o = cmd_opts(cr->k->argv, cr->k->timeout_ms);
+    cr->cmd = hlb_proc_start(hlb_daemon_reactor(cr->fd->d), &o, on_check_done, cr);
 }
 
 static int on_check_timer(zloop_t *loop, int timer_id, void *arg)
@@ -919,7 +934,7 @@ static void checks_stop(fl_daemon_t *fd)
     for (size_t i = 0; i < fd->nchecks; i++) {
         if (fd->checks[i].timer >= 0)
             zloop_timer_end(fd->loop, fd->checks[i].timer);
-        fl_cmd_cancel(&fd->checks[i].cmd);
+        hlb_proc_cancel(&fd->checks[i].cmd);
     }
     free(fd->checks);
     fd->checks = NULL;
@@ -1264,9 +1279,9 @@ void fl_daemon_stop(hlb_daemon_t *d, void *arg)
     for (size_t i = 0; i < fd->ntargets; i++) {
         hlb_acall_cancel(&fd->targets[i]->call);
         hlb_acall_cancel(&fd->targets[i]->stop_call);
-        fl_cmd_cancel(&fd->targets[i]->cmd);
+        hlb_proc_cancel(&fd->targets[i]->cmd);
     }
-    fl_cmd_shutdown();
+    hlb_proc_shutdown();
     hlb_acall_shutdown();
     fd->d = NULL;
 }

@@ -306,7 +306,7 @@ static int build_check(const check_raw_t *r, const hlb_conf_t *n, const char *sv
     c->successes = r->t.successes;
     c->critical = r->critical;
     c->name = r->name ? strdup(r->name)
-                      : hh_strdup_printf("%s-%s%s%.0zu", svc, type, idx ? "-" : "", idx);
+                      : hlb_strdupf("%s-%s%s%.0zu", svc, type, idx ? "-" : "", idx);
     if (r->name && !hlb_name_valid(r->name))
         hlb_diag_add(d, hlb_conf_get(n, "name"), "a check name is [a-z0-9-]{1,64}, not '%s'",
                      r->name);
@@ -337,7 +337,7 @@ static int build_check(const check_raw_t *r, const hlb_conf_t *n, const char *sv
         for (size_t i = 0; h->headers && i < nh; i++)
             h->headers[i] = strdup(r->headers[i]);
         if (h->headers && r->bearer_token)
-            h->headers[nh] = hh_strdup_printf("Authorization: Bearer %s", r->bearer_token);
+            h->headers[nh] = hlb_strdupf("Authorization: Bearer %s", r->bearer_token);
         if (h->headers && !h->headers[0]) {
             free(h->headers);
             h->headers = NULL;
@@ -368,7 +368,7 @@ static int build_check(const check_raw_t *r, const hlb_conf_t *n, const char *sv
         c->u.tcp.host = xdup(r->host);
         if (r->port == 0 && !hlb_conf_get(n, "port"))
             hlb_diag_add(d, n, "a tcp check needs 'port' (1-65535)");
-        c->u.tcp.port = hh_strdup_printf("%d", r->port);
+        c->u.tcp.port = hlb_strdupf("%d", r->port);
         break;
     case HH_KIND_EXEC:
         c->u.exec.argv = xdupv(r->argv);
@@ -481,7 +481,7 @@ int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *diag)
         if (builtin[i].url) {
             hh_check_spec_t c;
             hh_check_spec_defaults(&c, HH_KIND_HTTP);
-            c.name = hh_strdup_printf("%s-http", builtin[i].name);
+            c.name = hlb_strdupf("%s-http", builtin[i].name);
             c.service = strdup(builtin[i].name);
             c.u.http.url = strdup(builtin[i].url);
             c.interval_ms = def->interval;
@@ -506,7 +506,7 @@ int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *diag)
         }
         hh_service_spec_t s = {.name = strdup(name)};
         if (!sv[i].unit)
-            s.unit = hh_strdup_printf("%s.service", name);
+            s.unit = hlb_strdupf("%s.service", name);
         else if (*sv[i].unit)
             s.unit = strdup(sv[i].unit);
         s.phase = sv[i].phase && *sv[i].phase ? strdup(sv[i].phase) : NULL;
@@ -551,9 +551,9 @@ void hh_config_clear(hh_config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
-hh_engine_t *hh_config_build(const hh_config_t *cfg, zloop_t *loop, hlb_diag_t *d)
+hh_engine_t *hh_config_build(const hh_config_t *cfg, hlb_reactor_t *io, hlb_diag_t *d)
 {
-    hh_engine_t *e = hh_engine_new(loop);
+    hh_engine_t *e = hh_engine_new(io);
     if (!e) {
         hlb_diag_add(d, NULL, "cannot set up the check engine (epoll, timerfd or libcurl)");
         return NULL;

@@ -21,4 +21,4 @@ int hh_config_parse(const hlb_conf_t *section, hh_config_t *cfg, hlb_diag_t *dia
 void hh_config_clear(hh_config_t *cfg);
 /* A new engine on LOOP with CFG's services and checks (copied). NULL on a
  * check the engine refuses; the reason goes to DIAG. */
-hh_engine_t *hh_config_build(const hh_config_t *cfg, zloop_t *loop, hlb_diag_t *diag);
+hh_engine_t *hh_config_build(const hh_config_t *cfg, hlb_reactor_t *io, hlb_diag_t *diag);

@@ -93,7 +93,7 @@ static void publish_service(hh_daemon_t *h, const hh_service_t *s, bool snapshot
     Hl__ServiceHealth m;
     Hl__CheckHealth *cks = calloc(s->nchecks + 1, sizeof *cks);
     Hl__CheckHealth **ckp = calloc(s->nchecks + 1, sizeof *ckp);
-    char *topic = hh_strdup_printf("health.%s", s->spec.name);
+    char *topic = hlb_strdupf("health.%s", s->spec.name);
     if (cks && ckp && topic) {
         fill_service(&m, cks, ckp, s, snapshot);
         int rc = hlb_pub_send(hlb_daemon_pub(h->d), topic, &m.base);
@@ -149,9 +149,11 @@ int hh_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
         /* Build it for real (regexes compile, argv paths are absolute, ...)
          * on a loop of its own, so that what passes here also starts. */
         zloop_t *loop = zloop_new();
-        hh_engine_t *e = loop ? hh_config_build(&cfg, loop, diag) : NULL;
+        hlb_reactor_t *io = loop ? hlb_reactor_new(loop) : NULL;
+        hh_engine_t *e = io ? hh_config_build(&cfg, io, diag) : NULL;
         int rc = e ? 0 : -EINVAL;
         hh_engine_destroy(&e);
+        hlb_reactor_destroy(&io);
         zloop_destroy(&loop);
         hh_config_clear(&cfg);
         return rc;
@@ -167,7 +169,7 @@ int hh_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
     /* A reload: a new engine takes over the states of checks that kept their
      * name and kind, so nothing flips to unknown. */
     hlb_diag_t d2 = {0};
-    hh_engine_t *e = hh_config_build(&h->cfg, hlb_daemon_loop(d), &d2);
+    hh_engine_t *e = hh_config_build(&h->cfg, hlb_daemon_reactor(d), &d2);
     if (!e) {
         hlb_err("reload: %s", d2.text ? d2.text : "cannot build the checks");
         hlb_diag_free(&d2);
@@ -197,7 +199,7 @@ int hh_daemon_start(hlb_daemon_t *d, void *arg)
     if (!h->have_cfg && hh_config_parse(NULL, &h->cfg, NULL) == 0)
         h->have_cfg = true;
     hlb_diag_t diag = {0};
-    h->eng = hh_config_build(&h->cfg, hlb_daemon_loop(d), &diag);
+    h->eng = hh_config_build(&h->cfg, hlb_daemon_reactor(d), &diag);
     if (!h->eng) {
         hlb_err("cannot set up the checks: %s", diag.text ? diag.text : "");
         hlb_diag_free(&diag);
@@ -294,12 +296,12 @@ static char *target_text(const hh_check_t *c)
     const hh_check_spec_t *s = &c->spec;
     switch (s->kind) {
     case HH_KIND_HTTP:
-        return hh_strdup_printf("%s %s (expect %ld-%ld%s%s)", s->u.http.method ? s->u.http.method : "GET",
+        return hlb_strdupf("%s %s (expect %ld-%ld%s%s)", s->u.http.method ? s->u.http.method : "GET",
                                 s->u.http.url, s->u.http.status_min, s->u.http.status_max,
                                 s->u.http.body_match ? ", body contains " : "",
                                 s->u.http.body_match ? s->u.http.body_match : "");
     case HH_KIND_TCP:
-        return hh_strdup_printf("connect %s:%s", s->u.tcp.host, s->u.tcp.port);
+        return hlb_strdupf("connect %s:%s", s->u.tcp.host, s->u.tcp.port);
     case HH_KIND_EXEC: {
         hlb_buf_t b = {0};
         for (char **a = s->u.exec.argv; a && *a; a++)
@@ -307,10 +309,10 @@ static char *target_text(const hh_check_t *c)
         return hlb_buf_steal(&b);
     }
     case HH_KIND_DISK:
-        return hh_strdup_printf("free space on %s (warn below %.1f%%, critical below %.1f%%)",
+        return hlb_strdupf("free space on %s (warn below %.1f%%, critical below %.1f%%)",
                                 s->u.disk.path, s->u.disk.warn_free_pct, s->u.disk.crit_free_pct);
     case HH_KIND_UNIT:
-        return hh_strdup_printf("unit %s (from service.* events)",
+        return hlb_strdupf("unit %s (from service.* events)",
                                 c->svc->spec.unit ? c->svc->spec.unit : "");
     }
     return strdup("");

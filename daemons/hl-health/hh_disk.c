@@ -11,16 +11,16 @@
 
 typedef struct {
     hh_probe_t base;
-    hh_timer_t timer;
+    hlb_timer_t timer;
 } disk_probe_t;
 
-static void on_run(hh_io_t *io, hh_timer_t *tm, void *arg)
+static void on_run(hlb_reactor_t *io, hlb_timer_t *tm, void *arg)
 {
     disk_probe_t *d = arg;
     const hh_disk_spec_t *s = &d->base.spec->u.disk;
     struct statvfs st;
     if (statvfs(s->path, &st) < 0) {
-        char *m = hh_strdup_printf("statvfs %s: %s", s->path, strerror(errno));
+        char *m = hlb_strdupf("statvfs %s: %s", s->path, strerror(errno));
         hh_probe_finish(&d->base, HH_FAIL, m ? m : "statvfs failed", NULL, 0);
         free(m);
         return;
@@ -40,7 +40,7 @@ static void on_run(hh_io_t *io, hh_timer_t *tm, void *arg)
     const char *detail = r == HH_PASS ? "enough free space"
                          : r == HH_WARN ? "free space below the warning threshold"
                                         : "free space below the critical threshold";
-    char *out = hh_strdup_printf("%s: %.1f%% free (%llu of %llu MiB), %.1f%% inodes free",
+    char *out = hlb_strdupf("%s: %.1f%% free (%llu of %llu MiB), %.1f%% inodes free",
                                  s->path, pct, (unsigned long long)(avail >> 20),
                                  (unsigned long long)(total >> 20), ipct);
     hh_probe_finish(&d->base, r, detail, out ? out : "", out ? strlen(out) : 0);
@@ -50,14 +50,14 @@ static void on_run(hh_io_t *io, hh_timer_t *tm, void *arg)
 static int disk_start(hh_probe_t *p, int64_t timeout_ms)
 {
     disk_probe_t *d = (disk_probe_t *)p;
-    hh_timer_after_ms(p->env.io, &d->timer, 0);
+    hlb_timer_after_ms(p->env.io, &d->timer, 0);
     return 0;
 }
 
 static void disk_cancel(hh_probe_t *p)
 {
     disk_probe_t *d = (disk_probe_t *)p;
-    hh_timer_stop(p->env.io, &d->timer);
+    hlb_timer_stop(p->env.io, &d->timer);
 }
 
 static void disk_destroy(hh_probe_t *p) { free(p); }
@@ -75,6 +75,6 @@ hh_probe_t *hh_disk_probe_new(const hh_probe_env_t *env, const hh_check_spec_t *
     if (!d)
         return NULL;
     d->base.ops = &disk_ops;
-    hh_timer_init(&d->timer, on_run, d);
+    hlb_timer_init(&d->timer, on_run, d);
     return &d->base;
 }

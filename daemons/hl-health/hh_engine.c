@@ -8,8 +8,7 @@
 #include <string.h>
 
 struct hh_engine {
-    zloop_t *loop;
-    hh_io_t *io;
+    hlb_reactor_t *io;
     hh_curl_t *curl;
     hh_service_t **svcs;
     size_t nsvcs;
@@ -78,26 +77,26 @@ char *hh_check_why(const hh_check_t *c)
     const char *gw = NULL;
     bool grace = check_in_grace(c, &gw);
     if (!c->has_result) {
-        w = hh_strdup_printf("no result yet%s%s", grace ? "; in start-up grace: " : "",
+        w = hlb_strdupf("no result yet%s%s", grace ? "; in start-up grace: " : "",
                              grace ? gw : "");
     } else if (c->state == HH_UNKNOWN) {
-        w = hh_strdup_printf("in start-up grace (%s): %llu bad run(s) not counted; last: %s",
+        w = hlb_strdupf("in start-up grace (%s): %llu bad run(s) not counted; last: %s",
                              gw ? gw : "starting", (unsigned long long)c->ignored_in_grace, d);
     } else if (c->state == HH_HEALTHY) {
         if (c->bad_streak)
-            w = hh_strdup_printf("healthy; %u of %lld consecutive bad runs before it turns bad; "
+            w = hlb_strdupf("healthy; %u of %lld consecutive bad runs before it turns bad; "
                                  "last: %s",
                                  c->bad_streak, (long long)c->spec.failures, d);
         else
-            w = hh_strdup_printf("healthy; last: %s", d);
+            w = hlb_strdupf("healthy; last: %s", d);
     } else {
         if (c->ok_streak)
-            w = hh_strdup_printf("%s; %u of %lld consecutive passing runs before healthy; "
+            w = hlb_strdupf("%s; %u of %lld consecutive passing runs before healthy; "
                                  "last: %s",
                                  hh_state_name(c->state), c->ok_streak,
                                  (long long)c->spec.successes, d);
         else
-            w = hh_strdup_printf("%s after %u consecutive bad run(s) (threshold %lld); last: %s",
+            w = hlb_strdupf("%s after %u consecutive bad run(s) (threshold %lld); last: %s",
                                  hh_state_name(c->state), c->bad_streak,
                                  (long long)c->spec.failures, d);
     }
@@ -176,13 +175,13 @@ static void on_probe_done(hh_probe_t *p, hh_result_t r, const char *detail, cons
      * even its own schedule. */
     uint64_t need = (uint64_t)(c->spec.retry_delay_ms + c->spec.timeout_ms) * 1000u;
     if (r != HH_PASS && c->attempt < c->spec.retries && now + need <= c->due_us) {
-        hh_timer_after_ms(c->eng->io, &c->retry_timer, c->spec.retry_delay_ms);
+        hlb_timer_after_ms(c->eng->io, &c->retry_timer, c->spec.retry_delay_ms);
         return;
     }
     finish_run(c, r, detail, out, outlen);
 }
 
-static void on_retry(hh_io_t *io, hh_timer_t *t, void *arg) { start_attempt(arg); }
+static void on_retry(hlb_reactor_t *io, hlb_timer_t *t, void *arg) { start_attempt(arg); }
 
 static void start_attempt(hh_check_t *c)
 {
@@ -190,7 +189,7 @@ static void start_attempt(hh_check_t *c)
     c->attempts_total++;
     int rc = hh_probe_start(c->probe, c->spec.timeout_ms);
     if (rc < 0) {
-        char *d = hh_strdup_printf("cannot start: %s", strerror(-rc));
+        char *d = hlb_strdupf("cannot start: %s", strerror(-rc));
         finish_run(c, HH_FAIL, d ? d : "cannot start", NULL, 0);
         free(d);
     }
@@ -208,7 +207,7 @@ static uint64_t slot_of(const hh_engine_t *e, uint64_t t)
     return q ? (t + q - 1) / q * q : t;
 }
 
-static void on_run_timer(hh_io_t *io, hh_timer_t *t, void *arg)
+static void on_run_timer(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
 {
     hh_check_t *c = arg;
     uint64_t now = hlb_mono_us();
@@ -222,7 +221,7 @@ static void on_run_timer(hh_io_t *io, hh_timer_t *t, void *arg)
         c->skipped++;
     }
     c->due_us = slot_of(c->eng, c->nominal_us);
-    hh_timer_at(io, &c->run_timer, c->due_us);
+    hlb_timer_at(io, &c->run_timer, c->due_us);
     if (c->running) {
         c->skipped++;
         return;
@@ -240,7 +239,7 @@ static void on_run_timer(hh_io_t *io, hh_timer_t *t, void *arg)
 
 uint64_t hh_check_next_due(const hh_check_t *c)
 {
-    return hh_timer_pending(&c->run_timer) ? c->due_us : 0;
+    return hlb_timer_pending(&c->run_timer) ? c->due_us : 0;
 }
 
 int hh_engine_run_now(hh_engine_t *e, const char *name)
@@ -380,7 +379,7 @@ static void svc_eval(hh_service_t *s)
     }
     if (unit && (s->unit == HH_UNIT_DOWN || s->unit == HH_UNIT_STARTING)) {
         st = held ? HH_UNKNOWN : HH_UNHEALTHY;
-        reason = hh_strdup_printf("unit %s is %s (%s)%s%s", unit, s->active_state,
+        reason = hlb_strdupf("unit %s is %s (%s)%s%s", unit, s->active_state,
                                   s->sub_state ? s->sub_state : "", held ? "; " : "",
                                   held ? hold : "");
         goto done;
@@ -397,14 +396,14 @@ static void svc_eval(hh_service_t *s)
     if (worst) {
         bool crit = worst->state == HH_UNHEALTHY && worst->spec.critical;
         st = crit ? HH_UNHEALTHY : HH_DEGRADED;
-        reason = hh_strdup_printf("check %s %s: %s", worst->spec.name,
+        reason = hlb_strdupf("check %s %s: %s", worst->spec.name,
                                   worst->state == HH_UNHEALTHY ? "failing" : "degraded",
                                   worst->last_detail ? worst->last_detail : "");
         goto done;
     }
     if (unit && s->unit == HH_UNIT_UNKNOWN) {
         st = HH_UNKNOWN;
-        reason = hh_strdup_printf("no state of unit %s received yet", unit);
+        reason = hlb_strdupf("no state of unit %s received yet", unit);
         goto done;
     }
     for (size_t i = 0; i < s->nchecks; i++) {
@@ -414,20 +413,20 @@ static void svc_eval(hh_service_t *s)
             bool g = check_in_grace(c, &gw);
             st = HH_UNKNOWN;
             reason = c->has_result && g
-                         ? hh_strdup_printf("check %s in start-up grace (%s)", c->spec.name, gw)
+                         ? hlb_strdupf("check %s in start-up grace (%s)", c->spec.name, gw)
                      : c->has_result
-                         ? hh_strdup_printf("check %s has no result since the unit started",
+                         ? hlb_strdupf("check %s has no result since the unit started",
                                             c->spec.name)
-                         : hh_strdup_printf("check %s has no result yet", c->spec.name);
+                         : hlb_strdupf("check %s has no result yet", c->spec.name);
             goto done;
         }
     }
     size_t n = s->nchecks - (svc_unit_check(s) ? 1 : 0);
     if (unit)
-        reason = hh_strdup_printf("unit %s is %s (%s), %zu check(s) passing", unit,
+        reason = hlb_strdupf("unit %s is %s (%s), %zu check(s) passing", unit,
                                   s->active_state, s->sub_state ? s->sub_state : "", n);
     else
-        reason = hh_strdup_printf("%zu check(s) passing", n);
+        reason = hlb_strdupf("%zu check(s) passing", n);
 done:
     if (!reason)
         return; /* out of memory: keep the previous verdict */
@@ -446,7 +445,7 @@ done:
     }
 }
 
-static void on_grace_end(hh_io_t *io, hh_timer_t *t, void *arg)
+static void on_grace_end(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
 {
     hh_service_t *s = arg;
     svc_eval(s);
@@ -517,7 +516,7 @@ void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const 
                 c->ok_streak = c->bad_streak = 0;
             }
             if (s->spec.grace_ms > 0)
-                hh_timer_after_ms(e->io, &s->grace_timer, s->spec.grace_ms);
+                hlb_timer_after_ms(e->io, &s->grace_timer, s->spec.grace_ms);
         }
         s->unit = cls;
         if (phase && *phase)
@@ -528,8 +527,8 @@ void hh_engine_unit(hh_engine_t *e, const char *unit, const char *active, const 
             s->unit_since_us = hlb_now_us();
         hh_check_t *uc = svc_unit_check(s);
         if (uc && changed) {
-            char *out = hh_strdup_printf("ActiveState=%s SubState=%s", active, sub ? sub : "");
-            char *det = hh_strdup_printf("%s (%s)", active, sub ? sub : "");
+            char *out = hlb_strdupf("ActiveState=%s SubState=%s", active, sub ? sub : "");
+            char *det = hlb_strdupf("%s (%s)", active, sub ? sub : "");
             /* The unit check mirrors the unit without debounce: systemd's
              * state is a fact, not a sample. */
             hh_result_t r = cls == HH_UNIT_UP ? HH_PASS : HH_FAIL;
@@ -588,17 +587,16 @@ void hh_engine_lifecycle(hh_engine_t *e, const char *state)
 
 /* ---- setup ---- */
 
-hh_engine_t *hh_engine_new(zloop_t *loop)
+hh_engine_t *hh_engine_new(hlb_reactor_t *io)
 {
+    if (!io)
+        return NULL;
     hh_engine_t *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
-    e->loop = loop;
-    e->io = hh_io_new(loop);
-    if (e->io)
-        e->curl = hh_curl_new(e->io);
+    e->io = io;
+    e->curl = hh_curl_new(e->io);
     if (!e->curl) {
-        hh_io_destroy(&e->io);
         free(e);
         return NULL;
     }
@@ -607,8 +605,8 @@ hh_engine_t *hh_engine_new(zloop_t *loop)
 
 static void check_free(hh_engine_t *e, hh_check_t *c)
 {
-    hh_timer_stop(e->io, &c->run_timer);
-    hh_timer_stop(e->io, &c->retry_timer);
+    hlb_timer_stop(e->io, &c->run_timer);
+    hlb_timer_stop(e->io, &c->retry_timer);
     hh_probe_destroy(&c->probe);
     hh_check_spec_clear(&c->spec);
     free(c->last_detail);
@@ -624,7 +622,7 @@ void hh_engine_destroy(hh_engine_t **self_p)
         hh_service_t *s = e->svcs[i];
         for (size_t j = 0; j < s->nchecks; j++)
             check_free(e, s->checks[j]);
-        hh_timer_stop(e->io, &s->grace_timer);
+        hlb_timer_stop(e->io, &s->grace_timer);
         free(s->checks);
         free(s->active_state);
         free(s->load_state);
@@ -640,8 +638,7 @@ void hh_engine_destroy(hh_engine_t **self_p)
         free(e->phases[i].state);
     }
     free(e->lifecycle_state);
-    hh_curl_destroy(&e->curl);
-    hh_io_destroy(&e->io);
+    hh_curl_destroy(&e->curl); /* the reactor is the daemon's: not ours to destroy */
     free(e);
     *self_p = NULL;
 }
@@ -676,8 +673,8 @@ static hh_check_t *check_alloc(hh_engine_t *e)
         return NULL;
     c->eng = e;
     c->state_since_us = hlb_now_us();
-    hh_timer_init(&c->run_timer, on_run_timer, c);
-    hh_timer_init(&c->retry_timer, on_retry, c);
+    hlb_timer_init(&c->run_timer, on_run_timer, c);
+    hlb_timer_init(&c->retry_timer, on_retry, c);
     return c;
 }
 
@@ -703,7 +700,7 @@ int hh_engine_add_service(hh_engine_t *e, const hh_service_spec_t *spec)
     s->spec.phase = xstrdup(spec->phase);
     s->state_since_us = hlb_now_us();
     s->reason = strdup("no result yet");
-    hh_timer_init(&s->grace_timer, on_grace_end, s);
+    hlb_timer_init(&s->grace_timer, on_grace_end, s);
     if (!s->spec.name || (spec->unit && !s->spec.unit) || (spec->phase && !s->spec.phase) ||
         !s->reason)
         goto oom;
@@ -714,7 +711,7 @@ int hh_engine_add_service(hh_engine_t *e, const hh_service_spec_t *spec)
         if (!c)
             goto oom;
         hh_check_spec_defaults(&c->spec, HH_KIND_UNIT);
-        c->spec.name = hh_strdup_printf("%s-unit", spec->name);
+        c->spec.name = hlb_strdupf("%s-unit", spec->name);
         c->spec.service = strdup(spec->name);
         c->spec.critical = true;
         if (!c->spec.name || !c->spec.service || svc_add_check(s, c) < 0) {
@@ -744,19 +741,19 @@ int hh_engine_add_check(hh_engine_t *e, hh_check_spec_t *spec, char **err)
     hh_service_t *s = hh_engine_service(e, spec->service);
     if (!s) {
         if (err)
-            *err = hh_strdup_printf("check %s: no service %s", spec->name, spec->service);
+            *err = hlb_strdupf("check %s: no service %s", spec->name, spec->service);
         return -ENOENT;
     }
     if (hh_engine_check(e, spec->name)) {
         if (err)
-            *err = hh_strdup_printf("check %s: name used twice", spec->name);
+            *err = hlb_strdupf("check %s: name used twice", spec->name);
         return -EEXIST;
     }
     if (spec->kind == HH_KIND_UNIT || spec->interval_ms <= 0 || spec->timeout_ms <= 0 ||
         spec->retries < 1 || spec->failures < 1 || spec->successes < 1 ||
         spec->retry_delay_ms < 0) {
         if (err)
-            *err = hh_strdup_printf("check %s: bad kind or timing", spec->name);
+            *err = hlb_strdupf("check %s: bad kind or timing", spec->name);
         return -EINVAL;
     }
     hh_check_t *c = check_alloc(e);
@@ -777,7 +774,7 @@ int hh_engine_add_check(hh_engine_t *e, hh_check_spec_t *spec, char **err)
     if (e->started) {
         c->nominal_us = hlb_mono_us();
         c->due_us = slot_of(e, c->nominal_us);
-        hh_timer_at(e->io, &c->run_timer, c->due_us);
+        hlb_timer_at(e->io, &c->run_timer, c->due_us);
     }
     return 0;
 }
@@ -806,7 +803,7 @@ int hh_engine_start(hh_engine_t *e)
             s->active_since_mono = 1;
             uint64_t end = (uint64_t)s->spec.grace_ms * 1000u;
             if (now < end)
-                hh_timer_after_ms(e->io, &s->grace_timer, (int64_t)((end - now) / 1000u) + 1);
+                hlb_timer_after_ms(e->io, &s->grace_timer, (int64_t)((end - now) / 1000u) + 1);
         }
         for (size_t j = 0; j < s->nchecks; j++) {
             hh_check_t *c = s->checks[j];
@@ -821,7 +818,7 @@ int hh_engine_start(hh_engine_t *e)
             uint64_t off = span > 0 ? name_hash(c->spec.name) % ((uint64_t)span * 1000u) : 0;
             c->nominal_us = now + off;
             c->due_us = slot_of(e, c->nominal_us);
-            hh_timer_at(e->io, &c->run_timer, c->due_us);
+            hlb_timer_at(e->io, &c->run_timer, c->due_us);
         }
         svc_eval(s);
     }
@@ -907,7 +904,7 @@ hh_check_t *hh_engine_check(const hh_engine_t *e, const char *name)
     return NULL;
 }
 
-hh_io_t *hh_engine_io(const hh_engine_t *e) { return e->io; }
+hlb_reactor_t *hh_engine_io(const hh_engine_t *e) { return e->io; }
 
 hh_state_t hh_engine_overall(const hh_engine_t *e)
 {

@@ -1,4 +1,4 @@
-/* The health engine: checks scheduled on an hh_io loop, their debounced
+/* The health engine: checks scheduled on the daemon's reactor, their debounced
  * states, and each service's state from its unit and its checks.
  *
  * Inputs: the configured services and checks, unit state (from the
@@ -7,7 +7,7 @@
  * state or reason. The engine knows nothing of the bus. */
 #pragma once
 #include <czmq.h>
-#include "hh_io.h"
+#include <hlbus/reactor.h>
 #include "hh_probe.h"
 #include "hh_types.h"
 
@@ -28,8 +28,8 @@ struct hh_check {
     hh_engine_t *eng;
     hh_service_t *svc;
     hh_probe_t *probe;
-    hh_timer_t run_timer;   /* the next scheduled run */
-    hh_timer_t retry_timer; /* the next attempt of this run */
+    hlb_timer_t run_timer;   /* the next scheduled run */
+    hlb_timer_t retry_timer; /* the next attempt of this run */
     uint64_t nominal_us;    /* the exact fixed-rate schedule (monotonic) */
     uint64_t due_us;        /* when the next run starts: nominal rounded up to the slack */
     uint64_t run_started_us;
@@ -67,7 +67,7 @@ struct hh_service {
     char *unit_phase;          /* the phase named in its service.<unit> events */
     uint64_t unit_since_us;    /* wall clock of the last unit change */
     uint64_t active_since_mono;/* when the unit last turned active; 0 never */
-    hh_timer_t grace_timer;
+    hlb_timer_t grace_timer;
     /* result */
     hh_state_t state;
     char *reason;
@@ -77,7 +77,9 @@ struct hh_service {
 
 typedef void(hh_change_fn)(hh_engine_t *e, hh_service_t *svc, void *arg);
 
-hh_engine_t *hh_engine_new(zloop_t *loop);
+/* On IO (the daemon's reactor), which outlives the engine; several engines
+ * may share one (a reload builds the new one beside the running one). */
+hh_engine_t *hh_engine_new(hlb_reactor_t *io);
 void hh_engine_destroy(hh_engine_t **self_p);
 /* Called after any change of a service's state or reason. */
 void hh_engine_on_change(hh_engine_t *e, hh_change_fn *fn, void *arg);
@@ -122,7 +124,7 @@ size_t hh_engine_nservices(const hh_engine_t *e);
 hh_service_t *hh_engine_service_at(const hh_engine_t *e, size_t i);
 hh_service_t *hh_engine_service(const hh_engine_t *e, const char *name);
 hh_check_t *hh_engine_check(const hh_engine_t *e, const char *name);
-hh_io_t *hh_engine_io(const hh_engine_t *e);
+hlb_reactor_t *hh_engine_io(const hh_engine_t *e);
 /* The worst state over all services (unknown counts as degraded). */
 hh_state_t hh_engine_overall(const hh_engine_t *e);
 /* Monotonic time of a check's next run (0 when not scheduled). */

@@ -1,4 +1,4 @@
-/* HTTP(S) probes on one libcurl multi handle, driven by hh_io: curl tells us
+/* HTTP(S) probes on one libcurl multi handle, driven by the reactor: curl tells us
  * which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to call it back
  * (CURLMOPT_TIMERFUNCTION); we call curl_multi_socket_action from the loop.
  * Each check keeps its easy handle between runs, so its options are set once
@@ -14,9 +14,9 @@
 #include <sys/epoll.h>
 
 struct hh_curl {
-    hh_io_t *io;
+    hlb_reactor_t *io;
     CURLM *multi;
-    hh_timer_t timer;
+    hlb_timer_t timer;
     int running;
 };
 
@@ -36,9 +36,9 @@ typedef struct {
 
 static void check_done(hh_curl_t *c);
 
-/* ---- the multi handle on hh_io ---- */
+/* ---- the multi handle on the reactor ---- */
 
-static void on_socket_event(hh_io_t *io, int fd, uint32_t events, void *arg)
+static void on_socket_event(hlb_reactor_t *io, int fd, uint32_t events, void *arg)
 {
     hh_curl_t *c = arg;
     int mask = 0;
@@ -56,7 +56,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 {
     hh_curl_t *c = userp;
     if (what == CURL_POLL_REMOVE) {
-        hh_io_unwatch(c->io, s);
+        hlb_reactor_unwatch(c->io, s);
         return 0;
     }
     uint32_t ev = 0;
@@ -65,11 +65,11 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     if (what & CURL_POLL_OUT)
         ev |= EPOLLOUT;
     /* A failed watch leaves the transfer to its timeout, which curl enforces. */
-    (void)hh_io_watch(c->io, s, ev, on_socket_event, c);
+    (void)hlb_reactor_watch(c->io, s, ev, on_socket_event, c);
     return 0;
 }
 
-static void on_timer(hh_io_t *io, hh_timer_t *t, void *arg)
+static void on_timer(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
 {
     hh_curl_t *c = arg;
     curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &c->running);
@@ -80,13 +80,13 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
     hh_curl_t *c = userp;
     if (timeout_ms < 0)
-        hh_timer_stop(c->io, &c->timer);
+        hlb_timer_stop(c->io, &c->timer);
     else
-        hh_timer_after_ms(c->io, &c->timer, timeout_ms); /* 0: as soon as the loop turns */
+        hlb_timer_after_ms(c->io, &c->timer, timeout_ms); /* 0: as soon as the loop turns */
     return 0;
 }
 
-hh_curl_t *hh_curl_new(hh_io_t *io)
+hh_curl_t *hh_curl_new(hlb_reactor_t *io)
 {
     static bool global_done;
     if (!global_done) {
@@ -103,7 +103,7 @@ hh_curl_t *hh_curl_new(hh_io_t *io)
         free(c);
         return NULL;
     }
-    hh_timer_init(&c->timer, on_timer, c);
+    hlb_timer_init(&c->timer, on_timer, c);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -121,7 +121,7 @@ void hh_curl_destroy(hh_curl_t **self_p)
     if (!self_p || !*self_p)
         return;
     hh_curl_t *c = *self_p;
-    hh_timer_stop(c->io, &c->timer);
+    hlb_timer_stop(c->io, &c->timer);
     /* Probes remove their easy handles first; cleanup closes cached connections
      * and calls socket_cb(REMOVE) for what is still watched. */
     curl_multi_cleanup(c->multi);
@@ -159,13 +159,13 @@ static void judge(http_probe_t *h, CURLcode code)
 
     if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && h->body_over)) {
         if (code == CURLE_OPERATION_TIMEDOUT)
-            detail = hh_strdup_printf("timed out after %lld ms%s", (long long)h->timeout_ms,
+            detail = hlb_strdupf("timed out after %lld ms%s", (long long)h->timeout_ms,
                                       status ? " (reading the body)" : "");
         else
-            detail = hh_strdup_printf("%s%s%s", curl_easy_strerror(code),
+            detail = hlb_strdupf("%s%s%s", curl_easy_strerror(code),
                                       h->errbuf[0] ? ": " : "", h->errbuf);
     } else if (status < s->status_min || status > s->status_max) {
-        detail = hh_strdup_printf("HTTP %ld, expected %ld-%ld", status, s->status_min,
+        detail = hlb_strdupf("HTTP %ld, expected %ld-%ld", status, s->status_min,
                                   s->status_max);
     } else if (s->body_match || h->has_re) {
         /* The body is matched as text: NUL-terminate our copy. */
@@ -177,14 +177,14 @@ static void judge(http_probe_t *h, CURLcode code)
             ok = false;
         if (ok) {
             r = HH_PASS;
-            detail = hh_strdup_printf("HTTP %ld", status);
+            detail = hlb_strdupf("HTTP %ld", status);
         } else {
-            detail = hh_strdup_printf("HTTP %ld, body does not match%s", status,
+            detail = hlb_strdupf("HTTP %ld, body does not match%s", status,
                                       h->body_over ? " (in the first max_body bytes)" : "");
         }
     } else {
         r = HH_PASS;
-        detail = hh_strdup_printf("HTTP %ld", status);
+        detail = hlb_strdupf("HTTP %ld", status);
     }
     hh_probe_finish(&h->base, r, detail ? detail : "(out of memory)", h->body, outlen);
     free(detail);
@@ -273,7 +273,7 @@ hh_probe_t *hh_http_probe_new(const hh_probe_env_t *env, const hh_check_spec_t *
             if (err) {
                 char msg[128];
                 regerror(rc, &h->re, msg, sizeof msg);
-                *err = hh_strdup_printf("body_regex: %s", msg);
+                *err = hlb_strdupf("body_regex: %s", msg);
             }
             goto fail;
         }

@@ -24,16 +24,6 @@ void hh_out_add(hh_out_t *o, const void *data, size_t len)
     o->dropped += len - n;
 }
 
-char *hh_strdup_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    return n < 0 ? NULL : s;
-}
-
 hh_probe_t *hh_probe_new(const hh_probe_env_t *env, const hh_check_spec_t *spec,
                          hh_probe_done_fn *done, void *arg, char **err)
 {

@@ -1,8 +1,9 @@
-/* Probes: one attempt of a check, asynchronous inside the hh_io loop.
+/* Probes: one attempt of a check, asynchronous inside the daemon's reactor (hlbus/reactor.h).
  * Each kind implements the same small interface; the check engine owns
  * scheduling, retries and state. */
 #pragma once
-#include "hh_io.h"
+#include <hlbus/str.h> /* hlb_strdupf, which the probes use for details */
+#include <hlbus/reactor.h>
 #include "hh_types.h"
 
 typedef struct hh_curl hh_curl_t;
@@ -10,7 +11,7 @@ typedef struct hh_probe hh_probe_t;
 
 /* What a probe needs from its surroundings. */
 typedef struct hh_probe_env {
-    hh_io_t *io;
+    hlb_reactor_t *io;
     hh_curl_t *curl; /* shared multi handle for the HTTP probes */
 } hh_probe_env_t;
 
@@ -64,12 +65,11 @@ hh_probe_t *hh_tcp_probe_new(const hh_probe_env_t *env, const hh_check_spec_t *s
 hh_probe_t *hh_exec_probe_new(const hh_probe_env_t *env, const hh_check_spec_t *spec, char **err);
 hh_probe_t *hh_disk_probe_new(const hh_probe_env_t *env, const hh_check_spec_t *spec, char **err);
 
-/* The libcurl multi handle driven by hh_io (sockets via CURLMOPT_SOCKETFUNCTION,
+/* The libcurl multi handle driven by the reactor (sockets via CURLMOPT_SOCKETFUNCTION,
  * its timeout via CURLMOPT_TIMERFUNCTION). */
-hh_curl_t *hh_curl_new(hh_io_t *io);
+hh_curl_t *hh_curl_new(hlb_reactor_t *io);
 void hh_curl_destroy(hh_curl_t **self_p);
 /* Connections kept in the cache; raise it to the number of HTTP checks so
  * that every check can reuse its connection. */
 void hh_curl_set_maxconnects(hh_curl_t *c, long n);
 
-char *hh_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,4 +1,4 @@
-/* TCP connect probes: a non-blocking connect watched through hh_io. The
+/* TCP connect probes: a non-blocking connect watched through the reactor. The
  * address is resolved when the probe is made and again after a failure, so
  * that a name lookup (which blocks) is not on every run's path. */
 #include "hh_probe.h"
@@ -16,7 +16,7 @@ typedef struct {
     struct addrinfo *ai;
     struct addrinfo *cur; /* address being tried */
     int fd;
-    hh_timer_t timer;
+    hlb_timer_t timer;
     int64_t timeout_ms;
     int last_err;
 } tcp_probe_t;
@@ -33,7 +33,7 @@ static int resolve(tcp_probe_t *t)
 static void close_fd(tcp_probe_t *t)
 {
     if (t->fd >= 0) {
-        hh_io_unwatch(t->base.env.io, t->fd);
+        hlb_reactor_unwatch(t->base.env.io, t->fd);
         close(t->fd);
         t->fd = -1;
     }
@@ -42,7 +42,7 @@ static void close_fd(tcp_probe_t *t)
 static void finish(tcp_probe_t *t, hh_result_t r, const char *detail)
 {
     close_fd(t);
-    hh_timer_stop(t->base.env.io, &t->timer);
+    hlb_timer_stop(t->base.env.io, &t->timer);
     if (r != HH_PASS && t->ai) {
         freeaddrinfo(t->ai); /* resolve again next time: the address may have moved */
         t->ai = NULL;
@@ -52,7 +52,7 @@ static void finish(tcp_probe_t *t, hh_result_t r, const char *detail)
 
 static void try_next(tcp_probe_t *t);
 
-static void on_writable(hh_io_t *io, int fd, uint32_t events, void *arg)
+static void on_writable(hlb_reactor_t *io, int fd, uint32_t events, void *arg)
 {
     tcp_probe_t *t = arg;
     int err = 0;
@@ -84,39 +84,39 @@ static void try_next(tcp_probe_t *t)
             return;
         }
         if (errno == EINPROGRESS &&
-            hh_io_watch(t->base.env.io, t->fd, EPOLLOUT, on_writable, t) == 0)
+            hlb_reactor_watch(t->base.env.io, t->fd, EPOLLOUT, on_writable, t) == 0)
             return;
         t->last_err = errno;
         close_fd(t);
     }
-    char *d = hh_strdup_printf("connect: %s", strerror(t->last_err));
+    char *d = hlb_strdupf("connect: %s", strerror(t->last_err));
     finish(t, HH_FAIL, d ? d : "connect failed");
     free(d);
 }
 
-static void on_timeout(hh_io_t *io, hh_timer_t *tm, void *arg)
+static void on_timeout(hlb_reactor_t *io, hlb_timer_t *tm, void *arg)
 {
     tcp_probe_t *t = arg;
-    char *d = hh_strdup_printf("connect timed out after %lld ms", (long long)t->timeout_ms);
+    char *d = hlb_strdupf("connect timed out after %lld ms", (long long)t->timeout_ms);
     finish(t, HH_FAIL, d ? d : "connect timed out");
     free(d);
 }
 
 /* The resolution failure is reported from a timer so that DONE never runs
  * inside start (the caller's state is not ready for it there). */
-static void on_unresolved(hh_io_t *io, hh_timer_t *tm, void *arg)
+static void on_unresolved(hlb_reactor_t *io, hlb_timer_t *tm, void *arg)
 {
     tcp_probe_t *t = arg;
-    char *d = hh_strdup_printf("cannot resolve %s", t->base.spec->u.tcp.host);
+    char *d = hlb_strdupf("cannot resolve %s", t->base.spec->u.tcp.host);
     finish(t, HH_FAIL, d ? d : "cannot resolve");
     free(d);
 }
 
-static void on_begin(hh_io_t *io, hh_timer_t *tm, void *arg)
+static void on_begin(hlb_reactor_t *io, hlb_timer_t *tm, void *arg)
 {
     tcp_probe_t *t = arg;
-    hh_timer_init(&t->timer, on_timeout, t);
-    hh_timer_after_ms(io, &t->timer, t->timeout_ms);
+    hlb_timer_init(&t->timer, on_timeout, t);
+    hlb_timer_after_ms(io, &t->timer, t->timeout_ms);
     t->cur = t->ai;
     t->last_err = ECONNREFUSED;
     try_next(t);
@@ -128,8 +128,8 @@ static int tcp_start(hh_probe_t *p, int64_t timeout_ms)
     t->timeout_ms = timeout_ms;
     /* Starting from a zero-delay timer keeps the probe's completion out of
      * the caller's stack, however fast the connect is. */
-    hh_timer_init(&t->timer, resolve(t) == 0 ? on_begin : on_unresolved, t);
-    hh_timer_after_ms(p->env.io, &t->timer, 0);
+    hlb_timer_init(&t->timer, resolve(t) == 0 ? on_begin : on_unresolved, t);
+    hlb_timer_after_ms(p->env.io, &t->timer, 0);
     return 0;
 }
 
@@ -137,7 +137,7 @@ static void tcp_cancel(hh_probe_t *p)
 {
     tcp_probe_t *t = (tcp_probe_t *)p;
     close_fd(t);
-    hh_timer_stop(p->env.io, &t->timer);
+    hlb_timer_stop(p->env.io, &t->timer);
 }
 
 static void tcp_destroy(hh_probe_t *p)
@@ -163,7 +163,7 @@ hh_probe_t *hh_tcp_probe_new(const hh_probe_env_t *env, const hh_check_spec_t *s
     t->base.ops = &tcp_ops;
     t->base.spec = spec;
     t->fd = -1;
-    hh_timer_init(&t->timer, on_timeout, t);
+    hlb_timer_init(&t->timer, on_timeout, t);
     (void)resolve(t); /* a failure now is retried at the first run */
     return &t->base;
 }

@@ -109,56 +109,69 @@ static int parse_cmd_list(const hlb_conf_t *n, const char *what, orch_cmd_t **ou
     return rc;
 }
 
+/* health: true (wait for health.<the unit's name>), false, or a service
+ * name. FIELD: the unit, whose 'unit' row comes first. */
+static int parse_unit_health(const hlb_conf_t *h, void *field, void *ctx, hlb_diag_t *d)
+{
+    orch_unit_cfg_t *u = field;
+    const char *hs = hlb_conf_scalar(h);
+    if (!hs) {
+        hlb_diag_add(d, h, "health: expected true, false or a service name");
+        return -EINVAL;
+    }
+    free(u->health);
+    u->health = NULL;
+    if (!strcmp(hs, "true") || !strcmp(hs, "yes") || !strcmp(hs, "on")) {
+        u->health = u->unit ? sdm_unit_short(u->unit) : NULL;
+    } else if (!strcmp(hs, "false") || !strcmp(hs, "no") || !strcmp(hs, "off")) {
+        /* no gate */
+    } else if (!hlb_name_valid(hs)) {
+        hlb_diag_add(d, h, "health: \"%s\" is not a service name ([a-z0-9-])", hs);
+        return -EINVAL;
+    } else {
+        u->health = strdup(hs);
+    }
+    return 0;
+}
+
+static const hlb_conf_key_t unit_keys[] = {
+    HLB_KEY_STR(orch_unit_cfg_t, unit, NULL, 0),
+    /* skipped when not installed (LoadState not-found) or masked */
+    HLB_KEY_BOOL(orch_unit_cfg_t, optional, "false", 0),
+    {.key = "health", .kind = HLB_KIND_CUSTOM, .offset = 0, .parse = parse_unit_health},
+    {0}};
+static const hlb_conf_table_t unit_table = {.name = "unit", .size = sizeof(orch_unit_cfg_t),
+                                            .keys = unit_keys};
+
+/* A phase unit: its name, or a map {unit, optional, health}. */
 static int parse_unit(const hlb_conf_t *e, orch_unit_cfg_t *u, hlb_diag_t *d)
 {
-    static const char *const keys[] = {"unit", "optional", "health", NULL};
     const char *name = hlb_conf_scalar(e);
-    bool optional = false;
-    const char *health = NULL;
-    bool health_on = false;
+    memset(u, 0, sizeof *u);
+    if (!name && hlb_conf_kind(e) != HLB_CONF_MAP) {
+        hlb_diag_add(d, e, "a phase unit is a name or a map {unit, optional, health}");
+        return -EINVAL;
+    }
     if (!name) {
-        if (hlb_conf_kind(e) != HLB_CONF_MAP) {
-            hlb_diag_add(d, e, "a phase unit is a name or a map {unit, optional, health}");
-            return -EINVAL;
-        }
-        int rc = hlb_conf_check_keys(e, keys, d);
-        rc |= hlb_conf_str(e, "unit", NULL, &name, d);
-        rc |= hlb_conf_bool(e, "optional", false, &optional, d);
-        const hlb_conf_t *h = hlb_conf_get(e, "health");
-        if (h) {
-            const char *hs = hlb_conf_scalar(h);
-            if (!hs) {
-                hlb_diag_add(d, h, "health: expected true, false or a service name");
-                rc = -EINVAL;
-            } else if (!strcmp(hs, "true") || !strcmp(hs, "yes") || !strcmp(hs, "on")) {
-                health_on = true;
-            } else if (!strcmp(hs, "false") || !strcmp(hs, "no") || !strcmp(hs, "off")) {
-                health_on = false;
-            } else if (!hlb_name_valid(hs)) {
-                hlb_diag_add(d, h, "health: \"%s\" is not a service name ([a-z0-9-])", hs);
-                rc = -EINVAL;
-            } else {
-                health = hs;
-            }
-        }
-        if (rc)
-            return -EINVAL;
-        if (!name) {
+        int rc = hlb_conf_schema_parse(&unit_table, e, u, NULL, d);
+        if (rc == 0 && !u->unit) {
             hlb_diag_add(d, e, "a phase unit needs \"unit\"");
-            return -EINVAL;
+            rc = -EINVAL;
         }
+        if (rc == 0 && !sdm_unit_name_valid(u->unit)) {
+            hlb_diag_add(d, e, "\"%s\" is not a unit name (e.g. hl-daemon.service)", u->unit);
+            rc = -EINVAL;
+        }
+        if (rc < 0)
+            hlb_conf_schema_free(&unit_table, u);
+        return rc;
     }
     if (!sdm_unit_name_valid(name)) {
         hlb_diag_add(d, e, "\"%s\" is not a unit name (e.g. hl-daemon.service)", name);
         return -EINVAL;
     }
     u->unit = strdup(name);
-    u->optional = optional;
-    if (health)
-        u->health = strdup(health);
-    else if (health_on)
-        u->health = sdm_unit_short(name);
-    return 0;
+    return u->unit ? 0 : -ENOMEM;
 }
 
 static void phase_free(orch_phase_cfg_t *p)

@@ -8,6 +8,7 @@
 #include "hlbus/log.h"
 #include "hlbus/notify.h"
 #include "hlbus/paths.h"
+#include "hlbus/proc.h"
 #include "hlbus/topics.h"
 #include "hlbus/str.h"
 #include "hlbus/strv.h"
@@ -57,6 +58,7 @@ struct hlb_daemon {
     const char *state;
     sub_slot_t subs[MAX_SUBS];
     int nsubs;
+    hlb_reactor_t *reactor; /* made on first use */
     int notify_retry; /* zloop timer while a state change waits to be sent; -1 none */
     bool reloading;       /* inside a reload's configure (apply) */
     char **restart_keys;  /* keys the running reload could not apply */
@@ -64,6 +66,13 @@ struct hlb_daemon {
 };
 
 zloop_t *hlb_daemon_loop(hlb_daemon_t *d) { return d->loop; }
+
+hlb_reactor_t *hlb_daemon_reactor(hlb_daemon_t *d)
+{
+    if (!d->reactor && d->loop)
+        d->reactor = hlb_reactor_new(d->loop);
+    return d->reactor;
+}
 hlb_pub_t *hlb_daemon_pub(hlb_daemon_t *d) { return d->pub; }
 hlb_server_t *hlb_daemon_server(hlb_daemon_t *d) { return d->server; }
 const char *hlb_daemon_name(const hlb_daemon_t *d) { return d->ops->name; }
@@ -580,12 +589,14 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
         ops->stop(&d, arg);
 out:
     hlb_acall_shutdown(); /* calls the daemon's stop did not cancel */
+    hlb_proc_shutdown();  /* and the commands it did not */
     hlb_notify_flush(); /* a last try for a STOPPING=1 the queue refused */
     hlb_log_set_pub(NULL);
     for (int i = 0; i < d.nsubs; i++)
         hlb_sub_destroy(&d.subs[i].sub);
     hlb_server_destroy(&d.server);
     hlb_pub_destroy(&d.pub);
+    hlb_reactor_destroy(&d.reactor);
     zloop_destroy(&d.loop);
     hlb_conf_destroy(&d.conf);
     clear_restart_keys(&d);

@@ -11,13 +11,13 @@ static proc_t bus;
 
 /* Opens up to N raw connections to bus/sub; returns how many connect()s
  * succeeded (a full backlog times out instead of blocking for ever). */
-static int flood(int *fds, int n)
+static int flood_at(const char *rel, int *fds, int n)
 {
     int ok = 0;
     for (int i = 0; i < n; i++) {
         fds[i] = -1;
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/bus/sub", sec_dir);
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", sec_dir, rel);
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct timeval tv = {.tv_sec = 1};
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -29,6 +29,11 @@ static int flood(int *fds, int n)
         }
     }
     return ok;
+}
+
+static int flood(int *fds, int n)
+{
+    return flood_at("bus/sub", fds, n);
 }
 
 /* Connections the server has closed read EOF (or a reset). */
@@ -79,6 +84,24 @@ static void test_flood_survives(void)
     hlb_sub_t *s = hlb_sub_new(sec_dir, pre);
     CHECK_MSG(s && sec_sub_synced(s), "a new subscriber is served after the flood");
     hlb_sub_destroy(&s);
+}
+
+/* The same on a daemon's ctl socket (libhlbus's server: every daemon,
+ * the root ones too, has one). */
+static void test_ctl_flood(void)
+{
+    static int fds[FLOOD];
+    int ok = flood_at("ctl/hl-bus", fds, FLOOD);
+    printf("ctl flood: %d of %d connects went through\n", ok, FLOOD);
+    usleep(500 * 1000);
+    CHECK_MSG(sec_alive(&bus), "hl-bus died under %d ctl connections", FLOOD);
+    close_all(fds, FLOOD);
+    Hl__BusStats *st = NULL;
+    for (int i = 0; i < 20 && sec_alive(&bus) && !(st = sec_bus_stats()); i++)
+        usleep(100 * 1000);
+    CHECK_MSG(st != NULL, "the ctl socket answers after the flood");
+    if (st)
+        hl__bus_stats__free_unpacked(st, NULL);
 }
 
 /* An unprivileged user floods and holds: it keeps at most the per-uid cap,
@@ -138,6 +161,7 @@ int main(void)
     sec_raise_nofile();
     sec_start_bus(&bus, 256, NULL);
     test_flood_survives();
+    test_ctl_flood();
     test_per_uid_cap();
     return sec_finish(&bus);
 }

@@ -13,6 +13,7 @@
 #include <czmq.h>
 #include "acall.h"
 #include "conf.h"
+#include "reactor.h"
 #include "server.h"
 #include "sub.h"
 #include "pub.h"
@@ -43,6 +44,9 @@ typedef struct hlb_daemon_ops {
 int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *arg);
 
 zloop_t *hlb_daemon_loop(hlb_daemon_t *d);
+/* The daemon's reactor (reactor.h) on its loop, made on first use; it lives
+ * until the loop ends, after the daemon's stop. NULL only on failure. */
+hlb_reactor_t *hlb_daemon_reactor(hlb_daemon_t *d);
 hlb_pub_t *hlb_daemon_pub(hlb_daemon_t *d);
 hlb_server_t *hlb_daemon_server(hlb_daemon_t *d);
 const char *hlb_daemon_name(const hlb_daemon_t *d);

@@ -13,7 +13,11 @@ e2e_exec sh -c 'id e2e-outsider >/dev/null 2>&1 || useradd --no-create-home --us
 e2e_exec setpriv --reuid=e2e-outsider --regid="$(e2e_exec id -g e2e-outsider)" --init-groups -- \
   cat "$conf" >/dev/null 2>&1
 e2e_ok test $? != 0
-# hl-bus (user hl) read it: it runs, and --check-config as hl passes
+# hl-bus (its own user, group hl) read it: it runs, and --check-config as
+# that user passes
 e2e_ok e2e_hlctl ping hl-bus
-e2e_ok e2e_exec setpriv --reuid=hl --regid=hl --init-groups -- "$E2E_BINDIR/hl-bus" --check-config --config "$conf"
+user=$(e2e_exec systemctl show -P User hl-bus.service)
+e2e_ok test -n "$user"
+e2e_ok e2e_exec setpriv --reuid="${user:-hl-bus}" --regid=hl --init-groups -- \
+  "$E2E_BINDIR/hl-bus" --check-config --config "$conf"
 e2e_exec sh -c 'userdel e2e-outsider; groupdel e2e-outsider 2>/dev/null; true'

@@ -87,7 +87,7 @@ static inline hh_check_spec_t http_spec(const char *name, const char *svc, int p
     hh_check_spec_defaults(&s, HH_KIND_HTTP);
     s.name = strdup(name);
     s.service = strdup(svc);
-    s.u.http.url = hh_strdup_printf("http://127.0.0.1:%d%s", port, path);
+    s.u.http.url = hlb_strdupf("http://127.0.0.1:%d%s", port, path);
     s.interval_ms = 200;
     s.timeout_ms = 1000;
     s.retries = 1;

@@ -8,11 +8,12 @@
 static const char *httpd_path;
 static httpd_t srv;
 static zloop_t *loop;
+static hlb_reactor_t *io; /* the reactor the engines share, as in the daemon */
 
 /* Sets what the fixture's /flip answers. */
 static void flip(int status)
 {
-    char *url = hh_strdup_printf("http://127.0.0.1:%d/set-flip/%d", srv.port, status);
+    char *url = hlb_strdupf("http://127.0.0.1:%d/set-flip/%d", srv.port, status);
     CURL *c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -54,7 +55,7 @@ static bool why_has(const hh_check_t *c, const char *text)
 
 static hh_engine_t *engine(log_t *l)
 {
-    hh_engine_t *e = hh_engine_new(loop);
+    hh_engine_t *e = hh_engine_new(io);
     CHECK(e);
     if (l)
         hh_engine_on_change(e, on_change, l);
@@ -447,6 +448,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     loop = zloop_new();
+    io = hlb_reactor_new(loop);
     srv = httpd_start(httpd_path);
     test_debounce();
     test_retries();
@@ -458,6 +460,7 @@ int main(int argc, char **argv)
     test_no_slip();
     test_adopt_and_errors();
     httpd_stop(&srv);
+    hlb_reactor_destroy(&io);
     zloop_destroy(&loop);
     curl_global_cleanup();
     printf("test_hh_engine: ok\n");

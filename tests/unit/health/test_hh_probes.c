@@ -12,6 +12,7 @@
 static const char *httpd_path;
 static httpd_t srv;
 static zloop_t *loop;
+static hlb_reactor_t *io; /* the reactor the engines share, as in the daemon */
 
 typedef struct {
     hh_result_t r;
@@ -30,7 +31,7 @@ static void res_free(res_t *r)
 /* Runs SPEC once in a fresh engine; returns its result. */
 static res_t run_one(hh_check_spec_t spec)
 {
-    hh_engine_t *e = hh_engine_new(loop);
+    hh_engine_t *e = hh_engine_new(io);
     CHECK(e);
     add_service(e, "svc", NULL);
     char *name = strdup(spec.name);
@@ -131,7 +132,7 @@ static void test_http(void)
     s = H("/ok");
     s.u.http.body_regex = strdup("([unclosed");
     char *err = NULL;
-    hh_engine_t *e = hh_engine_new(loop);
+    hh_engine_t *e = hh_engine_new(io);
     add_service(e, "svc", NULL);
     CHECK(hh_engine_add_check(e, &s, &err) == -EINVAL);
     CHECK(err && strstr(err, "body_regex"));
@@ -159,7 +160,7 @@ static bool pred_runs5(void *a) { return hh_engine_check(a, "reuse")->runs >= 5;
 static void test_reuse(void)
 {
     uint64_t before = server_stat("_accepts");
-    hh_engine_t *e = hh_engine_new(loop);
+    hh_engine_t *e = hh_engine_new(io);
     add_service(e, "svc", NULL);
     hh_check_spec_t s = http_spec("reuse", "svc", srv.port, "/ok");
     s.interval_ms = 20;
@@ -181,7 +182,7 @@ static void test_reuse(void)
  * passed; with openssl, a certificate that cannot be made is a failure. */
 static void test_tls(const char *dir)
 {
-    char *cmd = hh_strdup_printf(
+    char *cmd = hlb_strdupf(
         "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/k.pem -out %s/c.pem "
         "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -days 2 "
         ">/dev/null 2>&1",
@@ -197,7 +198,7 @@ static void test_tls(const char *dir)
         dup2(nul, 0);
         int errnul = open("/dev/null", O_WRONLY);
         dup2(errnul, 2);
-        char *c = hh_strdup_printf("%s/c.pem", dir), *k = hh_strdup_printf("%s/k.pem", dir);
+        char *c = hlb_strdupf("%s/c.pem", dir), *k = hlb_strdupf("%s/k.pem", dir);
         execlp("openssl", "openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", c,
                "-key", k, "-www", (char *)NULL);
         _exit(127);
@@ -212,7 +213,7 @@ static void test_tls(const char *dir)
             port = (int)strtol(colon + 1, NULL, 10);
     }
     CHECK(port > 0);
-    char *url = hh_strdup_printf("https://127.0.0.1:%d/", port);
+    char *url = hlb_strdupf("https://127.0.0.1:%d/", port);
     hh_check_spec_t s = http_spec("tls-noverify", "svc", port, "/");
     free(s.u.http.url);
     s.u.http.url = strdup(url);
@@ -227,7 +228,7 @@ static void test_tls(const char *dir)
     s = http_spec("tls-ca", "svc", port, "/");
     free(s.u.http.url);
     s.u.http.url = strdup(url);
-    s.u.http.ca_file = hh_strdup_printf("%s/c.pem", dir);
+    s.u.http.ca_file = hlb_strdupf("%s/c.pem", dir);
     s.u.http.tls_min = strdup("1.2");
     expect(s, HH_PASS, "HTTP 200");
     free(url);
@@ -240,10 +241,10 @@ static hh_check_spec_t T(const char *host, int port)
 {
     hh_check_spec_t s;
     hh_check_spec_defaults(&s, HH_KIND_TCP);
-    s.name = hh_strdup_printf("tcp-%d", port);
+    s.name = hlb_strdupf("tcp-%d", port);
     s.service = strdup("svc");
     s.u.tcp.host = strdup(host);
-    s.u.tcp.port = hh_strdup_printf("%d", port);
+    s.u.tcp.port = hlb_strdupf("%d", port);
     s.retries = 1;
     s.timeout_ms = 1000;
     return s;
@@ -312,8 +313,8 @@ static void test_exec(const char *dir)
     expect(s, HH_FAIL, "cannot run /nonexistent/check");
 
     /* A hung check with children: the whole group dies at the timeout. */
-    char *pids = hh_strdup_printf("%s/hang.pids", dir);
-    char *script = hh_strdup_printf(
+    char *pids = hlb_strdupf("%s/hang.pids", dir);
+    char *script = hlb_strdupf(
         "sleep 300 & echo $! > %s; (sleep 300; true) & echo $! >> %s; echo $$ >> %s; sleep 300",
         pids, pids, pids);
     s = exec_spec("hang", "svc", script);
@@ -327,8 +328,8 @@ static void test_exec(const char *dir)
 
     /* A check that exits at once but leaves a child holding its output pipe:
      * the result comes at exit, and the child is killed. */
-    char *pids2 = hh_strdup_printf("%s/leave.pids", dir);
-    script = hh_strdup_printf("sleep 300 & echo $! > %s; sleep 300 & echo $! >> %s; echo left; exit 0",
+    char *pids2 = hlb_strdupf("%s/leave.pids", dir);
+    script = hlb_strdupf("sleep 300 & echo $! > %s; sleep 300 & echo $! >> %s; echo left; exit 0",
                               pids2, pids2);
     r = run_one(exec_spec("leave", "svc", script));
     CHECK(r.r == HH_PASS && strstr(r.out, "left"));
@@ -414,6 +415,7 @@ int main(int argc, char **argv)
     zsys_handler_set(NULL);
     signal(SIGPIPE, SIG_IGN);
     loop = zloop_new();
+    io = hlb_reactor_new(loop);
     srv = httpd_start(httpd_path);
     char dir[] = "/tmp/hh-probes-XXXXXX";
     CHECK(mkdtemp(dir));
@@ -434,8 +436,9 @@ int main(int argc, char **argv)
     test_disk();
 out:
     httpd_stop(&srv);
+    hlb_reactor_destroy(&io);
     zloop_destroy(&loop);
-    char *rm = hh_strdup_printf("rm -rf %s", dir);
+    char *rm = hlb_strdupf("rm -rf %s", dir);
     CHECK(system(rm) == 0);
     free(rm);
     printf("test_hh_probes: ok\n");

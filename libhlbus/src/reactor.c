@@ -1,5 +1,5 @@
-/* hh_io: epoll set + timerfd under a zloop. See hh_io.h for why. */
-#include "hh_io.h"
+/* The reactor: epoll set + timerfd under a zloop. See reactor.h for why. */
+#include "hlbus/reactor.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -10,13 +10,13 @@
 #include <unistd.h>
 
 typedef struct {
-    hh_io_fd_fn *fn;
+    hlb_reactor_fd_fn *fn;
     void *arg;
     uint32_t gen; /* tags epoll data so a stale event for a reused fd is dropped */
     bool used;
 } watcher_t;
 
-struct hh_io {
+struct hlb_reactor {
     zloop_t *loop;
     int epfd;
     int tfd;
@@ -24,22 +24,22 @@ struct hh_io {
     size_t wcap;
     size_t nwatched;
     uint32_t gen;
-    hh_timer_t **heap;
+    hlb_timer_t **heap;
     size_t nheap, heapcap;
     uint64_t armed_us; /* what the timerfd is set to; 0 disarmed */
 };
 
 /* ---- timer heap (min-heap on due_us; slot = index + 1) ---- */
 
-static void heap_set(hh_io_t *io, size_t i, hh_timer_t *t)
+static void heap_set(hlb_reactor_t *io, size_t i, hlb_timer_t *t)
 {
     io->heap[i] = t;
     t->slot = i + 1;
 }
 
-static void heap_up(hh_io_t *io, size_t i)
+static void heap_up(hlb_reactor_t *io, size_t i)
 {
-    hh_timer_t *t = io->heap[i];
+    hlb_timer_t *t = io->heap[i];
     while (i > 0) {
         size_t p = (i - 1) / 2;
         if (io->heap[p]->due_us <= t->due_us)
@@ -50,9 +50,9 @@ static void heap_up(hh_io_t *io, size_t i)
     heap_set(io, i, t);
 }
 
-static void heap_down(hh_io_t *io, size_t i)
+static void heap_down(hlb_reactor_t *io, size_t i)
 {
-    hh_timer_t *t = io->heap[i];
+    hlb_timer_t *t = io->heap[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= io->nheap)
@@ -67,14 +67,14 @@ static void heap_down(hh_io_t *io, size_t i)
     heap_set(io, i, t);
 }
 
-static void heap_remove(hh_io_t *io, hh_timer_t *t)
+static void heap_remove(hlb_reactor_t *io, hlb_timer_t *t)
 {
     size_t i = t->slot - 1;
     t->slot = 0;
     io->nheap--;
     if (i == io->nheap)
         return;
-    hh_timer_t *last = io->heap[io->nheap];
+    hlb_timer_t *last = io->heap[io->nheap];
     heap_set(io, i, last);
     if (i > 0 && io->heap[(i - 1) / 2]->due_us > last->due_us)
         heap_up(io, i);
@@ -83,7 +83,7 @@ static void heap_remove(hh_io_t *io, hh_timer_t *t)
 }
 
 /* Points the timerfd at the earliest timer, when that changed. */
-static void rearm(hh_io_t *io)
+static void rearm(hlb_reactor_t *io)
 {
     uint64_t want = io->nheap ? io->heap[0]->due_us : 0;
     if (want == 0 && io->nheap)
@@ -98,14 +98,14 @@ static void rearm(hh_io_t *io)
         io->armed_us = want;
 }
 
-void hh_timer_init(hh_timer_t *t, hh_io_timer_fn *fn, void *arg)
+void hlb_timer_init(hlb_timer_t *t, hlb_timer_fn *fn, void *arg)
 {
     memset(t, 0, sizeof *t);
     t->fn = fn;
     t->arg = arg;
 }
 
-void hh_timer_at(hh_io_t *io, hh_timer_t *t, uint64_t due_us)
+void hlb_timer_at(hlb_reactor_t *io, hlb_timer_t *t, uint64_t due_us)
 {
     if (t->slot) {
         t->due_us = due_us;
@@ -117,7 +117,7 @@ void hh_timer_at(hh_io_t *io, hh_timer_t *t, uint64_t due_us)
     } else {
         if (io->nheap == io->heapcap) {
             size_t cap = io->heapcap ? io->heapcap * 2 : 64;
-            hh_timer_t **h = realloc(io->heap, cap * sizeof *h);
+            hlb_timer_t **h = realloc(io->heap, cap * sizeof *h);
             assert(h); /* out of memory: as czmq, abort */
             io->heap = h;
             io->heapcap = cap;
@@ -130,12 +130,12 @@ void hh_timer_at(hh_io_t *io, hh_timer_t *t, uint64_t due_us)
     rearm(io);
 }
 
-void hh_timer_after_ms(hh_io_t *io, hh_timer_t *t, int64_t ms)
+void hlb_timer_after_ms(hlb_reactor_t *io, hlb_timer_t *t, int64_t ms)
 {
-    hh_timer_at(io, t, hlb_mono_us() + (uint64_t)(ms > 0 ? ms : 0) * 1000u);
+    hlb_timer_at(io, t, hlb_mono_us() + (uint64_t)(ms > 0 ? ms : 0) * 1000u);
 }
 
-void hh_timer_stop(hh_io_t *io, hh_timer_t *t)
+void hlb_timer_stop(hlb_reactor_t *io, hlb_timer_t *t)
 {
     if (!t->slot)
         return;
@@ -143,11 +143,11 @@ void hh_timer_stop(hh_io_t *io, hh_timer_t *t)
     rearm(io);
 }
 
-size_t hh_io_timers(const hh_io_t *io) { return io->nheap; }
+size_t hlb_reactor_timers(const hlb_reactor_t *io) { return io->nheap; }
 
 static int on_timerfd(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
-    hh_io_t *io = arg;
+    hlb_reactor_t *io = arg;
     uint64_t n;
     if (read(io->tfd, &n, sizeof n) < 0 && errno != EAGAIN)
         return 0;
@@ -156,7 +156,7 @@ static int on_timerfd(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     /* Bounded: timers that reschedule themselves "now" run again next turn. */
     size_t budget = io->nheap;
     while (io->nheap && io->heap[0]->due_us <= now && budget--) {
-        hh_timer_t *t = io->heap[0];
+        hlb_timer_t *t = io->heap[0];
         heap_remove(io, t);
         t->fn(io, t, t->arg);
     }
@@ -168,7 +168,7 @@ static int on_timerfd(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 
 static int on_epoll(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
-    hh_io_t *io = arg;
+    hlb_reactor_t *io = arg;
     struct epoll_event ev[128];
     int n = epoll_wait(io->epfd, ev, 128, 0);
     for (int i = 0; i < n; i++) {
@@ -182,7 +182,7 @@ static int on_epoll(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
-int hh_io_watch(hh_io_t *io, int fd, uint32_t events, hh_io_fd_fn *fn, void *arg)
+int hlb_reactor_watch(hlb_reactor_t *io, int fd, uint32_t events, hlb_reactor_fd_fn *fn, void *arg)
 {
     if (fd < 0)
         return -EBADF;
@@ -220,7 +220,7 @@ int hh_io_watch(hh_io_t *io, int fd, uint32_t events, hh_io_fd_fn *fn, void *arg
     return 0;
 }
 
-void hh_io_unwatch(hh_io_t *io, int fd)
+void hlb_reactor_unwatch(hlb_reactor_t *io, int fd)
 {
     if (fd < 0 || (size_t)fd >= io->wcap || !io->w[fd].used)
         return;
@@ -230,11 +230,12 @@ void hh_io_unwatch(hh_io_t *io, int fd)
     io->nwatched--;
 }
 
-size_t hh_io_watched(const hh_io_t *io) { return io->nwatched; }
+size_t hlb_reactor_watched(const hlb_reactor_t *io) { return io->nwatched; }
+zloop_t *hlb_reactor_loop(const hlb_reactor_t *io) { return io->loop; }
 
-hh_io_t *hh_io_new(zloop_t *loop)
+hlb_reactor_t *hlb_reactor_new(zloop_t *loop)
 {
-    hh_io_t *io = calloc(1, sizeof *io);
+    hlb_reactor_t *io = calloc(1, sizeof *io);
     if (!io)
         return NULL;
     io->loop = loop;
@@ -263,11 +264,11 @@ fail:
     return NULL;
 }
 
-void hh_io_destroy(hh_io_t **self_p)
+void hlb_reactor_destroy(hlb_reactor_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    hh_io_t *io = *self_p;
+    hlb_reactor_t *io = *self_p;
     zmq_pollitem_t ep = {.fd = io->epfd};
     zmq_pollitem_t tf = {.fd = io->tfd};
     zloop_poller_end(io->loop, &ep);

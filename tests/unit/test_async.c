@@ -1,5 +1,6 @@
-/* The asynchronous parts, in a real zloop: ctl calls over real ipc sockets
- * to a real hlb_server, and commands run as real processes. */
+/* The runtime's asynchronous parts, in a real zloop: ctl calls (acall.h)
+ * over real ipc sockets to a real hlb_server, and commands run as real
+ * processes by the process runner (proc.h) on the reactor. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,10 +10,10 @@
 
 #include "check.h"
 #include "hlbus/acall.h"
-#include "fl_cmd.h"
 
 static char dir[64];
 static zloop_t *loop;
+static hlb_reactor_t *io;
 
 /* ---- a loop that runs until a condition or a deadline ---- */
 
@@ -237,11 +238,11 @@ static void test_calls(void)
 
 typedef struct {
     bool done;
-    fl_cmd_result_t r;
-    char out[FL_CMD_OUTPUT_MAX + 1];
+    hlb_proc_result_t r;
+    char out[HLB_PROC_OUTPUT_MAX + 1];
 } cres_t;
 
-static void on_cmd(const fl_cmd_result_t *r, void *arg)
+static void on_cmd(const hlb_proc_result_t *r, void *arg)
 {
     cres_t *c = arg;
     c->done = true;
@@ -250,14 +251,35 @@ static void on_cmd(const fl_cmd_result_t *r, void *arg)
     c->r.output = c->out;
 }
 
-static bool run_cmd(char *const argv[], int timeout_ms, cres_t *res)
+static bool run_cmd_as(char *const argv[], int timeout_ms, bool tail, uid_t uid, gid_t gid,
+                       cres_t *res)
 {
     memset(res, 0, sizeof *res);
-    fl_cmd_t *c = fl_cmd_start(loop, argv, timeout_ms, on_cmd, res);
+    hlb_proc_opts_t o = HLB_PROC_OPTS_INIT;
+    o.argv = argv;
+    o.timeout_ms = timeout_ms;
+    o.keep_tail = tail;
+    o.uid = uid;
+    o.gid = gid;
+    hlb_proc_t *c = hlb_proc_start(io, &o, on_cmd, res);
     if (!c)
         return false;
     CHECK(!res->done); /* never from inside the start */
     return run(&res->done, 10000);
+}
+
+static bool run_cmd(char *const argv[], int timeout_ms, cres_t *res)
+{
+    return run_cmd_as(argv, timeout_ms, true, HLB_PROC_SAME_USER, (gid_t)-1, res);
+}
+
+static hlb_proc_t *start_sleeper(cres_t *res)
+{
+    static char *sleeper[] = {"/bin/sleep", "30", NULL};
+    hlb_proc_opts_t o = HLB_PROC_OPTS_INIT;
+    o.argv = sleeper;
+    o.timeout_ms = 30000;
+    return hlb_proc_start(io, &o, on_cmd, res);
 }
 
 static void test_commands(void)
@@ -266,22 +288,23 @@ static void test_commands(void)
     char buf[64];
     char *exit3[] = {"/bin/sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3", NULL};
     CHECK(run_cmd(exit3, 5000, &r));
-    CHECK(!fl_cmd_ok(&r.r) && WIFEXITED(r.r.status) && WEXITSTATUS(r.r.status) == 3);
+    CHECK(!hlb_proc_ok(&r.r) && WIFEXITED(r.r.status) && WEXITSTATUS(r.r.status) == 3);
     CHECK(strstr(r.out, "to-stdout") && strstr(r.out, "to-stderr"));
-    fl_cmd_describe(&r.r, buf, sizeof buf);
+    hlb_proc_describe(&r.r, buf, sizeof buf);
     CHECK(strcmp(buf, "exit 3") == 0);
 
     char *ok[] = {"/bin/true", NULL};
-    CHECK(run_cmd(ok, 5000, &r) && fl_cmd_ok(&r.r) && r.out[0] == '\0');
+    CHECK(run_cmd(ok, 5000, &r) && hlb_proc_ok(&r.r) && r.out[0] == '\0');
 
     /* the deadline kills the whole group: the grandchild too */
     char *hang[] = {"/bin/sh", "-c", "sleep 30 & echo $!; wait", NULL};
     CHECK(run_cmd(hang, 300, &r));
-    CHECK(r.r.timed_out && !fl_cmd_ok(&r.r));
-    fl_cmd_describe(&r.r, buf, sizeof buf);
+    CHECK(r.r.timed_out && !hlb_proc_ok(&r.r));
+    hlb_proc_describe(&r.r, buf, sizeof buf);
     CHECK(strstr(buf, "timed out") != NULL);
     int64_t gpid;
-    CHECK(hlb_parse_int(r.out, &gpid) == 0 && gpid > 1);
+    r.out[strcspn(r.out, "\n")] = '\0';
+    CHECK_MSG(hlb_parse_int(r.out, &gpid) == 0 && gpid > 1, "%s", r.out);
     char path[64], stat[256] = "";
     snprintf(path, sizeof path, "/proc/%lld/stat", (long long)gpid);
     bool gone = false;
@@ -306,7 +329,7 @@ static void test_commands(void)
     CHECK(run_cmd(rel, 1000, &r) && r.r.error == -EINVAL);
     char *missing[] = {"/nonexistent/program", NULL};
     CHECK(run_cmd(missing, 1000, &r) && r.r.error == -ENOENT);
-    fl_cmd_describe(&r.r, buf, sizeof buf);
+    hlb_proc_describe(&r.r, buf, sizeof buf);
     CHECK(strstr(buf, "cannot start") != NULL);
 
     /* the daemon blocks signals for its signalfd; the command must not */
@@ -316,30 +339,53 @@ static void test_commands(void)
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, &old);
     char *mask[] = {"/bin/grep", "SigBlk", "/proc/self/status", NULL};
-    CHECK(run_cmd(mask, 5000, &r) && fl_cmd_ok(&r.r));
+    CHECK(run_cmd(mask, 5000, &r) && hlb_proc_ok(&r.r));
     CHECK_MSG(strstr(r.out, "0000000000000000") != NULL, "%s", r.out);
     sigprocmask(SIG_SETMASK, &old, NULL);
 
     /* a lot of output: the tail is kept */
     char *big[] = {"/bin/sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done; echo THE-END", NULL};
-    CHECK(run_cmd(big, 10000, &r) && fl_cmd_ok(&r.r));
-    CHECK(strlen(r.out) <= FL_CMD_OUTPUT_MAX && strstr(r.out, "THE-END") && !strstr(r.out, "line 0\n"));
+    CHECK(run_cmd(big, 10000, &r) && hlb_proc_ok(&r.r));
+    CHECK(strlen(r.out) <= HLB_PROC_OUTPUT_MAX && strstr(r.out, "THE-END") && !strstr(r.out, "line 0\n"));
+    CHECK(r.r.output_dropped > 0 && r.r.output_len + r.r.output_dropped == 28898);
+    /* ... or the head, and the rest counted */
+    CHECK(run_cmd_as(big, 10000, false, HLB_PROC_SAME_USER, (gid_t)-1, &r) && hlb_proc_ok(&r.r));
+    CHECK(r.r.output_len == HLB_PROC_OUTPUT_MAX && strncmp(r.out, "line 0\n", 7) == 0 &&
+          !strstr(r.out, "THE-END"));
+    uint64_t total = r.r.output_len + r.r.output_dropped;
+    CHECK_MSG(total == 28898, /* 10*7 + 90*8 + 900*9 + 2000*10 + 8 */ "%llu bytes written", (unsigned long long)total);
+
+    /* as another user: nobody (65534), with no supplementary groups */
+    char *id[] = {"/usr/bin/id", NULL};
+    CHECK(run_cmd_as(id, 5000, false, 65534, 65534, &r));
+    if (geteuid() == 0) {
+        CHECK_MSG(hlb_proc_ok(&r.r) && strstr(r.out, "uid=65534") && strstr(r.out, "gid=65534") &&
+                      !strstr(r.out, "groups=0"),
+                  "%s", r.out);
+    } else { /* only root may: a clear error, not a command run as us */
+        CHECK_MSG(r.r.error == -EPERM, "error %d", r.r.error);
+    }
+    /* the same user with the daemon's fds closed: only 0, 1, 2 (and ls' own) */
+    char *fds[] = {"/bin/ls", "/proc/self/fd", NULL};
+    CHECK(run_cmd_as(fds, 5000, false, geteuid(), getegid(), &r) && hlb_proc_ok(&r.r));
+    CHECK_MSG(strcmp(r.out, "0\n1\n2\n3\n") == 0, "%s", r.out);
+    CHECK(run_cmd(fds, 5000, &r) && hlb_proc_ok(&r.r));
+    CHECK_MSG(strcmp(r.out, "0\n1\n2\n3\n") == 0, "%s", r.out);
 
     /* cancelled: killed, reaped, no callback */
     cres_t can = {0};
-    char *sleeper[] = {"/bin/sleep", "30", NULL};
-    fl_cmd_t *c = fl_cmd_start(loop, sleeper, 30000, on_cmd, &can);
-    CHECK(c && fl_cmd_running() == 1);
-    fl_cmd_cancel(&c);
-    for (int i = 0; i < 300 && fl_cmd_running() > 0; i++)
-        run(NULL, 10);
-    CHECK(fl_cmd_running() == 0 && !can.done);
+    hlb_proc_t *c = start_sleeper(&can);
+    CHECK(c && hlb_proc_running() == 1);
+    hlb_proc_cancel(&c);
+    CHECK(c == NULL && hlb_proc_running() == 0);
+    run(NULL, 50);
+    CHECK(!can.done);
 
     /* at shutdown, what still runs is killed and reaped */
-    c = fl_cmd_start(loop, sleeper, 30000, on_cmd, &can);
-    CHECK(fl_cmd_running() == 1);
-    fl_cmd_shutdown();
-    CHECK(fl_cmd_running() == 0 && !can.done);
+    c = start_sleeper(&can);
+    CHECK(hlb_proc_running() == 1);
+    hlb_proc_shutdown();
+    CHECK(hlb_proc_running() == 0 && !can.done);
 }
 
 int main(void)
@@ -349,9 +395,11 @@ int main(void)
         return 2;
     zsys_handler_set(NULL);
     loop = zloop_new();
+    io = hlb_reactor_new(loop);
     test_calls();
     test_commands();
     hlb_acall_shutdown();
+    hlb_reactor_destroy(&io);
     zloop_destroy(&loop);
     char rm[128];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
