@@ -374,7 +374,7 @@ static void svc_eval(hh_service_t *s)
     if (unit && s->not_installed) {
         st = HH_NOT_APPLICABLE;
         reason = hlb_strdupf("unit %s is not installed (LoadState=%s): not applicable", unit,
-                             s->load_state ? s->load_state : "not-found");
+                                  s->load_state ? s->load_state : "not-found");
         goto done;
     }
     if (unit && (s->unit == HH_UNIT_DOWN || s->unit == HH_UNIT_STARTING)) {

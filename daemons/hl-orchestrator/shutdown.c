@@ -198,23 +198,13 @@ void shutdown_ack(orch_t *o, const hlb_event_t *ev)
     uint64_t id = 0;
     bool ok = true;
     char *daemon = NULL, *detail = NULL;
-    if (ev->msg && ev->msg->descriptor == &hl__shutdown_ack__descriptor) {
-        const Hl__ShutdownAck *a = (const Hl__ShutdownAck *) ev->msg;
-        id = a->id;
-        ok = a->ok;
-        daemon = a->daemon && *a->daemon ? strdup(a->daemon) : NULL;
-        detail = a->detail && *a->detail ? strdup(a->detail) : NULL;
-    } else if (ev->env && ev->env->type && !strcmp(ev->env->type, HLB_TYPE_MSGPACK)) {
-        hlb_mpview_t *v = hlb_mpview_new(ev->env->body.data, ev->env->body.len);
-        int64_t n = 0;
-        if (v && hlb_mpview_int(v, "id", &n) == 0 && n > 0)
-            id = (uint64_t) n;
-        if (v)
-            hlb_mpview_bool(v, "ok", &ok);
-        daemon = v ? hlb_mpview_str(v, "daemon") : NULL;
-        detail = v ? hlb_mpview_str(v, "detail") : NULL;
-        hlb_mpview_destroy(&v);
-    }
+    const Hl__ShutdownAck *a = hlb_event_as(ev, &hl__shutdown_ack__descriptor);
+    if (!a)
+        return; /* not an hl.ShutdownAck (hlb_event_as said why) */
+    id = a->id;
+    ok = a->ok;
+    daemon = a->daemon && *a->daemon ? strdup(a->daemon) : NULL;
+    detail = a->detail && *a->detail ? strdup(a->detail) : NULL;
     if (!daemon)
         daemon = strdup(ev->topic + strlen("lifecycle.ack."));
     /* Only an answer to this shutdown's notice counts: the bus replays old
