@@ -180,8 +180,17 @@ static inline void sec_setup(void)
 
 static inline int sec_finish(proc_t *bus)
 {
-    if (bus && bus->pid > 0)
-        proc_stop(bus, SIGTERM);
+    if (bus && bus->pid > 0) {
+        /* a clean exit too: under ASan a memory error or leak is exit 1 */
+        int st = proc_stop(bus, SIGTERM);
+        CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "hl-bus ended with status %#x (see %s/bus.log)", st, sec_dir);
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+            char cmd[400];
+            snprintf(cmd, sizeof cmd, "tail -40 %s/bus.log >&2", sec_dir);
+            if (system(cmd) != 0)
+                fprintf(stderr, "no bus.log\n");
+        }
+    }
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", sec_dir);
     if (system(cmd) != 0)

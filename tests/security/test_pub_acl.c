@@ -67,7 +67,10 @@ int main(void)
     bool done = false;
     hlb_event_t ev;
     long long deadline = proc_now_ms() + 10000;
-    while (!done && proc_now_ms() < deadline && hlb_sub_recv(s, &ev, 1000) == 1) {
+    /* until all three came (the attacker's connection and ours are read in
+     * no fixed order), then a second more for any forgery that got through */
+    while (proc_now_ms() < deadline &&
+           hlb_sub_recv(s, &ev, done && open_seen && forged_seen ? 1000 : 3000) == 1) {
         if (ev.replay)
             continue;
         for (int i = 0; owned[i]; i++)
