@@ -277,6 +277,17 @@ static bool user_exists(const char *name)
     return getpwnam_r(name, &pw, buf, sizeof buf, &pwp) == 0 && pwp;
 }
 
+/* The schema's timing block onto a check: the one place the two meet. */
+static void apply_timing(hh_check_spec_t *c, const timing_t *t)
+{
+    c->interval_ms = t->interval;
+    c->timeout_ms = t->timeout;
+    c->retries = t->retries;
+    c->retry_delay_ms = t->retry_delay;
+    c->failures = t->failures;
+    c->successes = t->successes;
+}
+
 static int build_check(const check_raw_t *r, const hlb_conf_t *n, const char *svc, size_t idx,
                        const char *exec_user, hh_check_spec_t *c, hlb_diag_t *d)
 {
@@ -298,12 +309,7 @@ static int build_check(const check_raw_t *r, const hlb_conf_t *n, const char *sv
         return -EINVAL;
     }
     hh_check_spec_defaults(c, kinds[k].kind);
-    c->interval_ms = r->t.interval;
-    c->timeout_ms = r->t.timeout;
-    c->retries = r->t.retries;
-    c->retry_delay_ms = r->t.retry_delay;
-    c->failures = r->t.failures;
-    c->successes = r->t.successes;
+    apply_timing(c, &r->t);
     c->critical = r->critical;
     c->name = r->name ? strdup(r->name)
                       : hlb_strdupf("%s-%s%s%.0zu", svc, type, idx ? "-" : "", idx);
@@ -484,12 +490,7 @@ int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *diag)
             c.name = hlb_strdupf("%s-http", builtin[i].name);
             c.service = strdup(builtin[i].name);
             c.u.http.url = strdup(builtin[i].url);
-            c.interval_ms = def->interval;
-            c.timeout_ms = def->timeout;
-            c.retries = def->retries;
-            c.retry_delay_ms = def->retry_delay;
-            c.failures = def->failures;
-            c.successes = def->successes;
+            apply_timing(&c, def);
             add_chk(cfg, &c, NULL);
         }
     }

@@ -275,8 +275,10 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v)
     return p;
 }
 
-/* Fields 1..6 have one-byte tags: (number << 3) | wire type. proto3 leaves
- * out zero numbers and empty strings and bytes, as protobuf-c does. */
+/* Fields 1..9 have one-byte tags: (number << 3) | wire type. proto3 leaves
+ * out zero numbers and empty strings and bytes, as protobuf-c does. The
+ * sender fields (7..9) are hl-bus's stamp: a publisher leaves them 0, but a
+ * decoded envelope packed again must come out as protobuf-c would pack it. */
 size_t hlb_envelope_size(const Hl__Envelope *e)
 {
     size_t n = 0, l;
@@ -292,6 +294,10 @@ size_t hlb_envelope_size(const Hl__Envelope *e)
         n += 1 + varint_size(l) + l;
     if (e->body.len)
         n += 1 + varint_size(e->body.len) + e->body.len;
+    const uint32_t sender[3] = {e->sender_uid, e->sender_gid, e->sender_pid};
+    for (int i = 0; i < 3; i++)
+        if (sender[i])
+            n += 1 + varint_size(sender[i]);
     return n;
 }
 
@@ -325,6 +331,12 @@ size_t hlb_envelope_pack(const Hl__Envelope *e, uint8_t *out)
         p = put_bytes(p, 5, e->type, l);
     if (e->body.len)
         p = put_bytes(p, 6, e->body.data, e->body.len);
+    const uint32_t sender[3] = {e->sender_uid, e->sender_gid, e->sender_pid};
+    for (unsigned i = 0; i < 3; i++)
+        if (sender[i]) {
+            *p++ = (uint8_t)((7 + i) << 3);
+            p = put_varint(p, sender[i]);
+        }
     return (size_t)(p - out);
 }
 

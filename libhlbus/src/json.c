@@ -2,6 +2,7 @@
  * descriptors) and msgpack values. Output is always valid JSON, whatever the
  * bytes: this is what hlctl prints from an untrusted bus. */
 #include "hlbus/buf.h"
+#include "hlbus/pbfield.h"
 #include "hlbus/json.h"
 #include "hlbus/codec.h"
 #include "hlbus/map.h"
@@ -185,25 +186,6 @@ static void json_field_value(hlb_buf_t *b, const ProtobufCFieldDescriptor *f, co
     }
 }
 
-static size_t field_size(const ProtobufCFieldDescriptor *f)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_ENUM:
-        return 4;
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
-        return 8;
-    case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
-    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
-    }
-    return 0;
-}
-
 void hlb_json_proto(hlb_buf_t *b, const ProtobufCMessage *m)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -222,7 +204,7 @@ void hlb_json_proto(hlb_buf_t *b, const ProtobufCMessage *m)
             for (size_t k = 0; k < n; k++) {
                 if (k)
                     hlb_buf_add(b, ",", 1);
-                json_field_value(b, f, arr + k * field_size(f));
+                json_field_value(b, f, arr + k * hlb_pb_field_size(f));
             }
             hlb_buf_add(b, "]", 1);
             first = false;

@@ -1,6 +1,7 @@
 /* KEY=VALUE words to a typed message (see kvmsg.h). Everything set is
  * malloc'd, so protobuf_c_message_free_unpacked(m, NULL) frees it all. */
 #include "hlbus/kvmsg.h"
+#include "hlbus/pbfield.h"
 
 #include "hlbus/topics.h"
 
@@ -162,25 +163,6 @@ bad_uint:
     return -EINVAL;
 }
 
-static size_t scalar_size(const ProtobufCFieldDescriptor *f)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_ENUM:
-        return 4;
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
-        return 8;
-    case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
-    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
-    }
-    return 0;
-}
-
 /* Sets PATH=VAL in M. */
 static int set_path(ProtobufCMessage *m, const char *path, const char *val, hlb_buf_t *err)
 {
@@ -224,7 +206,7 @@ static int set_path(ProtobufCMessage *m, const char *path, const char *val, hlb_
             return -EINVAL;
         }
         size_t *count = (size_t *)((char *)m + f->quantifier_offset);
-        size_t sz = scalar_size(f);
+        size_t sz = hlb_pb_field_size(f);
         void **arr = (void **)at;
         char *grown = realloc(*arr, (*count + 1) * sz);
         if (!grown)

@@ -1,0 +1,10 @@
+/* Proto field layout: the size of one element of a field in a generated
+ * message struct, for walking repeated fields by descriptor (the JSON printer,
+ * hlctl pub's builder). No ZeroMQ: part of hlbase. */
+#pragma once
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+
+/* sizeof one value of f's type as protobuf-c lays it out (a repeated field
+ * is an array of these); 0 for a type protobuf-c does not define. */
+size_t hlb_pb_field_size(const ProtobufCFieldDescriptor *f);
