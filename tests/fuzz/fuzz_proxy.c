@@ -40,6 +40,11 @@ static void cleanup(void)
     }
 }
 
+/* The proxy adds a subscription when it reads it, which may be after a
+ * message published meanwhile: the first input waits for the subscription's
+ * (empty) replay bundle, or its sentinel could pass before g_sub is known. */
+static bool g_subscribed, g_started;
+
 /* A replay bundle (the cache under a prefix, to the new subscription alone):
  * [prefix]["lvc-bundle"] then [topic][envelope] pairs, each a message the
  * proxy would forward on its own. */
@@ -69,11 +74,13 @@ static int on_sub(zloop_t *loop, zsock_t *sock, void *arg)
     for (;;) {
         zmsg_t *m = zmsg_recv_nowait(sock);
         if (!m)
-            return g_seen ? -1 : 0;
+            return g_seen || (g_subscribed && !g_started) ? -1 : 0;
         size_t n = zmsg_size(m);
         zframe_t *t = zmsg_first(m), *e = zmsg_next(m), *mark = zmsg_next(m);
         if (n >= 2 && zframe_streq(e, HLB_REPLAY_BUNDLE_MARK)) {
             check_bundle(m, n);
+            if (zframe_size(t) == 0)
+                g_subscribed = true; /* our own subscription's: the proxy holds it now */
             zmsg_destroy(&m);
             continue;
         }
@@ -105,7 +112,7 @@ static int on_xsub(zloop_t *loop, zsock_t *sock, void *arg)
 
 static int on_timeout(zloop_t *loop, int timer_id, void *arg)
 {
-    fprintf(stderr, "the sentinel did not come through within 10 s\n");
+    fprintf(stderr, "the proxy did not answer within 10 s (subscription bundle or sentinel)\n");
     abort();
 }
 
@@ -114,7 +121,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     zsys_handler_set(NULL);
     g_dir = fuzz_tmpdir();
     static const char *const prefixes[] = {"health.", "service.", "daemon.", NULL};
-    proxy_opts_t o = {.lvc_prefixes = prefixes, .stats_depth = 2, .hwm = 100000};
+    /* hl-bus's default subscription bounds: zero would refuse every
+     * subscription, the sentinel's too. */
+    proxy_opts_t o = {.lvc_prefixes = prefixes, .stats_depth = 2, .hwm = 100000,
+                      .limits = {.sub_len = 256, .subs_per_conn = 256, .subs_bytes = 1 << 20}};
     g_proxy = proxy_new(g_dir, &o);
     g_loop = zloop_new();
     if (!g_proxy || !g_loop || proxy_attach(g_proxy, g_loop) < 0)
@@ -130,6 +140,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     zloop_reader(g_loop, g_xsub, on_xsub, NULL);
     free(pub);
     free(sub);
+    int timer = zloop_timer(g_loop, 10000, 1, on_timeout, NULL);
+    while (!g_subscribed)
+        zloop_start(g_loop);
+    zloop_timer_end(g_loop, timer);
+    g_started = true;
     atexit(cleanup);
     return 0;
 }
