@@ -523,10 +523,6 @@ static int on_xpub(zloop_t *loop, zsock_t *sock, void *arg)
             p->malformed++; /* not a subscription: nothing else may come this way */
             if (more)
                 drain_parts(xpub);
-            /* In manual mode libzmq made its sender the "last subscriber",
-             * who would get the next live message alone: end that state
-             * with an empty bundle (prefix "", which almost nobody holds). */
-
         } else if (p->manual && d[0] == 1) {
             on_subscribe(p, xpub, &m, (const char *)d + 1, n - 1);
         } else if (p->manual) {
