@@ -20,6 +20,9 @@ const char *const hlb_conf_sections[] = {
     "admin_group", "log",
     /* the next daemons (issues filed): their sections are not typos */
     "hl-logs", "hl-git-sync", "hl-uplink",
+    /* the e2e tier's test daemon (tests/fixtures/hl_testd.c), which every
+     * daemon in the container reads past in the shared hl.d */
+    "hl-testd",
     NULL};
 
 /* One section per daemon, named as the daemon: one per directory under

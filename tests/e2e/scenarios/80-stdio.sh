@@ -52,7 +52,7 @@ e2e_ok grep -q "Permission denied" <<<"$out"
 # The bus: a subscriber, live before anything happens (checked with a
 # marker), sees the viewer attach and detach and the stream go by.
 e2e_exec bash -c "'$HLCTL' sub stdio. > /tmp/stdio-events.json 2>/dev/null & echo \$! > /tmp/stdio-sub.pid"
-synced() { e2e_exec bash -c "'$HLCTL' pub stdio.sync x >/dev/null; grep -q stdio.sync /tmp/stdio-events.json"; }
+synced() { e2e_exec bash -c "'$HLCTL' pub stdio.sync channel=sync >/dev/null; grep -q stdio.sync /tmp/stdio-events.json"; }
 bus_has() { e2e_exec grep -q -- "$1" /tmp/stdio-events.json; }
 e2e_ok wait_for 10 synced
 e2e_ok viewer_sees_echo "on-the-bus"
