@@ -19,7 +19,6 @@ hl-orchestrator:
   health: {gate: "off"}
   phases:
     - {name: one, timeout: 30s, units: [t-u.service]}
-    - {name: two, timeout: 30s}
   watch: []
 ' | ct_put /etc/hl/user.yaml
 ct systemd-run --quiet --unit=t-orch-user -p Type=notify -p NotifyAccess=main -E HL_RUNTIME_DIR=/run/hl \
