@@ -523,6 +523,12 @@ static int on_xpub(zloop_t *loop, zsock_t *sock, void *arg)
             p->malformed++; /* not a subscription: nothing else may come this way */
             if (more)
                 drain_parts(xpub);
+            /* libzmq took a first frame that starts like a subscription
+             * ("\x01...", "\x00...") for one and made its sender the
+             * "last subscriber", who would get the next live message alone
+             * (found by fuzz_proxy): end that state with an empty bundle. */
+            if (p->manual)
+                send_bundle(p, xpub, "", 0, false);
         } else if (p->manual && d[0] == 1) {
             on_subscribe(p, xpub, &m, (const char *)d + 1, n - 1);
         } else if (p->manual) {
