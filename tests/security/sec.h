@@ -29,6 +29,17 @@ static inline char *sec_bus_bin(void)
     return (char *)(e && *e ? e : HL_BUS_BIN);
 }
 
+/* The bus a test started: stopped at exit too, so that a REQUIRE that ends
+ * the test early (exit) leaves no hl-bus behind. sec_finish stops it first
+ * (and checks its exit status), which makes this a no-op then. */
+static proc_t *sec_started_bus;
+
+static inline void sec_stop_at_exit(void)
+{
+    if (sec_started_bus && sec_started_bus->pid > 0)
+        proc_stop(sec_started_bus, SIGKILL);
+}
+
 /* Starts hl-bus with CONFIG_YAML (may be NULL) as its hl-bus section body
  * and, when NOFILE > 0, that descriptor limit (soft and hard). */
 static inline void sec_start_bus(proc_t *bus, int nofile, const char *config_yaml)
@@ -51,6 +62,9 @@ static inline void sec_start_bus(proc_t *bus, int nofile, const char *config_yam
     if (logfd >= 0)
         dup2(logfd, 2);
     CHECK(proc_start(bus, sec_dir, nofile > 0 ? limited : plain) == 0);
+    if (!sec_started_bus)
+        atexit(sec_stop_at_exit);
+    sec_started_bus = bus;
     dup2(saved, 2);
     close(saved);
     if (logfd >= 0)
