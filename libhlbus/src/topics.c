@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "failure.pb-c.h"
+#include "gitsync.pb-c.h"
 #include "health.pb-c.h"
 #include "hlbus.pb-c.h"
 #include "metrics.pb-c.h"
@@ -38,6 +39,10 @@ static const hlb_topic_family_t families[] = {
     {"stdio.", "hl-stdio", &hl__stdio_data__descriptor, false, "<channel>"},
     {"stdio.", "hl-stdio", &hl__stdio_client__descriptor, false, "<channel>.attach|detach"},
     {"uplink.", "hl-uplink", &hl__uplink_status__descriptor, true, "<link>"},
+    /* git.<repo> is the state; git.<repo>.synced|conflict|error share its
+     * prefix, so hl-bus keeps the last of each of those too. */
+    {"git.", "hl-git-sync", &hl__git_status__descriptor, true, "<repo>"},
+    {"git.", "hl-git-sync", &hl__git_event__descriptor, false, "<repo>.synced|conflict|error"},
     {NULL, NULL, NULL, false, NULL},
 };
 
