@@ -9,8 +9,8 @@
 #include <hlbus/confschema.h>
 #include <hlbus/str.h>
 
-#ifndef GS_ASKPASS_DEFAULT
-#define GS_ASKPASS_DEFAULT "/usr/libexec/hl-freestyle/hl-git-askpass"
+#ifndef GS_LIBEXEC
+#define GS_LIBEXEC "/usr/libexec/hl-freestyle"
 #endif
 
 static const hlb_conf_key_t keys[] = {
@@ -20,7 +20,8 @@ static const hlb_conf_key_t keys[] = {
     HLB_KEY_STR(gs_conf_t, branch, "", 0),
     HLB_KEY_STR(gs_conf_t, owner, "", HLB_KEY_RESTART),
     HLB_KEY_STR(gs_conf_t, git, "/usr/bin/git", 0),
-    HLB_KEY_STR(gs_conf_t, askpass, GS_ASKPASS_DEFAULT, 0),
+    HLB_KEY_STR(gs_conf_t, askpass, GS_LIBEXEC "/hl-git-askpass", 0),
+    HLB_KEY_STR(gs_conf_t, inspect, GS_LIBEXEC "/hl-git-inspect", 0),
     HLB_KEY_STR(gs_conf_t, state_dir, "", HLB_KEY_RESTART),
     /* NULL default: 0 means "not in the file", then HL_SYNC_INTERVAL or 60 s */
     HLB_KEY("interval", HLB_KIND_DURATION, gs_conf_t, interval_ms, .min = 0, .max = 86400000),

@@ -19,6 +19,7 @@ typedef struct gs_conf {
     char *owner;         /* user git runs as; "" the workspace's (or its parent's) owner */
     char *git;           /* the git binary */
     char *askpass;       /* the askpass helper (hl-git-askpass) */
+    char *inspect;       /* the workspace inspector (hl-git-inspect), run as the owner */
     char *state_dir;     /* where the interrupted-sync record lives */
     int64_t interval_ms;
     int64_t git_timeout_ms, fetch_timeout_ms, clone_timeout_ms;

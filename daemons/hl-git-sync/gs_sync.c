@@ -54,9 +54,13 @@ struct gs {
     uid_t uid;
     gid_t gid;
     bool same_user;
-    char *cred_dir, *home, *gitdir, *tmp_index, *record_path, *cred_path;
+    char *home, *gitdir, *tmp_index, *record_path;
     char *secret; /* the token read for the running command, wiped after */
     bool adopted; /* the existing repository was checked and configured */
+    /* hl-git-inspect's findings at the cycle's start */
+    bool have_repo, empty;
+    char busy[512], held_lock[PATH_MAX], removed[PATH_MAX], op[32];
+    unsigned removed_n;
     unsigned fails_in_row;
     uint64_t t0;
     gs_status_t st;
@@ -67,7 +71,7 @@ struct gs {
     char tip[GS_OID_MAX], tip_tree[GS_OID_MAX], synth[GS_OID_MAX], work_tree[GS_OID_MAX];
     char now_tree[GS_OID_MAX], recovered[GS_OID_MAX];
     char default_branch[256];
-    bool rewritten, merge_mode, in_apply, snapshot_taken;
+    bool rewritten, merge_mode, published, in_apply, snapshot_taken;
     pick_t *picks;
     size_t npicks, ipick;
     char **author_env; /* GIT_AUTHOR_* for the pick being written */
@@ -309,7 +313,8 @@ static void done_git_err(gs_t *g, const gs_res_t *r, const char *what)
 #define F_RAW 0x10    /* not git: argv as given */
 #define F_AUTHOR 0x20 /* the pick's GIT_AUTHOR_* */
 
-static int write_secret(gs_t *g)
+/* The token, read again before every network command: tokens rotate. */
+static int read_secret(gs_t *g)
 {
     const char *path = NULL;
     char *cpath = NULL;
@@ -323,7 +328,6 @@ static int write_secret(gs_t *g)
     } else {
         return 0;
     }
-    /* Read again every time: tokens rotate. */
     FILE *f = fopen(path, "re");
     free(cpath);
     if (!f)
@@ -338,18 +342,7 @@ static int write_secret(gs_t *g)
     }
     line[strcspn(line, "\r\n")] = '\0';
     g->secret = line;
-    int fd = open(g->cred_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return -errno;
-    int rc = 0;
-    size_t len = strlen(line);
-    if (write(fd, line, len) != (ssize_t)len)
-        rc = -EIO;
-    /* git's askpass helper runs as the workspace's owner: the file is its. */
-    if (!rc && !g->same_user && fchown(fd, g->uid, g->gid) != 0)
-        rc = -errno;
-    close(fd);
-    return rc;
+    return 0;
 }
 
 static void wipe_secret(gs_t *g)
@@ -358,7 +351,6 @@ static void wipe_secret(gs_t *g)
         explicit_bzero(g->secret, strlen(g->secret));
         free(g->secret);
         g->secret = NULL;
-        unlink(g->cred_path);
     }
 }
 
@@ -451,7 +443,7 @@ static void run(gs_t *g, gs_step_fn *next, unsigned flags, const char *a0, ...)
         ENV("GIT_ASKPASS=%s", g->conf.askpass);
         ENV("SSH_ASKPASS=%s", g->conf.askpass);
         ENV("HL_GIT_USERNAME=%s", g->conf.username);
-        int rc = write_secret(g);
+        int rc = read_secret(g);
         if (rc < 0) {
             for (size_t i = 0; i < e; i++)
                 free(env[i]);
@@ -463,8 +455,9 @@ static void run(gs_t *g, gs_step_fn *next, unsigned flags, const char *a0, ...)
             done_err(g, false, what, NULL);
             return;
         }
+        /* Only in this git command's environment (and its askpass helper's). */
         if (g->secret)
-            ENV("HL_GIT_ASKPASS_FILE=%s", g->cred_path);
+            ENV("HL_GIT_TOKEN=%s", g->secret);
     }
     if (flags & F_CLONE)
         timeout = (int)g->conf.clone_timeout_ms;
@@ -484,8 +477,10 @@ static void run(gs_t *g, gs_step_fn *next, unsigned flags, const char *a0, ...)
     hlb_log(LOG_DEBUG, "%s: %s %s", g->conf.name, argv[0], flags & F_RAW ? "" : a0);
     g->next = next;
     g->proc = hlb_proc_start(g->io, &o, on_proc, g);
-    for (size_t i = 0; i < e; i++)
+    for (size_t i = 0; i < e; i++) {
+        explicit_bzero(env[i], strlen(env[i]));
         free(env[i]);
+    }
     if (!g->proc) {
         g->next = NULL;
         wipe_secret(g);
@@ -511,7 +506,7 @@ static void clear_phase(gs_t *g)
 
 /* ---- steps: forward declarations, in cycle order ---- */
 
-static gs_step_fn clone_wiped, clone_done, clone_configured, adopt_url, adopt_pull_rebase,
+static gs_step_fn inspected, clone_wiped, clone_done, clone_configured, adopt_url, adopt_pull_rebase,
     adopt_identity, adopt_email_set, adopt_identity_set, head_ref, detached_fetched, seen_ref, fetched, revs,
     upstream_name, counts, forced_check, snap_index, snap_added, snap_tree, snap_commit,
     snap_ref_done, picks_listed, pick_info, pick_read, pick_synth, pick_merged, pick_committed,
@@ -520,7 +515,9 @@ static gs_step_fn clone_wiped, clone_done, clone_configured, adopt_url, adopt_pu
     prune_listed, prune_deleted, rec_head, rec_reset, rec_index, rec_added, rec_tree, rec_commit,
     rec_ref, rec_synth, rec_merged, rec_tree_written, rec_ref_moved, rec_saved_only;
 
+static gs_step_fn push_guard, push_guarded;
 static void sync_begin(gs_t *g);
+static void list_picks(gs_t *g);
 static void after_update(gs_t *g);
 static void next_pick(gs_t *g);
 static void do_push(gs_t *g);
@@ -542,8 +539,45 @@ static void cycle(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
     gs_record_load(g->record_path, &g->rec);
     g->st.paused = g->rec.paused[0] != '\0';
 
-    struct stat sb;
-    bool have_repo = stat(g->gitdir, &sb) == 0 && S_ISDIR(sb.st_mode);
+    /* What is in the workspace, seen as its owner. */
+    run(g, inspected, F_RAW, g->conf.inspect, g->conf.workspace, NULL);
+}
+
+static void inspected(gs_t *g, const gs_res_t *r)
+{
+    if (!r->ok) {
+        done_git_err(g, r, "cannot inspect the workspace (hl-git-inspect)");
+        return;
+    }
+    g->have_repo = g->empty = false;
+    g->busy[0] = g->held_lock[0] = g->removed[0] = g->op[0] = '\0';
+    g->removed_n = 0;
+    for (char *line = r->out; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        char *v = strchr(line, ' ');
+        if (v) {
+            *v++ = '\0';
+            if (!strcmp(line, "repo"))
+                g->have_repo = !strcmp(v, "yes");
+            else if (!strcmp(line, "empty"))
+                g->empty = !strcmp(v, "yes");
+            else if (!strcmp(line, "busy"))
+                snprintf(g->busy, sizeof g->busy, "%s", v);
+            else if (!strcmp(line, "held"))
+                snprintf(g->held_lock, sizeof g->held_lock, "%s", v);
+            else if (!strcmp(line, "op"))
+                snprintf(g->op, sizeof g->op, "%s", v);
+            else if (!strcmp(line, "removed")) {
+                char *sp = strchr(v, ' ');
+                g->removed_n = (unsigned)strtoul(v, NULL, 10);
+                snprintf(g->removed, sizeof g->removed, "%s", sp ? sp + 1 : "");
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    bool have_repo = g->have_repo;
     if (!strcmp(g->rec.phase, "clone")) {
         /* Our clone was interrupted: what is there is ours, and partial. */
         set_detail(g, GS_CLONING, "removing an interrupted clone");
@@ -560,7 +594,7 @@ static void cycle(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
             end_cycle(g, g->conf.interval_ms);
             return;
         }
-        if (!gs_dir_empty(g->conf.workspace)) {
+        if (!g->empty) {
             char what[GS_STR + 64];
             snprintf(what, sizeof what, "%s is not empty and holds no repository: not cloning "
                                         "over it", g->conf.workspace);
@@ -710,22 +744,20 @@ static void adopt_identity_set(gs_t *g, const gs_res_t *r)
 
 static void sync_begin(gs_t *g)
 {
-    char why[512];
-    if (gs_repo_git_user(g->conf.workspace, g->gitdir, why, sizeof why)) {
+    char why[PATH_MAX + 64];
+    if (*g->busy) {
+        done_wait(g, g->busy);
+        return;
+    }
+    if (*g->held_lock) {
+        snprintf(why, sizeof why, "%s is held by a running process", g->held_lock);
         done_wait(g, why);
         return;
     }
-    char held[PATH_MAX];
-    int n = gs_repo_clear_stale_locks(g->conf.workspace, g->gitdir, held, sizeof held);
-    if (n == -EBUSY) {
-        snprintf(why, sizeof why, "%s is held by a running process", held);
-        done_wait(g, why);
-        return;
-    }
-    if (n > 0) {
-        g->st.stale_locks_removed += (unsigned)n;
-        hlb_log(LOG_NOTICE, "%s: removed %d stale lock file(s) (%s): their owner is gone",
-                g->conf.name, n, held);
+    if (g->removed_n) {
+        g->st.stale_locks_removed += g->removed_n;
+        hlb_log(LOG_NOTICE, "%s: removed %u stale lock file(s) (%s): their owner is gone",
+                g->conf.name, g->removed_n, g->removed);
     }
     set_detail(g, GS_SYNCING, "syncing");
     if (!strcmp(g->rec.phase, "apply")) {
@@ -737,9 +769,8 @@ static void sync_begin(gs_t *g)
         run(g, rec_head, 0, "rev-parse", "-q", "--verify", ref, NULL);
         return;
     }
-    const char *op = gs_repo_operation(g->gitdir);
-    if (op) {
-        snprintf(why, sizeof why, "the agent's %s is in progress: not touching it", op);
+    if (*g->op) {
+        snprintf(why, sizeof why, "the agent's %s is in progress: not touching it", g->op);
         done_wait(g, why);
         return;
     }
@@ -917,6 +948,38 @@ static void snap_ref_done(gs_t *g, const gs_res_t *r)
     }
     g->snapshot_taken = true;
     snprintf(g->st.last_snapshot, sizeof g->st.last_snapshot, "%s", g->snap_ref);
+    g->published = false;
+    if (g->conf.push) {
+        /* Commits already pushed are never rewritten (the push is never
+         * forced): with them on the branch, the upstream is merged in. */
+        char *pb = gs_conf_push_branch(&g->conf, g->branch);
+        char ref[300];
+        snprintf(ref, sizeof ref, "refs/remotes/origin/%s", pb ? pb : "");
+        free(pb);
+        run(g, push_guard, 0, "rev-parse", "-q", "--verify", ref, NULL);
+        return;
+    }
+    list_picks(g);
+}
+
+static void push_guard(gs_t *g, const gs_res_t *r)
+{
+    char pushed[GS_OID_MAX];
+    if (!r->ok || !take_oid(r, pushed)) {
+        list_picks(g);
+        return;
+    }
+    run(g, push_guarded, 0, "merge-base", "--is-ancestor", pushed, g->local, NULL);
+}
+
+static void push_guarded(gs_t *g, const gs_res_t *r)
+{
+    g->published = r->code == 0;
+    list_picks(g);
+}
+
+static void list_picks(gs_t *g)
+{
     /* The commits made here: on the branch, not on the upstream (nor on
      * what the upstream was before a force-push). */
     char not_up[80], not_seen[80];
@@ -968,6 +1031,8 @@ static void picks_listed(gs_t *g, const gs_res_t *r)
     snprintf(g->tip, sizeof g->tip, "%s", g->upstream);
     char tree[80];
     snprintf(tree, sizeof tree, "%s^{tree}", g->upstream);
+    if (g->published && g->npicks)
+        g->merge_mode = true;
     if (g->merge_mode) {
         /* Local merges: carried by one merge of the branch with the
          * upstream, as `git pull --no-rebase` would. */
@@ -1588,7 +1653,7 @@ static void rec_saved_only(gs_t *g, const gs_res_t *r)
 
 /* ---- public ---- */
 
-gs_t *gs_new(hlb_reactor_t *io, const char *cred_dir, const gs_hooks_t *hooks, void *arg)
+gs_t *gs_new(hlb_reactor_t *io, const gs_hooks_t *hooks, void *arg)
 {
     gs_t *g = calloc(1, sizeof *g);
     if (!g)
@@ -1596,11 +1661,6 @@ gs_t *gs_new(hlb_reactor_t *io, const char *cred_dir, const gs_hooks_t *hooks, v
     g->io = io;
     g->hooks = *hooks;
     g->arg = arg;
-    g->cred_dir = strdup(cred_dir);
-    if (!g->cred_dir) {
-        free(g);
-        return NULL;
-    }
     hlb_timer_init(&g->timer, cycle, g);
     srandom((unsigned)(hlb_mono_us() ^ (uint64_t)getpid()));
     return g;
@@ -1618,8 +1678,6 @@ void gs_destroy(gs_t **gp)
     free(g->gitdir);
     free(g->tmp_index);
     free(g->record_path);
-    free(g->cred_path);
-    free(g->cred_dir);
     free(g->picks);
     free(g->snaps);
     free(g->pick_msg);
@@ -1670,20 +1728,16 @@ int gs_configure(gs_t *g, gs_conf_t *conf, char *err, size_t n)
     free(g->gitdir);
     free(g->tmp_index);
     free(g->record_path);
-    free(g->cred_path);
     if (asprintf(&g->gitdir, "%s/.git", g->conf.workspace) < 0)
         g->gitdir = NULL;
     if (asprintf(&g->tmp_index, "%s/.git/hl-sync.index", g->conf.workspace) < 0)
         g->tmp_index = NULL;
     if (asprintf(&g->record_path, "%s/%s.state", g->conf.state_dir, g->conf.name) < 0)
         g->record_path = NULL;
-    if (asprintf(&g->cred_path, "%s/%s.askpass", g->cred_dir, g->conf.name) < 0)
-        g->cred_path = NULL;
-    if (!g->gitdir || !g->tmp_index || !g->record_path || !g->cred_path) {
+    if (!g->gitdir || !g->tmp_index || !g->record_path) {
         snprintf(err, n, "out of memory");
         return -ENOMEM;
     }
-    unlink(g->cred_path); /* left by a SIGKILL */
     snprintf(g->st.repo, sizeof g->st.repo, "%s", g->conf.name);
     snprintf(g->st.workspace, sizeof g->st.workspace, "%s", g->conf.workspace);
     if (!*g->st.remote || first) {

@@ -56,9 +56,7 @@ typedef struct gs_hooks {
     void (*idle)(gs_t *g, void *arg);
 } gs_hooks_t;
 
-/* CRED_DIR: where the token is put for git's askpass helper while a fetch
- * or push runs (a directory the workspace's owner can traverse). */
-gs_t *gs_new(hlb_reactor_t *io, const char *cred_dir, const gs_hooks_t *hooks, void *arg);
+gs_t *gs_new(hlb_reactor_t *io, const gs_hooks_t *hooks, void *arg);
 void gs_destroy(gs_t **g);
 /* Takes *CONF (the caller's copy is zeroed). The first call schedules the
  * first cycle at once. Returns 0 or -EINVAL with ERR set (the owner). */

@@ -190,25 +190,13 @@ int gitsync_start(hlb_daemon_t *d, void *arg)
     app->d = d;
     if (!app->have_first)
         return -1;
-    /* The token's file for git's askpass helper: a directory of ours that
-     * the workspace's owner may traverse (the file itself is the owner's, 0600). */
-    char *cred_dir;
-    if (asprintf(&cred_dir, "%s/hl-git-sync", hlb_daemon_runtime_dir(d)) < 0)
-        return -1;
-    if (mkdir(cred_dir, 0711) < 0 && errno != EEXIST) {
-        hlb_err("cannot create %s: %s", cred_dir, strerror(errno));
-        free(cred_dir);
-        return -1;
-    }
     if (mkdir(app->first.state_dir, 0750) < 0 && errno != EEXIST) {
         hlb_err("cannot create the state directory %s: %s", app->first.state_dir,
                 strerror(errno));
-        free(cred_dir);
         return -1;
     }
     static const gs_hooks_t hooks = {.state = on_state, .event = on_event, .idle = on_idle};
-    app->engine = gs_new(hlb_daemon_reactor(d), cred_dir, &hooks, app);
-    free(cred_dir);
+    app->engine = gs_new(hlb_daemon_reactor(d), &hooks, app);
     if (!app->engine) {
         hlb_err("out of memory");
         return -1;

@@ -62,6 +62,7 @@ write_config() {
         echo "  workspace: $dir/ws"
         echo "  state_dir: $dir/state"
         echo "  askpass: $ASKPASS"
+        echo "  inspect: $B/daemons/hl-git-sync/hl-git-inspect"
         echo "  interval: ${GS_INTERVAL:-1s}"
         echo "  retry_min: 200ms"
         echo "  retry_max: 2s"
