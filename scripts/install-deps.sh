@@ -9,7 +9,9 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
        libcurl4-openssl-dev libsystemd-dev libyaml-dev libmicrohttpd-dev
        # test peers and tools
        valgrind socat curl iproute2 procps jq prometheus prometheus-alertmanager
-       prometheus-node-exporter monit)
+       prometheus-node-exporter monit
+       # hl-git-sync: the basic-auth HTTP peer around git http-backend
+       python3)
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)

@@ -52,21 +52,20 @@ start_bus() {
     wait_for 30 hlctl --retries 0 --timeout 500 ping hl-bus || { echo "hl-bus did not start" >&2; exit 1; }
 }
 
-# write_config URL [extra yaml lines]
+# write_config URL [KEY: VALUE...]: the test's config; extra keys replace the defaults.
 write_config() {
-    local url=$1
+    local url=$1 l k
     shift
+    local extra=" $* "
     {
         echo "hl-git-sync:"
         echo "  repo_url: \"$url\""
-        echo "  workspace: $dir/ws"
-        echo "  state_dir: $dir/state"
-        echo "  askpass: $ASKPASS"
-        echo "  inspect: $B/daemons/hl-git-sync/hl-git-inspect"
-        echo "  interval: ${GS_INTERVAL:-1s}"
-        echo "  retry_min: 200ms"
-        echo "  retry_max: 2s"
-        echo "  busy_retry: 200ms"
+        for l in "workspace: $dir/ws" "state_dir: $dir/state" "askpass: $ASKPASS" \
+                 "inspect: $B/daemons/hl-git-sync/hl-git-inspect" \
+                 "interval: ${GS_INTERVAL:-1s}" "retry_min: 200ms" "retry_max: 2s" "busy_retry: 200ms"; do
+            k=${l%%:*}
+            case $extra in *" $k: "*) ;; *) echo "  $l" ;; esac
+        done
         for l in "$@"; do echo "  $l"; done
     } > "$dir/hl.yaml"
 }
