@@ -19,7 +19,7 @@ static const hlb_conf_key_t forward_keys[] = {
     HLB_KEY_SIZE(lg_forward_conf_t, chunk_bytes, "4MiB", 4096, 1 << 30, HLB_KEY_RESTART),
     HLB_KEY_DURATION(lg_forward_conf_t, backoff_min_ms, "200ms", 10, 3600000, 0),
     HLB_KEY_DURATION(lg_forward_conf_t, backoff_max_ms, "30s", 10, 3600000, 0),
-    HLB_KEY_DURATION(lg_forward_conf_t, confirm_ms, "2s", 0, 600000, 0),
+    HLB_KEY_DURATION(lg_forward_conf_t, confirm_ms, "1s", 0, 600000, 0),
     HLB_KEY_DURATION(lg_forward_conf_t, connect_timeout_ms, "10s", 100, 600000, 0),
     {0}};
 

@@ -164,6 +164,13 @@ static int write_pending(lg_files_t *fs, lg_file_t *f)
     if (!f->pending.len)
         return 0;
     int rc = 0;
+    struct stat st;
+    if (f->fd >= 0 && fstat(f->fd, &st) == 0 && st.st_nlink == 0) {
+        /* removed under us (by hand, or another tool's rotation): a new
+         * file, not lines written into a deleted one */
+        close(f->fd);
+        f->fd = -1;
+    }
     if (f->fd < 0 && (rc = open_file(fs, f)) < 0)
         goto lost;
     size_t off = 0;
