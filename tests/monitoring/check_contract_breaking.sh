@@ -90,7 +90,7 @@ breaks "message hl.Alert: removed" failure.proto '^message Alert \{.*?^\}\n' ''
 breaks "field hl.BusStats.Prefix.bytes = 3: type uint64 -> string" \
     hlbus.proto 'uint64 bytes = 3;\n  \}' 'string bytes = 3;\n  }'
 compatible health.proto '^  uint64 ts_us = 11;\n' '  uint64 ts_us = 11;\n  string added = 99;\n'
-compatible hlbus.proto 'CONTRACT_VERSION_1 = 1;' 'CONTRACT_VERSION_1 = 1;\n  CONTRACT_VERSION_2 = 2;'
+compatible hlbus.proto 'CONTRACT_V1 = 1;' 'CONTRACT_V1 = 1;\n  CONTRACT_V2 = 2;'
 compatible hlbus.proto '^message Log \{' 'message NewOne { uint32 a = 1; }\n\nmessage Log {'
 # a bad baseline is a usage error, not a pass
 echo garbage >"$tmp/bad.txtpb"
