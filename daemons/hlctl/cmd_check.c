@@ -19,6 +19,7 @@
 
 static const char usage_text[] =
     "check health [SERVICE] | service NAME | phases | bus | failures [-w RANGE] [-c RANGE]\n"
+    "      [-t SECONDS]\n"
     "  a Nagios/Icinga plugin: 'NAME STATUS - text | perfdata', exit 0 OK, 1 WARNING,\n"
     "  2 CRITICAL, 3 UNKNOWN. RANGE: 10 (alert outside 0..10), 10: (below 10),\n"
     "  ~:10 (above 10), 10:20 (outside 10..20), @10:20 (inside 10..20). -w/-c judge:\n"
@@ -27,7 +28,8 @@ static const char usage_text[] =
     "    phases    boot to ready, seconds (besides the lifecycle state)\n"
     "    bus       messages lost between publishers and hl-bus (gaps)\n"
     "    failures  open incidents (in place of: any open WARNING); a target that gave up,\n"
-    "              is held by the flap guard or has a configuration error is CRITICAL";
+    "              is held by the flap guard or has a configuration error is CRITICAL\n"
+    "  -t SECONDS: answer within this long, retries included (default: --timeout, --retries)";
 
 #define NO_LIMIT NAN
 
@@ -331,6 +333,7 @@ int hlctl_cmd_check(hlctl_t *ctx, int argc, char **argv)
     static const struct option opts[] = {
         {"warning", required_argument, NULL, 'w'},
         {"critical", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -338,11 +341,21 @@ int hlctl_cmd_check(hlctl_t *ctx, int argc, char **argv)
     int opt;
     const char *why = NULL;
     char msg[160];
-    while ((opt = getopt_long(argc, argv, "w:c:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "w:c:t:h", opts, NULL)) != -1) {
         hlctl_range_t *r = opt == 'w' ? &p.warn : opt == 'c' ? &p.crit : NULL;
         if (opt == 'h') {
             printf("usage: hlctl %s\n", usage_text);
             return HLCTL_OK;
+        }
+        if (opt == 't') {
+            /* the plugins' -t: one deadline for the whole check, split over
+             * the attempts, so a monitor's own timeout never fires first */
+            int64_t secs;
+            if (hlb_parse_int(optarg, &secs) < 0 || secs < 1 || secs > 3600)
+                return usage_unknown(&p, ctx->json, "-t takes whole seconds, 1 to 3600");
+            int attempts = ctx->call.retries + 1;
+            ctx->call.timeout_ms = (int)(secs * 1000 / attempts);
+            continue;
         }
         if (!r)
             return usage_unknown(&p, ctx->json, "bad option");

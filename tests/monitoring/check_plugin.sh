@@ -186,6 +186,9 @@ run 3 nosuch
 has "unknown check or wrong arguments: 'nosuch'"
 run 3
 run 3 service
+run 3 bus -t 0
+has "-t takes whole seconds"
+run 0 bus -t 5
 # --- a daemon that is down
 kill "$pid_hl_health"; wait "$pid_hl_health" 2>/dev/null
 run 3 health
