@@ -4,6 +4,7 @@
 #include "hlbus/buf.h"
 #include "hlbus/codec.h"
 #include "hlbus/confschema.h"
+#include "hlbus/contract.h"
 #include "hlbus/fdguard.h"
 #include "hlbus/log.h"
 #include "hlbus/notify.h"
@@ -145,6 +146,7 @@ static void fill_status(hlb_daemon_t *d, Hl__DaemonStatus *st)
     for (int i = 0; i < d->nsubs; i++)
         st->gaps += hlb_sub_stats(d->subs[i].sub).gaps;
     st->notify_dropped = hlb_notify_dropped();
+    st->contract = (Hl__ContractVersion)hlb_contract_version();
 }
 
 /* daemon.<name>: the daemon's state, kept by the proxy's last-value cache. */
