@@ -63,9 +63,10 @@ struct lg_forward {
     lg_forward_stats_t stats;
 };
 
-static void set_error(lg_forward_t *fw, const char *fmt, const char *detail)
+/* PREFIX (may be "") then DETAIL: why the link is down, for status and stats. */
+static void set_error(lg_forward_t *fw, const char *prefix, const char *detail)
 {
-    snprintf(fw->stats.last_error, sizeof fw->stats.last_error, fmt, detail);
+    snprintf(fw->stats.last_error, sizeof fw->stats.last_error, "%s%s", prefix, detail);
 }
 
 /* --- the message ----------------------------------------------------------- */
@@ -215,7 +216,7 @@ static void close_link(lg_forward_t *fw, bool clean, const char *why)
     } else {
         fw->stats.connect_failures++;
     }
-    set_error(fw, "%s", why);
+    set_error(fw, "", why);
     if (was_up && fw->fn)
         fw->fn(fw, false, why, fw->fn_arg);
     schedule_retry(fw);
@@ -442,7 +443,7 @@ static void connect_start(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
     }
     if (rc != 0) {
         fw->stats.connect_failures++;
-        set_error(fw, "cannot resolve the collector: %s", gai_strerror(rc));
+        set_error(fw, "cannot resolve the collector: ", gai_strerror(rc));
         schedule_retry(fw);
         return;
     }
@@ -450,7 +451,7 @@ static void connect_start(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
     if (fw->fd < 0) {
         freeaddrinfo(ai);
         fw->stats.connect_failures++;
-        set_error(fw, "socket: %s", strerror(errno));
+        set_error(fw, "socket: ", strerror(errno));
         schedule_retry(fw);
         return;
     }
@@ -519,7 +520,7 @@ lg_forward_t *lg_forward_new(hlb_reactor_t *io, lg_spool_t *sp, const lg_forward
         int ok = *fw->ca_file ? SSL_CTX_load_verify_locations(fw->ctx, fw->ca_file, NULL)
                               : SSL_CTX_set_default_verify_paths(fw->ctx);
         if (!ok) {
-            set_error(fw, "cannot load the CA file %s", fw->ca_file);
+            set_error(fw, "cannot load the CA file ", fw->ca_file);
             goto fail;
         }
         SSL_CTX_set_verify(fw->ctx, conf->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
