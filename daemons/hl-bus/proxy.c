@@ -30,7 +30,7 @@ struct proxy {
     hlb_buf_t source; /* the current message's source, NUL-terminated */
     uint64_t messages, bytes, malformed, replays;
     int64_t subscriptions;
-    const acl_t *acl;
+    acl_t *acl;
     uint64_t denied, denied_unlogged, denied_logged_us;
     proxy_limits_t lim;
     bool manual;           /* we add subscriptions ourselves, replays go to one */
@@ -176,7 +176,7 @@ int proxy_set_lvc_prefixes(proxy_t *p, const char *const *prefixes)
     return 0;
 }
 
-void proxy_set_policy(proxy_t *p, const acl_t *acl, const proxy_limits_t *limits)
+void proxy_set_policy(proxy_t *p, acl_t *acl, const proxy_limits_t *limits)
 {
     p->acl = acl;
     p->lim = *limits;
