@@ -21,6 +21,9 @@
 #include "ul_netlink.h"
 
 #define STATUS_TOPIC "uplink.status"
+/* Without a token nothing is sent: the VM is not set up to report, which is
+ * not a network failure (state unknown, which hl-failure does not act on). */
+#define UL_NO_TOKEN "not configured: no API token (token_file or token_credential)"
 
 static ul_daemon_t *the; /* for the methods, whose arg is the daemon too */
 
@@ -35,11 +38,11 @@ static void fill_status(ul_daemon_t *u, Hl__UplinkStatus *m, ul_client_state_t *
     memset(st, 0, sizeof *st);
     if (u->client)
         ul_client_state(u->client, st);
-    m->state = !u->client ? HL__UPLINK_STATE__UPLINK_UNKNOWN
+    m->state = !u->client || !u->cfg.token ? HL__UPLINK_STATE__UPLINK_UNKNOWN
                : st->online && st->registered ? HL__UPLINK_STATE__UPLINK_ONLINE
                : st->requests || *st->last_error ? HL__UPLINK_STATE__UPLINK_OFFLINE
                                                  : HL__UPLINK_STATE__UPLINK_UNKNOWN;
-    m->last_error = (char *)(st->last_error ? st->last_error : "");
+    m->last_error = (char *)(!u->cfg.token ? UL_NO_TOKEN : st->last_error ? st->last_error : "");
     m->since_us = u->since_us;
     m->ts_us = hlb_now_us();
     m->registered = st->registered;
@@ -343,7 +346,9 @@ int ul_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
         u->client = ul_client_new(hlb_daemon_reactor(d), &cc, u->outbox, &hooks);
         if (!u->client)
             return -ENOMEM;
-        ul_client_start(u->client);
+        if (u->cfg.token)
+            ul_client_start(u->client);
+        publish_status(u, true);
     }
     return 0;
 }
@@ -362,7 +367,7 @@ int ul_daemon_start(hlb_daemon_t *d, void *arg)
     if (!u->cfg.tls_verify)
         hlb_warn("tls_verify is off: the API's certificate is not checked");
     if (!u->cfg.token)
-        hlb_warn("no API token (token_file or token_credential): the API will refuse us");
+        hlb_warn("%s: nothing is sent; events wait in the outbox", UL_NO_TOKEN);
     char *err = NULL;
     u->outbox = ul_outbox_open(u->cfg.outbox_dir, u->cfg.outbox_max, &err);
     if (!u->outbox) {
@@ -410,7 +415,8 @@ int ul_daemon_start(hlb_daemon_t *d, void *arg)
         return -EIO;
     u->status_timer = zloop_timer(hlb_daemon_loop(d), (size_t)u->cfg.status_interval_ms, 0,
                                   on_status_timer, u);
-    ul_client_start(u->client);
+    if (u->cfg.token)
+        ul_client_start(u->client);
     publish_status(u, true);
     return 0;
 }

@@ -94,6 +94,15 @@ ok grep -q "bad.yaml:3.*http" <<<"$out"
 ok grep -q "identity source 'dns'" <<<"$out"
 nok grep -q tok-inline <<<"$out"
 
+# ---- no token: nothing is sent, and that is no network failure ----
+printf 'hl-uplink:\n  endpoint: http://127.0.0.1:%s\n  outbox_dir: %s\n  identity_sources: [machine-id]\n  machine_id_path: %s\n' \
+    "$P" "$dir/outbox" "$dir/machine-id" > "$dir/hl.yaml"
+start_uplink
+ok wait_for 10 us_true "u.get('state') in (None, 'unknown') and 'no API token' in u.get('last_error', '')"
+sleep 1
+ok test "$(st "s['requests']")" = 0
+stop_uplink
+
 # ---- identity: cloud-init first; idempotent registration ----
 conf "cloud-init, imds, machine-id"
 start_uplink
