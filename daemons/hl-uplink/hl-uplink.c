@@ -96,7 +96,55 @@ static void publish_status(ul_daemon_t *u, bool force)
                       (unsigned long long)m.outbox_depth);
 }
 
-static void on_client_changed(void *arg) { publish_status(arg, false); }
+static void shutdown_ack(ul_daemon_t *u, bool timed_out)
+{
+    if (!u->shutdown_pending)
+        return;
+    u->shutdown_pending = false;
+    hlb_timer_stop(hlb_daemon_reactor(u->d), &u->shutdown_timer);
+    size_t left = u->outbox ? ul_outbox_depth(u->outbox) : 0;
+    char *detail = left ? hlb_strdupf("%zu events kept on disk for the next start%s", left,
+                                      timed_out ? " (the API did not take them in time)" : "")
+                        : strdup("outbox delivered");
+    hlb_info("pre-shutdown: %s", detail ? detail : "done");
+    hlb_daemon_shutdown_ack(u->d, true, detail);
+    free(detail);
+}
+
+static void on_client_changed(void *arg)
+{
+    ul_daemon_t *u = arg;
+    publish_status(u, false);
+    if (u->shutdown_pending && u->outbox && ul_outbox_depth(u->outbox) == 0)
+        shutdown_ack(u, false);
+}
+
+static void on_shutdown_deadline(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
+{
+    (void)io;
+    (void)t;
+    shutdown_ack(arg, true);
+}
+
+void ul_daemon_prepare_shutdown(hlb_daemon_t *d, uint64_t deadline_us, void *arg)
+{
+    ul_daemon_t *u = arg;
+    if (u->outbox)
+        (void)ul_outbox_sync(u->outbox);
+    u->shutdown_pending = true;
+    if (!u->client || !u->cfg.token || !u->outbox || ul_outbox_depth(u->outbox) == 0) {
+        shutdown_ack(u, false);
+        return;
+    }
+    /* one attempt now; the ack comes when the outbox is empty, or a little
+     * before the deadline (what is left stays on disk) */
+    uint64_t now = hlb_now_us();
+    int64_t ms = deadline_us > now ? (int64_t)((deadline_us - now) / 1000) : 0;
+    ms = ms > 500 ? ms - 250 : ms / 2;
+    hlb_timer_init(&u->shutdown_timer, on_shutdown_deadline, u);
+    hlb_timer_after_ms(hlb_daemon_reactor(d), &u->shutdown_timer, ms);
+    ul_client_flush(u->client);
+}
 
 static int on_status_timer(zloop_t *loop, int id, void *arg)
 {
@@ -195,7 +243,7 @@ static void forward(ul_daemon_t *u, const hlb_event_t *ev)
                      .epoch = e->epoch,
                      .seq = e->seq,
                      .type = type,
-                     .topic = (char *)ev->topic,
+                     .topic = ev->topic,
                      .ts_us = srv_now > age ? srv_now - age : srv_now,
                      .body = body.data ? body.data : "{}"};
     if (id && type && ul_client_push(u->client, &ue) == 0)
@@ -424,6 +472,8 @@ int ul_daemon_start(hlb_daemon_t *d, void *arg)
 void ul_daemon_stop(hlb_daemon_t *d, void *arg)
 {
     ul_daemon_t *u = arg;
+    if (u->shutdown_pending)
+        shutdown_ack(u, true);
     if (u->status_timer > 0)
         zloop_timer_end(hlb_daemon_loop(d), u->status_timer);
     u->status_timer = 0;

@@ -28,10 +28,17 @@ typedef struct ul_daemon {
     char *last_error;
     uint64_t since_us;
     uint64_t forwarded, forward_errors;
+    /* the orchestrator's pre-shutdown hook: one delivery attempt, then ack */
+    bool shutdown_pending;
+    hlb_timer_t shutdown_timer;
 } ul_daemon_t;
 
 int ul_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
                         bool check_only, hlb_diag_t *diag, void *arg);
 int ul_daemon_start(hlb_daemon_t *d, void *arg);
 void ul_daemon_stop(hlb_daemon_t *d, void *arg);
+/* lifecycle.shutdown's pre-shutdown step: the outbox is on disk already
+ * (synced again here); one try to deliver it before the deadline, then the
+ * ack, ok either way (what was not delivered waits on disk). */
+void ul_daemon_prepare_shutdown(hlb_daemon_t *d, uint64_t deadline_us, void *arg);
 extern const hlb_method_t ul_methods[];

@@ -16,6 +16,7 @@ int main(int argc, char **argv)
         .start = ul_daemon_start,
         .stop = ul_daemon_stop,
         .methods = ul_methods,
+        .prepare_shutdown = ul_daemon_prepare_shutdown,
         .help_extra = "Config section 'hl-uplink': see hl-uplink.yaml.example. The endpoint\n"
                       "is the section's 'endpoint', else $HL_API_ENDPOINT, else\n"
                       "https://api.humanlayer.dev; the token comes from token_file or\n"

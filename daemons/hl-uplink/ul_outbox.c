@@ -35,11 +35,11 @@ struct ul_outbox {
 
 void ul_event_clear(ul_event_t *e)
 {
-    free(e->id);
-    free(e->source);
-    free(e->type);
-    free(e->topic);
-    free(e->body);
+    free((char *)e->id);
+    free((char *)e->source);
+    free((char *)e->type);
+    free((char *)e->topic);
+    free((char *)e->body);
     memset(e, 0, sizeof *e);
 }
 

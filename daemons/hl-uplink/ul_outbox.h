@@ -14,15 +14,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The strings are the outbox's own copies once queued (ul_event_clear frees
+ * them); an event handed to ul_outbox_push is only read. */
 typedef struct ul_event {
-    char *id;     /* unique: the API deduplicates by it */
-    char *source; /* the publisher; order is kept per source (and overall) */
+    const char *id;     /* unique: the API deduplicates by it */
+    const char *source; /* the publisher; order is kept per source (and overall) */
     uint64_t epoch; /* the publisher's incarnation: seq counts within it */
     uint64_t seq;
-    char *type;   /* alert, failure, recovery, lifecycle */
-    char *topic;
+    const char *type;   /* alert, failure, recovery, lifecycle */
+    const char *topic;
     uint64_t ts_us; /* server time */
-    char *body;   /* a JSON object */
+    const char *body;   /* a JSON object */
 } ul_event_t;
 
 typedef struct ul_outbox ul_outbox_t;

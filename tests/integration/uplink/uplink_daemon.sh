@@ -243,6 +243,32 @@ ok wait_for 30 us_true "u.get('outbox_depth') == 0"
 ok st_true "[int(e['body']['summary'][1:]) for e in s['events'] if e['topic'] == 'alert.t6'] == list(range(61 - len([e for e in s['events'] if e['topic'] == 'alert.t6']), 61))"
 stop_uplink
 
+# ---- the orchestrator's pre-shutdown hook: one try, then the ack ----
+now_us() { echo $(( $(date +%s%N) / 1000 )); }
+conf "machine-id"
+knob '{"mode":"refuse"}'
+start_uplink
+for i in 1 2 3; do
+    hlctl pub alert.t7 target=t7 severity=warning reason=flapping active=true summary="s$i" >/dev/null
+done
+ok wait_for 10 us_true "u.get('outbox_depth') == 3"
+hlctl --json sub --wait 8000 --count 1 lifecycle.ack.hl-uplink >"$dir/ack1" 2>/dev/null &
+subpid=$!
+sleep 0.5
+hlctl pub lifecycle.shutdown id=41 step=pre-shutdown "deadline_us=$(( $(now_us) + 2000000 ))" reason=test >/dev/null
+wait "$subpid"
+ok grep -q '"ok":true' "$dir/ack1"
+ok grep -q '3 events kept on disk' "$dir/ack1"
+knob '{"mode":"ok"}'
+hlctl --json sub --wait 8000 --count 1 lifecycle.ack.hl-uplink >"$dir/ack2" 2>/dev/null &
+subpid=$!
+sleep 0.5
+hlctl pub lifecycle.shutdown id=42 step=pre-shutdown "deadline_us=$(( $(now_us) + 5000000 ))" reason=test >/dev/null
+wait "$subpid"
+ok grep -q 'outbox delivered' "$dir/ack2"
+ok evcount_is 7 3
+stop_uplink
+
 # ---- a link change ends a long back-off (own network namespace only) ----
 if [ -n "${UL_IN_NETNS:-}" ]; then
     conf "machine-id" "backoff_base: 20s" "backoff_cap: 60s" "link_retry: 2s"
