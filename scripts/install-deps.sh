@@ -17,6 +17,8 @@ pkgs=("${runtime[@]}")
 # and the monitoring-plugins' Perl library that parses hlctl check's output.
 [ "${1:-}" = --runtime-only ] || pkgs+=(python3-zmq python3-protobuf protobuf-compiler
                                         libmonitoring-plugin-perl)
+# #11: scripts/format.sh applies .clang-format
+[ "${1:-}" = --runtime-only ] || pkgs+=(clang-format)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
