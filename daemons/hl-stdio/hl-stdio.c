@@ -1,6 +1,6 @@
-/* hl-stdio: the STDIO relay daemon (spec 3.2.2). The relay core (relay.c)
- * owns the sockets; this file wires it to the daemon runtime: config and
- * reload, the zloop, bus events and the ctl methods. */
+/* hl-stdio: the STDIO relay daemon (spec 3.2.2): configure, start and stop.
+ * The relay core (relay*.c) owns the sockets and routes every byte; its
+ * hooks become bus events in events.c; the ctl methods are methods.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,20 +11,12 @@
 #include "config.h"
 #include "events.h"
 #include "relay.h"
-#include "stdio.pb-c.h"
+#include "hl-stdio.h"
 
-typedef struct {
-    stdio_settings_t first; /* parsed before the loop exists; applied by start */
-    bool have_first;
-    stdio_relay_t *relay;
-    stdio_events_t *events;
-    char *attach_path;
-} app_t;
-
-static int configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
-                     bool check_only, hlb_diag_t *diag, void *arg)
+int stdio_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
+                           bool check_only, hlb_diag_t *diag, void *arg)
 {
-    app_t *app = arg;
+    stdio_daemon_t *app = arg;
     stdio_settings_t s;
     int rc = stdio_settings_parse(section, hlb_daemon_runtime_dir(d), &s, diag);
     if (rc < 0 || check_only) {
@@ -61,7 +53,7 @@ static int configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *
 
 static int on_relay(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
-    app_t *app = arg;
+    stdio_daemon_t *app = arg;
     for (int i = 0; i < RELAY_ROUNDS; i++) {
         int rc = stdio_relay_dispatch(app->relay, 0);
         if (rc < 0) {
@@ -74,9 +66,9 @@ static int on_relay(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
-static int start(hlb_daemon_t *d, void *arg)
+int stdio_daemon_start(hlb_daemon_t *d, void *arg)
 {
-    app_t *app = arg;
+    stdio_daemon_t *app = arg;
     if (!app->have_first)
         return -1;
     app->events = stdio_events_new(hlb_daemon_pub(d), app->first.client_events_per_sec);
@@ -102,132 +94,18 @@ static int start(hlb_daemon_t *d, void *arg)
     return 0;
 }
 
-static void stop(hlb_daemon_t *d, void *arg)
+void stdio_daemon_stop(hlb_daemon_t *d, void *arg)
 {
-    app_t *app = arg;
+    stdio_daemon_t *app = arg;
     if (app->relay)
         stdio_relay_shutdown(app->relay, "shutdown");
     stdio_relay_destroy(&app->relay);
     stdio_events_destroy(&app->events);
 }
 
-/* ------------------------------------------------------------ stats */
-
-typedef struct {
-    Hl__StdioStats st;
-    Hl__StdioStats__Channel **chans;
-    size_t nchans;
-} stats_t;
-
-static void stats_chan(const stdio_chan_stats_t *cs, void *arg)
+void stdio_daemon_free(stdio_daemon_t *app)
 {
-    stats_t *s = arg;
-    Hl__StdioStats__Channel **n = realloc(s->chans, (s->nchans + 1) * sizeof *n);
-    if (!n)
-        return;
-    s->chans = n;
-    Hl__StdioStats__Channel *c = calloc(1, sizeof *c);
-    char *stream = malloc(17);
-    if (!c || !stream) {
-        free(c);
-        free(stream);
-        return;
-    }
-    hl__stdio_stats__channel__init(c);
-    stdio_stream_str(cs->stream, stream);
-    c->name = (char *)cs->name;
-    c->path = (char *)cs->path;
-    c->stream = stream;
-    c->head = cs->head;
-    c->tail = cs->tail;
-    c->scrollback = cs->scrollback;
-    c->clients = cs->clients;
-    c->attached = cs->attached;
-    c->dropped = cs->dropped;
-    c->rejected = cs->rejected;
-    c->bytes_out = cs->bytes_out;
-    c->events = cs->events;
-    c->event_skipped = cs->event_skipped;
-    c->pauses = cs->pauses;
-    s->chans[s->nchans++] = c;
-}
-
-static void stats_client(const stdio_client_info_t *ci, void *arg)
-{
-    stats_t *s = arg;
-    if (!s->nchans)
-        return;
-    Hl__StdioStats__Channel *c = s->chans[s->nchans - 1];
-    Hl__StdioStats__Client **n = realloc(c->client, (c->n_client + 1) * sizeof *n);
-    if (!n)
-        return;
-    c->client = n;
-    Hl__StdioStats__Client *k = calloc(1, sizeof *k);
-    if (!k)
-        return;
-    hl__stdio_stats__client__init(k);
-    k->id = ci->id;
-    k->cred_known = ci->cred_known;
-    k->uid = (uint32_t)ci->uid;
-    k->gid = (uint32_t)ci->gid;
-    k->pid = (uint32_t)ci->pid;
-    k->comm = strdup(ci->comm ? ci->comm : "");
-    k->read_only = ci->read_only;
-    k->framed = ci->framed;
-    k->start = ci->start;
-    k->position = ci->position;
-    k->lag = ci->lag;
-    k->bytes_in = ci->bytes_in;
-    k->bytes_out = ci->bytes_out;
-    c->client[c->n_client++] = k;
-}
-
-static void m_stats(hlb_request_t *req, hlb_reply_t *reply, void *arg)
-{
-    app_t *app = arg;
-    stats_t s = {.st = HL__STDIO_STATS__INIT};
-    stdio_relay_each(app->relay, stats_chan, stats_client, &s);
-    s.st.channels = s.chans;
-    s.st.n_channels = s.nchans;
-    s.st.attach_socket = hlb_pb_str(app->attach_path);
-    hlb_reply_msg(reply, &s.st.base);
-    for (size_t i = 0; i < s.nchans; i++) {
-        for (size_t j = 0; j < s.chans[i]->n_client; j++) {
-            free(s.chans[i]->client[j]->comm);
-            free(s.chans[i]->client[j]);
-        }
-        free(s.chans[i]->client);
-        free(s.chans[i]->stream);
-        free(s.chans[i]);
-    }
-    free(s.chans);
-}
-
-static const hlb_method_t methods[] = {
-    {"stats", m_stats, 0, "channels, stream offsets, counters and attached clients"},
-    {NULL, NULL, 0, NULL},
-};
-
-int main(int argc, char **argv)
-{
-    static app_t app;
-    static const hlb_daemon_ops_t ops = {
-        .name = "hl-stdio",
-        .summary = "The STDIO relay: each channel's socket fans the bytes any client writes out\n"
-                   "to every other client, with scrollback, resume and bounded per-client queues.",
-        .configure = configure,
-        .start = start,
-        .stop = stop,
-        .methods = methods,
-        .help_extra =
-            "Config section 'hl-stdio' (see hl-stdio.yaml.example): group, mode, scrollback,\n"
-            "max_clients, stall_timeout, attach_socket, events, channels.\n"
-            "Sockets: <runtime dir>/stdio.sock (raw bytes, for plain clients such as\n"
-            "claude-code-server or socat) and <runtime dir>/stdio-attach.sock (the attach\n"
-            "protocol of `hlctl attach`). Events: stdio.<channel>, stdio.<channel>.attach|detach.",
-    };
-    int rc = hlb_daemon_main(argc, argv, &ops, &app);
-    stdio_settings_free(&app.first);
-    free(app.attach_path);
-    return rc;
+    stdio_settings_free(&app->first);
+    free(app->attach_path);
+    app->attach_path = NULL;
 }
