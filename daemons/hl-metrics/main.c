@@ -1,5 +1,5 @@
 /* hl-metrics: the resource monitor and Prometheus endpoint. */
-#include "daemon.h"
+#include "hl-metrics.h"
 
 int main(int argc, char **argv)
 {

@@ -1,4 +1,4 @@
-#include "daemon.h"
+#include "hl-metrics.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
