@@ -13,6 +13,11 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)
+# Host security (#20): what the shipped files are for and validated with
+# (sshd -t/-T, visudo -c, nft -c, auditctl), the compliance report's tools,
+# and Lynis, its benchmark peer.
+pkgs+=(nftables openssh-server openssh-client sudo auditd)
+[ "${1:-}" = --runtime-only ] || pkgs+=(lynis python3-yaml)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
