@@ -42,7 +42,7 @@ static const struct {
     {"gatewayports", "no", "SSH-7408"},
     {"compression", "no|delayed", "SSH-7408"},
     {"tcpkeepalive", "no", "SSH-7408"},
-    {"loglevel", "verbose|info", "SSH-7408"},
+    {"loglevel", "verbose", "SSH-7408"},
     {"permituserenvironment", "no", "SSH-7408"},
     {"ignorerhosts", "yes", "SSH-7408"},
     {"strictmodes", "yes", "SSH-7408"},
