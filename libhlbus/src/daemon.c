@@ -4,6 +4,7 @@
 #include "hlbus/buf.h"
 #include "hlbus/codec.h"
 #include "hlbus/confschema.h"
+#include "hlbus/contract.h"
 #include "hlbus/fdguard.h"
 #include "hlbus/log.h"
 #include "hlbus/notify.h"
@@ -13,6 +14,7 @@
 #include "orchestrator.pb-c.h"
 #include "hlbus/str.h"
 #include "hlbus/strv.h"
+#include "hlbus/pbfield.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -136,7 +138,7 @@ static void fill_status(hlb_daemon_t *d, Hl__DaemonStatus *st)
     st->pid = (uint32_t)getpid();
     st->started_us = d->started_us;
     st->state = (char *)d->state;
-    st->status = d->status ? d->status : "";
+    st->status = hlb_pb_str(d->status);
     if (d->pub) {
         st->published = hlb_pub_sent(d->pub);
         st->dropped = hlb_pub_dropped(d->pub);
@@ -144,6 +146,7 @@ static void fill_status(hlb_daemon_t *d, Hl__DaemonStatus *st)
     for (int i = 0; i < d->nsubs; i++)
         st->gaps += hlb_sub_stats(d->subs[i].sub).gaps;
     st->notify_dropped = hlb_notify_dropped();
+    st->contract = (Hl__ContractVersion)hlb_contract_version();
 }
 
 /* daemon.<name>: the daemon's state, kept by the proxy's last-value cache. */
