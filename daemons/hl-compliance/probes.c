@@ -21,6 +21,9 @@
 
 #include "checks.h"
 
+/* argv is char *const * (exec's type); these strings are never written. */
+#define S(lit) ((char *) (lit))
+
 typedef struct run run_t;
 typedef void(done_fn)(run_t *run, const hlb_proc_result_t *res, void *arg);
 
@@ -129,9 +132,9 @@ static void probe_ssh(run_t *run)
      * AllowUsers/Match would see for the agent's user over loopback. */
     char ctx[128];
     snprintf(ctx, sizeof ctx, "user=%s,host=localhost,addr=127.0.0.1", run->o->user);
-    char *argv[] = {(char *) sshd, "-T", "-C", ctx, NULL, NULL, NULL};
+    char *argv[] = {(char *) sshd, S("-T"), S("-C"), ctx, NULL, NULL, NULL};
     if (run->o->sshd_config) {
-        argv[4] = "-f";
+        argv[4] = S("-f");
         argv[5] = (char *) run->o->sshd_config;
     }
     start(run, argv, 256 * 1024, false, sshd_done, NULL);
@@ -180,7 +183,7 @@ static void probe_sudo(run_t *run)
             cr_add(run->r, "AUTH-9252", "sudo", CR_NOT_EVALUATED, "%s", err);
             return;
         }
-        char *argv[] = {(char *) visudo, "-c", "-q", "-f", (char *) run->o->sudoers, NULL};
+        char *argv[] = {(char *) visudo, S("-c"), S("-q"), S("-f"), (char *) run->o->sudoers, NULL};
         start(run, argv, 4096, false, sudo_done, text);
         free(text);
         return;
@@ -190,7 +193,7 @@ static void probe_sudo(run_t *run)
                run->o->user);
         return;
     }
-    char *argv[] = {(char *) sudo, "-n", "-l", "-U", (char *) run->o->user, NULL};
+    char *argv[] = {(char *) sudo, S("-n"), S("-l"), S("-U"), (char *) run->o->user, NULL};
     start(run, argv, 64 * 1024, false, sudo_done, NULL);
 }
 
@@ -217,12 +220,12 @@ static void probe_firewall(run_t *run)
             cr_add(run->r, "FIRE-4540", "firewall", CR_NOT_EVALUATED, "unshare is not installed");
             return;
         }
-        char *argv[] = {(char *) unshare, "-rn", "/bin/sh", "-c", "\"$0\" -f \"$1\" && \"$0\" list ruleset",
+        char *argv[] = {(char *) unshare, S("-rn"), S("/bin/sh"), S("-c"), S("\"$0\" -f \"$1\" && \"$0\" list ruleset"),
                         (char *) nft, (char *) run->o->nft_file, NULL};
         start(run, argv, 256 * 1024, false, nft_done, NULL);
         return;
     }
-    char *argv[] = {(char *) nft, "list", "ruleset", NULL};
+    char *argv[] = {(char *) nft, S("list"), S("ruleset"), NULL};
     start(run, argv, 256 * 1024, false, nft_done, NULL);
 }
 
@@ -260,9 +263,9 @@ static void probe_audit(run_t *run)
         cr_add(run->r, "ACCT-9628", "audit", CR_NOT_EVALUATED, "auditd is not installed");
         return;
     }
-    char *s[] = {(char *) auditctl, "-s", NULL};
+    char *s[] = {(char *) auditctl, S("-s"), NULL};
     start(run, s, 4096, false, auditd_done, NULL);
-    char *l[] = {(char *) auditctl, "-l", NULL};
+    char *l[] = {(char *) auditctl, S("-l"), NULL};
     start(run, l, 256 * 1024, false, audit_done, NULL);
 }
 
@@ -303,7 +306,7 @@ static void probe_tls(run_t *run)
     const char *cert = hlb_conf_scalar(hlb_conf_get(c, "tls.certificate"));
     const char *openssl = tool("openssl");
     if (cert && *cert && openssl) {
-        char *argv[] = {(char *) openssl, "x509", "-noout", "-enddate", "-in", (char *) cert, NULL};
+        char *argv[] = {(char *) openssl, S("x509"), S("-noout"), S("-enddate"), S("-in"), (char *) cert, NULL};
         start(run, argv, 4096, false, cert_done, cert);
     } else if (cert && *cert) {
         check_cert_expiry(run->r, cert, -1, "openssl is not installed");
@@ -334,7 +337,7 @@ static void units_done(run_t *run, const hlb_proc_result_t *res, void *arg)
             strlen(unit) < 9 || strcmp(unit + strlen(unit) - 8, ".service") != 0)
             continue;
         n++;
-        char *argv[] = {(char *) analyze, "security", "--no-pager", unit, NULL};
+        char *argv[] = {(char *) analyze, S("security"), S("--no-pager"), unit, NULL};
         start(run, argv, 4096, true, exposure_done, unit);
     }
     if (!analyze)
@@ -352,7 +355,7 @@ static void probe_units(run_t *run)
                "systemd is not the init system here: no unit to score");
         return;
     }
-    char *argv[] = {(char *) systemctl, "list-unit-files", "--no-legend", "--no-pager",
+    char *argv[] = {(char *) systemctl, S("list-unit-files"), S("--no-legend"), S("--no-pager"),
                     (char *) run->o->units, NULL};
     start(run, argv, 64 * 1024, false, units_done, NULL);
 }

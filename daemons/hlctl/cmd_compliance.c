@@ -47,7 +47,7 @@ int hlctl_cmd_compliance(hlctl_t *ctx, int argc, char **argv)
     size_t n = 0;
     args[n++] = (char *) prog;
     if (ctx->json)
-        args[n++] = "--json";
+        args[n++] = (char *) "--json";
     for (int i = 1; i < argc; i++)
         args[n++] = argv[i];
     args[n] = NULL;
