@@ -16,10 +16,17 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)
+# Host security (#20): what the shipped files are for and validated with
+# (sshd -t/-T, visudo -c, nft -c, auditctl), the compliance report's tools,
+# and Lynis, its benchmark peer.
+pkgs+=(nftables openssh-server openssh-client sudo auditd)
+[ "${1:-}" = --runtime-only ] || pkgs+=(lynis python3-yaml)
 # #22: the foreign monitoring client (Debian's Python, protoc's Python output),
 # and the monitoring-plugins' Perl library that parses hlctl check's output.
 [ "${1:-}" = --runtime-only ] || pkgs+=(python3-zmq python3-protobuf protobuf-compiler
                                         libmonitoring-plugin-perl)
+# #11: scripts/format.sh applies .clang-format
+[ "${1:-}" = --runtime-only ] || pkgs+=(clang-format)
 # The OpenAPI validator of hl-uplink's contract (docs/api/hl-cloud-api.yaml,
 # test static_uplink_openapi), from the npm registry with the machine's Node.js;
 # pinned, and only when it is not there already.
