@@ -165,11 +165,13 @@ static void find_locks(lockset_t *s, const char *dir, int depth)
     closedir(d);
 }
 
-int gs_repo_clear_stale_locks(const char *workspace, const char *gitdir, char *held, size_t n)
+int gs_repo_clear_stale_locks(const char *workspace, const char *gitdir, bool keep_index_lock,
+                              bool *ours, char *held, size_t n)
 {
     static const char *const top[] = {"index.lock", "HEAD.lock", "config.lock",
                                       "packed-refs.lock", "shallow.lock", "ORIG_HEAD.lock",
-                                      "FETCH_HEAD.lock", "hl-sync.index.lock", NULL};
+                                      "FETCH_HEAD.lock", "hl-sync.index.lock",
+                                      "hl-sync.newindex.lock", NULL};
     lockset_t s = {0};
     char p[PATH_MAX];
     for (size_t i = 0; top[i]; i++) {
@@ -191,7 +193,13 @@ int gs_repo_clear_stale_locks(const char *workspace, const char *gitdir, char *h
                 rc = -EBUSY;
             }
         }
+        char ourpath[PATH_MAX];
+        snprintf(ourpath, sizeof ourpath, "%s/index.lock", gitdir);
         for (size_t i = 0; i < s.n && rc >= 0; i++) {
+            if (keep_index_lock && !strcmp(s.paths[i], ourpath)) {
+                *ours = true;
+                continue;
+            }
             if (unlink(s.paths[i]) == 0 || errno == ENOENT) {
                 snprintf(held, n, "%s", s.paths[i]);
                 rc++;

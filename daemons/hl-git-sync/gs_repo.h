@@ -18,7 +18,10 @@ pid_t gs_repo_git_user(const char *workspace, const char *gitdir, char *why, siz
  * is held: returns -EBUSY with its path in HELD. Otherwise every lock left
  * behind by a process that is gone is removed: returns how many, and the
  * last one's path in HELD. */
-int gs_repo_clear_stale_locks(const char *workspace, const char *gitdir, char *held, size_t n);
+/* KEEP_INDEX_LOCK: an index.lock nobody holds is ours (an interrupted
+ * sync's): kept, *OURS set. */
+int gs_repo_clear_stale_locks(const char *workspace, const char *gitdir, bool keep_index_lock,
+                              bool *ours, char *held, size_t n);
 
 /* "rebase", "merge", "cherry-pick", "revert", "bisect" when GITDIR has
  * one in progress in the main working tree, else NULL. */

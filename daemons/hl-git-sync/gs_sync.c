@@ -72,6 +72,9 @@ struct gs {
     char now_tree[GS_OID_MAX], recovered[GS_OID_MAX];
     char default_branch[256];
     bool rewritten, merge_mode, published, in_apply, snapshot_taken;
+    bool locked;              /* we hold .git/index.lock */
+    gs_step_fn *after_index;  /* where the index's installation goes on */
+    char wait_msg[GS_STR];
     pick_t *picks;
     size_t npicks, ipick;
     char **author_env; /* GIT_AUTHOR_* for the pick being written */
@@ -312,6 +315,7 @@ static void done_git_err(gs_t *g, const gs_res_t *r, const char *what)
 #define F_CLONE 0x8   /* no -C (the workspace may not exist), the clone timeout */
 #define F_RAW 0x10    /* not git: argv as given */
 #define F_AUTHOR 0x20 /* the pick's GIT_AUTHOR_* */
+#define F_NEWIDX 0x40 /* GIT_INDEX_FILE = the agent's next index, being made */
 
 /* The token, read again before every network command: tokens rotate. */
 static int read_secret(gs_t *g)
@@ -437,6 +441,8 @@ static void run(gs_t *g, gs_step_fn *next, unsigned flags, const char *a0, ...)
     }
     if (flags & F_TMPIDX)
         ENV("GIT_INDEX_FILE=%s", g->tmp_index);
+    if (flags & F_NEWIDX)
+        ENV("GIT_INDEX_FILE=%s.new", g->tmp_index);
     int timeout = (int)g->conf.git_timeout_ms;
     if (flags & F_NET) {
         timeout = (int)g->conf.fetch_timeout_ms;
@@ -513,7 +519,11 @@ static gs_step_fn inspected, clone_wiped, clone_done, clone_configured, adopt_ur
     merge_merged, merge_committed, work_synth, work_merged, applied_tree, applied_ref,
     applied_index, seen_updated, undone, push_default, push_remote_head, pushed, status_done,
     prune_listed, prune_deleted, rec_head, rec_reset, rec_index, rec_added, rec_tree, rec_commit,
-    rec_ref, rec_synth, rec_merged, rec_tree_written, rec_ref_moved, rec_saved_only;
+    rec_ref, rec_synth, rec_merged, rec_tree_written, rec_ref_moved, rec_saved_only,
+    apply_locked, apply_checked, unlocked_wait, index_copied, index_reset, index_installed, rec_locked,
+    rec_saved_unlocked;
+static void index_follow(gs_t *g);
+static void unlock_and_wait(gs_t *g, const char *msg);
 
 static gs_step_fn push_guard, push_guarded;
 static void sync_begin(gs_t *g);
@@ -540,7 +550,12 @@ static void cycle(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
     g->st.paused = g->rec.paused[0] != '\0';
 
     /* What is in the workspace, seen as its owner. */
-    run(g, inspected, F_RAW, g->conf.inspect, g->conf.workspace, NULL);
+    /* With an interrupted update on record, an index.lock nobody holds is
+     * the one we took for it: kept until the update is finished. */
+    if (!strcmp(g->rec.phase, "apply"))
+        run(g, inspected, F_RAW, g->conf.inspect, "--ours", g->conf.workspace, NULL);
+    else
+        run(g, inspected, F_RAW, g->conf.inspect, g->conf.workspace, NULL);
 }
 
 static void inspected(gs_t *g, const gs_res_t *r)
@@ -551,6 +566,7 @@ static void inspected(gs_t *g, const gs_res_t *r)
     }
     g->have_repo = g->empty = false;
     g->busy[0] = g->held_lock[0] = g->removed[0] = g->op[0] = '\0';
+    g->locked = false;
     g->removed_n = 0;
     for (char *line = r->out; line && *line;) {
         char *nl = strchr(line, '\n');
@@ -567,6 +583,8 @@ static void inspected(gs_t *g, const gs_res_t *r)
                 snprintf(g->busy, sizeof g->busy, "%s", v);
             else if (!strcmp(line, "held"))
                 snprintf(g->held_lock, sizeof g->held_lock, "%s", v);
+            else if (!strcmp(line, "ourlock"))
+                g->locked = true;
             else if (!strcmp(line, "op"))
                 snprintf(g->op, sizeof g->op, "%s", v);
             else if (!strcmp(line, "removed")) {
@@ -1255,17 +1273,62 @@ static void work_merged(gs_t *g, const gs_res_t *r)
         return;
     }
     g->in_apply = true;
+    /* The index lock, as git takes it, for the whole update: the agent's
+     * git add/commit wait instead of committing a tree half-way updated. */
+    run(g, apply_locked, F_RAW, g->conf.inspect, "--lock", g->conf.workspace, NULL);
+}
+
+static void apply_locked(gs_t *g, const gs_res_t *r)
+{
+    if (!r->ok || strncmp(r->out, "locked", 6) != 0) {
+        clear_phase(g);
+        g->in_apply = false;
+        if (!r->ok)
+            done_git_err(g, r, "cannot take the index lock");
+        else
+            done_wait(g, "the index is locked by another git process; trying again");
+        return;
+    }
+    g->locked = true;
+    /* Did the agent commit between the snapshot and the lock? Then the plan
+     * is stale: the next cycle makes a new one. */
+    char ref[300];
+    snprintf(ref, sizeof ref, "refs/heads/%s", g->branch);
+    run(g, apply_checked, 0, "rev-parse", "-q", "--verify", ref, NULL);
+}
+
+static void apply_checked(gs_t *g, const gs_res_t *r)
+{
+    char head[GS_OID_MAX] = "";
+    if (!r->ok || !take_oid(r, head) || strcmp(head, g->local) != 0) {
+        unlock_and_wait(g, "the branch moved while syncing; trying again");
+        return;
+    }
     /* Two trees, our private index (the snapshot, with fresh stat data):
      * a file the agent changed since the snapshot makes it refuse. */
     run(g, applied_tree, F_TMPIDX, "read-tree", "-m", "-u", g->snap_tree, g->work_tree, NULL);
 }
 
+/* Drops the index lock and ends the cycle waiting, with MSG. */
+static void unlocked_wait(gs_t *g, const gs_res_t *r)
+{
+    if (r->ok)
+        g->locked = false;
+    clear_phase(g);
+    g->in_apply = false;
+    done_wait(g, g->wait_msg);
+}
+
+static void unlock_and_wait(gs_t *g, const char *msg)
+{
+    snprintf(g->wait_msg, sizeof g->wait_msg, "%s", msg);
+    run(g, unlocked_wait, F_RAW, g->conf.inspect, "--unlock", g->conf.workspace, NULL);
+}
+
 static void applied_tree(gs_t *g, const gs_res_t *r)
 {
     if (!r->ok) {
-        clear_phase(g);
-        g->in_apply = false;
-        done_wait(g, "the working tree changed while syncing; trying again");
+        unlock_and_wait(g, "the working tree changed while syncing; trying again");
         return;
     }
     char ref[300], msg[400];
@@ -1278,36 +1341,76 @@ static void applied_tree(gs_t *g, const gs_res_t *r)
 static void applied_ref(gs_t *g, const gs_res_t *r)
 {
     if (!r->ok) {
-        /* The branch moved under us (the agent committed): put the tree back. */
+        /* The branch moved under us: put the tree back. */
         run(g, undone, F_TMPIDX, "read-tree", "-m", "-u", g->work_tree, g->snap_tree, NULL);
         return;
     }
     snprintf(g->st.head, sizeof g->st.head, "%s", g->tip);
-    /* The agent's index follows the branch; keeps stat data of what did
-     * not change. Staged changes stay in the tree, unstaged. */
-    run(g, applied_index, 0, "reset", "-q", NULL);
+    g->after_index = applied_index;
+    index_follow(g);
 }
 
 static void undone(gs_t *g, const gs_res_t *r)
 {
-    g->in_apply = false;
     if (!r->ok) {
+        g->in_apply = false;
         done_git_err(g, r, "the branch moved while syncing and the tree could not be put back; "
                            "the state before is in the snapshot ref");
         return;
     }
-    clear_phase(g);
-    done_wait(g, "the branch moved while syncing; trying again");
+    unlock_and_wait(g, "the branch moved while syncing; trying again");
+}
+
+/* The agent's index follows the branch: made as a copy (stat data kept for
+ * what did not change) reset to the new head, then renamed over the index
+ * and the lock dropped in one step. Staged changes stay in the tree,
+ * unstaged. On failure the lock and the record stay: the next cycle
+ * finishes it (the agent must not commit an index of the old head). */
+static void index_follow(gs_t *g)
+{
+    char index[PATH_MAX], next[PATH_MAX];
+    snprintf(index, sizeof index, "%s/index", g->gitdir);
+    snprintf(next, sizeof next, "%s.new", g->tmp_index);
+    if (access(index, F_OK) != 0) {
+        index_copied(g, &(gs_res_t){.ok = true});
+        return;
+    }
+    run(g, index_copied, F_RAW, "/bin/cp", "--preserve=timestamps", index, next, NULL);
+}
+
+static void index_copied(gs_t *g, const gs_res_t *r)
+{
+    if (!r->ok) {
+        done_git_err(g, r, "cannot copy the index");
+        return;
+    }
+    run(g, index_reset, F_NEWIDX, "reset", "-q", NULL);
+}
+
+static void index_reset(gs_t *g, const gs_res_t *r)
+{
+    if (!r->ok) {
+        done_git_err(g, r, "cannot make the new index");
+        return;
+    }
+    char next[PATH_MAX];
+    snprintf(next, sizeof next, "%s.new", g->tmp_index);
+    run(g, index_installed, F_RAW, g->conf.inspect, "--install-index", g->conf.workspace, next,
+        NULL);
+}
+
+static void index_installed(gs_t *g, const gs_res_t *r)
+{
+    if (!r->ok) {
+        done_git_err(g, r, "cannot install the new index");
+        return;
+    }
+    g->locked = false;
+    g->after_index(g, r);
 }
 
 static void applied_index(gs_t *g, const gs_res_t *r)
 {
-    if (!r->ok) {
-        /* The record stays: the next cycle finishes the index. */
-        g->in_apply = false;
-        done_wait(g, "the index is locked; it follows the new branch head at the next cycle");
-        return;
-    }
     clear_phase(g);
     g->in_apply = false;
     g->st.updates++;
@@ -1506,12 +1609,32 @@ static void rec_head(gs_t *g, const gs_res_t *r)
     snprintf(g->snap, sizeof g->snap, "%s", g->rec.snapshot);
     snprintf(g->snap_tree, sizeof g->snap_tree, "%s", g->rec.snap_tree);
     snprintf(g->work_tree, sizeof g->work_tree, "%s", g->rec.work_tree);
+    snprintf(g->recovered, sizeof g->recovered, "%s", head);
+    if (!g->locked) {
+        /* killed before it took the lock (or someone removed it): take it */
+        run(g, rec_locked, F_RAW, g->conf.inspect, "--lock", g->conf.workspace, NULL);
+        return;
+    }
+    rec_locked(g, &(gs_res_t){.ok = true, .out = (char *)"locked"});
+}
+
+static void rec_locked(gs_t *g, const gs_res_t *r)
+{
+    if (!r->ok || strncmp(r->out, "locked", 6) != 0) {
+        done_wait(g, "the index is locked by another git process; finishing the interrupted "
+                     "sync later");
+        return;
+    }
+    g->locked = true;
+    g->in_apply = true;
     g->st.recoveries++;
+    const char *head = g->recovered;
     if (!strcmp(head, g->rec.new_head)) {
         /* The branch moved: the tree was written; the index may not be. */
         hlb_log(LOG_NOTICE, "%s: finishing an interrupted sync of %s (index)", g->conf.name,
                 g->branch);
-        run(g, rec_reset, 0, "reset", "-q", NULL);
+        g->after_index = rec_reset;
+        index_follow(g);
         return;
     }
     hlb_log(LOG_NOTICE, "%s: finishing an interrupted sync of %s (working tree)%s", g->conf.name,
@@ -1520,17 +1643,13 @@ static void rec_head(gs_t *g, const gs_res_t *r)
      * saved first, as a commit on top of the snapshot. */
     char index[PATH_MAX];
     snprintf(index, sizeof index, "%s/index", g->gitdir);
-    snprintf(g->recovered, sizeof g->recovered, "%s", head);
     run(g, rec_index, F_RAW, "/bin/cp", "--preserve=timestamps", index, g->tmp_index, NULL);
 }
 
 static void rec_reset(gs_t *g, const gs_res_t *r)
 {
-    if (!r->ok) {
-        done_wait(g, "the index is locked; finishing the interrupted sync at the next cycle");
-        return;
-    }
     clear_phase(g);
+    g->in_apply = false;
     emit(g, "synced", "finished a sync interrupted before its end", NULL, NULL);
     run(g, head_ref, 0, "symbolic-ref", "-q", "HEAD", NULL);
 }
@@ -1620,6 +1739,7 @@ static void rec_merged(gs_t *g, const gs_res_t *r)
 static void rec_tree_written(gs_t *g, const gs_res_t *r)
 {
     if (!r->ok) {
+        /* the record and the lock stay: the next cycle tries again */
         g->in_apply = false;
         done_wait(g, "the working tree changed while finishing an interrupted sync; trying again");
         return;
@@ -1633,15 +1753,24 @@ static void rec_tree_written(gs_t *g, const gs_res_t *r)
 static void rec_ref_moved(gs_t *g, const gs_res_t *r)
 {
     if (!r->ok) {
-        g->in_apply = false;
-        done_git_err(g, r, "cannot finish an interrupted sync (branch)");
+        /* The branch moved meanwhile: what was there goes back (it is also
+         * in the snapshot just stored); the next cycle syncs afresh. */
+        run(g, undone, F_TMPIDX, "read-tree", "-m", "-u", g->work_tree, g->now_tree, NULL);
         return;
     }
-    run(g, rec_reset, 0, "reset", "-q", NULL);
+    g->after_index = rec_reset;
+    index_follow(g);
 }
 
 static void rec_saved_only(gs_t *g, const gs_res_t *r)
 {
+    run(g, rec_saved_unlocked, F_RAW, g->conf.inspect, "--unlock", g->conf.workspace, NULL);
+}
+
+static void rec_saved_unlocked(gs_t *g, const gs_res_t *r)
+{
+    g->locked = false;
+    g->in_apply = false;
     clear_phase(g);
     char detail[GS_STR];
     snprintf(detail, sizeof detail, "an interrupted sync of %s was not finished: the branch "

@@ -134,13 +134,18 @@ local_conflict_check() {
     wgit -C "$ws" add -A && wgit -C "$ws" commit -qm "agent: before resolving" --allow-empty
     wgit -C "$ws" fetch -q origin
     local out i
-    for i in $(seq 300); do
+    for i in $(seq 100); do
+        if [ -f "$ws/.git/MERGE_HEAD" ]; then resolve_union "$ws"; break; fi
         out=$(git -C "$ws" merge -q --no-edit origin/main 2>&1) && break
-        case $out in
-            *CONFLICT*) resolve_union "$ws"; break ;;
-            *) sleep 0.1 ;;   # a lock (planted, or hl-git-sync's): again
-        esac
+        case $out in *CONFLICT*) resolve_union "$ws"; break ;; esac
+        # a lock (planted, or hl-git-sync's): undo what the merge left, again
+        echo "merge attempt $i: $out" >> "$dir/merge.log"
+        [ -f "$ws/.git/MERGE_HEAD" ] && git -C "$ws" merge --abort >> "$dir/merge.log" 2>&1
+        sleep 0.1
     done
+    if git -C "$ws" grep -q -e '^<<<<<<< ' -e '^>>>>>>> ' HEAD -- 2>/dev/null; then
+        echo "conflict markers committed after resolving: $files" >> "$dir/merge.log"
+    fi
     hlctl git resume >/dev/null 2>&1
     echo x >> "$dir/manual_steps"
 }
