@@ -59,7 +59,8 @@ if [ "$with_test_units" = --with-test-units ]; then
   git -C "$seed" -c user.name=e2e -c user.email=e2e@localhost commit -qm "e2e: first commit"
   git -C "$seed" push -q /srv/git/workspace.git main
   rm -rf "$seed"
-  chown -R nobody:nogroup /srv/git
+  useradd --system --user-group --no-create-home --shell /usr/sbin/nologin hl-e2e-git
+  chown -R hl-e2e-git:hl-e2e-git /srv/git
   printf '%s\n' 'hl-git-sync:' '  repo_url: git://127.0.0.1:9418/workspace.git' '  interval: 5s' \
     >"$E2E_SYSCONFDIR/hl/hl.d/00-e2e-git.yaml"
 fi

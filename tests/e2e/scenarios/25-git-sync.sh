@@ -18,7 +18,7 @@ e2e_ok test "$(e2e_proc_status "$pid" CapEff)" = 00000000000000c0
 # (and so inside its phase, which waits for its members).
 e2e_ok e2e_exec test -f /home/hluser/workspace/README
 e2e_ok test "$(e2e_exec stat -c %U /home/hluser/workspace/.git/HEAD)" = hluser
-e2e_ok test "$(e2e_exec git -C /home/hluser/workspace config pull.rebase)" = true
+e2e_ok test "$(e2e_exec git config --file /home/hluser/workspace/.git/config pull.rebase)" = true
 cloned=$(e2e_exec journalctl -u hl-git-sync.service -o short-monotonic --no-pager |
   sed -n 's/^\[ *\([0-9.]*\)\].*cloned git:.*/\1/p' | head -1)
 ready=$(e2e_prop hl-git-sync.service ActiveEnterTimestampMonotonic)
