@@ -48,7 +48,7 @@ if [ "$with_test_units" = --with-test-units ]; then
 fi
 if [ "$with_test_units" = --with-test-units ]; then
   # The workspace's remote for hl-git-sync (e2e.git-sync): a bare repository
-  # that hl-e2e-gitd.service serves with git daemon on 127.0.0.1:9418, and the
+  # that e2e-gitd.service serves with git daemon on 127.0.0.1:9418, and the
   # spec's HL_REPO_URL in the config, so that phase 2 clones it.
   install -d /srv/git
   git init -q --bare --initial-branch=main /srv/git/workspace.git

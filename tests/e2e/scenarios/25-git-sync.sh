@@ -5,7 +5,7 @@
 # the repository synced, and an upstream push reaches the workspace.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
-e2e_scenario hl-git-sync.service hl-e2e-gitd.service
+e2e_scenario hl-git-sync.service e2e-gitd.service
 
 e2e_ok e2e_wait_unit_active hl-git-sync.service 60
 pid=$(e2e_main_pid hl-git-sync.service)
