@@ -529,6 +529,50 @@ void lg_daemon_stop(hlb_daemon_t *d, void *arg)
     L->configured = false;
 }
 
+/* The orchestrator's pre-shutdown hook: everything the journal has for us
+ * now goes to the files and the spool, both flushed (the spool fdatasync'd)
+ * and the cursor saved, then the ack. Records still waiting for the
+ * collector stay in the spool for the next boot: the ack does not wait for
+ * a collector that may be away. */
+void lg_daemon_prepare_shutdown(hlb_daemon_t *d, uint64_t deadline_us, void *arg)
+{
+    lg_daemon_t *L = arg;
+    uint64_t before = L->records;
+    bool complete = true;
+    if (L->journal) {
+        lg_journal_process(L->journal);
+        lg_record_t r;
+        int rc;
+        while ((rc = lg_journal_next(L->journal, &r)) == 1) {
+            L->journal_records++;
+            take(L, &r);
+            if ((L->records - before) % 2048 == 0 && hlb_now_us() >= deadline_us) {
+                complete = false; /* the rest is read at the next start */
+                break;
+            }
+        }
+        char *cursor = strdup(lg_journal_cursor(L->journal));
+        L->dirty = true;
+        int crc = commit(L);
+        if (crc == 0 && cursor && *cursor)
+            save_state(L, cursor);
+        free(cursor);
+        if (crc < 0) {
+            hlb_daemon_shutdown_ack(d, false, "the forward spool could not be written");
+            return;
+        }
+    } else {
+        commit(L);
+    }
+    char detail[200];
+    snprintf(detail, sizeof detail, "%" PRIu64 " records flushed%s; %" PRIu64
+             " spool bytes wait for the collector",
+             L->records - before, complete ? "" : " (deadline: the rest at the next start)",
+             L->spool ? lg_spool_stats(L->spool)->bytes : 0);
+    hlb_info("shutdown: %s", detail);
+    hlb_daemon_shutdown_ack(d, true, detail);
+}
+
 /* --- methods ------------------------------------------------------------- */
 
 static void m_stats(hlb_request_t *req, hlb_reply_t *reply, void *arg)

@@ -43,4 +43,5 @@ int lg_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
                         bool check_only, hlb_diag_t *diag, void *arg);
 int lg_daemon_start(hlb_daemon_t *d, void *arg);
 void lg_daemon_stop(hlb_daemon_t *d, void *arg);
+void lg_daemon_prepare_shutdown(hlb_daemon_t *d, uint64_t deadline_us, void *arg);
 extern const hlb_method_t lg_methods[];
