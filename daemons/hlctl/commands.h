@@ -18,5 +18,6 @@ HLCTL_CMD("health", hlctl_cmd_health, "[SERVICE] | --why CHECK", "services' heal
 HLCTL_CMD("attach", hlctl_cmd_attach, "[CHANNEL] [--read-only] [--from OFFSET]", "attach the terminal to a STDIO channel (detach: Ctrl-])")
 HLCTL_CMD("failures", hlctl_cmd_failures, "[--limit N] [--open] [TARGET]", "hl-failure's incidents as timelines, and each target's state")
 HLCTL_CMD("failure", hlctl_cmd_failure, "rearm SERVICE", "re-enable recovery after a give-up, flap hold or config error")
+HLCTL_CMD("logs", hlctl_cmd_logs, "[-f] [--service S] [--level L] [--since T] | analyze [--since 1h] [--service S]", "hl-logs' JSON logs, and their analysis (top errors, durations, health)")
 HLCTL_CMD("contract", hlctl_cmd_contract, "[--markdown]", "the bus contract: version, installed .proto files, topic families")
 HLCTL_CMD("check", hlctl_cmd_check, "health [SERVICE]|service NAME|phases|bus|failures [-w RANGE] [-c RANGE]", "a Nagios/Icinga plugin: status line with perfdata, exit 0/1/2/3")
