@@ -334,6 +334,9 @@ static void tick(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
         hlb_timer_after_ms(io, &L->compress, 0);
     report_drops(L);
     const lg_forward_stats_t *fs = L->forward ? lg_forward_stats(L->forward) : NULL;
+    /* the spool's size for the metrics, every ten seconds */
+    if (fs && ++L->ticks % 10 == 0)
+        publish_sink(L, "forward", fs->up, fs->up ? L->conf.forward.host : fs->last_error);
     hlb_daemon_status(L->d, "%" PRIu64 " records; files %s; forward %s%s%s", L->records,
                       L->files_down ? "failing" : "ok",
                       !fs ? "off" : fs->up ? "up" : "down",

@@ -36,6 +36,7 @@ typedef struct lg_daemon {
     uint64_t records, journal_records, bus_records, bus_duplicates, truncated;
     uint64_t dropped_reported, lost_reported;
     uint64_t last_drop_log_us;
+    uint64_t ticks;
     char hostname[256];
 } lg_daemon_t;
 

@@ -126,7 +126,7 @@ e2e_exec rm -rf "$probe" /home/hluser/workspace/probe /home/hluser/workspace/age
 e2e_exec systemctl daemon-reload
 
 # --- memory limits, no negative OOM score ------------------------------------
-for u in hl-bus hl-orchestrator hl-failure hl-health hl-metrics hl-stdio; do
+for u in hl-bus hl-orchestrator hl-failure hl-health hl-metrics hl-stdio hl-logs; do
   e2e_ok test "$(e2e_prop "$u.service" OOMScoreAdjust)" = 0
   e2e_ok test "$(e2e_prop "$u.service" OOMPolicy)" = kill
   max=$(e2e_prop "$u.service" MemoryMax)
@@ -135,7 +135,8 @@ done
 
 # --- /var/log/hl keeps its owner whichever unit starts ----------------------
 before=$(e2e_exec stat -c '%U:%G %a' /var/log/hl)
-e2e_ok test "$before" = "root:hl 750"
+# hl-logs writes the JSON logs there (deploy/tmpfiles.d/hl.conf)
+e2e_ok test "$before" = "hl-logs:hl 750"
 e2e_ok e2e_exec systemctl restart hl-failure.service hl-health.service
 e2e_ok test "$(e2e_exec stat -c '%U:%G %a' /var/log/hl)" = "$before"
 
