@@ -174,11 +174,20 @@ table_failure() {
   echo
 }
 
+table_logs() {
+  local l; l=$(log bench_logs) || { missing bench_logs; return; }
+  grep -q '^hl-logs against rsyslog' <<<"$l" || { missing bench_logs; return; }
+  echo "**Logs** (tests/bench/logs), $(grep -m1 '^hl-logs against rsyslog' <<<"$l")"
+  echo
+  grep -E '^\|' <<<"$l"
+  echo
+}
+
 tables() {
   echo
   echo "## Benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores; logs in $results)"
   echo
-  table_bus; table_health; table_orchestrator; table_metrics; table_stdio; table_failure
+  table_bus; table_health; table_orchestrator; table_metrics; table_stdio; table_failure; table_logs
 }
 
 rc=0
