@@ -1,34 +1,13 @@
-/* hl-bus: the bus proxy daemon. */
+/* hl-bus: the bus proxy daemon: its config section (the schema below),
+ * configure, start and stop, and the stats method. The proxy itself is
+ * proxy.c (with lvc.c, topicstats.c, acl.c, subbudget.c). */
 #include <errno.h>
 #include <grp.h>
 #include <string.h>
 #include <unistd.h>
 #include <hlbus/hlbus.h>
 
-#include "proxy.h"
-
-#define MAX_LVC_PREFIXES 64
-
-/* The "hl-bus" section. */
-typedef struct {
-    char **lvc_prefixes; /* NULL-terminated */
-    int stats_depth;
-    int hwm;
-    /* who may publish what (acl.h): rules in place of the defaults, and
-     * owned families admins may publish on too */
-    acl_t topic_owners;
-    char **admin_topics;
-    int max_connections_per_uid;
-    int max_subscription_length;
-    int max_subscriptions_per_connection;
-    int64_t max_subscription_bytes;
-} bus_conf_t;
-
-typedef struct {
-    proxy_t *proxy;
-    bus_conf_t conf; /* the applied one */
-    acl_t acl;       /* built from it: the defaults, then its rules */
-} bus_t;
+#include "hl-bus.h"
 
 /* topic_owners: {prefix: [user, ...]}: who may publish under PREFIX, in
  * place of the default owner. "@admin" lets the admin group in too. Users
@@ -128,11 +107,11 @@ static const hlb_conf_key_t bus_keys[] = {
     HLB_KEY_INT(bus_conf_t, max_subscriptions_per_connection, "256", 1, 100000, 0),
     HLB_KEY_SIZE(bus_conf_t, max_subscription_bytes, "1MiB", 1024, 256 << 20, 0),
     {0}};
-static const hlb_conf_table_t bus_table = {
+const hlb_conf_table_t bus_table = {
     .name = "hl-bus", .size = sizeof(bus_conf_t), .keys = bus_keys, .check = check_conf};
 
-static int configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
-                     bool check_only, hlb_diag_t *diag, void *arg)
+int bus_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
+                  bool check_only, hlb_diag_t *diag, void *arg)
 {
     bus_t *b = arg;
     bus_conf_t c;
@@ -166,7 +145,7 @@ static int configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *
     return 0;
 }
 
-static int start(hlb_daemon_t *d, void *arg)
+int bus_start(hlb_daemon_t *d, void *arg)
 {
     bus_t *b = arg;
     proxy_opts_t o = {.lvc_prefixes = (const char *const *)b->conf.lvc_prefixes,
@@ -188,7 +167,7 @@ static int start(hlb_daemon_t *d, void *arg)
     return 0;
 }
 
-static void stop(hlb_daemon_t *d, void *arg)
+void bus_stop(hlb_daemon_t *d, void *arg)
 {
     bus_t *b = arg;
     proxy_destroy(&b->proxy);
@@ -200,35 +179,7 @@ static void m_stats(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     proxy_stats_reply(b->proxy, reply);
 }
 
-static const hlb_method_t methods[] = {
+const hlb_method_t bus_methods[] = {
     {"stats", m_stats, 0, "messages and bytes per topic prefix, gaps per source"},
     {NULL, NULL, 0, NULL},
 };
-
-int main(int argc, char **argv)
-{
-    static bus_t bus;
-    char *keys = hlb_conf_schema_help(&bus_table);
-    char *help = NULL;
-    if (asprintf(&help,
-                 "Config section 'hl-bus': %s.\n"
-                 "Socket activation: LISTEN_FDS named 'pub' and 'sub' (or in that order).",
-                 keys) < 0)
-        help = NULL;
-    free(keys);
-    static const hlb_daemon_ops_t ops = {
-        .name = "hl-bus",
-        .summary = "The hl-freestyle bus: publishers push to bus/pub, subscribers read bus/sub;\n"
-                   "state topics are cached and replayed to late subscribers.",
-        .configure = configure,
-        .start = start,
-        .stop = stop,
-        .methods = methods,
-    };
-    hlb_daemon_ops_t run = ops;
-    run.help_extra = help;
-    int rc = hlb_daemon_main(argc, argv, &run, &bus);
-    hlb_conf_schema_free(&bus_table, &bus.conf);
-    free(help);
-    return rc;
-}
