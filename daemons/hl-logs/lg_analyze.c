@@ -636,7 +636,8 @@ uint64_t lg_scan_dir(const char *dir, const char *service, uint64_t budget, bool
         n++;
     }
     closedir(d);
-    qsort(fe, n, sizeof *fe, cmp_fent);
+    if (n)
+        qsort(fe, n, sizeof *fe, cmp_fent);
     uint64_t read_bytes = 0;
     char *line = NULL;
     size_t cap = 1 << 16;
