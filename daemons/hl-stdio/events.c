@@ -178,6 +178,25 @@ static void on_data(void *arg, const char *channel, uint64_t stream, uint64_t of
     hlb_pub_send(e->pub, topic, &m.base);
 }
 
+/* Sizes change at most every 20 ms per channel (the relay's bound). */
+static void on_resize(void *arg, const char *channel, uint64_t stream, unsigned cols,
+                      unsigned rows, uint64_t client)
+{
+    stdio_events_t *e = arg;
+    if (!e->pub)
+        return;
+    char sid[17], topic[96];
+    stdio_stream_str(stream, sid);
+    snprintf(topic, sizeof topic, "stdio.%s.resize", channel);
+    Hl__StdioResize m = HL__STDIO_RESIZE__INIT;
+    m.channel = (char *)channel;
+    m.stream = sid;
+    m.cols = cols;
+    m.rows = rows;
+    m.client = client;
+    hlb_pub_send(e->pub, topic, &m.base);
+}
+
 static void on_log(void *arg, int level, const char *msg)
 {
     stdio_events_t *e = arg;
@@ -204,6 +223,7 @@ static const stdio_hooks_t hooks = {
     .detach = on_detach,
     .data = on_data,
     .log = on_log,
+    .resize = on_resize,
 };
 
 const stdio_hooks_t *stdio_events_hooks(void) { return &hooks; }

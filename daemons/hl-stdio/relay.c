@@ -22,6 +22,7 @@
 #include "cred.h"
 #include "listener.h"
 #include "ring.h"
+#include "term.h"
 #include "wire.h"
 
 #define MAX_IOV 64             /* iovecs per sendmsg */
@@ -29,6 +30,13 @@
 #define MAX_EVENTS 64
 #define ACCEPT_BATCH 32
 #define MAX_RUNS 65536         /* author runs kept per channel */
+/* Terminals: the agent's bytes are marked in the ring by this bit of their
+ * author, so that viewers get the program's output and not each other's
+ * keystrokes. Client ids are counted from 1 and never reach it. */
+#define AGENT_BIT (1ull << 63)
+#define RESIZE_GAP_US 20000    /* a size is applied at most every 20 ms (floods) */
+#define TERM_DEFAULT_COLS 80
+#define TERM_DEFAULT_ROWS 24
 
 /* ---------------------------------------------------------------- types */
 
@@ -71,6 +79,12 @@ struct channel {
     bool paused;
     uint64_t stall_due_us, pauses;
     bool keep; /* reconfigure: still wanted */
+    /* Terminal (once an agent attached; see "terminals" below): the screen,
+     * the agent, the size applied to its terminal and when it may change. */
+    stdio_term_t *term;
+    client_t *agent;
+    unsigned cols, rows;
+    uint64_t size_last_us, size_due_us, resizes;
     channel_t *next;
 };
 
@@ -120,6 +134,15 @@ struct client {
     pid_t pid;
     char comm[17];
     uint64_t start, missed, bytes_in, bytes_out;
+    unsigned bad_sizes;
+    /* Terminals: the agent side or a viewer with a window of COLS x ROWS
+     * (0: none told), last active at ACTIVE (a sequence number); framed
+     * input not parsed yet in FIN. */
+    bool agent, screen, framed_in;
+    unsigned cols, rows;
+    uint64_t active;
+    uint8_t *fin;
+    size_t fin_len;
 };
 
 struct stdio_relay {
@@ -134,7 +157,7 @@ struct stdio_relay {
     channel_t *channels;
     client_t *pending, *dead;
     unsigned n_hello, n_conns;
-    uint64_t next_id, last_stream;
+    uint64_t next_id, last_stream, activity;
     uint8_t scratch[MAX_IOV][STDIO_WIRE_HDR + 8]; /* frame headers of one sendmsg */
 };
 
@@ -301,6 +324,8 @@ static void chan_add(channel_t *ch, client_t *c)
     ch->n_clients++;
 }
 
+static void term_left(stdio_relay_t *r, channel_t *ch, client_t *c);
+
 /* Takes C out of its channel's fan-out and reports the detach (once). */
 static void chan_leave(stdio_relay_t *r, client_t *c, const char *reason)
 {
@@ -317,6 +342,7 @@ static void chan_leave(stdio_relay_t *r, client_t *c, const char *reason)
         ch->clients_last = c->prev;
     c->prev = c->next = NULL;
     ch->n_clients--;
+    term_left(r, ch, c);
     if (c->attached) {
         c->attached = false;
         char w[160];
@@ -356,6 +382,7 @@ static void client_kill(stdio_relay_t *r, client_t *c, const char *reason)
 
 static void client_free(client_t *c)
 {
+    free(c->fin);
     free(c->ctl);
     free(c->hello);
     free(c);
@@ -402,6 +429,15 @@ static bool ctl_frame(client_t *c, int type, uint64_t offset, const char *text)
 
 /* ---------------------------------------------------------------- sending */
 
+static bool term_hides(const client_t *c, uint64_t author);
+static void term_fed(stdio_relay_t *r, client_t *c, const struct iovec *iov, int cnt, size_t n);
+static int term_read_frames(stdio_relay_t *r, client_t *c);
+static int term_early_input(stdio_relay_t *r, client_t *c, const char *data, size_t len);
+static bool term_screen(stdio_relay_t *r, client_t *c, channel_t *ch);
+static void term_apply_size(stdio_relay_t *r, channel_t *ch, uint64_t now);
+static int term_hello(stdio_relay_t *r, client_t *c, channel_t *ch, const stdio_hello_t *h,
+                      uint64_t *start, char *why, size_t whylen);
+
 typedef enum { SEG_CTL, SEG_HDR, SEG_DATA, SEG_KFRAME, SEG_SKIP } segkind_t;
 typedef struct seg {
     segkind_t kind;
@@ -444,8 +480,9 @@ static int client_flush(stdio_relay_t *r, client_t *c)
                    total < SEND_BUDGET) {
                 uint64_t author;
                 uint64_t end = stdio_ring_run(ring, pos, &author);
-                if (author == c->id) {
-                    /* Its own bytes: skipped, and framed clients are told so. */
+                if ((author & ~AGENT_BIT) == c->id || term_hides(c, author)) {
+                    /* Its own bytes (or, on a terminal, another viewer's
+                     * keystrokes): skipped, and framed clients are told so. */
                     if (c->framed) {
                         uint8_t *h = r->scratch[nh++];
                         stdio_wire_hdr(h, STDIO_FRAME_SKIP, 8, pos);
@@ -755,6 +792,11 @@ static void chan_publish(stdio_relay_t *r, channel_t *ch, uint64_t now)
 static void client_read(stdio_relay_t *r, client_t *c)
 {
     channel_t *ch = c->ch;
+    if (c->framed_in) {
+        if (term_read_frames(r, c) > 0)
+            chan_advanced(r, ch);
+        return;
+    }
     struct iovec iov[2];
     int cnt = stdio_ring_reserve(ch->ring, stdio_ring_slack(ch->ring), iov);
     ssize_t n;
@@ -762,7 +804,8 @@ static void client_read(stdio_relay_t *r, client_t *c)
         n = readv(c->fd, iov, cnt);
     while (n < 0 && errno == EINTR);
     if (n > 0) {
-        stdio_ring_commit(ch->ring, (size_t)n, c->id);
+        term_fed(r, c, iov, cnt, (size_t)n);
+        stdio_ring_commit(ch->ring, (size_t)n, c->agent ? c->id | AGENT_BIT : c->id);
         c->bytes_in += (uint64_t)n;
         chan_advanced(r, ch);
     } else if (n == 0) {
@@ -1041,8 +1084,14 @@ static void client_hello(stdio_relay_t *r, client_t *c)
     uint64_t head = stdio_ring_head(ch->ring), tail = stdio_ring_tail(ch->ring);
     uint64_t start = chan_replay_start(ch), missed = 0;
     bool reset = h.has_stream && h.stream != ch->stream;
+    if (term_hello(r, c, ch, &h, &start, why, sizeof why) < 0) {
+        hello_reject(r, c, why);
+        return;
+    }
     if (h.from == STDIO_FROM_NOW) {
         start = head;
+    } else if (h.from == STDIO_FROM_DEFAULT && c->screen) {
+        /* The screen was drawn (term_hello): the stream goes on from it. */
     } else if (h.from == STDIO_FROM_OFFSET && reset) {
         /* Another incarnation's offset: start as a late joiner does; all we
          * can say is how much of this stream it will not see. */
@@ -1069,7 +1118,7 @@ static void client_hello(stdio_relay_t *r, client_t *c)
                  (unsigned long long)ch->stream, ch->name, (unsigned long long)head,
                  (unsigned long long)tail, (unsigned long long)missed, h.read_only ? 1 : 0,
                  reset ? 1 : 0) < 0 ||
-        !ctl_frame(c, STDIO_FRAME_START, start, start_line)) {
+        !ctl_frame(c, STDIO_FRAME_START, start, start_line) || (c->screen && !term_screen(r, c, ch))) {
         free(start_line);
         client_kill(r, c, "out of memory");
         return;
@@ -1082,8 +1131,15 @@ static void client_hello(stdio_relay_t *r, client_t *c)
     r->n_hello--;
     c->read_only = h.read_only;
     client_attach(r, c, ch, start, missed);
-    if (extra && !c->read_only) {
-        stdio_ring_append(ch->ring, c->hello + used, extra, c->id);
+    if (c->agent || c->cols)
+        term_apply_size(r, ch, hlb_mono_us());
+    if (extra && !c->read_only && c->framed_in) {
+        /* The start of its first frame: parsed with the rest. */
+        extra = term_early_input(r, c, c->hello + used, extra) > 0;
+    } else if (extra && !c->read_only) {
+        struct iovec one = {c->hello + used, extra};
+        term_fed(r, c, &one, 1, extra);
+        stdio_ring_append(ch->ring, c->hello + used, extra, c->agent ? c->id | AGENT_BIT : c->id);
         c->bytes_in += extra;
     }
     free(c->hello);
@@ -1093,6 +1149,263 @@ static void client_hello(stdio_relay_t *r, client_t *c)
         chan_advanced(r, ch);
     else
         client_pump(r, c);
+}
+
+/* ---------------------------------------------------------------- terminals */
+
+/* A channel becomes a terminal when an agent (hl-pty) attaches: its bytes
+ * feed the screen and are all that viewers see; the viewers' bytes go to
+ * the agent only; the window of the most recently active read-write viewer
+ * is the terminal's size (tmux's "latest"); late joiners that ask for the
+ * screen are drawn it, then get the live stream. */
+
+#define FIN_CAP (STDIO_WIRE_HDR + STDIO_WIRE_MAX_DATA)
+
+static bool term_hides(const client_t *c, uint64_t author)
+{
+    return c->ch->term && !c->agent && !(author & AGENT_BIT);
+}
+
+/* The agent wrote N bytes (in IOV): onto the screen. */
+static void term_fed(stdio_relay_t *r, client_t *c, const struct iovec *iov, int cnt, size_t n)
+{
+    (void)r;
+    if (!c->agent || !c->ch->term)
+        return;
+    for (int i = 0; i < cnt && n; i++) {
+        size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+        stdio_term_feed(c->ch->term, iov[i].iov_base, k);
+        n -= k;
+    }
+}
+
+static void term_send_size(stdio_relay_t *r, client_t *agent, unsigned cols, unsigned rows)
+{
+    uint8_t f[STDIO_WIRE_HDR + 4];
+    stdio_wire_hdr(f, STDIO_FRAME_WINSIZE, 4, stdio_ring_head(agent->ch->ring));
+    stdio_wire_put_size(f + STDIO_WIRE_HDR, cols, rows);
+    if (!ctl_add(agent, f, sizeof f)) {
+        client_kill(r, agent, "out of memory");
+        return;
+    }
+    if (!agent->blocked)
+        client_pump(r, agent);
+}
+
+/* Applies the window of the most recently active read-write viewer, at
+ * most once per RESIZE_GAP_US (a flood of resizes costs the agent a few
+ * SIGWINCH a second, not one per frame). */
+static void term_apply_size(stdio_relay_t *r, channel_t *ch, uint64_t now)
+{
+    ch->size_due_us = 0;
+    if (!ch->term)
+        return;
+    client_t *best = NULL;
+    for (client_t *c = ch->clients; c; c = c->next)
+        if (!c->agent && !c->read_only && c->cols && (!best || c->active > best->active))
+            best = c;
+    if (!best || (best->cols == ch->cols && best->rows == ch->rows))
+        return;
+    if (ch->size_last_us && now < ch->size_last_us + RESIZE_GAP_US) {
+        ch->size_due_us = ch->size_last_us + RESIZE_GAP_US;
+        return;
+    }
+    ch->size_last_us = now;
+    ch->cols = best->cols;
+    ch->rows = best->rows;
+    ch->resizes++;
+    stdio_term_resize(ch->term, ch->cols, ch->rows);
+    char w[160];
+    rlog(r, LOG_INFO, "%s: window %ux%u, the size of %s", ch->name, ch->cols, ch->rows,
+         who(best, w, sizeof w));
+    if (r->hooks.resize)
+        r->hooks.resize(r->arg, ch->name, ch->stream, ch->cols, ch->rows, best->id);
+    if (ch->agent)
+        term_send_size(r, ch->agent, ch->cols, ch->rows);
+}
+
+static void term_client_size(stdio_relay_t *r, client_t *c, unsigned cols, unsigned rows)
+{
+    if (!stdio_term_size_ok(cols, rows)) {
+        if (c->bad_sizes++ == 0) {
+            char w[160];
+            rlog(r, LOG_WARNING,
+                 "%s: %s sent the window size %ux%u (want %d..%d x %d..%d): ignored%s",
+                 c->ch ? c->ch->name : "attach socket", who(c, w, sizeof w), cols, rows,
+                 STDIO_TERM_MIN, STDIO_TERM_MAX_COLS, STDIO_TERM_MIN, STDIO_TERM_MAX_ROWS,
+                 ", and so are its next ones, unlogged");
+        }
+        return;
+    }
+    c->cols = cols;
+    c->rows = rows;
+    c->active = ++r->activity;
+}
+
+/* The hello's terminal options: 0, or -1 with WHY. */
+static int term_hello(stdio_relay_t *r, client_t *c, channel_t *ch, const stdio_hello_t *h,
+                      uint64_t *start, char *why, size_t whylen)
+{
+    c->framed_in = h->framed_input && !h->read_only;
+    if (h->cols || h->rows)
+        term_client_size(r, c, h->cols, h->rows);
+    if (h->agent) {
+        if (h->read_only) {
+            snprintf(why, whylen, "error: an agent reads and writes (read-only given)");
+            return -1;
+        }
+        if (ch->agent) {
+            snprintf(why, whylen, "error: channel \"%s\" has an agent already (client %llu)",
+                     ch->name, (unsigned long long)ch->agent->id);
+            return -1;
+        }
+        unsigned cols = c->cols ? c->cols : TERM_DEFAULT_COLS;
+        unsigned rows = c->cols ? c->rows : TERM_DEFAULT_ROWS;
+        if (!ch->term && !(ch->term = stdio_term_new(cols, rows))) {
+            snprintf(why, whylen, "error: out of memory for a terminal");
+            return -1;
+        }
+        stdio_term_resize(ch->term, cols, rows);
+        ch->cols = cols;
+        ch->rows = rows;
+        c->agent = true;
+        c->cols = c->rows = 0; /* its size is applied, not a viewer's window */
+        ch->agent = c;
+        /* Old keystrokes are not typed into a program that came later. */
+        *start = stdio_ring_head(ch->ring);
+        return 0;
+    }
+    if (h->screen && ch->term && h->from == STDIO_FROM_DEFAULT) {
+        c->screen = true;
+        *start = stdio_ring_head(ch->ring);
+    }
+    return 0;
+}
+
+/* The current screen, as R frames after C's S frame. */
+static bool term_screen(stdio_relay_t *r, client_t *c, channel_t *ch)
+{
+    (void)r;
+    char *draw = NULL;
+    size_t len = 0;
+    if (stdio_term_redraw(ch->term, &draw, &len) < 0)
+        return false;
+    uint64_t head = stdio_ring_head(ch->ring);
+    bool ok = true;
+    for (size_t o = 0; o < len && ok; o += STDIO_WIRE_MAX_DATA) {
+        size_t n = len - o < STDIO_WIRE_MAX_DATA ? len - o : STDIO_WIRE_MAX_DATA;
+        uint8_t hdr[STDIO_WIRE_HDR];
+        stdio_wire_hdr(hdr, STDIO_FRAME_REDRAW, (uint32_t)n, head);
+        ok = ctl_add(c, hdr, sizeof hdr) && ctl_add(c, draw + o, n);
+    }
+    free(draw);
+    return ok;
+}
+
+static void term_left(stdio_relay_t *r, channel_t *ch, client_t *c)
+{
+    if (c == ch->agent) {
+        ch->agent = NULL;
+        return;
+    }
+    if (c->cols && ch->term)
+        term_apply_size(r, ch, hlb_mono_us());
+}
+
+/* Parses C's frames in c->fin: input into the ring, sizes noted. Returns
+ * the number of input frames taken; a bad frame drops C. */
+static int term_parse(stdio_relay_t *r, client_t *c)
+{
+    channel_t *ch = c->ch;
+    size_t o = 0;
+    int added = 0;
+    bool bad = false;
+    while (c->fin_len - o >= STDIO_WIRE_HDR) {
+        int type;
+        uint32_t len;
+        uint64_t off;
+        if (stdio_wire_hdr_parse(c->fin + o, &type, &len, &off) < 0 ||
+            (type != STDIO_FRAME_DATA && type != STDIO_FRAME_WINSIZE)) {
+            bad = true;
+            break;
+        }
+        if (c->fin_len - o < STDIO_WIRE_HDR + len)
+            break;
+        uint8_t *pl = c->fin + o + STDIO_WIRE_HDR;
+        o += STDIO_WIRE_HDR + len;
+        if (type == STDIO_FRAME_WINSIZE) {
+            unsigned cols, rows;
+            stdio_wire_get_size(pl, &cols, &rows);
+            if (!c->agent)
+                term_client_size(r, c, cols, rows);
+            continue;
+        }
+        struct iovec one = {pl, len};
+        term_fed(r, c, &one, 1, len);
+        stdio_ring_append(ch->ring, pl, len, c->agent ? c->id | AGENT_BIT : c->id);
+        c->bytes_in += len;
+        if (!c->agent)
+            c->active = ++r->activity;
+        added++;
+    }
+    memmove(c->fin, c->fin + o, c->fin_len - o);
+    c->fin_len -= o;
+    if (ch->term && !c->agent)
+        term_apply_size(r, ch, hlb_mono_us());
+    if (bad) {
+        char w[160];
+        rlog(r, LOG_WARNING, "%s: %s sent a bad frame", ch->name, who(c, w, sizeof w));
+        client_drop(r, c, "error: a bad frame (framed-input takes D and W frames)");
+    }
+    return added;
+}
+
+static int term_early_input(stdio_relay_t *r, client_t *c, const char *data, size_t len)
+{
+    if (!c->fin && !(c->fin = malloc(FIN_CAP))) {
+        client_kill(r, c, "out of memory");
+        return 0;
+    }
+    if (len > FIN_CAP) /* cannot be: a hello buffer is smaller */
+        len = FIN_CAP;
+    memcpy(c->fin, data, len);
+    c->fin_len = len;
+    return term_parse(r, c);
+}
+
+/* Reads a framed-input client: one chunk, as client_read does for others. */
+static int term_read_frames(stdio_relay_t *r, client_t *c)
+{
+    if (!c->fin && !(c->fin = malloc(FIN_CAP))) {
+        client_kill(r, c, "out of memory");
+        return 0;
+    }
+    size_t room = FIN_CAP - c->fin_len;
+    size_t slack = stdio_ring_slack(c->ch->ring);
+    if (room > slack)
+        room = slack;
+    ssize_t n;
+    do
+        n = recv(c->fd, c->fin + c->fin_len, room, 0);
+    while (n < 0 && errno == EINTR);
+    if (n == 0) {
+        c->eof_in = true;
+        c->reading = false;
+        if (c->out_closed)
+            client_kill(r, c, "closed");
+        else if (c->state == C_LIVE)
+            client_set_events(r, c);
+        return 0;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            char reason[96];
+            client_kill(r, c, errno_reason(errno, reason, sizeof reason));
+        }
+        return 0;
+    }
+    c->fin_len += (size_t)n;
+    return term_parse(r, c);
 }
 
 /* ---------------------------------------------------------------- events */
@@ -1155,6 +1468,10 @@ static uint64_t run_timers(stdio_relay_t *r)
     for (channel_t *ch = r->channels; ch; ch = ch->next) {
         /* Drains, detaches and stalls may all let the writers go on. */
         chan_update_pause(r, ch);
+        if (ch->size_due_us && ch->size_due_us <= now)
+            term_apply_size(r, ch, now);
+        if (ch->size_due_us && (!next || ch->size_due_us < next))
+            next = ch->size_due_us;
         if (ch->stall_due_us && (!next || ch->stall_due_us < next))
             next = ch->stall_due_us;
         if (!ch->ev_due_us)
@@ -1235,6 +1552,7 @@ static void chan_destroy(stdio_relay_t *r, channel_t **chp, const char *reason)
     listener_close(&ch->raw);
     listener_close(&ch->ro);
     stdio_ring_destroy(&ch->ring);
+    stdio_term_free(&ch->term);
     free(ch->name);
     free(ch);
     *chp = NULL;

@@ -97,6 +97,9 @@ typedef struct stdio_hooks {
                  const struct iovec *iov, int iovcnt, uint64_t skipped);
     /* Diagnostics (LEVEL is a syslog priority). */
     void (*log)(void *arg, int level, const char *msg);
+    /* A terminal channel's size changed: now the window of client CLIENT. */
+    void (*resize)(void *arg, const char *channel, uint64_t stream, unsigned cols,
+                   unsigned rows, uint64_t client);
 } stdio_hooks_t;
 
 stdio_relay_t *stdio_relay_new(const stdio_hooks_t *hooks, void *arg);

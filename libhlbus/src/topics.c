@@ -37,6 +37,8 @@ static const hlb_topic_family_t families[] = {
     {"metrics.threshold.", "hl-metrics", &hl__threshold__descriptor, true, "<name>"},
     {"stdio.", "hl-stdio", &hl__stdio_data__descriptor, false, "<channel>"},
     {"stdio.", "hl-stdio", &hl__stdio_client__descriptor, false, "<channel>.attach|detach"},
+    {"stdio.", "hl-stdio", &hl__stdio_resize__descriptor, false, "<channel>.resize"},
+    {"stdio.", "hl-stdio", &hl__stdio_recording__descriptor, false, "<channel>.recording"},
     {"uplink.", "hl-uplink", &hl__uplink_status__descriptor, true, "<link>"},
     {NULL, NULL, NULL, false, NULL},
 };
