@@ -13,6 +13,10 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)
+pkgs+=(libvterm0)  # hl-stdio, hl-pty: the terminal screen (#16)
+# hl-pty (#16): libvterm's headers; tmux drives the terminal tests, dtach and tmux
+# are the latency benchmark's peers, asciinema replays the recordings.
+[ "${1:-}" = --runtime-only ] || pkgs+=(libvterm-dev tmux dtach asciinema)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -82,6 +82,8 @@ struct channel {
     /* Terminal (once an agent attached; see "terminals" below): the screen,
      * the agent, the size applied to its terminal and when it may change. */
     stdio_term_t *term;
+    stdio_rec_t *rec;
+    stdio_relay_t *relay; /* for the recorder's events */
     client_t *agent;
     unsigned cols, rows;
     uint64_t size_last_us, size_due_us, resizes;
@@ -153,6 +155,7 @@ struct stdio_relay {
     stdio_hooks_t hooks;
     void *arg;
     stdio_relay_conf_t conf; /* scalars only: channels and paths are not kept */
+    char *rec_dir;           /* conf.recording.dir, ours */
     listener_t *attach;
     channel_t *channels;
     client_t *pending, *dead;
@@ -1166,17 +1169,47 @@ static bool term_hides(const client_t *c, uint64_t author)
     return c->ch->term && !c->agent && !(author & AGENT_BIT);
 }
 
-/* The agent wrote N bytes (in IOV): onto the screen. */
+/* C wrote N bytes (in IOV) into a terminal channel: the agent's onto the
+ * screen and into the recording, a viewer's into the recording's input. */
 static void term_fed(stdio_relay_t *r, client_t *c, const struct iovec *iov, int cnt, size_t n)
 {
     (void)r;
-    if (!c->agent || !c->ch->term)
+    channel_t *ch = c->ch;
+    if (!ch->term)
         return;
     for (int i = 0; i < cnt && n; i++) {
         size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
-        stdio_term_feed(c->ch->term, iov[i].iov_base, k);
+        if (c->agent) {
+            stdio_term_feed(ch->term, iov[i].iov_base, k);
+            stdio_rec_output(ch->rec, iov[i].iov_base, k, ch->cols, ch->rows);
+        } else {
+            stdio_rec_input(ch->rec, iov[i].iov_base, k);
+        }
         n -= k;
     }
+}
+
+static int term_rec_screen(void *arg, char **out, size_t *len)
+{
+    channel_t *ch = arg;
+    return stdio_term_redraw(ch->term, out, len);
+}
+
+/* The recorder's events (ARG: the channel) to the log and the hook. */
+static void term_rec_event(void *arg, const char *channel, uint64_t stream, const char *path,
+                           stdio_rec_state_t state, uint64_t bytes, uint64_t dropped,
+                           const char *error)
+{
+    stdio_relay_t *r = ((channel_t *)arg)->relay;
+    if (state == STDIO_REC_ERROR)
+        rlog(r, LOG_WARNING, "%s: recording %s failed (%s): the session goes on unrecorded, "
+             "%llu bytes so far", channel, path, error ? error : "?", (unsigned long long)dropped);
+    else
+        rlog(r, LOG_INFO, "%s: recording %s %s", channel, path,
+             state == STDIO_REC_STARTED ? "started" : state == STDIO_REC_ROTATED ? "rotated"
+                                                                                 : "stopped");
+    if (r->hooks.recording)
+        r->hooks.recording(r->arg, channel, stream, path, state, bytes, dropped, error);
 }
 
 static void term_send_size(stdio_relay_t *r, client_t *agent, unsigned cols, unsigned rows)
@@ -1215,6 +1248,7 @@ static void term_apply_size(stdio_relay_t *r, channel_t *ch, uint64_t now)
     ch->rows = best->rows;
     ch->resizes++;
     stdio_term_resize(ch->term, ch->cols, ch->rows);
+    stdio_rec_resize(ch->rec, ch->cols, ch->rows);
     char w[160];
     rlog(r, LOG_INFO, "%s: window %ux%u, the size of %s", ch->name, ch->cols, ch->rows,
          who(best, w, sizeof w));
@@ -1264,6 +1298,11 @@ static int term_hello(stdio_relay_t *r, client_t *c, channel_t *ch, const stdio_
         if (!ch->term && !(ch->term = stdio_term_new(cols, rows))) {
             snprintf(why, whylen, "error: out of memory for a terminal");
             return -1;
+        }
+        if (!ch->rec && r->conf.recording.dir) {
+            ch->relay = r;
+            ch->rec = stdio_rec_new(&r->conf.recording, ch->name, ch->stream, term_rec_event,
+                                    term_rec_screen, ch);
         }
         stdio_term_resize(ch->term, cols, rows);
         ch->cols = cols;
@@ -1552,6 +1591,7 @@ static void chan_destroy(stdio_relay_t *r, channel_t **chp, const char *reason)
     listener_close(&ch->raw);
     listener_close(&ch->ro);
     stdio_ring_destroy(&ch->ring);
+    stdio_rec_free(&ch->rec);
     stdio_term_free(&ch->term);
     free(ch->name);
     free(ch);
@@ -1572,6 +1612,7 @@ void stdio_relay_destroy(stdio_relay_t **self_p)
         client_kill(r, r->pending, "shutdown");
     reap(r);
     listener_close(&r->attach);
+    free(r->rec_dir);
     if (r->reserve_fd >= 0)
         close(r->reserve_fd);
     if (r->tfd >= 0)
@@ -1670,6 +1711,9 @@ int stdio_relay_configure(stdio_relay_t *r, const stdio_relay_conf_t *conf, char
     r->conf.channels = NULL;
     r->conf.n_channels = 0;
     r->conf.attach_path = NULL;
+    free(r->rec_dir);
+    r->rec_dir = conf->recording.dir && *conf->recording.dir ? strdup(conf->recording.dir) : NULL;
+    r->conf.recording.dir = r->rec_dir;
     if (new_attach || !conf->attach_path) {
         listener_close(&r->attach);
         r->attach = new_attach;
