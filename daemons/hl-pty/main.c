@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,7 +33,8 @@
 static const char usage[] =
     "Usage: hl-pty [OPTIONS] -- PROGRAM [ARGS...]\n"
     "Runs PROGRAM on a pseudo-terminal and joins a channel of hl-stdio as its\n"
-    "agent side. Exits with PROGRAM's status (128+N when killed by signal N).\n"
+    "agent side. Ends as PROGRAM does: with its exit status, or killed by the same\n"
+    "signal (an exit status of 128+N where a signal cannot be raised).\n"
     "  --channel NAME   the relay's channel (default main)\n"
     "  --socket PATH    hl-stdio's attach socket (default $HL_RUNTIME_DIR or\n"
     "                   /run/hl, then /stdio-attach.sock)\n"
@@ -318,5 +320,18 @@ int main(int argc, char **argv)
     link_fini(&h.link);
     stdio_term_free(&h.term);
     close(h.child.master);
+    if (WIFSIGNALED(h.wstatus)) {
+        /* Killed by a signal: so are we (its core, if any, was the
+         * program's), so that systemd reports the program's end as it is
+         * ("code=killed, status=6/ABRT") and its Restart= rules apply. */
+        int sig = WTERMSIG(h.wstatus);
+        setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+        signal(sig, SIG_DFL);
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        sigprocmask(SIG_UNBLOCK, &one, NULL);
+        raise(sig);
+    }
     return code;
 }

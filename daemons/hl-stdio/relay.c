@@ -1281,7 +1281,7 @@ static int term_hello(stdio_relay_t *r, client_t *c, channel_t *ch, const stdio_
                       uint64_t *start, char *why, size_t whylen)
 {
     c->framed_in = h->framed_input && !h->read_only;
-    if (h->cols || h->rows)
+    if (h->has_size)
         term_client_size(r, c, h->cols, h->rows);
     if (h->agent) {
         if (h->read_only) {

@@ -148,6 +148,7 @@ int stdio_hello_parse(const char *line, size_t len, stdio_hello_t *out, char *er
                 tok_show(v, vl, shown, sizeof shown);
                 return fail(err, errlen, "bad size \"%s\" (want COLSxROWS)", shown);
             }
+            out->has_size = true;
             out->cols = (unsigned)c;
             out->rows = (unsigned)rw;
         } else {

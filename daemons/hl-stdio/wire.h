@@ -167,7 +167,8 @@ typedef struct stdio_hello {
     uint64_t stream; /* with from=STREAM:N */
     uint64_t offset;
     bool framed_input, screen, agent;
-    unsigned cols, rows; /* size=CxR (0: not given); each at most 65535 */
+    bool has_size;
+    unsigned cols, rows; /* size=CxR; each at most 65535 */
 } stdio_hello_t;
 
 /* Parses one hello line (LEN bytes, without the newline; a trailing CR is

@@ -16,5 +16,6 @@ HLCTL_CMD("journal", hlctl_cmd_journal, "UNIT [--lines N]", "a managed unit's la
 HLCTL_CMD("shutdown", hlctl_cmd_shutdown, "[--reason TEXT]", "graceful shutdown: hooks, stop, cleanup, archive; print the report")
 HLCTL_CMD("health", hlctl_cmd_health, "[SERVICE] | --why CHECK", "services' health; exit 0/1/2 like hl-health-check")
 HLCTL_CMD("attach", hlctl_cmd_attach, "[CHANNEL] [--read-only|--watch] [--from OFFSET]", "attach the terminal to a STDIO channel (detach: Ctrl-])")
+HLCTL_CMD("sessions", hlctl_cmd_sessions, "[--dir DIR] | play NAME [--cat]", "session recordings of the agent's terminal: list, replay")
 HLCTL_CMD("failures", hlctl_cmd_failures, "[--limit N] [--open] [TARGET]", "hl-failure's incidents as timelines, and each target's state")
 HLCTL_CMD("failure", hlctl_cmd_failure, "rearm SERVICE", "re-enable recovery after a give-up, flap hold or config error")

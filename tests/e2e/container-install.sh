@@ -48,6 +48,10 @@ if [ "$with_test_units" = --with-test-units ]; then
 fi
 # The stand-in hl-daemon's own config (the spec's --config /etc/hl/daemon.conf).
 printf 'port = 8080\n' >/etc/hl/daemon.conf
+# Claude Code on hl-pty: the stand-in in place of the CLI, full-screen on its
+# terminal, with its /health on port 3000 (deploy/systemd/claude-code.service).
+printf '%s\n' 'HL_AGENT=/usr/local/bin/claude-code-server' \
+  'HL_AGENT_ARGS=--port 3000 --stdio-socket -' >/etc/hl/claude-code.env
 # The container boots the host's /usr: units installed on the host (docker,
 # containerd, ssh...) are not part of the test, and masked, so that the run
 # does not depend on what else the host has (the stack treats a masked unit
