@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <hlbus/str.h>
+#include <hlbus/pbfield.h>
 
 /* lc_state_t counts from 0, the proto's Lifecycle from 1 (0: unspecified). */
 _Static_assert(LC_READY + 1 == HL__LIFECYCLE__LIFECYCLE_READY &&
@@ -28,7 +29,7 @@ void orch_lifecycle_fill(orch_t *o, Hl__LifecycleState *m)
     m->state = lc_proto(o->lc);
     m->phase = o->lc_phase;
     m->phase_name = (char *) (o->lc_phase_name ? o->lc_phase_name : "");
-    m->status = o->status ? o->status : "";
+    m->status = hlb_pb_str(o->status);
     m->since_us = o->lc_since_us;
     m->ts_us = hlb_now_us();
     m->pid = (uint32_t) getpid();
@@ -110,6 +111,14 @@ static void watch_configured(orch_t *o)
     for (char **v = c->manage; v && *v; v++)
         sdm_watch(o->sdm, *v);
     sdm_watch(o->sdm, c->health_unit);
+    /* The daemons whose shutdown acknowledgement is awaited: whether each
+     * one runs decides whether the shutdown waits for it. */
+    for (char **v = c->expect_ack; v && *v; v++) {
+        char *unit = hlb_strdupf("%s.service", *v);
+        if (unit)
+            sdm_watch(o->sdm, unit);
+        free(unit);
+    }
 }
 
 /* The startup begins once systemd has reported every phase member. */

@@ -154,3 +154,6 @@ void recovery_cancel_all(orch_t *o, const char *why);
 /* ---- methods.c ---- */
 extern const hlb_method_t orch_methods[];
 void methods_cancel_all(orch_t *o, const char *why);
+
+/* The daemon's entry, called by main.c. */
+int orch_main(int argc, char **argv);

@@ -13,6 +13,7 @@
 
 #include "failure.pb-c.h"
 #include "health.pb-c.h"
+#include "logs.pb-c.h"
 #include "hlbus.pb-c.h"
 #include "metrics.pb-c.h"
 #include "orchestrator.pb-c.h"
@@ -39,6 +40,8 @@ static const hlb_topic_family_t families[] = {
     {"stdio.", "hl-stdio", &hl__stdio_client__descriptor, false, "<channel>.attach|detach"},
     {"stdio.", "hl-stdio", &hl__stdio_resize__descriptor, false, "<channel>.resize"},
     {"stdio.", "hl-stdio", &hl__stdio_recording__descriptor, false, "<channel>.recording"},
+    {"logs.sink.", "hl-logs", &hl__logs_sink__descriptor, true, "<sink>"},
+    {"logs.dropped", "hl-logs", &hl__logs_dropped__descriptor, false, ""},
     {"uplink.", "hl-uplink", &hl__uplink_status__descriptor, true, "<link>"},
     {NULL, NULL, NULL, false, NULL},
 };

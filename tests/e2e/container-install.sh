@@ -56,7 +56,10 @@ printf '%s\n' 'HL_AGENT=/usr/local/bin/claude-code-server' \
 # containerd, ssh...) are not part of the test, and masked, so that the run
 # does not depend on what else the host has (the stack treats a masked unit
 # as not installed).
-for u in docker.service docker.socket containerd.service ssh.service ssh.socket; do
+# rsyslog too: the host has it for hl-logs' tests, whose collector is an
+# rsyslogd of their own (tests/e2e/scenarios/76-logs-no-loss.sh).
+for u in docker.service docker.socket containerd.service ssh.service ssh.socket \
+  rsyslog.service syslog.socket; do
   if systemctl cat "$u" >/dev/null 2>&1; then systemctl mask --quiet "$u"; fi
 done
 systemctl daemon-reload
