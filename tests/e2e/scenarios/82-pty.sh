@@ -11,8 +11,8 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 e2e_scenario claude-code.service hl-stdio.service
 
-if ! e2e_exec command -v tmux >/dev/null 2>&1; then
-  echo "!!! SKIPPED: tmux is not installed on the host (scripts/install-deps.sh installs it)"
+if ! e2e_sh 'command -v tmux && command -v asciinema' >/dev/null 2>&1; then
+  echo "!!! SKIPPED: tmux or asciinema is not installed on the host (scripts/install-deps.sh installs them)"
   trap - EXIT
   exit 77
 fi

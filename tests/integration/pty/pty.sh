@@ -190,6 +190,24 @@ ok test "$(stat -c %a "$cast")" = 640
 out=$(hlctl sessions --dir "$dir/sessions")
 ok grep -qF "$(basename "$cast")" <<<"$out"
 
+# ---------------------------------------------------------------- the terminal restored
+# hlctl attach puts the terminal in raw mode and restores it on every way
+# out: the detach key, SIGTERM, and hl-stdio going away.
+restored() { [ -s "$dir/stty.$1" ] && [ "$(cat "$dir/stty.$1")" = "$(cat "$dir/stty.before")" ]; }
+for how in detach term; do
+    T new-session -d -s "raw-$how" -x 120 -y 40 \
+        "stty -g > $dir/stty.before; $ATTACH --watch; stty -g > $dir/stty.$how; sleep 600"
+    ok wait_for 20 shows "raw-$how" "hl-tui 120x40"
+    if [ $how = detach ]; then
+        T send-keys -t "raw-$how" C-]
+    else
+        shell=$(T list-panes -t "raw-$how" -F '#{pane_pid}')
+        kill -TERM "$(pgrep -P "$shell" hlctl)"
+    fi
+    ok wait_for 20 restored $how
+    T kill-session -t "raw-$how"
+done
+
 # ---------------------------------------------------------------- exit status
 T send-keys -t a "x"      # hl-tui exits 3
 wait "$pty_pid"
