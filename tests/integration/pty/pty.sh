@@ -39,6 +39,7 @@ shows() { cap "$1" | grep -qF -- "$2"; }
 show_diff() { diff <(cap "$1") <(cap "$2") >&2; }
 
 # ---------------------------------------------------------------- usage
+echo "== usage" >&2
 ok "$D/hl-pty/hl-pty" --help >/dev/null
 ok grep -q "^hl-pty " <("$D/hl-pty/hl-pty" --version)
 ok rc_is 64 "$D/hl-pty/hl-pty"
@@ -47,6 +48,7 @@ ok rc_is 64 "$D/hl-pty/hl-pty" --size 65535x65535 -- true
 ok rc_is 64 "$D/hl-pty/hl-pty" --channel 'No!' -- true
 
 # ---------------------------------------------------------------- start
+echo "== start" >&2
 mkdir -p "$dir/etc"
 cat > "$dir/etc/hl.yaml" <<Y
 hl-stdio:
@@ -75,6 +77,7 @@ T set -g status off
 T set -g remain-on-exit off
 
 # ---------------------------------------------------------------- the screen
+echo "== the screen" >&2
 # Through hlctl attach (100x30), and the program run directly (100x30).
 T new-session -d -s a -x 100 -y 30 "$ATTACH"
 T new-session -d -s direct -x 100 -y 30 "$TUI"
@@ -87,6 +90,7 @@ ok wait_for 20 shows direct "count: 11"
 ok wait_for 10 same a direct || show_diff a direct
 
 # ---------------------------------------------------------------- resize
+echo "== resize" >&2
 T resize-window -t a -x 120 -y 40
 T resize-window -t direct -x 120 -y 40
 ok wait_for 20 shows a "hl-tui 120x40"
@@ -95,6 +99,7 @@ ok wait_for 10 same a direct || show_diff a direct
 ok wait_for 10 grep -Eq '"topic":"stdio.main.resize".*"cols":120' "$dir/events.json"
 
 # ---------------------------------------------------------------- late joiner
+echo "== late joiner" >&2
 # A watcher's first screen is the live one; a watcher never resizes, even
 # in a smaller window.
 T new-session -d -s late -x 120 -y 40 "$ATTACH --watch"
@@ -121,6 +126,7 @@ ok wait_for 20 shows a "count: 13"
 T kill-session -t b
 
 # ---------------------------------------------------------------- bad input
+echo "== bad input" >&2
 # Absurd sizes (in the hello and in frames), a flood of resizes, and a
 # client that dies in the middle of a frame: each bounded and logged, and
 # the agent's screen is still the live one.
@@ -128,6 +134,7 @@ python3 - "$dir/stdio-attach.sock" <<'PY'
 import socket, struct, sys
 def conn(hello):
     s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)  # a relay that never answers fails the test, not hangs it
     s.connect(sys.argv[1])
     s.sendall(hello)
     return s
@@ -159,6 +166,7 @@ ok wait_for 20 shows direct "count: 14"
 ok wait_for 10 same a direct || show_diff a direct
 
 # ---------------------------------------------------------------- relay killed
+echo "== relay killed" >&2
 cap a > "$dir/before.txt"
 kill -9 "$stdio_pid"
 wait "$stdio_pid" 2>/dev/null
@@ -178,6 +186,7 @@ ok wait_for 20 shows direct "count: 15"
 ok wait_for 10 same a direct || show_diff a direct
 
 # ---------------------------------------------------------------- recording
+echo "== recording" >&2
 # The newest recording (this stream's) replays to the final screen.
 ok wait_for 10 grep -Eq '"topic":"stdio.main.recording".*"state":"started"' "$dir/events.json"
 cast=$(ls -t "$dir"/sessions/*.cast | head -1)
@@ -191,6 +200,7 @@ out=$(hlctl sessions --dir "$dir/sessions")
 ok grep -qF "$(basename "$cast")" <<<"$out"
 
 # ---------------------------------------------------------------- the terminal restored
+echo "== the terminal restored" >&2
 # hlctl attach puts the terminal in raw mode and restores it on every way
 # out: the detach key, SIGTERM, and hl-stdio going away.
 restored() { [ -s "$dir/stty.$1" ] && [ "$(cat "$dir/stty.$1")" = "$(cat "$dir/stty.before")" ]; }
@@ -209,9 +219,32 @@ for how in detach term; do
 done
 
 # ---------------------------------------------------------------- exit status
-T send-keys -t a "x"      # hl-tui exits 3
-wait "$pty_pid"
-rc=$?
+echo "== exit status" >&2
+# The program's end is hl-pty's: its exit status, or the signal that killed
+# it (so that systemd sees "code=killed, status=6/ABRT"). With no relay at
+# all: the program runs regardless.
+ok rc_is 3 "$D/hl-pty/hl-pty" --socket "$dir/nowhere.sock" -- sh -c 'exit 3'
+ok python3 -c 'import subprocess, sys
+p = subprocess.run(sys.argv[1:], stderr=subprocess.DEVNULL)
+sys.exit(0 if p.returncode == -6 else 1)' "$D/hl-pty/hl-pty" --socket "$dir/nowhere.sock" -- sh -c 'kill -ABRT $$'
+# And through the session: the person quits the program (x: exit 3).
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(ps -o stat= -p "$1")" = Z ]; }
+tries=0
+until gone "$pty_pid" || [ $tries = 5 ]; do
+    T send-keys -t a "x"
+    tries=$((tries + 1))
+    wait_for 5 gone "$pty_pid"
+done
+[ $tries -gt 1 ] && echo "note: the quit key was sent $tries times" >&2
+if gone "$pty_pid"; then
+    wait "$pty_pid"
+    rc=$?
+else
+    fail_check "hl-pty did not end with its program"
+    cap a >&2
+    kill -9 "$pty_pid"
+    rc=none
+fi
 pty_pid=
 ok test "$rc" = 3
 ok grep -q "ended (exit 3)" "$dir/pty.log"
