@@ -16,10 +16,26 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)
+# Host security (#20): what the shipped files are for and validated with
+# (sshd -t/-T, visudo -c, nft -c, auditctl), the compliance report's tools,
+# and Lynis, its benchmark peer.
+pkgs+=(nftables openssh-server openssh-client sudo auditd)
+[ "${1:-}" = --runtime-only ] || pkgs+=(lynis python3-yaml)
 # #22: the foreign monitoring client (Debian's Python, protoc's Python output),
 # and the monitoring-plugins' Perl library that parses hlctl check's output.
 [ "${1:-}" = --runtime-only ] || pkgs+=(python3-zmq python3-protobuf protobuf-compiler
                                         libmonitoring-plugin-perl)
+# #11: scripts/format.sh applies .clang-format
+[ "${1:-}" = --runtime-only ] || pkgs+=(clang-format)
+# The OpenAPI validator of hl-uplink's contract (docs/api/hl-cloud-api.yaml,
+# test static_uplink_openapi), from the npm registry with the machine's Node.js;
+# pinned, and only when it is not there already.
+redocly_version=2.77.0
+if [ "${1:-}" != --runtime-only ] && command -v npm >/dev/null 2>&1 &&
+   [ "$(redocly --version 2>/dev/null | head -n1)" != "$redocly_version" ]; then
+  echo "install-deps: npm install -g @redocly/cli@$redocly_version"
+  npm install -g --no-audit --no-fund "@redocly/cli@$redocly_version" >/dev/null
+fi
 pkgs+=(libvterm0)  # hl-stdio, hl-pty: the terminal screen (#16)
 # hl-pty (#16): libvterm's headers; tmux drives the terminal tests, dtach and tmux
 # are the latency benchmark's peers, asciinema replays the recordings.
