@@ -58,8 +58,11 @@ printf '%s\n' 'HL_AGENT=/usr/local/bin/claude-code-server' \
 # as not installed).
 # rsyslog too: the host has it for hl-logs' tests, whose collector is an
 # rsyslogd of their own (tests/e2e/scenarios/76-logs-no-loss.sh).
+# cloud-init too: the host has it to validate deploy/cloud-init (#18), and its
+# generator would run it at the container's boot.
 for u in docker.service docker.socket containerd.service ssh.service ssh.socket \
-  rsyslog.service syslog.socket; do
+  rsyslog.service syslog.socket cloud-init.target cloud-init-local.service cloud-init.service \
+  cloud-config.service cloud-final.service cloud-init-hotplugd.socket; do
   if systemctl cat "$u" >/dev/null 2>&1; then systemctl mask --quiet "$u"; fi
 done
 systemctl daemon-reload
