@@ -13,6 +13,8 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)
+pkgs+=(nginx)  # the development servers' proxy (#17): its own unit, the host's nginx.service never started
+[ "${1:-}" = --runtime-only ] || pkgs+=(nodejs python3)  # #17: the e2e tier's dev servers (WebSocket, http.server)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

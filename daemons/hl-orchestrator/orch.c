@@ -240,6 +240,12 @@ static int o_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t
     return 0;
 }
 
+int orch_reread_members(orch_t *o, hlb_diag_t *diag)
+{
+    const hlb_conf_t *conf = hlb_daemon_conf(o->d);
+    return o_configure(o->d, conf, hlb_conf_get(conf, "hl-orchestrator"), false, diag, o);
+}
+
 static int o_start(hlb_daemon_t *d, void *arg)
 {
     orch_t *o = arg;

@@ -153,4 +153,8 @@ void recovery_cancel_all(orch_t *o, const char *why);
 
 /* ---- methods.c ---- */
 extern const hlb_method_t orch_methods[];
+/* Reads the phase targets' membership again from systemd's (refreshed)
+ * state, as a reload of the config does; 0, or -errno with the reason in
+ * DIAG. After a daemon-reload (the daemon-reload method). */
+int orch_reread_members(orch_t *o, hlb_diag_t *diag);
 void methods_cancel_all(orch_t *o, const char *why);

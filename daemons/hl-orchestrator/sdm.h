@@ -108,3 +108,10 @@ uint64_t sdm_dispatched(const sdm_t *m);
  * connection goes away first (then it is not called at all). 0 or -errno. */
 typedef void (sdm_str_fn)(sdm_t *m, const char *value, const char *error, void *arg);
 int sdm_manager_string(sdm_t *m, const char *property, sdm_str_fn *fn, void *arg);
+
+/* systemd's daemon-reload (Manager.Reload: generators run again, unit files
+ * are read again), then every watched unit fetched again; FN runs once that
+ * fetch is complete (the cache holds what systemd has now), with ERROR NULL,
+ * or with the reason the reload failed. Same lifetime rules as
+ * sdm_manager_string. 0 or -errno. */
+int sdm_daemon_reload(sdm_t *m, sdm_str_fn *fn, void *arg);

@@ -18,3 +18,4 @@ HLCTL_CMD("health", hlctl_cmd_health, "[SERVICE] | --why CHECK", "services' heal
 HLCTL_CMD("attach", hlctl_cmd_attach, "[CHANNEL] [--read-only] [--from OFFSET]", "attach the terminal to a STDIO channel (detach: Ctrl-])")
 HLCTL_CMD("failures", hlctl_cmd_failures, "[--limit N] [--open] [TARGET]", "hl-failure's incidents as timelines, and each target's state")
 HLCTL_CMD("failure", hlctl_cmd_failure, "rearm SERVICE", "re-enable recovery after a give-up, flap hold or config error")
+HLCTL_CMD("dev", hlctl_cmd_dev, "check [FILE] | apply | list | status [NAME] | restart NAME | logs NAME", "development servers of dev-server.yaml: validate, apply exactly what changed, state")
