@@ -20,6 +20,12 @@ systemd-sysusers "$stage$E2E_SYSUSERSDIR"/*.conf
 systemd-tmpfiles --create "$stage$E2E_TMPFILESDIR"/*.conf
 install -d /etc/systemd/system
 cp -a "$stage$E2E_UNITDIR"/. /etc/systemd/system/
+# The generators (hl-dev-generator: dev-server.yaml -> units, #17), where
+# systemd looks for an admin's own (/usr is the host's, read-only).
+if [ -d "$stage$E2E_GENERATORDIR" ]; then
+  install -d /etc/systemd/system-generators
+  for g in "$stage$E2E_GENERATORDIR"/*; do ln -sf "$g" /etc/systemd/system-generators/; done
+fi
 if [ "$with_test_units" = --with-test-units ]; then
   cp -a "$stage/e2e/units"/. /etc/systemd/system/
   install -d /etc/sysusers.d /etc/tmpfiles.d
@@ -52,7 +58,9 @@ printf 'port = 8080\n' >/etc/hl/daemon.conf
 # containerd, ssh...) are not part of the test, and masked, so that the run
 # does not depend on what else the host has (the stack treats a masked unit
 # as not installed).
-for u in docker.service docker.socket containerd.service ssh.service ssh.socket; do
+# nginx.service is Debian's own nginx, installed for the dev proxy: only our
+# hl-dev-proxy.service runs nginx.
+for u in docker.service docker.socket containerd.service ssh.service ssh.socket nginx.service; do
   if systemctl cat "$u" >/dev/null 2>&1; then systemctl mask --quiet "$u"; fi
 done
 systemctl daemon-reload
