@@ -630,7 +630,8 @@ int sdm_job(sdm_t *m, const char *method, const char *unit, const char *mode, sd
 {
     if (!m->ready || !m->bus)
         return -ENOTCONN;
-    if (strcmp(method, "StartUnit") && strcmp(method, "StopUnit") && strcmp(method, "RestartUnit"))
+    if (strcmp(method, "StartUnit") && strcmp(method, "StopUnit") && strcmp(method, "RestartUnit") &&
+        strcmp(method, "ReloadUnit"))
         return -EINVAL;
     sdm_unit_t *u = sdm_watch(m, unit);
     if (!u)

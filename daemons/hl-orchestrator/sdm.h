@@ -79,7 +79,7 @@ sdm_unit_t *sdm_unit(sdm_t *m, const char *unit);
 /* Calls FN for each watched unit in the order they were added. */
 void sdm_each(sdm_t *m, void (*fn)(sdm_unit_t *u, void *arg), void *arg);
 
-/* METHOD is StartUnit, StopUnit or RestartUnit; MODE a systemd job mode
+/* METHOD is StartUnit, StopUnit, RestartUnit or ReloadUnit; MODE a systemd job mode
  * ("replace", "ignore-dependencies", ...). UNIT is watched if it was not.
  * 0 (FN will be called exactly once, never from inside this call) or -errno. */
 int sdm_job(sdm_t *m, const char *method, const char *unit, const char *mode, sdm_job_fn *fn,

@@ -76,8 +76,8 @@ e2e_ok e2e_exec grep -qz '^E2E_MARK=from-yaml$' /proc/"$web_pid"/environ
 e2e_ok test "$(e2e_exec cat /proc/"$api_pid"/comm)" = python3
 
 # --- health checks derived from the file, without a line of hl-health config
-e2e_ok wait_for 40 health_ok dev-web
-e2e_ok wait_for 40 health_ok dev-api
+e2e_ok wait_for 60 health_ok dev-web
+e2e_ok wait_for 60 health_ok dev-api
 e2e_ok check_target dev-web-http 'http://127.0.0.1:3100/'
 
 # --- nginx: unprivileged, its own unit; routes, X-Forwarded-*, WebSocket
@@ -95,7 +95,7 @@ e2e_ok test "$(e2e_exec node /root/ws-client.js 127.0.0.1 8090 /hot-reload ping-
 e2e_ok e2e_exec kill -9 "$web_pid"
 new_web=$(e2e_wait_restarted hl-service@dev-web.service "$web_pid" 40)
 e2e_ok test -n "$new_web"
-e2e_ok wait_for 40 health_ok dev-web
+e2e_ok wait_for 60 health_ok dev-web
 e2e_ok wait_for 10 proxied /back '^web GET /back'
 e2e_ok test "$(e2e_main_pid hl-service@dev-api.service)" = "$api_pid"
 web_pid=$new_web
@@ -119,7 +119,7 @@ e2e_ok test "$(e2e_main_pid hl-service@dev-api.service)" = "$api_pid"
 # the proxy was reloaded, not restarted, and routes the new prefix
 e2e_ok test "$(e2e_main_pid hl-dev-proxy.service)" = "$nginx_pid"
 e2e_ok wait_for 10 proxied_status /extra/x.txt 404 # reaches http.server, which has no extra/
-e2e_ok wait_for 40 health_ok dev-extra
+e2e_ok wait_for 60 health_ok dev-extra
 extra_pid=$(e2e_main_pid hl-service@dev-extra.service)
 
 # --- an invalid file is refused; the old setup keeps running, also after
