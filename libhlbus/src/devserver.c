@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <wordexp.h>
 
 /* The ports our own services listen on (spec 1.3.2, 3.2.1, 4.1, 4.3): a dev
  * server or the proxy there would fail to bind, or worse, answer for them. */
@@ -114,39 +113,50 @@ static bool user_ok(const char *s)
     return true;
 }
 
-static const char *wordexp_problem(int rc)
-{
-    switch (rc) {
-    case WRDE_BADCHAR:
-        return "shell syntax (| & ; < > ( ) { } or a newline) is not run: the command runs "
-               "without a shell; write sh -c '...' when a shell is what you want";
-    case WRDE_CMDSUB: return "command substitution is not run: write sh -c '...'";
-    case WRDE_SYNTAX: return "unbalanced quotes";
-    default: return "cannot be split into words";
-    }
-}
-
-/* The command as hl-service-runner will split it (wordexp without command
- * substitution), so that what the runner would refuse at start is refused
- * here, with the line. */
+/* The command as hl-service-runner will split it (wordexp(3) without
+ * command substitution): what the runner would refuse at start is refused
+ * here, with the line. A scan of its own rather than wordexp itself, which
+ * would also expand globs against this machine's file system. */
 static const char *command_problem(const char *cmd)
 {
-    if (!*cmd)
-        return "is empty";
-    if (has_control(cmd))
-        return "holds a control character or a newline";
-    wordexp_t w;
-    int rc = wordexp(cmd, &w, WRDE_NOCMD | WRDE_UNDEF);
-    if (rc == WRDE_BADVAL) /* an unset $VARIABLE: the unit's environment may set it */
-        return NULL;
-    if (rc != 0) {
-        if (rc == WRDE_NOSPACE)
-            wordfree(&w);
-        return wordexp_problem(rc);
+    enum { PLAIN, SINGLE, DOUBLE } q = PLAIN;
+    bool word = false;
+    for (const char *p = cmd; *p; p++) {
+        unsigned char ch = (unsigned char) *p;
+        if (ch < 0x20 || ch == 0x7f)
+            return "holds a control character or a newline";
+        if (q == SINGLE) {
+            if (ch == '\'')
+                q = PLAIN;
+            continue;
+        }
+        if (ch == '\\') {
+            if (!p[1])
+                return "ends in a lone backslash";
+            p++;
+            word = true;
+            continue;
+        }
+        if (ch == '`' || (ch == '$' && p[1] == '('))
+            return "command substitution is not run: write sh -c '...'";
+        if (q == DOUBLE) {
+            if (ch == '"')
+                q = PLAIN;
+            continue;
+        }
+        if (strchr("|&;<>(){}", ch))
+            return "shell syntax (| & ; < > ( ) { }) is not run: the command runs without a "
+                   "shell; write sh -c '...' when a shell is what you want";
+        if (ch == '\'')
+            q = SINGLE;
+        else if (ch == '"')
+            q = DOUBLE;
+        if (ch != ' ' && ch != '\t')
+            word = true;
     }
-    size_t n = w.we_wordc;
-    wordfree(&w);
-    return n ? NULL : "has no words";
+    if (q != PLAIN)
+        return "unbalanced quotes";
+    return word ? NULL : "has no words";
 }
 
 static const char *reserved_owner(int64_t port)
