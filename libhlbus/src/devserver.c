@@ -340,6 +340,15 @@ static int parse_routes(const hlb_conf_t *n, void *field, void *ctx, hlb_diag_t 
 
 /* ---- tables ---- */
 
+/* KEY's node in AT, or AT itself when the key is missing (every message has
+ * a line). */
+static const hlb_conf_t *where(const hlb_conf_t *at, const char *key)
+{
+    const hlb_conf_t *n = hlb_conf_get(at, key);
+    return n ? n : at;
+}
+
+
 static int server_check(void *obj, const hlb_conf_t *node, void *ctx, hlb_diag_t *d)
 {
     (void) ctx;
@@ -347,7 +356,7 @@ static int server_check(void *obj, const hlb_conf_t *node, void *ctx, hlb_diag_t
     s->line = hlb_conf_line(node);
     int rc = 0;
     if (s->name && !name_ok(s->name)) {
-        hlb_diag_add(d, hlb_conf_get(node, "name"),
+        hlb_diag_add(d, where(node, "name"),
                      "name '%s': lower-case letters, digits and '-' (at most 48), as in the unit "
                      "hl-service@NAME",
                      s->name);
@@ -355,29 +364,29 @@ static int server_check(void *obj, const hlb_conf_t *node, void *ctx, hlb_diag_t
     }
     const char *owner = reserved_owner(s->port);
     if (owner) {
-        hlb_diag_add(d, hlb_conf_get(node, "port"), "port %lld is %s: choose another",
+        hlb_diag_add(d, where(node, "port"), "port %lld is %s: choose another",
                      (long long) s->port, owner);
         rc = -EINVAL;
     }
     const char *why = s->command ? command_problem(s->command) : NULL;
     if (why) {
-        hlb_diag_add(d, hlb_conf_get(node, "command"), "command '%s': %s", s->command, why);
+        hlb_diag_add(d, where(node, "command"), "command '%s': %s", s->command, why);
         rc = -EINVAL;
     }
     if (s->directory) {
         if (s->directory[0] != '/') {
-            hlb_diag_add(d, hlb_conf_get(node, "directory"),
+            hlb_diag_add(d, where(node, "directory"),
                          "directory '%s' must be an absolute path", s->directory);
             rc = -EINVAL;
         } else if (!path_chars_ok(s->directory) || has_dot_segment(s->directory)) {
-            hlb_diag_add(d, hlb_conf_get(node, "directory"),
+            hlb_diag_add(d, where(node, "directory"),
                          "directory '%s': letters, digits and ._-+@/ only, no . or .. segments",
                          s->directory);
             rc = -EINVAL;
         }
     }
     if (s->user && (!user_ok(s->user) || !strcmp(s->user, "root"))) {
-        hlb_diag_add(d, hlb_conf_get(node, "user"),
+        hlb_diag_add(d, where(node, "user"),
                      "user '%s': a system user name, and never root (a dev server runs other "
                      "people's code)",
                      s->user);
@@ -391,7 +400,7 @@ static int server_check(void *obj, const hlb_conf_t *node, void *ctx, hlb_diag_t
              !has_dot_segment(s->health_word))
         s->health = HLB_DEV_HEALTH_PATH;
     else {
-        hlb_diag_add(d, hlb_conf_get(node, "health"),
+        hlb_diag_add(d, where(node, "health"),
                      "health '%s': http (any HTTP answer on /), tcp (a connection), or a path "
                      "such as /healthz (a 2xx or 3xx answer)",
                      s->health_word);
@@ -419,7 +428,7 @@ static int proxy_check(void *obj, const hlb_conf_t *node, void *ctx, hlb_diag_t 
     proxy_raw_t *p = obj;
     const char *owner = reserved_owner(p->port);
     if (p->enabled && owner) {
-        hlb_diag_add(d, hlb_conf_get(node, "port") ? hlb_conf_get(node, "port") : node,
+        hlb_diag_add(d, where(node, "port"),
                      "proxy port %lld is %s: choose another (the README's 'Development "
                      "servers' says why; 8090 is the usual one)",
                      (long long) p->port, owner);
@@ -460,19 +469,19 @@ static int cross_check(const hlb_dev_config_t *c, const hlb_conf_t *root, hlb_di
         for (size_t k = 0; k < i; k++) {
             const hlb_dev_server_t *o = &c->servers[k];
             if (s->name && o->name && !strcmp(s->name, o->name)) {
-                hlb_diag_add(d, hlb_conf_get(at, "name"),
+                hlb_diag_add(d, where(at, "name"),
                              "duplicate server name '%s' (first at line %d)", s->name, o->line);
                 rc = -EINVAL;
             }
-            if (s->port == o->port) {
-                hlb_diag_add(d, hlb_conf_get(at, "port"),
+            if (s->port && s->port == o->port) {
+                hlb_diag_add(d, where(at, "port"),
                              "port %lld is taken by server '%s' (line %d)", (long long) s->port,
                              o->name ? o->name : "?", o->line);
                 rc = -EINVAL;
             }
         }
-        if (c->proxy_enabled && s->port == c->proxy_port) {
-            hlb_diag_add(d, hlb_conf_get(at, "port"), "port %lld is the proxy's",
+        if (c->proxy_enabled && s->port && s->port == c->proxy_port) {
+            hlb_diag_add(d, where(at, "port"), "port %lld is the proxy's",
                          (long long) s->port);
             rc = -EINVAL;
         }
@@ -486,7 +495,7 @@ static int cross_check(const hlb_dev_config_t *c, const hlb_conf_t *root, hlb_di
         for (size_t k = 0; k < c->n_servers && !found; k++)
             found = c->servers[k].port == r->port;
         if (!found) {
-            hlb_diag_add(d, hlb_conf_get(routes, r->pattern),
+            hlb_diag_add(d, where(routes, r->pattern),
                          "route '%s': no server listens on port %lld", r->pattern,
                          (long long) r->port);
             rc = -EINVAL;
