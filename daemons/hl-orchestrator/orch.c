@@ -235,6 +235,7 @@ static int o_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t
     /* A running startup keeps the phases it began with (it holds a reference). */
     orch_cfg_destroy(&o->cfg);
     o->cfg = c;
+    devstate_reload(o);
     if (o->sdm)
         watch_configured(o);
     return 0;
@@ -303,6 +304,7 @@ static void o_stop(hlb_daemon_t *d, void *arg)
 static void orch_free(orch_t *o)
 {
     zhashx_destroy(&o->health);
+    devstate_free(o);
     orch_cfg_destroy(&o->cfg);
     free(o->status);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dev.pb-c.h"
 #include "failure.pb-c.h"
 #include "health.pb-c.h"
 #include "hlbus.pb-c.h"
@@ -38,6 +39,7 @@ static const hlb_topic_family_t families[] = {
     {"stdio.", "hl-stdio", &hl__stdio_data__descriptor, false, "<channel>"},
     {"stdio.", "hl-stdio", &hl__stdio_client__descriptor, false, "<channel>.attach|detach"},
     {"uplink.", "hl-uplink", &hl__uplink_status__descriptor, true, "<link>"},
+    {"dev.", "hl-orchestrator", &hl__dev_server__descriptor, true, "<name>"},
     {NULL, NULL, NULL, false, NULL},
 };
 

@@ -25,6 +25,7 @@ check_target() { H health --why "$1" | grep -qF "$2"; }
 proxied() { curl_proxy "$1" | grep -q "$2"; }
 proxied_status() { [ "$(e2e_exec curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:8090$1")" = "$2" ]; }
 json_status_ok() { H --json dev status "$1" | jq -e ".servers[0].health == \"healthy\" and .servers[0].port == $2" >/dev/null; }
+dev_state() { H sub --count 1 --wait 3000 "dev.$1" | jq -e "$2" >/dev/null; }
 logs_say() { H dev logs "$1" --lines 200 | grep -qF "$2"; }
 
 e2e_exec install -d -o hluser -g hluser "$W/web" "$W/api/api" "$W/extra"
@@ -74,6 +75,8 @@ e2e_ok test "$(e2e_exec readlink /proc/"$web_pid"/cwd)" = "$W/web"
 e2e_ok test "$(e2e_exec ps -o user= -p "$web_pid")" = hluser
 e2e_ok e2e_exec grep -qz '^E2E_MARK=from-yaml$' /proc/"$web_pid"/environ
 e2e_ok test "$(e2e_exec cat /proc/"$api_pid"/comm)" = python3
+# dev.<name> on the bus: the server and its unit's state
+e2e_ok wait_for 10 dev_state dev-web '.body.port == 3100 and .body.route == "/*" and .body.state.active_state == "active"'
 
 # --- health checks derived from the file, without a line of hl-health config
 e2e_ok wait_for 60 health_ok dev-web
