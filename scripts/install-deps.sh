@@ -15,6 +15,10 @@ pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)
 pkgs+=(nginx)  # the development servers' proxy (#17): its own unit, the host's nginx.service never started
 [ "${1:-}" = --runtime-only ] || pkgs+=(nodejs python3)  # #17: the e2e tier's dev servers (WebSocket, http.server)
+# #22: the foreign monitoring client (Debian's Python, protoc's Python output),
+# and the monitoring-plugins' Perl library that parses hlctl check's output.
+[ "${1:-}" = --runtime-only ] || pkgs+=(python3-zmq python3-protobuf protobuf-compiler
+                                        libmonitoring-plugin-perl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

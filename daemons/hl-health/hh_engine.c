@@ -849,6 +849,10 @@ void hh_engine_adopt(hh_engine_t *e, const hh_engine_t *old)
             s->unit_since_us = o->unit_since_us;
             set_str(&s->unit_phase, o->unit_phase);
             s->active_since_mono = o->active_since_mono;
+            /* and whether it is installed: the orchestrator says so only
+             * when the load state changes, not again after our reload */
+            s->not_installed = o->not_installed;
+            set_str(&s->load_state, o->load_state);
         }
         s->state = o->state;
         s->state_since_us = o->state_since_us;

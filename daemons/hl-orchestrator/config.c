@@ -340,7 +340,8 @@ static const hlb_conf_table_t archive_table = {.name = "archive", .size = sizeof
 static const hlb_conf_key_t shutdown_keys[] = {
     HLB_KEY("ack_timeout", HLB_KIND_DURATION, orch_cfg_t, ack_timeout_ms, .def = "10s", .min = 0,
             .max = 3600 * 1000LL),
-    HLB_KEY("expect_ack", HLB_KIND_STRV, orch_cfg_t, expect_ack, .def = "[]"),
+    HLB_KEY("expect_ack", HLB_KIND_STRV, orch_cfg_t, expect_ack,
+            .def = "[hl-health, hl-failure, hl-metrics, hl-stdio, hl-logs, hl-git-sync, hl-uplink]"),
     HLB_KEY("stop_timeout", HLB_KIND_DURATION, orch_cfg_t, stop_timeout_ms, .def = "45s",
             .min = 1000, .max = 3600 * 1000LL),
     HLB_KEY("temp_dirs", HLB_KIND_STRV, orch_cfg_t, temp_dirs, .def = "[/tmp]"),
@@ -358,7 +359,7 @@ static const hlb_conf_table_t shutdown_table = {.name = "shutdown", .size = size
 static const hlb_conf_key_t recovery_keys[] = {
     HLB_KEY("timeout", HLB_KIND_DURATION, orch_cfg_t, recovery_timeout_ms, .def = "120s",
             .min = 1000, .max = 3600 * 1000LL),
-    /* argv with %n (service) and %u (unit); absent: no rebuild */
+    /* argv with %n (service) and %u (unit); absent: the built-in rebuild (recovery.c) */
     HLB_KEY("rebuild_command", HLB_KIND_CUSTOM, orch_cfg_t, rebuild, .parse = parse_rebuild),
     HLB_KEY("rebuild_timeout", HLB_KIND_DURATION, orch_cfg_t, rebuild_timeout_ms, .def = "600s",
             .min = 1000, .max = 24 * 3600 * 1000LL),

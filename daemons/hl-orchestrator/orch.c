@@ -110,6 +110,14 @@ static void watch_configured(orch_t *o)
     for (char **v = c->manage; v && *v; v++)
         sdm_watch(o->sdm, *v);
     sdm_watch(o->sdm, c->health_unit);
+    /* The daemons whose shutdown acknowledgement is awaited: whether each
+     * one runs decides whether the shutdown waits for it. */
+    for (char **v = c->expect_ack; v && *v; v++) {
+        char *unit = hlb_strdupf("%s.service", *v);
+        if (unit)
+            sdm_watch(o->sdm, unit);
+        free(unit);
+    }
 }
 
 /* The startup begins once systemd has reported every phase member. */

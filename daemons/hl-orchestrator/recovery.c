@@ -1,24 +1,45 @@
 /* Recovery actions (spec 2.2.2), as requests: restart, reset (stop, clear
- * the state directory and stale pid/lock files, start) and rebuild (stop,
- * the configured rebuild command, start). Each plan is a row of steps; each
- * step waits for its systemd job. The outcome is the reply and is published
- * as recovery.<name>. */
+ * the state directory and stale pid/lock files, start) and rebuild. A
+ * rebuild runs the configured rebuild command while the service is stopped;
+ * without one (the spec's hl-rebuild-service is a site's own script) it is
+ * built in: what reset does, then systemd's own record of the unit is
+ * rebuilt too (reset-failed: its failed state and start-limit counter
+ * forgotten; daemon-reload: its unit file and drop-ins read again), then
+ * start. So the default ladder restart -> reset -> rebuild has three rungs
+ * that work, and the third reaches what the second cannot.
+ * Each plan is a row of steps; each step waits for its systemd job or call.
+ * The outcome is the reply and is published as recovery.<name>. */
 #include "orch.h"
 #include <errno.h>
 #include <string.h>
 #include "fsclean.h"
 
-typedef enum { RS_RESTART, RS_STOP, RS_CLEAR, RS_REBUILD, RS_START, RS_END } rstep_t;
-static const char *const rstep_names[] = {"restart", "stop", "clear", "rebuild", "start", "end"};
+typedef enum {
+    RS_RESTART,
+    RS_STOP,
+    RS_CLEAR,
+    RS_REBUILD,
+    RS_RESET_FAILED,
+    RS_RELOAD,
+    RS_START,
+    RS_END
+} rstep_t;
+static const char *const rstep_names[] = {"restart",      "stop",          "clear", "rebuild",
+                                          "reset-failed", "daemon-reload", "start", "end"};
 
-static const struct {
+typedef struct plan {
     const char *type;
-    rstep_t steps[4];
-} plans[] = {
+    rstep_t steps[7];
+} plan_t;
+
+static const plan_t plans[] = {
     {"restart", {RS_RESTART, RS_END}},
     {"reset", {RS_STOP, RS_CLEAR, RS_START, RS_END}},
     {"rebuild", {RS_STOP, RS_REBUILD, RS_START, RS_END}},
 };
+/* The rebuild when no rebuild_command is configured. */
+static const plan_t builtin_rebuild = {
+    "rebuild", {RS_STOP, RS_CLEAR, RS_RESET_FAILED, RS_RELOAD, RS_START, RS_END}};
 
 struct recovery {
     recovery_t *next;
@@ -211,11 +232,16 @@ static void on_job(sdm_t *m, sdm_unit_t *u, const char *result, const char *erro
     if (ok && (st == RS_START || st == RS_RESTART) && !units_is_active(u) &&
         strcmp(u->result, "success") != 0)
         ok = false;
-    if (ok) {
+    if (ok && st == RS_RELOAD) {
+        log_step(r, "daemon-reload: done (%s is %s)", u->name, u->load_state);
+    } else if (ok) {
         log_step(r, "%s %s: done", rstep_names[st], u->name);
     } else {
         char *state = units_describe(u);
-        fail_step(r, st == RS_REBUILD ? "check-failed" : "job-failed", result,
+        const char *reason = st == RS_REBUILD                             ? "check-failed"
+                             : st == RS_RESET_FAILED || st == RS_RELOAD ? "rebuild-failed"
+                                                                          : "job-failed";
+        fail_step(r, reason, result,
                   "%s %s: %s%s%s; %s", rstep_names[st], u->name, result, error ? ": " : "",
                   error ? error : "", state ? state : "");
         free(state);
@@ -325,7 +351,9 @@ static void step_run(recovery_t *r)
     default:
         break;
     }
-    int rc = sdm_job(o->sdm, methods[st], r->unit, "replace", on_job, r);
+    int rc = st == RS_RESET_FAILED ? sdm_manager_call(o->sdm, "ResetFailedUnit", r->unit, on_job, r)
+             : st == RS_RELOAD     ? sdm_manager_call(o->sdm, "Reload", r->unit, on_job, r)
+                                   : sdm_job(o->sdm, methods[st], r->unit, "replace", on_job, r);
     if (rc < 0) {
         fail_step(r, "bus-error", NULL, "%s %s: %s", rstep_names[st], r->unit,
                   rc == -ENOTCONN ? "not connected to systemd" : strerror(-rc));
@@ -348,8 +376,6 @@ void recovery_start(orch_t *o, const char *unit, const char *type, const char *r
         code = EINVAL, refusal = "type must be restart, reset or rebuild";
     else if (o->lc == LC_SHUTTING_DOWN || o->lc == LC_STOPPED)
         code = ESHUTDOWN, refusal = "the instance is shutting down";
-    else if (!strcmp(type, "rebuild") && !o->cfg->rebuild.argv)
-        code = EINVAL, refusal = "no rebuild command is configured (recovery.rebuild_command)";
     else if (!o->sdm || !sdm_is_ready(o->sdm))
         code = EAGAIN, refusal = "not connected to systemd (yet)";
     for (recovery_t *x = o->recoveries; x && !refusal; x = x->next)
@@ -370,7 +396,9 @@ void recovery_start(orch_t *o, const char *unit, const char *type, const char *r
     r->unit = strdup(unit);
     r->type = strdup(type);
     r->reason = reason ? strdup(reason) : NULL;
-    r->steps = plans[plan].steps;
+    /* A configured rebuild command wins over the built-in rebuild. */
+    r->steps = !strcmp(type, "rebuild") && !o->cfg->rebuild.argv ? builtin_rebuild.steps
+                                                                  : plans[plan].steps;
     r->timer = -1;
     r->started_us = hlb_now_us();
     if (req) {
@@ -378,6 +406,9 @@ void recovery_start(orch_t *o, const char *unit, const char *type, const char *r
         r->pid = (uint32_t) req->pid;
         r->def = hlb_request_defer(req, reply);
     }
+    if (r->steps == builtin_rebuild.steps)
+        log_step(r, "rebuild: built in (no recovery.rebuild_command): stop, clear, reset-failed, "
+                    "daemon-reload, start");
     r->next = o->recoveries;
     o->recoveries = r;
     hlb_info("Attempting to recover %s: %s (requested by uid %u%s%s)", unit, type, r->uid,

@@ -42,6 +42,7 @@ typedef struct job {
     void *arg;
     sd_bus_slot *slot;
     bool reset_failed; /* a transient command: let systemd forget it afterwards */
+    bool unloaded_ok;  /* a unit systemd has unloaded (NoSuchUnit) is a success */
 } job_t;
 
 struct sdm {
@@ -724,6 +725,63 @@ int sdm_run(sdm_t *m, const char *name, const char *description, char *const *ar
     u->exec_status = 0;
     free(u->result);
     u->result = strdup("");
+    j->next = m->jobs;
+    m->jobs = j;
+    sdloop_kick(m->sl);
+    return 0;
+}
+
+/* The answer of a manager call: no job follows, the answer is the result. */
+static int on_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    job_t *j = userdata;
+    sdm_t *m = j->m;
+    j->slot = sd_bus_slot_unref(j->slot);
+    if (sd_bus_message_is_method_error(reply, NULL)) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        if (j->unloaded_ok && sd_bus_error_has_name(e, "org.freedesktop.systemd1.NoSuchUnit")) {
+            job_finish(m, j, "done", NULL, true);
+            return 0;
+        }
+        char *text = NULL;
+        if (asprintf(&text, "%s [%s]", e && e->message ? e->message : "D-Bus error",
+                     e && e->name ? e->name : "?") < 0)
+            text = NULL;
+        job_finish(m, j, "bus-error", text ? text : "D-Bus error", true);
+        free(text);
+        return 0;
+    }
+    job_finish(m, j, "done", NULL, true);
+    return 0;
+}
+
+int sdm_manager_call(sdm_t *m, const char *method, const char *unit, sdm_job_fn *fn, void *arg)
+{
+    if (!m->ready || !m->bus)
+        return -ENOTCONN;
+    bool reload = !strcmp(method, "Reload");
+    if (!reload && strcmp(method, "ResetFailedUnit") != 0)
+        return -EINVAL;
+    sdm_unit_t *u = sdm_watch(m, unit);
+    if (!u)
+        return -EINVAL;
+    job_t *j = job_new(m, u, fn, arg);
+    if (!j)
+        return -ENOMEM;
+    /* A stopped unit nothing refers to is unloaded: it has no failures left. */
+    j->unloaded_ok = !reload;
+    sd_bus_message *msg = NULL;
+    int r = sd_bus_message_new_method_call(m->bus, &msg, SD_DEST, SD_PATH, SD_MANAGER, method);
+    if (r >= 0 && !reload)
+        r = sd_bus_message_append(msg, "s", unit);
+    /* A reload is answered when it is over: the job timeout, not sd-bus's 25 s. */
+    if (r >= 0)
+        r = sd_bus_call_async(m->bus, &j->slot, msg, on_call_reply, j, SD_CALL_TIMEOUT_US);
+    sd_bus_message_unref(msg);
+    if (r < 0) {
+        job_free(j);
+        return r;
+    }
     j->next = m->jobs;
     m->jobs = j;
     sdloop_kick(m->sl);

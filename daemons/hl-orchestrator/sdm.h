@@ -88,6 +88,14 @@ int sdm_job(sdm_t *m, const char *method, const char *unit, const char *mode, sd
  * start timeout and UMask=0077; FN gets "done" when it exited 0. 0 or -errno. */
 int sdm_run(sdm_t *m, const char *name, const char *description, char *const *argv,
             uint64_t timeout_us, sdm_job_fn *fn, void *arg);
+/* A manager method that is not a job, done for UNIT: "ResetFailedUnit" (UNIT's
+ * failed state and start-limit counter forgotten; "done" too when systemd
+ * has unloaded it, as it does with a stopped unit nothing refers to) or "Reload" (a
+ * daemon-reload: every unit file read again; systemd answers once it is
+ * done). FN gets "done" or "bus-error" (ERROR as for jobs), with UNIT
+ * refreshed, exactly once and never from inside this call, unless
+ * cancelled. 0 or -errno. */
+int sdm_manager_call(sdm_t *m, const char *method, const char *unit, sdm_job_fn *fn, void *arg);
 /* Forgets the jobs whose ARG is ARG: their FN will not be called. */
 void sdm_cancel_callbacks(sdm_t *m, void *arg);
 

@@ -71,7 +71,7 @@ struct shutdown {
     hlb_deferred_t **waiters;
     size_t n_waiters;
     /* pre-shutdown */
-    strv_t acked, missing;
+    strv_t expect, acked, missing; /* expect: expect_ack less the daemons not running */
     /* stopping: groups of units, one phase each, last phase first */
     int *groups;        /* phase indexes, -1 for the "manage" units */
     size_t n_groups, group_next, group_pending;
@@ -157,8 +157,8 @@ static void step_done(shutdown_t *s, const char *outcome, const char *fmt, ...)
 
 static void hooks_check(shutdown_t *s)
 {
-    for (char **e = s->cfg->expect_ack; e && *e; e++)
-        if (!hlb_strv_contains(s->acked.v, *e))
+    for (size_t i = 0; i < s->expect.n; i++)
+        if (!hlb_strv_contains(s->acked.v, s->expect.v[i]))
             return;
     step_done(s, "ok", "%zu acknowledgement%s", s->acked.n, s->acked.n == 1 ? "" : "s");
 }
@@ -167,9 +167,9 @@ static int on_hooks_timeout(zloop_t *loop, int timer_id, void *arg)
 {
     shutdown_t *s = arg;
     s->timer = -1;
-    for (char **e = s->cfg->expect_ack; e && *e; e++)
-        if (!hlb_strv_contains(s->acked.v, *e))
-            strv_push(&s->missing, *e);
+    for (size_t i = 0; i < s->expect.n; i++)
+        if (!hlb_strv_contains(s->acked.v, s->expect.v[i]))
+            strv_push(&s->missing, s->expect.v[i]);
     hlb_buf_t b = {0};
     for (size_t i = 0; i < s->missing.n; i++)
         hlb_buf_printf(&b, "%s%s", i ? ", " : "", s->missing.v[i]);
@@ -180,12 +180,30 @@ static int on_hooks_timeout(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/* A daemon of expect_ack is awaited unless systemd says its unit is not
+ * running (stopped, failed, or not installed: hl-logs on a VM without it):
+ * nobody would answer, and the shutdown would sit out ack_timeout for it. A
+ * unit systemd has not told us about is awaited. */
+static bool ack_awaited(shutdown_t *s, const char *daemon)
+{
+    char *unit = hlb_strdupf("%s.service", daemon);
+    sdm_unit_t *u = unit && s->o->sdm ? sdm_unit(s->o->sdm, unit) : NULL;
+    bool awaited = !u || !u->known || units_is_active(u);
+    if (!awaited)
+        hlb_info("shutdown: %s is not running (%s): its acknowledgement is not awaited", daemon,
+                 strcmp(u->load_state, "loaded") ? u->load_state : u->active_state);
+    free(unit);
+    return awaited;
+}
+
 static void run_hooks(shutdown_t *s)
 {
-    size_t n = hlb_strv_len(s->cfg->expect_ack);
+    for (char **e = s->cfg->expect_ack; e && *e; e++)
+        if (ack_awaited(s, *e))
+            strv_push(&s->expect, *e);
     uint64_t deadline = hlb_now_us() + (uint64_t) s->cfg->ack_timeout_ms * 1000ULL;
-    notice(s, "pre-shutdown", deadline, s->cfg->expect_ack, n);
-    if (n == 0) {
+    notice(s, "pre-shutdown", deadline, s->expect.v, s->expect.n);
+    if (s->expect.n == 0) {
         step_done(s, "ok", "no acknowledgement expected");
         return;
     }
@@ -752,6 +770,7 @@ void shutdown_destroy(shutdown_t **self_p)
     free(s->waiters);
     free(s->groups);
     free(s->reason);
+    strv_clear(&s->expect);
     strv_clear(&s->acked);
     strv_clear(&s->missing);
     strv_clear(&s->stopped);

@@ -41,7 +41,8 @@ static void help(FILE *out)
             "  0   ok\n"
             "  1   degraded\n"
             "  2   critical, an error reply, or a daemon that does not answer\n"
-            "  64  usage error\n");
+            "  64  usage error\n"
+            "  hlctl check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the plugins' codes; usage too)\n");
 }
 
 static void on_signal(int sig)

@@ -4,12 +4,14 @@
 #include "hlbus/buf.h"
 #include "hlbus/codec.h"
 #include "hlbus/confschema.h"
+#include "hlbus/contract.h"
 #include "hlbus/fdguard.h"
 #include "hlbus/log.h"
 #include "hlbus/notify.h"
 #include "hlbus/paths.h"
 #include "hlbus/proc.h"
 #include "hlbus/topics.h"
+#include "orchestrator.pb-c.h"
 #include "hlbus/str.h"
 #include "hlbus/strv.h"
 
@@ -63,6 +65,8 @@ struct hlb_daemon {
     bool reloading;       /* inside a reload's configure (apply) */
     char **restart_keys;  /* keys the running reload could not apply */
     uint64_t bus_epoch;   /* hl-bus's incarnation as last seen on daemon.hl-bus */
+    uint64_t shutdown_seen;    /* id of the last lifecycle.shutdown hook taken part in */
+    bool shutdown_pending;     /* its acknowledgement not sent yet */
 };
 
 zloop_t *hlb_daemon_loop(hlb_daemon_t *d) { return d->loop; }
@@ -141,6 +145,7 @@ static void fill_status(hlb_daemon_t *d, Hl__DaemonStatus *st)
     for (int i = 0; i < d->nsubs; i++)
         st->gaps += hlb_sub_stats(d->subs[i].sub).gaps;
     st->notify_dropped = hlb_notify_dropped();
+    st->contract = (Hl__ContractVersion)hlb_contract_version();
 }
 
 /* daemon.<name>: the daemon's state, kept by the proxy's last-value cache. */
@@ -399,10 +404,8 @@ hlb_acall_t *hlb_daemon_call(hlb_daemon_t *d, const char *daemon, const char *me
  * starts empty, so every state topic this daemon published goes out again,
  * and a new subscriber sees the whole current state at once instead of
  * whatever changed since. */
-static void on_bus_status(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
+static void on_bus_status(hlb_daemon_t *d, const hlb_event_t *ev)
 {
-    if (strcmp(ev->topic, "daemon.hl-bus") != 0 || !hlb_event_from_owner(ev))
-        return;
     uint64_t epoch = ev->env->epoch;
     bool restarted = d->bus_epoch != 0 && epoch > d->bus_epoch;
     if (epoch > d->bus_epoch)
@@ -411,6 +414,62 @@ static void on_bus_status(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
         return;
     size_t n = hlb_pub_republish(d->pub);
     hlb_info("hl-bus restarted: republished %zu state topic(s)", n);
+}
+
+void hlb_daemon_shutdown_ack(hlb_daemon_t *d, bool ok, const char *detail)
+{
+    if (!d->shutdown_pending)
+        return;
+    d->shutdown_pending = false;
+    Hl__ShutdownAck a = HL__SHUTDOWN_ACK__INIT;
+    a.id = d->shutdown_seen;
+    a.daemon = (char *) d->ops->name;
+    a.ok = ok;
+    a.detail = (char *) (detail ? detail : "");
+    char *topic = hlb_strdupf("lifecycle.ack.%s", d->ops->name);
+    int r = topic ? hlb_pub_send(d->pub, topic, &a.base) : -ENOMEM;
+    if (r < 0)
+        hlb_warn("shutdown: cannot acknowledge on %s: %s", topic ? topic : "lifecycle.ack.*",
+                 strerror(-r));
+    else
+        hlb_info("shutdown: acknowledged%s%s", ok ? "" : " (could not save: ",
+                 ok ? "" : (detail ? detail : "?"));
+    free(topic);
+}
+
+/* The orchestrator's pre-shutdown hook (spec 1.4): every daemon takes part,
+ * so the orchestrator can wait for all of ours; a daemon with work in flight
+ * finishes it in its prepare_shutdown op first. The notice is a state topic,
+ * so a daemon that starts late gets the last one replayed: one whose deadline
+ * has passed, or that was answered already, is not acted on again. */
+static void on_shutdown_notice(hlb_daemon_t *d, const hlb_event_t *ev)
+{
+    const Hl__ShutdownNotice *n = hlb_event_as(ev, &hl__shutdown_notice__descriptor);
+    if (!n || strcmp(n->step, "pre-shutdown") != 0 || n->id == 0 || n->id == d->shutdown_seen)
+        return;
+    if (hlb_topic_owner_ok(ev->topic, d->ops->name))
+        return; /* the orchestrator's own notice: it does not wait for itself */
+    if (n->deadline_us && n->deadline_us <= hlb_now_us())
+        return;
+    d->shutdown_seen = n->id;
+    d->shutdown_pending = true;
+    hlb_info("shutdown: pre-shutdown hook (%s)", *n->reason ? n->reason : "no reason given");
+    if (d->ops->prepare_shutdown)
+        d->ops->prepare_shutdown(d, n->deadline_us, d->arg);
+    else
+        hlb_daemon_shutdown_ack(d, true, "nothing in flight");
+}
+
+/* What the runtime itself follows on the bus, for every daemon but hl-bus. */
+static void on_runtime_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
+{
+    (void) arg;
+    if (!hlb_event_from_owner(ev))
+        return;
+    if (strcmp(ev->topic, "daemon.hl-bus") == 0)
+        on_bus_status(d, ev);
+    else if (strcmp(ev->topic, "lifecycle.shutdown") == 0)
+        on_shutdown_notice(d, ev);
 }
 
 hlb_sub_t *hlb_daemon_subscribe(hlb_daemon_t *d, const char *const *prefixes, hlb_event_fn *fn,
@@ -554,10 +613,10 @@ int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *ar
     hlb_log_set_pub(d.pub);
     hlb_pub_keep_state(d.pub);
     if (strcmp(ops->name, "hl-bus") != 0) {
-        static const char *const bus_status[] = {"daemon.hl-bus", NULL};
-        if (!hlb_daemon_subscribe(&d, bus_status, on_bus_status, NULL))
-            hlb_warn("cannot follow daemon.hl-bus: state topics are not republished when it "
-                     "restarts");
+        static const char *const followed[] = {"daemon.hl-bus", "lifecycle.shutdown", NULL};
+        if (!hlb_daemon_subscribe(&d, followed, on_runtime_event, NULL))
+            hlb_warn("cannot follow daemon.hl-bus and lifecycle.shutdown: state topics are not "
+                     "republished when hl-bus restarts, shutdown hooks not acknowledged");
     }
     hlb_server_add_methods(d.server, builtin_methods, &d);
     const char *knobs = getenv("HL_TEST_KNOBS");

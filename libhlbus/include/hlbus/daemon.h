@@ -39,6 +39,14 @@ typedef struct hlb_daemon_ops {
     bool manual_ready;
     /* Extra --help text for daemon-specific environment or behaviour. */
     const char *help_extra;
+    /* The orchestrator's pre-shutdown hook (lifecycle.shutdown, step
+     * "pre-shutdown"): finish or save the work in flight (flush a spool, end a
+     * sync, write an outbox) before DEADLINE_US (wall clock, µs), then call
+     * hlb_daemon_shutdown_ack(), at once or later from the loop. Without this
+     * op the runtime acknowledges at once: a daemon with nothing in flight has
+     * nothing to wait for. Called once per shutdown, never for a notice that
+     * is past its deadline (a replay from the last-value cache). */
+    void (*prepare_shutdown)(hlb_daemon_t *d, uint64_t deadline_us, void *arg);
 } hlb_daemon_ops_t;
 
 int hlb_daemon_main(int argc, char **argv, const hlb_daemon_ops_t *ops, void *arg);
@@ -62,6 +70,10 @@ uint64_t hlb_daemon_started_us(const hlb_daemon_t *d);
 void hlb_daemon_ready(hlb_daemon_t *d);
 /* sd_notify STATUS=; also reported by the "status" method. */
 void hlb_daemon_status(hlb_daemon_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Answers the pending pre-shutdown hook on lifecycle.ack.<name>: OK false
+ * says the work could not be saved (DETAIL says why, may be NULL). Does
+ * nothing when no hook is pending or it was answered already. */
+void hlb_daemon_shutdown_ack(hlb_daemon_t *d, bool ok, const char *detail);
 /* Ends the loop as SIGTERM would (the daemon exits with CODE). */
 void hlb_daemon_quit(hlb_daemon_t *d, int code);
 

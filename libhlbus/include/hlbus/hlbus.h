@@ -5,6 +5,7 @@
 #include "clock.h"
 #include "client.h"
 #include "codec.h"
+#include "contract.h"
 #include "conf.h"
 #include "confschema.h"
 #include "daemon.h"

@@ -2,8 +2,10 @@
 # Recovery actions (spec 2.2.2) as requests, and who may ask for them:
 #  restart: a new process; reset: stop, state directory emptied (the
 #  directory kept, links inside removed not followed), stale pid/lock files
-#  removed but a lock held by a live process kept, start; rebuild: stop, the
-#  configured command while the unit is down, start. Each is published as
+#  removed but a lock held by a live process kept, start; rebuild without a
+#  rebuild_command (the default): the built-in one, a reset that also makes
+#  systemd forget the unit's failures and read its unit file again; rebuild
+#  with one: stop, the command while the unit is down, start. Each is published as
 #  recovery.<name>. A state directory that is a link out of /var/lib/hl is
 #  refused. Read-only methods are open to group hl; changes need root or
 #  the admin group; others cannot reach the socket at all.
@@ -20,8 +22,6 @@ hl-orchestrator:
     - {name: application, timeout: 30s, units: []}
     - {name: health, timeout: 30s}
   manage: [t-evil.service]
-  recovery:
-    rebuild_command: [/bin/sh, -c, "echo %n $(systemctl is-active %u) >> /share/rebuilds"]
 '
 ct_boot
 orch_setup "$CONFIG" "$HERE"/units-recovery/*.service
@@ -75,7 +75,38 @@ grep -q 'symbolic link' <<<"$out" || ct_fail "reset through a link: unclear erro
 ct_sh '[ -f /etc/passwd ] && [ -d /etc/systemd ]' || ct_fail "reset followed /var/lib/hl/t-evil"
 [ "$(unit_prop t-evil.service ActiveState)" = active ] || ct_fail "t-evil was left down"
 
-# --- rebuild: the command runs while the unit is down.
+# --- rebuild, built in (no rebuild_command: the shipped default). It is not
+# refused: it empties the state as reset does, forgets the unit's failures,
+# and reads its unit file again (a line added since takes effect).
+ct_sh 'echo db > /var/lib/hl/t-rc/db
+       cp /etc/systemd/system/t-rc.service /run/t-rc.service.orig
+       echo "ExecStartPost=/bin/sh -c \"echo rebuilt > /run/t-rc-rebuilt\"" >> /etc/systemd/system/t-rc.service'
+[ "$(unit_prop t-rc.service NeedDaemonReload)" = yes ] || ct_fail "the changed unit file is not pending"
+pid=$(unit_prop t-rc.service MainPID)
+out=$(ct /opt/hl/bin/hlctl recover t-rc --type rebuild 2>&1) || ct_fail "built-in rebuild failed: $out"
+ct_log "built-in rebuild: $(tr '\n' '|' <<<"$out")"
+ct test ! -e /var/lib/hl/t-rc/db || ct_fail "built-in rebuild: the state was kept"
+ct test -e /run/t-rc-rebuilt || ct_fail "built-in rebuild: the unit file was not read again"
+[ "$(unit_prop t-rc.service NeedDaemonReload)" = no ] || ct_fail "built-in rebuild: no daemon-reload"
+[ "$(unit_prop t-rc.service ActiveState)" = active ] || ct_fail "built-in rebuild: not started again"
+[ "$(unit_prop t-rc.service MainPID)" != "$pid" ] || ct_fail "built-in rebuild: the same process"
+ct_wait_for "recovery.t-rc ok (built-in rebuild)" 10 bash -c "jq -e -s 'map(select(.topic == \"recovery.t-rc\" and .body.type == \"rebuild\" and .body.outcome == \"ok\")) | length == 1' '$CT_DIR/share/events.jsonl'"
+ev_jq -e 'map(select(.topic == "recovery.t-rc" and .body.type == "rebuild" and .body.outcome == "ok"))[0].body.steps
+          | (map(select(startswith("stop t-rc.service: done"))) | length == 1)
+            and (map(select(startswith("clear /var/lib/hl/t-rc"))) | length == 1)
+            and (map(select(startswith("reset-failed t-rc.service: done"))) | length == 1)
+            and (map(select(startswith("daemon-reload: done"))) | length == 1)
+            and (.[-1] | startswith("start t-rc.service: done"))' >/dev/null ||
+    ct_fail "built-in rebuild: recovery.t-rc steps"
+ct_sh 'mv /run/t-rc.service.orig /etc/systemd/system/t-rc.service; rm -f /run/t-rc-rebuilt
+       systemctl daemon-reload' 
+
+# --- rebuild with a rebuild_command (a reload takes it): the command runs
+# while the unit is down, and wins over the built-in one.
+printf '%s\n' "$CONFIG" '  recovery:' \
+    '    rebuild_command: [/bin/sh, -c, "echo %n $(systemctl is-active %u) >> /share/rebuilds"]' |
+    ct_put "$E2E_CONFIG_FILE"
+ct /opt/hl/bin/hlctl call hl-orchestrator reload >/dev/null || ct_fail "reload with a rebuild_command"
 ct /opt/hl/bin/hlctl recover t-rc --type rebuild >/dev/null || ct_fail "rebuild failed"
 [ "$(cat "$CT_DIR/share/rebuilds")" = "t-rc inactive" ] || ct_fail "rebuild: $(cat "$CT_DIR/share/rebuilds")"
 [ "$(unit_prop t-rc.service ActiveState)" = active ] || ct_fail "rebuild: not started again"

@@ -46,6 +46,8 @@ report() {
   e2e_hlctl health || true
   e2e_hlctl phases || true
   e2e_hlctl failures || true
+  e2e_hlctl --json sub --count 1 --wait 2000 service.docker || true
+  e2e_exec systemctl show -p LoadState,ActiveState docker.service || true
 }
 
 # (Scenarios before this one may leave the stack recovering: wait for it.)

@@ -327,7 +327,9 @@ static const char *config =
 
 /* A service killed again and again: systemd's restart, then reset, then
  * rebuild through the orchestrator, then a give-up with a critical alert;
- * rearm starts afresh. */
+ * rearm starts afresh. The stand-in orchestrator accepts every rebuild; that
+ * the real one does with the shipped config (its built-in rebuild) is what
+ * e2e.default-ladder and e2e_orchestrator_recovery test. */
 static void test_escalation(void)
 {
     int mark = nevents, c0 = ncalls;

@@ -231,6 +231,36 @@ static void test_not_installed(void)
     hh_engine_destroy(&e);
 }
 
+/* Seen in the e2e chaos scenario: after a reload (SIGHUP) of hl-health, the
+ * docker service of a VM without docker said "unit docker.service is inactive
+ * (dead)" for good. The new engine took over the unit's active state but not
+ * that it is not installed, and the orchestrator publishes the load state
+ * only when it changes. */
+static void test_not_installed_survives_reload(void)
+{
+    printf("unit not installed: still not applicable after a reload\n");
+    hh_engine_t *e = engine(NULL);
+    add_service(e, "docker", "docker.service");
+    hh_engine_start(e);
+    hh_engine_unit_load(e, "docker.service", "not-found");
+    hh_engine_unit(e, "docker.service", "inactive", "dead", NULL);
+    CHECK(hh_engine_service(e, "docker")->state == HH_NOT_APPLICABLE);
+
+    hh_engine_t *e2 = engine(NULL);
+    add_service(e2, "docker", "docker.service");
+    hh_engine_adopt(e2, e);
+    hh_engine_start(e2);
+    hh_service_t *d = hh_engine_service(e2, "docker");
+    CHECK_STR(hh_state_name(d->state), "not-applicable");
+    CHECK(d->reason && strstr(d->reason, "LoadState=not-found"));
+    CHECK(hh_engine_overall(e2) != HH_UNHEALTHY);
+    /* the same unit state again (a periodic re-publish) changes nothing */
+    hh_engine_unit(e2, "docker.service", "inactive", "dead", NULL);
+    CHECK_STR(hh_state_name(d->state), "not-applicable");
+    hh_engine_destroy(&e);
+    hh_engine_destroy(&e2);
+}
+
 static bool pred_ignored(void *a)
 {
     return hh_engine_check(a, "g")->ignored_in_grace >= 2;
@@ -455,6 +485,7 @@ int main(int argc, char **argv)
     test_levels();
     test_unit();
     test_not_installed();
+    test_not_installed_survives_reload();
     test_grace();
     test_phase();
     test_no_slip();
