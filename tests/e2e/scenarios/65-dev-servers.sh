@@ -5,7 +5,7 @@
 # WebSocket) become hl-service@ units through the generator, started by the
 # orchestrator; their health checks (derived from the file) pass; nginx routes
 # /api/... and /... and carries a WebSocket round trip; a server killed is
-# recovered; a third server added to the file is applied without restarting
+# recovered; a third server added to the file, then changed, is applied without restarting
 # the first two; an invalid file is refused with the old setup still running.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -124,6 +124,29 @@ e2e_ok test "$(e2e_main_pid hl-dev-proxy.service)" = "$nginx_pid"
 e2e_ok wait_for 10 proxied_status /extra/x.txt 404 # reaches http.server, which has no extra/
 e2e_ok wait_for 60 health_ok dev-extra
 extra_pid=$(e2e_main_pid hl-service@dev-extra.service)
+
+# --- a changed server (its environment): restarted alone
+printf '%s\n%s\n' "$servers_v1" "    - name: dev-extra
+      port: 8001
+      command: 'python3 -m http.server 8001 --bind 127.0.0.1'
+      directory: $W/extra
+      health: tcp
+      environment:
+        E2E_MARK: 'changed'
+$proxy
+      '/extra/*': 'http://localhost:8001'" | put /etc/hl/dev-server.yaml
+out=$(H dev apply 2>&1); rc=$?
+echo "$out"
+e2e_ok test "$rc" = 0
+e2e_ok grep -q 'changed (restarted): hl-service@dev-extra.service$' <<<"$out"
+e2e_ok grep -q 'unchanged (left running): hl-service@dev-web.service hl-service@dev-api.service$' <<<"$out"
+e2e_ok e2e_wait_unit_active hl-service@dev-extra.service
+new_extra=$(e2e_main_pid hl-service@dev-extra.service)
+e2e_ok test "$new_extra" != "$extra_pid"
+e2e_ok e2e_exec grep -qz '^E2E_MARK=changed$' /proc/"$new_extra"/environ
+e2e_ok test "$(e2e_main_pid hl-service@dev-web.service)" = "$web_pid"
+e2e_ok test "$(e2e_main_pid hl-service@dev-api.service)" = "$api_pid"
+extra_pid=$new_extra
 
 # --- an invalid file is refused; the old setup keeps running, also after
 # --- a daemon-reload (the generator reads the applied copy)
