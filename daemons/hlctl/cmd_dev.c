@@ -59,10 +59,12 @@ static char *read_small(const char *path)
     return b.data ? hlb_buf_steal(&b) : strdup("");
 }
 
-static hlb_dev_config_t *load_checked(const char *path)
+/* TEXT: the file's content when the caller read it already, else NULL. */
+static hlb_dev_config_t *check_text(const char *path, const char *text)
 {
     hlb_diag_t d = {0};
-    hlb_dev_config_t *c = hlb_dev_config_load(path, true, &d);
+    hlb_dev_config_t *c = text ? hlb_dev_config_parse(path, text, &d)
+                               : hlb_dev_config_load(path, true, &d);
     /* one escaped line per error: the values come from the file */
     for (char *line = c ? NULL : d.text, *next; line && *line; line = next) {
         next = strchr(line, '\n');
@@ -74,6 +76,11 @@ static hlb_dev_config_t *load_checked(const char *path)
         hlctl_fprintf(stderr, "hlctl: %s cannot be read\n", path);
     hlb_diag_free(&d);
     return c;
+}
+
+static hlb_dev_config_t *load_checked(const char *path)
+{
+    return check_text(path, NULL);
 }
 
 /* A call that waits for a systemd job: no retry (it would run twice). */
@@ -130,7 +137,7 @@ static void plan_free(plan_t *p)
     hlb_strv_free(p->same);
 }
 
-static int make_plan(const hlb_dev_config_t *c, plan_t *p)
+static void make_plan(const hlb_dev_config_t *c, plan_t *p)
 {
     memset(p, 0, sizeof *p);
     const char *gen = generator_dir();
@@ -165,14 +172,11 @@ static int make_plan(const hlb_dev_config_t *c, plan_t *p)
         closedir(d);
     free(wants);
     p->proxy_now = c->proxy_enabled;
-    return 0;
 }
 
-static int write_applied(const char *from, const char *to)
+/* TEXT, the very bytes that validated, becomes the applied copy. */
+static int write_applied(const char *text, const char *to)
 {
-    char *text = read_small(from);
-    if (!text)
-        return -errno;
     char *tmp = hlb_strdupf("%s.new", to);
     int fd = tmp ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640) : -1;
     int r = fd < 0 ? -errno : 0;
@@ -198,7 +202,6 @@ static int write_applied(const char *from, const char *to)
     if (r < 0 && tmp)
         unlink(tmp);
     free(tmp);
-    free(text);
     return r;
 }
 
@@ -212,12 +215,11 @@ static void print_list(const char *what, char **v)
     hlctl_printf("\n");
 }
 
-static int each_job(hlctl_t *ctx, const char *method, char **units, int *failed)
+static void each_job(hlctl_t *ctx, const char *method, char **units, int *failed)
 {
     for (char **u = units; u && *u; u++)
         if (orch_call(ctx, method, *u, NULL) != HLCTL_OK)
             (*failed)++;
-    return 0;
 }
 
 static int cmd_apply(hlctl_t *ctx, int argc, char **argv)
@@ -226,8 +228,15 @@ static int cmd_apply(hlctl_t *ctx, int argc, char **argv)
     if (argc != 1)
         return hlctl_usage("dev apply");
     const char *file = hlb_dev_file_path();
-    hlb_dev_config_t *c = load_checked(file);
+    /* Read once: what is applied is exactly what was validated. */
+    char *text = read_small(file);
+    if (!text) {
+        hlctl_fprintf(stderr, "hlctl: cannot read %s: %s\n", file, strerror(errno));
+        return EX_CONFIG_;
+    }
+    hlb_dev_config_t *c = check_text(file, text);
     if (!c) {
+        free(text);
         hlctl_fprintf(stderr, "hlctl: %s refused: nothing was changed, the running setup "
                               "stays as it is\n", file);
         return EX_CONFIG_;
@@ -237,18 +246,19 @@ static int cmd_apply(hlctl_t *ctx, int argc, char **argv)
     hlb_dev_config_destroy(&c);
     bool proxy_change = p.proxy_was != p.proxy_now;
     int failed = 0;
-    /* Before the reload: after it, a removed server is no unit of a phase,
-     * so no longer the orchestrator's to stop. */
-    each_job(ctx, "stop", p.removed, &failed);
-    if (p.proxy_was && !p.proxy_now && orch_call(ctx, "stop", PROXY_UNIT, NULL) != HLCTL_OK)
-        failed++;
-    int r = write_applied(file, hlb_dev_applied_path());
+    int r = write_applied(text, hlb_dev_applied_path());
+    free(text);
     if (r < 0) {
         hlctl_fprintf(stderr, "hlctl: cannot write %s: %s\n", hlb_dev_applied_path(),
                       strerror(-r));
         plan_free(&p);
         return HLCTL_CRITICAL;
     }
+    /* Before the reload: after it, a removed server is no unit of a phase,
+     * so no longer the orchestrator's to stop. */
+    each_job(ctx, "stop", p.removed, &failed);
+    if (p.proxy_was && !p.proxy_now && orch_call(ctx, "stop", PROXY_UNIT, NULL) != HLCTL_OK)
+        failed++;
     if (orch_call(ctx, "daemon-reload", NULL, NULL) != HLCTL_OK) {
         plan_free(&p);
         return HLCTL_CRITICAL;
