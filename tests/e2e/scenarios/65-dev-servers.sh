@@ -144,6 +144,7 @@ e2e_ok e2e_wait_unit_active hl-service@dev-extra.service
 new_extra=$(e2e_main_pid hl-service@dev-extra.service)
 e2e_ok test "$new_extra" != "$extra_pid"
 e2e_ok e2e_exec grep -qz '^E2E_MARK=changed$' /proc/"$new_extra"/environ
+e2e_ok wait_for 60 health_ok dev-extra
 e2e_ok test "$(e2e_main_pid hl-service@dev-web.service)" = "$web_pid"
 e2e_ok test "$(e2e_main_pid hl-service@dev-api.service)" = "$api_pid"
 extra_pid=$new_extra
