@@ -3,13 +3,16 @@
 # Usage: scripts/install-deps.sh [--runtime-only]
 set -euo pipefail
 runtime=(libzmq5 libczmq4 libprotobuf-c1 libmsgpackc2 libcurl4 libsystemd0 libyaml-0-2
-         libmicrohttpd12 systemd-container git tar gzip)
+         libmicrohttpd12 systemd-container git tar gzip libssl3 zlib1g)
 build=(build-essential cmake pkg-config clang libclang-rt-14-dev
        libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler libmsgpack-dev
        libcurl4-openssl-dev libsystemd-dev libyaml-dev libmicrohttpd-dev
        # test peers and tools
        valgrind socat curl iproute2 procps jq prometheus prometheus-alertmanager
-       prometheus-node-exporter monit)
+       prometheus-node-exporter monit
+       # hl-logs: TLS (OpenSSL), gzip of rotated files (zlib), and its test
+       # collector and benchmark peer (rsyslog, with gtls for TLS)
+       libssl-dev zlib1g-dev rsyslog rsyslog-gnutls)
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)
@@ -33,4 +36,10 @@ $SUDO chmod +x /usr/sbin/policy-rc.d
 trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# rsyslog is a test peer here, never the host's logger: its service stays off
+# (policy-rc.d kept it from starting; this keeps it from starting at boot).
+if dpkg-query -W -f='${Status}' rsyslog 2>/dev/null | grep -q 'install ok installed' &&
+   command -v systemctl >/dev/null; then
+  $SUDO systemctl disable --quiet rsyslog.service 2>/dev/null || true
+fi
 echo "install-deps: done"

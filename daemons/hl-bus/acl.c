@@ -8,10 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Who HLB_OWNER_SELF stands for: every daemon of ours (each publishes its
- * own daemon.<name>, log.<name>.*, lifecycle.ack.<name>), the owners in the
- * contract's table and those that own no family. */
-const char *const acl_daemon_users[] = {"hl-bus", "hl-service-runner", NULL};
 static bool lookup(const char *user, uid_t *uid)
 {
     int64_t n;
@@ -41,18 +37,6 @@ static void add_uid(uid_t *v, size_t *n, uid_t u)
         v[(*n)++] = u;
 }
 
-/* Adds every daemon user to UIDS: the table's owners and acl_daemon_users. */
-static void all_daemons(uid_t *uids, size_t *n)
-{
-    uid_t u;
-    for (const hlb_topic_family_t *f = hlb_topic_families(); f->prefix; f++)
-        if (strcmp(f->owner, HLB_OWNER_SELF) != 0 && acl_resolve(f->owner, &u))
-            add_uid(uids, n, u);
-    for (size_t k = 0; acl_daemon_users[k]; k++)
-        if (acl_resolve(acl_daemon_users[k], &u))
-            add_uid(uids, n, u);
-}
-
 void acl_load_defaults(acl_t *a)
 {
     uid_t self = a->self;
@@ -74,7 +58,7 @@ void acl_load_defaults(acl_t *a)
         }
         uid_t u;
         if (strcmp(f->owner, HLB_OWNER_SELF) == 0)
-            all_daemons(r->uids, &r->nuids);
+            r->name_at = strlen(f->prefix);
         else if (acl_resolve(f->owner, &u))
             add_uid(r->uids, &r->nuids, u);
     }
@@ -99,7 +83,56 @@ int acl_set(acl_t *a, const char *prefix, const uid_t *uids, size_t n, bool admi
     return 0;
 }
 
-bool acl_may_publish(const acl_t *a, const char *topic, size_t len, uid_t uid, gid_t gid)
+/* The user that owns NAME (LEN bytes) in a per-name family: its own, or
+ * "hl" when it has none. false when neither exists or NAME cannot be a user
+ * name. Remembered, so that a message costs no passwd lookup. */
+static bool name_owner(acl_t *a, const char *name, size_t len, uid_t *uid)
+{
+    if (len == 0 || len >= ACL_NAME_LEN)
+        return false;
+    for (size_t i = 0; i < a->nnames; i++)
+        if (strlen(a->names[i].name) == len && memcmp(a->names[i].name, name, len) == 0) {
+            *uid = a->names[i].uid;
+            return a->names[i].found;
+        }
+    char user[ACL_NAME_LEN];
+    memcpy(user, name, len);
+    user[len] = '\0';
+    int64_t n;
+    /* a number is a uid to acl_resolve, never a daemon's name */
+    bool found = hlb_parse_int(user, &n) != 0 && acl_resolve(user, uid);
+    /* Remembered up to the cap: names beyond it (someone publishing made-up
+     * names) are looked up each time rather than evicting the daemons'. */
+    if (a->nnames < ACL_MAX_NAMES) {
+        acl_name_t *e = &a->names[a->nnames++];
+        strcpy(e->name, user);
+        e->uid = found ? *uid : (uid_t)-1;
+        e->found = found;
+    }
+    return found;
+}
+
+int acl_let_admins(acl_t *a, const char *prefix)
+{
+    const acl_rule_t *owner = NULL;
+    size_t best = 0;
+    for (size_t k = 0; k < a->nrules; k++) {
+        size_t pl = strlen(a->rules[k].prefix);
+        if (pl <= strlen(prefix) && pl >= best && strncmp(prefix, a->rules[k].prefix, pl) == 0) {
+            owner = &a->rules[k];
+            best = pl;
+        }
+    }
+    acl_rule_t keep = owner ? *owner : (acl_rule_t){.nuids = 0};
+    int r = acl_set(a, prefix, keep.uids, keep.nuids, true);
+    if (r == 0)
+        for (size_t k = 0; k < a->nrules; k++)
+            if (strcmp(a->rules[k].prefix, prefix) == 0)
+                a->rules[k].name_at = keep.name_at;
+    return r;
+}
+
+bool acl_may_publish(acl_t *a, const char *topic, size_t len, uid_t uid, gid_t gid)
 {
     if (uid == 0 || uid == a->self)
         return true;
@@ -114,6 +147,16 @@ bool acl_may_publish(const acl_t *a, const char *topic, size_t len, uid_t uid, g
     }
     if (!best)
         return true; /* a family nobody owns */
+    if (best->name_at) {
+        const char *name = topic + best->name_at;
+        size_t n = 0;
+        while (best->name_at + n < len && name[n] != '.')
+            n++;
+        uid_t owner;
+        if (name_owner(a, name, n, &owner) && owner == uid)
+            return true;
+        return best->admins && hlb_cred_is_admin(uid, gid, a->admin_gid);
+    }
     for (size_t i = 0; i < best->nuids; i++)
         if (best->uids[i] == uid)
             return true;

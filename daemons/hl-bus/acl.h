@@ -8,7 +8,15 @@
  * open to whoever may connect to bus/pub. Root and hl-bus's own uid may
  * always publish (root can do anything anyway; a dev setup runs every
  * daemon as one user). Users are names resolved when the config is loaded:
- * a daemon's own user if it exists, else the shared user of today ("hl"). */
+ * a daemon's own user if it exists, else the shared user of today ("hl").
+ *
+ * The per-name families (daemon.<name>, log.<name>.*, lifecycle.ack.<name>,
+ * HLB_OWNER_SELF in the contract) belong to <name>'s own user, as
+ * hlb_event_from_owner() checks on the subscriber's side: daemon.hl-health
+ * only to hl-health. A name without a user of its own (hl-orchestrator,
+ * which runs as root) falls back to the shared user "hl", never to another
+ * daemon's user. Names are resolved when first published and remembered
+ * until the ACL is rebuilt (a reload). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,32 +24,49 @@
 
 #define ACL_MAX_RULES 64
 #define ACL_MAX_UIDS 16
+#define ACL_MAX_NAMES 64 /* per-name owners remembered; more are looked up each time */
+#define ACL_NAME_LEN 33  /* a user name is at most 32 bytes (useradd's limit) */
 
 typedef struct acl_rule {
     char prefix[64];
     uid_t uids[ACL_MAX_UIDS];
     size_t nuids;
     bool admins; /* members of the admin group may publish too */
+    /* non-zero: a per-name rule, the topic's name begins at this offset (the
+     * family prefix's length) and belongs to <name>'s user (UIDS unused) */
+    size_t name_at;
 } acl_rule_t;
+
+/* A per-name owner, resolved once: NAME's uid, or none (nor "hl" exists). */
+typedef struct acl_name {
+    char name[ACL_NAME_LEN];
+    uid_t uid;
+    bool found;
+} acl_name_t;
 
 typedef struct acl {
     acl_rule_t rules[ACL_MAX_RULES];
     size_t nrules;
     gid_t admin_gid; /* (gid_t)-1: no admin group */
     uid_t self;      /* hl-bus's own uid */
+    acl_name_t names[ACL_MAX_NAMES]; /* per-name owners seen so far */
+    size_t nnames;
 } acl_t;
-
-/* The families and their owners are the bus contract's (hlbus/topics.h);
- * HLB_OWNER_SELF families may be published by any daemon user: these, and
- * every owner in that table. */
-extern const char *const acl_daemon_users[];
 
 /* Resolves USER (a name or a decimal uid) to a uid; the shared user "hl"
  * stands in for a daemon user that does not exist. false if neither does. */
 bool acl_resolve(const char *user, uid_t *uid);
 /* Fills A with the default rules (hlb_topic_families); unresolvable owners leave
- * the family to root and hl-bus alone. */
+ * the family to root and hl-bus alone; HLB_OWNER_SELF families are per-name. */
 void acl_load_defaults(acl_t *a);
-/* Adds or replaces the rule for PREFIX; -E2BIG when full. */
+/* Adds or replaces the rule for PREFIX (a list of uids, never per-name: an
+ * admin's topic_owners rule says who, and a longer prefix wins); -E2BIG when
+ * full. */
 int acl_set(acl_t *a, const char *prefix, const uid_t *uids, size_t n, bool admins);
-bool acl_may_publish(const acl_t *a, const char *topic, size_t len, uid_t uid, gid_t gid);
+/* admin_topics: lets admins publish under PREFIX too, keeping the owners of
+ * the rule that decided it so far (its uids, or its per-name owners);
+ * -E2BIG when full. */
+int acl_let_admins(acl_t *a, const char *prefix);
+/* Whether UID (primary group GID) may publish TOPIC (LEN bytes). A may
+ * remember a per-name owner it looked up. */
+bool acl_may_publish(acl_t *a, const char *topic, size_t len, uid_t uid, gid_t gid);

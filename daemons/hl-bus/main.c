@@ -90,21 +90,8 @@ static void build_acl(acl_t *acl, const bus_conf_t *c, const hlb_conf_t *conf)
         const acl_rule_t *r = &c->topic_owners.rules[i];
         acl_set(acl, r->prefix, r->uids, r->nuids, r->admins);
     }
-    for (size_t i = 0; c->admin_topics && c->admin_topics[i]; i++) {
-        const char *prefix = c->admin_topics[i];
-        const acl_rule_t *owner = NULL;
-        size_t best = 0;
-        for (size_t k = 0; k < acl->nrules; k++) {
-            size_t pl = strlen(acl->rules[k].prefix);
-            if (pl <= strlen(prefix) && pl >= best &&
-                strncmp(prefix, acl->rules[k].prefix, pl) == 0) {
-                owner = &acl->rules[k];
-                best = pl;
-            }
-        }
-        acl_rule_t keep = owner ? *owner : (acl_rule_t){.nuids = 0};
-        acl_set(acl, prefix, keep.uids, keep.nuids, true);
-    }
+    for (size_t i = 0; c->admin_topics && c->admin_topics[i]; i++)
+        acl_let_admins(acl, c->admin_topics[i]);
 }
 
 static int check_conf(void *obj, const hlb_conf_t *node, void *ctx, hlb_diag_t *diag)

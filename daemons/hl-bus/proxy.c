@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
@@ -30,12 +31,13 @@ struct proxy {
     hlb_buf_t source; /* the current message's source, NUL-terminated */
     uint64_t messages, bytes, malformed, replays;
     int64_t subscriptions;
-    const acl_t *acl;
+    acl_t *acl;
     uint64_t denied, denied_unlogged, denied_logged_us;
     proxy_limits_t lim;
     bool manual;           /* we add subscriptions ourselves, replays go to one */
     subbudget_t *budget;   /* subscriptions per connection, and in all */
     uint64_t subs_refused;
+    uint64_t subs_stale; /* subscriptions of connections already gone, ignored */
     uint64_t started_us;
     bool activated;
 };
@@ -176,7 +178,7 @@ int proxy_set_lvc_prefixes(proxy_t *p, const char *const *prefixes)
     return 0;
 }
 
-void proxy_set_policy(proxy_t *p, const acl_t *acl, const proxy_limits_t *limits)
+void proxy_set_policy(proxy_t *p, acl_t *acl, const proxy_limits_t *limits)
 {
     p->acl = acl;
     p->lim = *limits;
@@ -470,10 +472,42 @@ static void refuse_log(proxy_t *p, zmq_msg_t *m, const char *why)
              (long)pid, why, p->subs_refused);
 }
 
+/* Whether a subscription still comes from the connection that holds FD.
+ * libzmq closes a dropped connection's fd in its I/O thread while what that
+ * peer sent is still queued for us (a burst larger than one wake-up reads),
+ * and the next connection accepted gets the same number: its subscriptions,
+ * read with that number, would be counted on the newcomer and get it
+ * dropped, an innocent subscriber losing its connection and what was
+ * published until it was back (security_sub_drop_stale). The credentials
+ * libzmq took when the message's own connection was accepted (Peer-Address)
+ * must be those of the socket FD is now. A process that reconnects gets its
+ * own pid back: the same peer, counted as before. */
+static bool same_connection(zmq_msg_t *m, int fd)
+{
+    uid_t uid;
+    gid_t gid;
+    pid_t pid;
+    if (!hlb_peer_cred(m, &uid, &gid, &pid))
+        return true; /* no credentials to compare (not ipc): as before */
+    struct ucred uc;
+    socklen_t len = sizeof uc;
+    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+        return false;
+    return uc.pid == pid && uc.uid == uid;
+}
+
 /* A subscription in manual mode: added only within the bounds. */
 static void on_subscribe(proxy_t *p, void *xpub, zmq_msg_t *m, const char *prefix, size_t len)
 {
     int fd = zmq_msg_get(m, ZMQ_SRCFD);
+    if (!same_connection(m, fd)) {
+        /* Its connection is gone: nothing to add, nobody to drop. Not added
+         * on libzmq's side either, where the "last subscriber" may be a pipe
+         * already freed (libzmq 4.3.4; fixed upstream in 4.3.5, 2df7ab6a). */
+        p->subs_stale++;
+        send_bundle(p, xpub, prefix, len, false); /* ends the last-subscriber state */
+        return;
+    }
     sb_verdict_t v = (int)len > p->lim.sub_len
                          ? SB_TOO_MANY
                          : subbudget_add(p->budget, fd, len, p->lim.subs_per_conn,
@@ -499,7 +533,9 @@ static void on_unsubscribe(proxy_t *p, void *xpub, zmq_msg_t *m, const char *pre
     int fd = zmq_msg_get(m, ZMQ_SRCFD);
     if (fd < 0) /* a connection that went: libzmq has dropped its subscriptions */
         return;
-    subbudget_remove(p->budget, fd, len);
+    /* a gone connection's: the fd's budget is someone else's now */
+    if (same_connection(m, fd))
+        subbudget_remove(p->budget, fd, len);
     zmq_setsockopt(xpub, ZMQ_UNSUBSCRIBE, prefix, len);
     send_bundle(p, xpub, prefix, len, false);
 }
@@ -641,6 +677,7 @@ void proxy_stats_reply(proxy_t *p, hlb_reply_t *reply)
     st.started_us = p->started_us;
     st.denied = p->denied;
     st.subscriptions_refused = p->subs_refused;
+    st.subscriptions_stale = p->subs_stale;
     hlb_fdguard_stats_t fg = hlb_fdguard_stats();
     st.connections_refused_per_uid = fg.refused_per_uid;
     st.connections_refused_reserve = fg.refused_reserve;

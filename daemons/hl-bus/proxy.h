@@ -22,7 +22,7 @@ typedef struct proxy_opts {
     const char *const *lvc_prefixes; /* NULL-terminated */
     int stats_depth;                 /* dots in a stats prefix */
     int hwm;                         /* per-subscriber queue bound, in messages */
-    const acl_t *acl;                /* who may publish what; NULL: anyone */
+    acl_t *acl;                /* who may publish what; NULL: anyone */
     proxy_limits_t limits;
 } proxy_opts_t;
 
@@ -35,7 +35,7 @@ int proxy_attach(proxy_t *p, zloop_t *loop);
 /* Replaces the cached-topic prefixes (on reload); the cache is kept. */
 int proxy_set_lvc_prefixes(proxy_t *p, const char *const *prefixes);
 /* Replaces the ACL and limits (on reload); ACL is not copied. */
-void proxy_set_policy(proxy_t *p, const acl_t *acl, const proxy_limits_t *limits);
+void proxy_set_policy(proxy_t *p, acl_t *acl, const proxy_limits_t *limits);
 /* Changes the dots in a stats prefix (on reload); counts so far stay. */
 void proxy_set_stats_depth(proxy_t *p, int depth);
 /* Fills a reply with an hl.BusStats. */

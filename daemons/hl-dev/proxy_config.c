@@ -49,8 +49,8 @@ static int nginx_test(const char *path)
     if (pid < 0)
         return -errno;
     if (pid == 0) {
-        char *const argv[] = {(char *) nginx, "-t", "-q", "-e", "stderr", "-c", (char *) path, NULL};
-        execv(nginx, argv);
+        const char *const argv[] = {nginx, "-t", "-q", "-e", "stderr", "-c", path, NULL};
+        execv(nginx, (char *const *) argv); /* execv does not write to them */
         fprintf(stderr, "hl-dev-proxy-config: cannot run %s: %s\n", nginx, strerror(errno));
         _exit(127);
     }

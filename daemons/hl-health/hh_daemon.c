@@ -8,6 +8,7 @@
 #include "health.pb-c.h"
 #include "orchestrator.pb-c.h"
 #include <hlbus/str.h>
+#include <hlbus/pbfield.h>
 
 /* ---- the orchestrator's events, typed (libhlbus topics.h) ---- */
 
@@ -107,11 +108,11 @@ static void fill_service(Hl__ServiceHealth *m, Hl__CheckHealth *cks, Hl__CheckHe
     hl__service_health__init(m);
     m->service = s->spec.name;
     m->state = s->state;
-    m->reason = s->reason ? s->reason : "";
+    m->reason = hlb_pb_str(s->reason);
     m->since_us = s->state_since_us;
-    m->unit = s->spec.unit ? s->spec.unit : "";
-    m->active_state = s->active_state ? s->active_state : "";
-    m->sub_state = s->sub_state ? s->sub_state : "";
+    m->unit = hlb_pb_str(s->spec.unit);
+    m->active_state = hlb_pb_str(s->active_state);
+    m->sub_state = hlb_pb_str(s->sub_state);
     m->snapshot = snapshot;
     m->changes = s->changes;
     m->ts_us = hlb_now_us();
@@ -124,7 +125,7 @@ static void fill_service(Hl__ServiceHealth *m, Hl__CheckHealth *cks, Hl__CheckHe
         k->state = c->state;
         k->last_duration_us = c->last_duration_us;
         k->last_result = (char *)result_word(c);
-        k->detail = c->last_detail ? c->last_detail : "";
+        k->detail = hlb_pb_str(c->last_detail);
         k->last_run_us = c->last_run_us;
         k->next_run_us = mono_to_wall(hh_check_next_due(c));
         k->ok_streak = c->ok_streak;
@@ -393,10 +394,10 @@ static void m_why(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     m.name = c->spec.name;
     m.service = c->svc->spec.name;
     m.kind = (char *)hh_kind_name(c->spec.kind);
-    m.target = target ? target : "";
+    m.target = hlb_pb_str(target);
     m.state = c->state;
     char *why = hh_check_why(c);
-    m.why = why ? why : "";
+    m.why = hlb_pb_str(why);
     m.state_since_us = c->state_since_us;
     m.critical = c->spec.critical;
     if (c->spec.kind != HH_KIND_UNIT) {
@@ -416,7 +417,7 @@ static void m_why(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     m.ok_streak = c->ok_streak;
     m.bad_streak = c->bad_streak;
     m.last_result = (char *)result_word(c);
-    m.last_detail = c->last_detail ? c->last_detail : "";
+    m.last_detail = hlb_pb_str(c->last_detail);
     m.last_output.data = (uint8_t *)c->last_out.data;
     m.last_output.len = c->last_out.len;
     m.last_output_dropped = c->last_out.dropped;
@@ -426,7 +427,7 @@ static void m_why(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     m.next_run_us = mono_to_wall(hh_check_next_due(c));
     m.late_max_us = c->late_max_us;
     m.service_state = c->svc->state;
-    m.service_reason = c->svc->reason ? c->svc->reason : "";
+    m.service_reason = hlb_pb_str(c->svc->reason);
     hlb_reply_msg(reply, &m.base);
     free(target);
     free(why);

@@ -14,6 +14,7 @@
 #include "snapshot.h"
 #include "threshold.h"
 #include "usage.h"
+#include <hlbus/pbfield.h>
 
 struct hlm_daemon {
     hlb_daemon_t *d;
@@ -109,11 +110,11 @@ static void publish_threshold(hlm_daemon_t *m, const hlm_threshold_t *t, hlm_th_
     msg.value = t->value;
     msg.limit = c->above;
     msg.clear_below = c->clear_below;
-    msg.unit = c->resource == HLM_RES_LOAD ? "" : "percent";
+    msg.unit = hlb_pb_str(c->resource == HLM_RES_LOAD ? "" : "percent");
     msg.window_ms = (uint64_t)(act == HLM_TH_FIRE ? c->for_ms : c->clear_for_ms);
     msg.since_us = t->window_us;
     msg.ts_us = now_us;
-    msg.mountpoint = c->mountpoint ? c->mountpoint : "";
+    msg.mountpoint = hlb_pb_str(c->mountpoint);
     msg.host = m->host;
     char topic[96];
     snprintf(topic, sizeof topic, "metrics.threshold.%s", c->name);

@@ -5,6 +5,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -78,9 +79,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-static const char landing[] =
-    "<html><head><title>hl-metrics</title></head><body><h1>hl-metrics</h1>"
-    "<p><a href=\"%s\">Metrics</a></p></body></html>\n";
+/* A macro, not a char array, so that snprintf's format is a literal the
+ * compiler checks (-Wformat=2). */
+#define LANDING_PAGE                                                                           \
+    "<html><head><title>hl-metrics</title></head><body><h1>hl-metrics</h1>"                 \
+    "<p><a href=\"%s\">Metrics</a></p></body></html>\n"
 
 static void release_snapshot(void *cls)
 {
@@ -139,18 +142,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return rc;
     }
     if (strcmp(url, "/") == 0) {
-        char page[sizeof landing + 256];
-        snprintf(page, sizeof page, landing, h->path);
+        char page[sizeof LANDING_PAGE + 256];
+        snprintf(page, sizeof page, LANDING_PAGE, h->path);
         return reply_static(conn, MHD_HTTP_OK, page, "text/html; charset=utf-8");
     }
     atomic_fetch_add(&h->not_found, 1);
     return reply_static(conn, MHD_HTTP_NOT_FOUND, "not found\n", "text/plain; charset=utf-8");
 }
 
-static int fail(char **err, int rc, const char *fmt, const char *a, const char *b)
+__attribute__((format(printf, 3, 4))) static int fail(char **err, int rc, const char *fmt, ...)
 {
-    if (err && asprintf(err, fmt, a, b) < 0)
-        *err = NULL;
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(err, fmt, ap) < 0)
+            *err = NULL;
+        va_end(ap);
+    }
     return rc;
 }
 

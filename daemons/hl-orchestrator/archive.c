@@ -2,6 +2,7 @@
 #include "archive.h"
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,7 +26,8 @@ char *archive_name(uint64_t ts_us)
     return out;
 }
 
-static int push(char ***v, size_t *n, size_t *cap, const char *fmt, const char *arg)
+__attribute__((format(printf, 4, 5))) static int push(char ***v, size_t *n, size_t *cap,
+                                                      const char *fmt, ...)
 {
     if (*n + 2 > *cap) {
         size_t c = *cap ? *cap * 2 : 32;
@@ -36,7 +38,11 @@ static int push(char ***v, size_t *n, size_t *cap, const char *fmt, const char *
         *cap = c;
     }
     char *s = NULL;
-    if (asprintf(&s, fmt, arg) < 0)
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (r < 0)
         return -ENOMEM;
     (*v)[(*n)++] = s;
     (*v)[*n] = NULL;

@@ -1,5 +1,5 @@
 /* hl-orchestrator: see orch.c. */
-int orch_main(int argc, char **argv);
+#include "orch.h"
 
 int main(int argc, char **argv)
 {

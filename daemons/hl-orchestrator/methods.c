@@ -6,6 +6,7 @@
 #include "journal.h"
 #include <errno.h>
 #include <string.h>
+#include <hlbus/pbfield.h>
 
 struct pending_job {
     pending_job_t *next;
@@ -90,7 +91,7 @@ static void svc_add(sdm_unit_t *u, void *arg)
         return;
     units_fill(a->o, u, &a->buf[a->n]);
     a->names[a->n] = sdm_unit_short(u->name);
-    a->buf[a->n].service = a->names[a->n] ? a->names[a->n] : "";
+    a->buf[a->n].service = hlb_pb_str(a->names[a->n]);
     a->ptrs[a->n] = &a->buf[a->n];
     a->n++;
 }
@@ -163,7 +164,7 @@ static void job_reply(pending_job_t *pj, sdm_unit_t *u, const char *result, Hl__
     Hl__ServiceState st;
     char *service = sdm_unit_short(u->name);
     units_fill(o, u, &st);
-    st.service = service ? service : "";
+    st.service = hlb_pb_str(service);
     j.unit = u->name;
     j.action = (char *) pj->action;
     j.job_result = (char *) result;

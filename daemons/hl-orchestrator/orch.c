@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <hlbus/str.h>
+#include <hlbus/pbfield.h>
 
 /* lc_state_t counts from 0, the proto's Lifecycle from 1 (0: unspecified). */
 _Static_assert(LC_READY + 1 == HL__LIFECYCLE__LIFECYCLE_READY &&
@@ -28,7 +29,7 @@ void orch_lifecycle_fill(orch_t *o, Hl__LifecycleState *m)
     m->state = lc_proto(o->lc);
     m->phase = o->lc_phase;
     m->phase_name = (char *) (o->lc_phase_name ? o->lc_phase_name : "");
-    m->status = o->status ? o->status : "";
+    m->status = hlb_pb_str(o->status);
     m->since_us = o->lc_since_us;
     m->ts_us = hlb_now_us();
     m->pid = (uint32_t) getpid();

@@ -167,3 +167,6 @@ extern const hlb_method_t orch_methods[];
  * DIAG. After a daemon-reload (the daemon-reload method). */
 int orch_reread_members(orch_t *o, hlb_diag_t *diag);
 void methods_cancel_all(orch_t *o, const char *why);
+
+/* The daemon's entry, called by main.c. */
+int orch_main(int argc, char **argv);

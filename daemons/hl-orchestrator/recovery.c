@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <string.h>
 #include "fsclean.h"
+#include <hlbus/pbfield.h>
 
 typedef enum {
     RS_RESTART,
@@ -114,18 +115,18 @@ static void publish(recovery_t *r, const char *outcome)
     m.unit = r->unit;
     m.type = r->type;
     m.outcome = (char *) outcome;
-    m.error = r->error ? r->error : "";
+    m.error = hlb_pb_str(r->error);
     m.n_steps = r->n_log;
     m.steps = r->log;
     if (u) {
         units_fill(o, u, &st);
-        st.service = service ? service : "";
+        st.service = hlb_pb_str(service);
         m.state = &st;
     }
     m.failure = r->failure;
     m.caller_uid = r->uid;
     m.caller_pid = r->pid;
-    m.reason = r->reason ? r->reason : "";
+    m.reason = hlb_pb_str(r->reason);
     m.started_us = r->started_us;
     m.finished_us = strcmp(outcome, "running") ? hlb_now_us() : 0;
     m.removed = r->removed;

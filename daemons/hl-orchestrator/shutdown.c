@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "archive.h"
 #include "fsclean.h"
+#include <hlbus/pbfield.h>
 
 typedef void (sd_run_fn)(shutdown_t *s);
 
@@ -106,7 +107,7 @@ static void notice(shutdown_t *s, const char *step, uint64_t deadline_us, char *
     m.deadline_us = deadline_us;
     m.expect_ack = expect;
     m.n_expect_ack = n_expect;
-    m.reason = s->reason ? s->reason : "";
+    m.reason = hlb_pb_str(s->reason);
     m.ts_us = hlb_now_us();
     hlb_pub_send(s->o->pub, "lifecycle.shutdown", &m.base);
 }
@@ -565,8 +566,8 @@ static int write_instance_state(shutdown_t *s, const char *state)
     m.ts_us = hlb_now_us();
     m.shutdown_id = s->id;
     m.outcome = (char *) (s->done || !strcmp(state, "stopped") ? s->outcome : "");
-    m.archive = s->archive_path ? s->archive_path : "";
-    m.reason = s->reason ? s->reason : "";
+    m.archive = hlb_pb_str(s->archive_path);
+    m.reason = hlb_pb_str(s->reason);
     hlb_pub_send(s->o->pub, "lifecycle.instance", &m.base);
 
     const char *path = s->cfg->instance_state;
@@ -630,13 +631,13 @@ static void report_fill(shutdown_t *s, Hl__ShutdownReport *m)
     m->stop_failed = s->stop_failed.v;
     m->n_stop_failed = s->stop_failed.n;
     m->removed_temp = s->removed_temp;
-    m->archive = s->archive_path ? s->archive_path : "";
+    m->archive = hlb_pb_str(s->archive_path);
     m->archive_bytes = s->archive_bytes;
     m->pruned = s->pruned.v;
     m->n_pruned = s->pruned.n;
     m->started_us = s->started_us;
     m->finished_us = s->done ? hlb_now_us() : 0;
-    m->reason = s->reason ? s->reason : "";
+    m->reason = hlb_pb_str(s->reason);
 }
 
 static void answer(hlb_deferred_t **def, const Hl__ShutdownReport *r)

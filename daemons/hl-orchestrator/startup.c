@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 #include <hlbus/notify.h>
+#include <hlbus/pbfield.h>
 
 typedef enum { PH_PENDING, PH_STARTING, PH_HEALTH, PH_CHECKS, PH_DONE, PH_FAILED } ph_state_t;
 _Static_assert(PH_PENDING + 1 == HL__PHASE_STATE__PHASE_PENDING &&
@@ -609,17 +610,17 @@ static void phase_fill(startup_t *s, phase_t *p, Hl__PhaseStatus *m, Hl__PhaseUn
         hl__phase_unit__init(&ub[k]);
         ub[k].unit = pu->cfg->unit;
         ub[k].state = (char *) pu_names[pu->st];
-        ub[k].active_state = u ? u->active_state : "";
-        ub[k].sub_state = u ? u->sub_state : "";
+        ub[k].active_state = hlb_pb_str(u ? u->active_state : "");
+        ub[k].sub_state = hlb_pb_str(u ? u->sub_state : "");
         ub[k].optional = pu->cfg->optional;
         ub[k].started = pu->started;
         if (pu->cfg->health) {
             const health_t *h = health_get(s->o, pu->cfg->health);
-            ub[k].health = h ? h->state : "unknown";
+            ub[k].health = hlb_pb_str(h ? h->state : "unknown");
             if (gating && pu->st == PU_UP && u && health_ok(s->o, pu->cfg->health, u->active_enter_us))
-                ub[k].state = "healthy";
+                ub[k].state = hlb_pb_str("healthy");
         } else {
-            ub[k].health = "";
+            ub[k].health = hlb_pb_str("");
         }
         up[k] = &ub[k];
     }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include "journal.h"
+#include <hlbus/pbfield.h>
 
 /* What was last published for a unit (sdm_unit_t.user). */
 typedef struct unit_pub {
@@ -63,9 +64,9 @@ void units_fill(orch_t *o, const sdm_unit_t *u, Hl__ServiceState *m)
     m->active_enter_us = u->active_enter_us;
     m->inactive_enter_us = u->inactive_enter_us;
     m->invocation_id = (char *) u->invocation_id;
-    m->service = ""; /* set by the caller that owns a buffer for it */
+    m->service = hlb_pb_str(""); /* set by the caller that owns a buffer for it */
     int ph = o && o->cfg ? orch_cfg_phase_of(o->cfg, u->name) : -1;
-    m->phase = ph >= 0 ? o->cfg->phases[ph].name : "";
+    m->phase = hlb_pb_str(ph >= 0 ? o->cfg->phases[ph].name : "");
 }
 
 char *units_describe(const sdm_unit_t *u)
@@ -115,11 +116,11 @@ static Hl__UnitFailure *failure_build(orch_t *o, const char *unit, const char *r
     f.job_result = (char *) (job_result ? job_result : "");
     if (u) {
         units_fill(o, u, &st);
-        st.service = service ? service : "";
+        st.service = hlb_pb_str(service);
         f.state = &st;
     }
     const health_t *h = service ? health_get(o, service) : NULL;
-    f.health = h ? h->state : "";
+    f.health = hlb_pb_str(h ? h->state : "");
     Hl__UnitFailure *copy = (Hl__UnitFailure *) orch_proto_copy(&f.base);
     free(service);
     return copy;

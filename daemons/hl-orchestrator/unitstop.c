@@ -12,6 +12,7 @@
 #include "orch.h"
 #include <errno.h>
 #include <string.h>
+#include <hlbus/pbfield.h>
 
 typedef struct unitstop {
     orch_t *o;
@@ -26,8 +27,8 @@ static void reply_skipped(unitstop_t *u, const char *why)
     hlb_info("unit stop (%s): no graceful shutdown: %s; the managed services keep running",
              u->reason, why);
     Hl__ShutdownStep step = HL__SHUTDOWN_STEP__INIT;
-    step.name = "system-shutdown";
-    step.outcome = "skipped";
+    step.name = hlb_pb_str("system-shutdown");
+    step.outcome = hlb_pb_str("skipped");
     hlb_buf_t b = {0};
     hlb_buf_printf(&b, "%s: the managed services keep running", why);
     step.detail = b.data ? b.data : (char *) why;
@@ -35,7 +36,7 @@ static void reply_skipped(unitstop_t *u, const char *why)
     step.finished_us = hlb_now_us();
     Hl__ShutdownStep *steps[] = {&step};
     Hl__ShutdownReport r = HL__SHUTDOWN_REPORT__INIT;
-    r.outcome = "skipped";
+    r.outcome = hlb_pb_str("skipped");
     r.steps = steps;
     r.n_steps = 1;
     r.started_us = u->started_us;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <hlbus/hlbus.h>
+#include <hlbus/pbfield.h>
 
 #include "config.h"
 #include "events.h"
@@ -188,7 +189,7 @@ static void m_stats(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     stdio_relay_each(app->relay, stats_chan, stats_client, &s);
     s.st.channels = s.chans;
     s.st.n_channels = s.nchans;
-    s.st.attach_socket = app->attach_path ? app->attach_path : "";
+    s.st.attach_socket = hlb_pb_str(app->attach_path);
     hlb_reply_msg(reply, &s.st.base);
     for (size_t i = 0; i < s.nchans; i++) {
         for (size_t j = 0; j < s.chans[i]->n_client; j++) {

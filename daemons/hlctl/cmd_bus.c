@@ -221,9 +221,11 @@ int hlctl_cmd_bus(hlctl_t *ctx, int argc, char **argv)
            st->lvc_replays, up);
     /* what hl-bus refused: the topic ACL, connections, subscriptions */
     hlctl_printf("denied %" PRIu64 "  refused connections: per uid %" PRIu64 "  reserve %" PRIu64
-                 "  out of fds %" PRIu64 "  refused subscriptions %" PRIu64 "\n\n",
+                 "  out of fds %" PRIu64 "  refused subscriptions %" PRIu64
+                 "  stale subscriptions %" PRIu64 "\n\n",
                  st->denied, st->connections_refused_per_uid, st->connections_refused_reserve,
-                 st->connections_refused_emfile, st->subscriptions_refused);
+                 st->connections_refused_emfile, st->subscriptions_refused,
+                 st->subscriptions_stale);
     hlctl_printf("%-24s %12s %14s\n", "PREFIX", "MESSAGES", "BYTES");
     for (size_t i = 0; i < st->n_prefixes; i++)
         hlctl_printf("%-24s %12" PRIu64 " %14" PRIu64 "\n", st->prefixes[i]->prefix,

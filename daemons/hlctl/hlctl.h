@@ -44,7 +44,7 @@ int hlctl_usage(const char *usage);
  * not printf, for any text not written in hlctl itself. */
 int hlctl_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int hlctl_fprintf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int hlctl_vfprintf(FILE *f, const char *fmt, va_list ap);
+int hlctl_vfprintf(FILE *f, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Set by SIGINT/SIGTERM while a command waits. */
 extern volatile int hlctl_interrupted;
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "hlbus/codec.h"
 #include "hlbus/paths.h"
+#include "hlbus/pbfield.h"
 
 struct hlb_acall {
     hlb_acall_t *next; /* every call not yet freed */
@@ -122,7 +123,7 @@ static int send_request(hlb_acall_t *c)
 {
     Hl__Request req = HL__REQUEST__INIT;
     req.method = c->method;
-    req.type = c->type ? c->type : "";
+    req.type = hlb_pb_str(c->type);
     req.body.data = c->body;
     req.body.len = c->len;
     req.id = c->id;

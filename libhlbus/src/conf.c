@@ -72,7 +72,8 @@ void hlb_diag_free(hlb_diag_t *d)
     d->errors = 0;
 }
 
-static void diag_at(hlb_diag_t *d, const char *file, int line, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void diag_at(hlb_diag_t *d, const char *file, int line,
+                                                       const char *fmt, ...)
 {
     hlb_conf_t at = {.file = file, .line = line};
     hlb_buf_t b = {0};

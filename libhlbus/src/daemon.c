@@ -14,6 +14,7 @@
 #include "orchestrator.pb-c.h"
 #include "hlbus/str.h"
 #include "hlbus/strv.h"
+#include "hlbus/pbfield.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -137,7 +138,7 @@ static void fill_status(hlb_daemon_t *d, Hl__DaemonStatus *st)
     st->pid = (uint32_t)getpid();
     st->started_us = d->started_us;
     st->state = (char *)d->state;
-    st->status = d->status ? d->status : "";
+    st->status = hlb_pb_str(d->status);
     if (d->pub) {
         st->published = hlb_pub_sent(d->pub);
         st->dropped = hlb_pub_dropped(d->pub);

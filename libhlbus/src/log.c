@@ -99,6 +99,7 @@ static void emit(int level, hlb_map_t *fields, const char *msg)
         Hl__Log lm = HL__LOG__INIT;
         lm.level = (char *)names[level];
         lm.message = (char *)msg;
+        lm.in_journal = L.journal;
         if (fields && hlb_map_size(fields)) {
             size_t len;
             lm.fields_msgpack.data = (uint8_t *)hlb_map_data(fields, &len);

@@ -5,6 +5,7 @@
 #include "hlbus/codec.h"
 #include "hlbus/log.h"
 #include "hlbus/paths.h"
+#include "hlbus/pbfield.h"
 
 #include "codec_private.h"
 
@@ -97,7 +98,7 @@ void hlb_reply_map(hlb_reply_t *r, hlb_map_t *map)
     if (!r->body)
         return;
     memcpy(r->body, data, len);
-    r->r.type = HLB_TYPE_MSGPACK;
+    r->r.type = hlb_pb_str(HLB_TYPE_MSGPACK);
     r->r.body.data = r->body;
     r->r.body.len = len;
 }

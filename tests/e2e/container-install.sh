@@ -58,9 +58,12 @@ printf 'port = 8080\n' >/etc/hl/daemon.conf
 # containerd, ssh...) are not part of the test, and masked, so that the run
 # does not depend on what else the host has (the stack treats a masked unit
 # as not installed).
-# nginx.service is Debian's own nginx, installed for the dev proxy: only our
+# rsyslog too: the host has it for hl-logs' tests, whose collector is an
+# rsyslogd of their own (tests/e2e/scenarios/76-logs-no-loss.sh). nginx.service
+# is Debian's own nginx, installed for the dev proxy: only our
 # hl-dev-proxy.service runs nginx.
-for u in docker.service docker.socket containerd.service ssh.service ssh.socket nginx.service; do
+for u in docker.service docker.socket containerd.service ssh.service ssh.socket \
+  rsyslog.service syslog.socket nginx.service; do
   if systemctl cat "$u" >/dev/null 2>&1; then systemctl mask --quiet "$u"; fi
 done
 systemctl daemon-reload

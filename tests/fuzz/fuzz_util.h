@@ -10,6 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* libFuzzer's entry points, called by name (declared here so that a target
+ * is clean under -Wmissing-prototypes). */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 /* A fuzz input as frames: byte 0 is the header (the target reads its bits),
  * then FRAME_COUNT frames, each but the last preceded by a 2-byte
  * little-endian length clipped to what is left; the last takes the rest.

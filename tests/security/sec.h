@@ -110,13 +110,14 @@ static inline long sec_rss_kib(pid_t pid)
     return kib;
 }
 
-/* Runs FN in a child as the unprivileged user; returns its exit status. */
-static inline int sec_as_nobody(int (*fn)(void *), void *arg)
+/* Runs FN in a child as UID (primary group GID, no others); returns its
+ * exit status. */
+static inline int sec_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg)
 {
     fflush(stdout);
     pid_t kid = fork();
     if (kid == 0) {
-        if (setgroups(0, NULL) < 0 || setgid(SEC_NOBODY) < 0 || setuid(SEC_NOBODY) < 0)
+        if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
             _exit(100);
         int rc = fn(arg);
         zsys_shutdown(); /* _exit skips czmq's atexit: flush what is queued */
@@ -125,6 +126,12 @@ static inline int sec_as_nobody(int (*fn)(void *), void *arg)
     int st = -1;
     waitpid(kid, &st, 0);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Runs FN in a child as the unprivileged user; returns its exit status. */
+static inline int sec_as_nobody(int (*fn)(void *), void *arg)
+{
+    return sec_as(SEC_NOBODY, SEC_NOBODY, fn, arg);
 }
 
 static inline bool sec_alive(proc_t *p)

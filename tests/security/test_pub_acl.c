@@ -2,7 +2,15 @@
  * service.*, lifecycle.state ... from whoever published them. hl-bus now
  * stamps each message with its publisher's kernel credentials and drops
  * what a publisher may not send: here any local user (nobody) tries the
- * families the daemons own, and forges the sender fields themselves. */
+ * families the daemons own, and forges the sender fields themselves.
+ *
+ * It once failed under -j2: the attacker's sockets lingered 2 s (hlb_pub's
+ * default and the raw PUSH's), so when the machine was busy its flood, its
+ * test.open or its forged envelope were dropped unsent, and the receiving
+ * loop gave up after 3 s without an event. Now everything waits for the
+ * messages themselves (linger -1: sent however long it takes), and the bus
+ * is frozen (SIGSTOP) for longer than the old linger while the attacker
+ * sends, so a time bound coming back fails here every time. */
 #include "sec.h"
 
 static proc_t bus;
@@ -11,6 +19,7 @@ static const char *const owned[] = {"health.claude-code", "service.web", "lifecy
                                     "uplink.status", "metrics.threshold.cpu", "failure.x",
                                     "recovery.web", "daemon.hl-orchestrator", NULL};
 #define FLOOD 2000
+#define STALL_MS 3000 /* more than the 2 s linger that made this test flaky */
 
 /* As nobody: the owned families, a flood of them, an open family, and an
  * envelope claiming to be from root. */
@@ -19,6 +28,7 @@ static int attacker(void *arg)
     hlb_pub_t *p = hlb_pub_new(sec_dir, "hl-health"); /* the source is a claim, not a proof */
     if (!p)
         return 2;
+    hlb_pub_set_linger(p, -1);
     for (int i = 0; owned[i]; i++)
         hlb_pub_send_raw(p, owned[i], "", "forged", 6);
     for (int i = 0; i < FLOOD; i++)
@@ -42,7 +52,7 @@ static int attacker(void *arg)
     size_t n = hl__envelope__pack(&e, buf);
     zmq_send(zsock_resolve(raw), "test.forged", 11, ZMQ_SNDMORE);
     zmq_send(zsock_resolve(raw), buf, n, 0);
-    zsock_set_linger(raw, 2000);
+    zsock_set_linger(raw, -1);
     zsock_destroy(&raw);
     zsys_shutdown(); /* the child ends in _exit: flush what is queued now */
     return 0;
@@ -59,19 +69,30 @@ int main(void)
     hlb_sub_t *s = hlb_sub_new(sec_dir, NULL); /* everything, as hl-failure watches */
     CHECK(sec_sub_synced(s));
 
+    /* the bus stalls longer than any linger of old while the attacker sends */
+    REQUIRE(kill(bus.pid, SIGSTOP) == 0);
+    pid_t waker = fork();
+    if (waker == 0) {
+        usleep(STALL_MS * 1000);
+        kill(bus.pid, SIGCONT);
+        _exit(0);
+    }
     CHECK(sec_as_nobody(attacker, NULL) == 0);
+    int wst;
+    waitpid(waker, &wst, 0);
+    kill(bus.pid, SIGCONT);
     hlb_pub_t *mine = hlb_pub_new(sec_dir, "sec-test");
     hlb_pub_send_raw(mine, "test.done", "", "", 0); /* ours come after the attacker's */
 
     int leaked = 0, open_seen = 0, forged_seen = 0;
     bool done = false;
     hlb_event_t ev;
-    long long deadline = proc_now_ms() + 10000;
-    /* until all three came (the attacker's connection and ours are read in
-     * no fixed order), then a second more for any forgery that got through */
-    while (proc_now_ms() < deadline &&
-           hlb_sub_recv(s, &ev, done && open_seen && forged_seen ? 1000 : 3000) == 1) {
-        if (ev.replay)
+    long long deadline = proc_now_ms() + 60000;
+    /* Until all three came (the attacker's connections and ours are read in
+     * no fixed order). A forgery of an owned family would have come before
+     * test.open: the attacker sent them first, on the same connection. */
+    while (!(done && open_seen && forged_seen) && proc_now_ms() < deadline) {
+        if (hlb_sub_recv(s, &ev, 1000) != 1 || ev.replay)
             continue;
         for (int i = 0; owned[i]; i++)
             if (strcmp(ev.topic, owned[i]) == 0 && ev.env->body.len == 6) {

@@ -3,6 +3,12 @@
 
 #include "check.h"
 
+static void count(const char *s, const char *tp, uint64_t e, uint64_t l, uint64_t m,
+                  uint64_t g, void *arg)
+{
+    ++*(size_t *)arg;
+}
+
 int main(void)
 {
     hlb_seqtrack_t *t = hlb_seqtrack_new();
@@ -33,16 +39,8 @@ int main(void)
         hlb_seqtrack_see(t, name, "t", 1, 1, &missed);
     }
     size_t n = 0;
-    void count(const char *s, const char *tp, uint64_t e, uint64_t l, uint64_t m, uint64_t g,
-               void *arg);
     hlb_seqtrack_each(t, count, &n);
     CHECK(n <= 16384);
     hlb_seqtrack_destroy(&t);
     return check_done();
-}
-
-void count(const char *s, const char *tp, uint64_t e, uint64_t l, uint64_t m, uint64_t g,
-           void *arg)
-{
-    ++*(size_t *)arg;
 }

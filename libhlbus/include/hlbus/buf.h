@@ -14,7 +14,7 @@ typedef struct hlb_buf {
 void hlb_buf_add(hlb_buf_t *b, const void *data, size_t len);
 void hlb_buf_puts(hlb_buf_t *b, const char *s);
 void hlb_buf_printf(hlb_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void hlb_buf_vprintf(hlb_buf_t *b, const char *fmt, va_list ap);
+void hlb_buf_vprintf(hlb_buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void hlb_buf_reset(hlb_buf_t *b);
 void hlb_buf_free(hlb_buf_t *b);
 /* Hands the data to the caller (who frees it) and empties the buffer. */

@@ -18,7 +18,7 @@ int hlb_log_get_level(void);
 /* Mirrors records at or above the level onto the bus through PUB (NULL stops). */
 void hlb_log_set_pub(hlb_pub_t *pub);
 void hlb_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void hlb_logv(int level, const char *fmt, va_list ap);
+void hlb_logv(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* With structured fields (msgpack map), kept in journald as HL_FIELDS=<json> and
  * on the bus in hl.Log.fields_msgpack. FIELDS may be NULL; it is not taken. */
 void hlb_log_fields(int level, hlb_map_t *fields, const char *fmt, ...)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <hlbus/hlbus.h>
+#include "../fuzz_util.h"
 
 #include "fl_config.h"
 #include "fl_decode.h"

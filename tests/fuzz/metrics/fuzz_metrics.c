@@ -20,6 +20,7 @@
 #include "collect.h"
 #include "expo.h"
 #include "metrics.pb-c.h"
+#include "../fuzz_util.h"
 
 static const char *const body_types[] = {HLB_TYPE_MSGPACK, "hl.DaemonStatus", "hl.MetricsReport",
                                          "hl.Threshold", "hl.BusStats", "hl.Log"};

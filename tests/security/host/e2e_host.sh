@@ -174,6 +174,23 @@ e2e_ok wait_for 10 synced_end
 e2e_ok e2e_exec grep -q '"topic":"service.hl-daemon"' "$tap"
 e2e_ok fails e2e_exec grep -q "health now fails" "$tap"
 e2e_ok fails e2e_exec grep -q '"journal"' "$tap"
+# --- per-name families belong to the name's own user (#12): hl-metrics may
+# publish lifecycle.ack.hl-metrics, not daemon.hl-health nor
+# lifecycle.ack.hl-health (hl-bus drops them, counted as denied).
+denied() { e2e_hlctl bus stats | sed -n 's/^denied \([0-9]*\) .*/\1/p' | head -n 1; }
+denied0=$(denied)
+e2e_ok as hl-metrics "$HLCTL" pub daemon.hl-health name=hl-health state=stopping status=forged-by-hl-metrics
+e2e_ok as hl-metrics "$HLCTL" pub lifecycle.ack.hl-health daemon=hl-health detail=forged-by-hl-metrics
+e2e_ok as hl-metrics "$HLCTL" pub lifecycle.ack.hl-metrics daemon=hl-metrics detail=own-name
+# Three connections, read in no fixed order: wait for the count and the
+# allowed one, then a marker; the forged ones can no longer come.
+both_denied() { local n; n=$(denied); [ -n "$n" ] && [ "$n" -ge $((${denied0:-0} + 2)) ]; }
+e2e_ok wait_for 10 both_denied
+own_seen() { e2e_exec grep -q '"topic":"lifecycle.ack.hl-metrics".*own-name' "$tap"; }
+e2e_ok wait_for 10 own_seen
+synced_names() { e2e_hlctl pub test.sec.names x >/dev/null; e2e_exec grep -q test.sec.names "$tap"; }
+e2e_ok wait_for 10 synced_names
+e2e_ok fails e2e_exec grep -q forged-by-hl-metrics "$tap"
 e2e_exec bash -c 'kill $(cat /tmp/sec-tap.pid); rm -f /tmp/sec-tap.pid'
 e2e_exec rm -f "$tap"
 e2e_exec sh -c 'userdel e2e-sec; groupdel e2e-sec 2>/dev/null'

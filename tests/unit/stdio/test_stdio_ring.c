@@ -165,11 +165,11 @@ static void test_resize(void)
     char buf[32];
     uint64_t t = stdio_ring_tail(r);
     stdio_ring_copy(r, t, buf, 16 - t);
-    CHECK(memcmp(buf, "0123456789abcdef" + t, 16 - t) == 0);
+    CHECK(memcmp(buf, &"0123456789abcdef"[t], 16 - t) == 0);
     stdio_ring_append(r, "ghij", 4, 7);
     t = stdio_ring_tail(r);
     stdio_ring_copy(r, t, buf, 20 - t);
-    CHECK(memcmp(buf, "0123456789abcdefghij" + t, 20 - t) == 0);
+    CHECK(memcmp(buf, &"0123456789abcdefghij"[t], 20 - t) == 0);
     CHECK(stdio_ring_resize(r, 5, 4) == 0);
     CHECK_EQ_U(stdio_ring_tail(r), 15);
     stdio_ring_copy(r, 15, buf, 5);
