@@ -22,6 +22,15 @@ pkgs+=(nginx)  # the development servers' proxy (#17): its own unit, the host's 
 # and the monitoring-plugins' Perl library that parses hlctl check's output.
 [ "${1:-}" = --runtime-only ] || pkgs+=(python3-zmq python3-protobuf protobuf-compiler
                                         libmonitoring-plugin-perl)
+# The OpenAPI validator of hl-uplink's contract (docs/api/hl-cloud-api.yaml,
+# test static_uplink_openapi), from the npm registry with the machine's Node.js;
+# pinned, and only when it is not there already.
+redocly_version=2.77.0
+if [ "${1:-}" != --runtime-only ] && command -v npm >/dev/null 2>&1 &&
+   [ "$(redocly --version 2>/dev/null | head -n1)" != "$redocly_version" ]; then
+  echo "install-deps: npm install -g @redocly/cli@$redocly_version"
+  npm install -g --no-audit --no-fund "@redocly/cli@$redocly_version" >/dev/null
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

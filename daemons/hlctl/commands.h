@@ -21,3 +21,4 @@ HLCTL_CMD("failure", hlctl_cmd_failure, "rearm SERVICE", "re-enable recovery aft
 HLCTL_CMD("dev", hlctl_cmd_dev, "check [FILE] | apply | list | status [NAME] | restart NAME | logs NAME", "development servers of dev-server.yaml: validate, apply exactly what changed, state")
 HLCTL_CMD("contract", hlctl_cmd_contract, "[--markdown]", "the bus contract: version, installed .proto files, topic families")
 HLCTL_CMD("check", hlctl_cmd_check, "health [SERVICE]|service NAME|phases|bus|failures [-w RANGE] [-c RANGE]", "a Nagios/Icinga plugin: status line with perfdata, exit 0/1/2/3")
+HLCTL_CMD("uplink", hlctl_cmd_uplink, "status|flush", "the link to the HL API: state, registration, heartbeat, outbox; flush delivers now")

@@ -1,0 +1,370 @@
+/* HTTP on the reactor: see ul_http.h. The multi-handle plumbing is the same
+ * as hl-health's (hh_http.c): curl says which sockets to watch
+ * (CURLMOPT_SOCKETFUNCTION) and when to call it back (CURLMOPT_TIMERFUNCTION). */
+#include "ul_http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+
+#include <hlbus/clock.h>
+#include <hlbus/str.h>
+
+#define HDR_MAX 512 /* a kept header value longer than this is cut */
+
+struct ul_call {
+    ul_http_t *h;
+    CURL *easy;
+    struct curl_slist *headers;
+    ul_http_fn *fn;
+    void *arg;
+    char *body;
+    size_t body_len, max_body;
+    bool too_large;
+    char *ctype, *date, *retry_after, *location;
+    char errbuf[CURL_ERROR_SIZE];
+    ul_call_t *prev, *next;
+};
+
+struct ul_http {
+    hlb_reactor_t *io;
+    CURLM *multi;
+    hlb_timer_t timer;
+    hlb_timer_t kick; /* completions found while starting run from the loop */
+    int running;
+    ul_tls_t tls;
+    char *ca_file;
+    char *user_agent;
+    ul_call_t *calls;
+    size_t n;
+};
+
+static void check_done(ul_http_t *h);
+
+static void on_socket_event(hlb_reactor_t *io, int fd, uint32_t events, void *arg)
+{
+    (void)io;
+    ul_http_t *h = arg;
+    int mask = 0;
+    if (events & EPOLLIN)
+        mask |= CURL_CSELECT_IN;
+    if (events & EPOLLOUT)
+        mask |= CURL_CSELECT_OUT;
+    if (events & (EPOLLERR | EPOLLHUP))
+        mask |= CURL_CSELECT_ERR;
+    curl_multi_socket_action(h->multi, fd, mask, &h->running);
+    check_done(h);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    (void)socketp;
+    ul_http_t *h = userp;
+    if (what == CURL_POLL_REMOVE) {
+        hlb_reactor_unwatch(h->io, s);
+        return 0;
+    }
+    uint32_t ev = 0;
+    if (what & CURL_POLL_IN)
+        ev |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+        ev |= EPOLLOUT;
+    (void)hlb_reactor_watch(h->io, s, ev, on_socket_event, h); /* else curl's timeout */
+    return 0;
+}
+
+static void on_timer(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
+{
+    (void)io;
+    (void)t;
+    ul_http_t *h = arg;
+    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &h->running);
+    check_done(h);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    ul_http_t *h = userp;
+    if (timeout_ms < 0)
+        hlb_timer_stop(h->io, &h->timer);
+    else
+        hlb_timer_after_ms(h->io, &h->timer, timeout_ms);
+    return 0;
+}
+
+static void call_free(ul_call_t *c)
+{
+    ul_http_t *h = c->h;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    h->n--;
+    curl_multi_remove_handle(h->multi, c->easy);
+    curl_easy_cleanup(c->easy);
+    curl_slist_free_all(c->headers);
+    free(c->body);
+    free(c->ctype);
+    free(c->date);
+    free(c->retry_after);
+    free(c->location);
+    free(c);
+}
+
+static void check_done(ul_http_t *h)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(h->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        ul_call_t *c = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+        CURLcode code = m->data.result;
+        ul_resp_t r = {0};
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &r.status);
+        r.curl_code = code;
+        r.body = c->body ? c->body : "";
+        r.body_len = c->body_len;
+        r.body_too_large = c->too_large;
+        r.content_type = c->ctype;
+        r.date = c->date;
+        r.retry_after = c->retry_after;
+        r.location = c->location;
+        r.done_mono_us = hlb_mono_us();
+        char *msg = NULL;
+        if (c->too_large) {
+            msg = hlb_strdupf("answer larger than %zu bytes", c->max_body);
+        } else if (code != CURLE_OK) {
+            msg = hlb_strdupf("%s%s%s", curl_easy_strerror(code), c->errbuf[0] ? ": " : "",
+                              c->errbuf);
+            r.status = 0; /* a half answer is no answer */
+        }
+        r.error = msg;
+        ul_http_fn *fn = c->fn;
+        void *arg = c->arg;
+        /* the callback may start the next request: free this one first, but
+         * after the callback has seen its buffers */
+        fn(&r, arg);
+        free(msg);
+        call_free(c);
+    }
+}
+
+static void on_kick(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
+{
+    (void)io;
+    (void)t;
+    ul_http_t *h = arg;
+    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &h->running);
+    check_done(h);
+}
+
+ul_http_t *ul_http_new(hlb_reactor_t *io, const ul_tls_t *tls, const char *user_agent)
+{
+    static bool global_done;
+    if (!global_done) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return NULL;
+        global_done = true;
+    }
+    ul_http_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->io = io;
+    h->multi = curl_multi_init();
+    h->user_agent = strdup(user_agent ? user_agent : "hl-uplink");
+    if (tls) {
+        h->tls = *tls;
+        h->ca_file = tls->ca_file ? strdup(tls->ca_file) : NULL;
+        h->tls.ca_file = h->ca_file;
+    } else {
+        h->tls.verify = true;
+    }
+    if (!h->multi || !h->user_agent) {
+        ul_http_destroy(&h);
+        return NULL;
+    }
+    hlb_timer_init(&h->timer, on_timer, h);
+    hlb_timer_init(&h->kick, on_kick, h);
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+    return h;
+}
+
+void ul_http_destroy(ul_http_t **h_p)
+{
+    if (!h_p || !*h_p)
+        return;
+    ul_http_t *h = *h_p;
+    while (h->calls)
+        call_free(h->calls);
+    if (h->io) {
+        hlb_timer_stop(h->io, &h->timer);
+        hlb_timer_stop(h->io, &h->kick);
+    }
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
+    free(h->ca_file);
+    free(h->user_agent);
+    free(h);
+    *h_p = NULL;
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    ul_call_t *c = userdata;
+    size_t n = size * nmemb;
+    if (c->body_len + n > c->max_body) {
+        c->too_large = true;
+        return 0; /* cut the transfer: a huge answer costs no memory */
+    }
+    memcpy(c->body + c->body_len, ptr, n);
+    c->body_len += n;
+    c->body[c->body_len] = '\0';
+    return n;
+}
+
+static void keep_header(char **slot, const char *v, size_t n)
+{
+    while (n && (v[0] == ' ' || v[0] == '\t')) {
+        v++;
+        n--;
+    }
+    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+        n--;
+    if (n > HDR_MAX)
+        n = HDR_MAX;
+    free(*slot);
+    *slot = strndup(v, n);
+}
+
+static size_t header_cb(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    ul_call_t *c = userdata;
+    size_t n = size * nitems;
+    static const struct {
+        const char *name;
+        size_t off;
+    } keep[] = {
+        {"content-type:", offsetof(ul_call_t, ctype)},
+        {"date:", offsetof(ul_call_t, date)},
+        {"retry-after:", offsetof(ul_call_t, retry_after)},
+        {"location:", offsetof(ul_call_t, location)},
+    };
+    if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+        /* a new status line (after a 100 Continue): forget the last block */
+        for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+            char **slot = (char **)((char *)c + keep[i].off);
+            free(*slot);
+            *slot = NULL;
+        }
+        return n;
+    }
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        size_t kl = strlen(keep[i].name);
+        if (n >= kl && strncasecmp(buf, keep[i].name, kl) == 0) {
+            keep_header((char **)((char *)c + keep[i].off), buf + kl, n - kl);
+            break;
+        }
+    }
+    return n;
+}
+
+ul_call_t *ul_http_start(ul_http_t *h, const ul_req_t *req, ul_http_fn *fn, void *arg)
+{
+    ul_call_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->h = h;
+    c->fn = fn;
+    c->arg = arg;
+    c->max_body = req->max_body ? req->max_body : (64u << 10);
+    c->body = malloc(c->max_body + 1);
+    c->easy = curl_easy_init();
+    if (!c->body || !c->easy) {
+        free(c->body);
+        if (c->easy)
+            curl_easy_cleanup(c->easy);
+        free(c);
+        return NULL;
+    }
+    c->body[0] = '\0';
+    for (const char *const *hd = req->headers; hd && *hd; hd++) {
+        struct curl_slist *l = curl_slist_append(c->headers, *hd);
+        if (l)
+            c->headers = l;
+    }
+    /* curl adds "Expect: 100-continue" to large bodies: a round trip for nothing */
+    struct curl_slist *l = curl_slist_append(c->headers, "Expect:");
+    if (l)
+        c->headers = l;
+    CURL *e = c->easy;
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#endif
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect elsewhere is refused */
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(req->timeout_ms ? req->timeout_ms : 10000));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(req->connect_timeout_ms ? req->connect_timeout_ms : 5000));
+    curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->tls.verify ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->tls.verify ? 2L : 0L);
+    if (h->tls.ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, h->tls.ca_file);
+    if (c->headers)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+    const char *m = req->method ? req->method : "GET";
+    if (req->body || strcmp(m, "GET") != 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
+        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
+        if (strcmp(m, "POST") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+    }
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+        curl_slist_free_all(c->headers);
+        curl_easy_cleanup(e);
+        free(c->body);
+        free(c);
+        return NULL;
+    }
+    c->next = h->calls;
+    if (h->calls)
+        h->calls->prev = c;
+    h->calls = c;
+    h->n++;
+    /* curl now wants its timeout handled at once; from the loop, so that the
+     * callback never runs inside this call */
+    hlb_timer_after_ms(h->io, &h->kick, 0);
+    return c;
+}
+
+void ul_http_cancel(ul_http_t *h, ul_call_t *c)
+{
+    (void)h;
+    if (c)
+        call_free(c);
+}
+
+size_t ul_http_in_flight(const ul_http_t *h) { return h->n; }
