@@ -22,6 +22,8 @@ pkgs+=(nginx)  # the development servers' proxy (#17): its own unit, the host's 
 # and the monitoring-plugins' Perl library that parses hlctl check's output.
 [ "${1:-}" = --runtime-only ] || pkgs+=(python3-zmq python3-protobuf protobuf-compiler
                                         libmonitoring-plugin-perl)
+# #11: scripts/format.sh applies .clang-format
+[ "${1:-}" = --runtime-only ] || pkgs+=(clang-format)
 # The OpenAPI validator of hl-uplink's contract (docs/api/hl-cloud-api.yaml,
 # test static_uplink_openapi), from the npm registry with the machine's Node.js;
 # pinned, and only when it is not there already.

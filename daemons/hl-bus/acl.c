@@ -44,6 +44,7 @@ void acl_load_defaults(acl_t *a)
     memset(a, 0, sizeof *a);
     a->self = self;
     a->admin_gid = admin;
+    a->has_shared = lookup("hl", &a->shared);
     /* the bus contract's families (hlbus/topics.h), each owned by its
      * daemon's user; a family two daemons publish on has a row each */
     for (const hlb_topic_family_t *f = hlb_topic_families(); f->prefix; f++) {
@@ -83,33 +84,61 @@ int acl_set(acl_t *a, const char *prefix, const uid_t *uids, size_t n, bool admi
     return 0;
 }
 
-/* The user that owns NAME (LEN bytes) in a per-name family: its own, or
- * "hl" when it has none. false when neither exists or NAME cannot be a user
- * name. Remembered, so that a message costs no passwd lookup. */
-static bool name_owner(acl_t *a, const char *name, size_t len, uid_t *uid)
+/* UID's user name ("" when it has none), remembered. */
+static const char *user_of(acl_t *a, uid_t uid)
 {
-    if (len == 0 || len >= ACL_NAME_LEN)
-        return false;
+    for (size_t i = 0; i < a->nusers; i++)
+        if (a->users[i].uid == uid)
+            return a->users[i].name;
+    static char name[ACL_NAME_LEN];
+    struct passwd pw, *pwp = NULL;
+    char buf[4096];
+    name[0] = '\0';
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &pwp) == 0 && pwp && strlen(pw.pw_name) < sizeof name)
+        strcpy(name, pw.pw_name);
+    if (a->nusers < ACL_MAX_NAMES) {
+        acl_name_t *e = &a->users[a->nusers++];
+        strcpy(e->name, name);
+        e->uid = uid;
+        e->found = name[0] != '\0';
+        return e->name;
+    }
+    return name;
+}
+
+/* Whether NAME (LEN bytes) is a user of its own, remembered. Asked only for
+ * the shared user's messages, so that a publisher cannot make hl-bus look
+ * up names it makes up. */
+static bool name_is_user(acl_t *a, const char *name, size_t len)
+{
     for (size_t i = 0; i < a->nnames; i++)
-        if (strlen(a->names[i].name) == len && memcmp(a->names[i].name, name, len) == 0) {
-            *uid = a->names[i].uid;
+        if (strlen(a->names[i].name) == len && memcmp(a->names[i].name, name, len) == 0)
             return a->names[i].found;
-        }
     char user[ACL_NAME_LEN];
     memcpy(user, name, len);
     user[len] = '\0';
-    int64_t n;
-    /* a number is a uid to acl_resolve, never a daemon's name */
-    bool found = hlb_parse_int(user, &n) != 0 && acl_resolve(user, uid);
-    /* Remembered up to the cap: names beyond it (someone publishing made-up
-     * names) are looked up each time rather than evicting the daemons'. */
+    struct passwd pw, *pwp = NULL;
+    char buf[4096];
+    bool found = getpwnam_r(user, &pw, buf, sizeof buf, &pwp) == 0 && pwp;
     if (a->nnames < ACL_MAX_NAMES) {
         acl_name_t *e = &a->names[a->nnames++];
         strcpy(e->name, user);
-        e->uid = found ? *uid : (uid_t)-1;
+        e->uid = found ? pw.pw_uid : (uid_t)-1;
         e->found = found;
     }
     return found;
+}
+
+/* Whether UID owns NAME (LEN bytes) in a per-name family: its own name, or
+ * the shared user "hl" for a name that is nobody's user. */
+static bool owns_name(acl_t *a, uid_t uid, const char *name, size_t len)
+{
+    if (len == 0 || len >= ACL_NAME_LEN)
+        return false;
+    const char *mine = user_of(a, uid);
+    if (strlen(mine) == len && memcmp(mine, name, len) == 0)
+        return true;
+    return a->has_shared && uid == a->shared && !name_is_user(a, name, len);
 }
 
 int acl_let_admins(acl_t *a, const char *prefix)
@@ -152,8 +181,7 @@ bool acl_may_publish(acl_t *a, const char *topic, size_t len, uid_t uid, gid_t g
         size_t n = 0;
         while (best->name_at + n < len && name[n] != '.')
             n++;
-        uid_t owner;
-        if (name_owner(a, name, n, &owner) && owner == uid)
+        if (owns_name(a, uid, name, n))
             return true;
         return best->admins && hlb_cred_is_admin(uid, gid, a->admin_gid);
     }

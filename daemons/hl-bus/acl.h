@@ -15,8 +15,9 @@
  * hlb_event_from_owner() checks on the subscriber's side: daemon.hl-health
  * only to hl-health. A name without a user of its own (hl-orchestrator,
  * which runs as root) falls back to the shared user "hl", never to another
- * daemon's user. Names are resolved when first published and remembered
- * until the ACL is rebuilt (a reload). */
+ * daemon's user. What is looked up is the publisher's uid (its user name,
+ * remembered until the ACL is rebuilt at a reload), never a name a
+ * publisher makes up: only "hl"'s own messages need the name looked up. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,7 +25,7 @@
 
 #define ACL_MAX_RULES 64
 #define ACL_MAX_UIDS 16
-#define ACL_MAX_NAMES 64 /* per-name owners remembered; more are looked up each time */
+#define ACL_MAX_NAMES 64 /* users (and names) remembered; more are looked up each time */
 #define ACL_NAME_LEN 33  /* a user name is at most 32 bytes (useradd's limit) */
 
 typedef struct acl_rule {
@@ -37,7 +38,8 @@ typedef struct acl_rule {
     size_t name_at;
 } acl_rule_t;
 
-/* A per-name owner, resolved once: NAME's uid, or none (nor "hl" exists). */
+/* A user, looked up once: UID's name, or NAME's uid; FOUND false when
+ * there is no such user. */
 typedef struct acl_name {
     char name[ACL_NAME_LEN];
     uid_t uid;
@@ -49,8 +51,12 @@ typedef struct acl {
     size_t nrules;
     gid_t admin_gid; /* (gid_t)-1: no admin group */
     uid_t self;      /* hl-bus's own uid */
-    acl_name_t names[ACL_MAX_NAMES]; /* per-name owners seen so far */
+    acl_name_t users[ACL_MAX_NAMES]; /* publishers' uids seen so far, with their names */
+    size_t nusers;
+    acl_name_t names[ACL_MAX_NAMES]; /* names the shared user published, with their users */
     size_t nnames;
+    uid_t shared;    /* the shared user "hl", if it exists */
+    bool has_shared;
 } acl_t;
 
 /* Resolves USER (a name or a decimal uid) to a uid; the shared user "hl"

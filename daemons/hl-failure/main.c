@@ -1,5 +1,5 @@
 /* hl-failure: failure detection and automated recovery (spec 5.1, 5.2). */
-#include "fl_daemon.h"
+#include "hl-failure.h"
 
 int main(int argc, char **argv)
 {

@@ -1,7 +1,7 @@
 /* hl-health: the health check framework (spec 2.2.1, 1.3.2). */
 #include <hlbus/hlbus.h>
 
-#include "hh_daemon.h"
+#include "hl-health.h"
 
 int main(int argc, char **argv)
 {

@@ -304,6 +304,10 @@ static void on_daemon(hlm_busm_t *b, const char *topic_name, const Hl__DaemonSta
         HLM_COUNTER, (double)st->notify_dropped, "daemon", name);
     SET(b, "hl_daemon_gaps_total", "Messages the daemon's subscribers had missed when it last reported.",
         HLM_COUNTER, (double)st->gaps, "daemon", name);
+    /* which bus contract each daemon speaks (docs/contract.md): a fleet sees
+     * VMs running an older one (recording rule hl:daemon_contract_version:min) */
+    SET(b, "hl_daemon_contract_version", "The bus contract version the daemon speaks (hl.ContractVersion).",
+        HLM_GAUGE, (double)st->contract, "daemon", name);
     SET(b, "hl_daemon_notify_dropped_total",
         "sd_notify messages the daemon could not send (NOTIFY_SOCKET full or gone) when it last reported.",
         HLM_COUNTER, (double)st->notify_dropped, "daemon", name);

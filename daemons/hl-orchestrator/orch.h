@@ -58,7 +58,14 @@ typedef struct orch {
     int exit_timer;
 } orch_t;
 
-/* ---- orch.c ---- */
+/* ---- hl-orchestrator.c ---- */
+/* The daemon's ops (main.c); ARG is the orch_t. */
+int orch_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
+                   bool check_only, hlb_diag_t *diag, void *arg);
+int orch_start(hlb_daemon_t *d, void *arg);
+void orch_stop(hlb_daemon_t *d, void *arg);
+/* What configure and start left (after hlb_daemon_main). */
+void orch_free(orch_t *o);
 void orch_set_lifecycle(orch_t *o, lc_state_t st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const char *orch_lc_name(lc_state_t st);
@@ -167,6 +174,3 @@ extern const hlb_method_t orch_methods[];
  * DIAG. After a daemon-reload (the daemon-reload method). */
 int orch_reread_members(orch_t *o, hlb_diag_t *diag);
 void methods_cancel_all(orch_t *o, const char *why);
-
-/* The daemon's entry, called by main.c. */
-int orch_main(int argc, char **argv);

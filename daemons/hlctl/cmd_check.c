@@ -214,8 +214,15 @@ static void check_phases(hlctl_t *ctx, hlctl_plugin_t *p)
                           hlb_pb_enum_word(&hl__lifecycle__descriptor, st), done, l->n_phases);
         if (failed)
             hlctl_plugin_text(p, ", phase %s failed", failed->name);
-        if (lc && *lc->status)
-            hlctl_plugin_text(p, ": %s", lc->status);
+        if (lc && *lc->status) {
+            /* the orchestrator's STATUS= often repeats the state: "ready: 4 phases in ..." */
+            const char *word = hlb_pb_enum_word(&hl__lifecycle__descriptor, st);
+            const char *status = lc->status;
+            size_t n = strlen(word);
+            if (!strncmp(status, word, n) && status[n] == ':' && status[n + 1] == ' ')
+                status += n + 2;
+            hlctl_plugin_text(p, " (%s)", status);
+        }
         if (lc && lc->ready_us && lc->boot_us && lc->ready_us >= lc->boot_us) {
             double btr = secs(lc->boot_us, lc->ready_us);
             hlctl_plugin_judge(p, btr);

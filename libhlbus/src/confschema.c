@@ -20,13 +20,11 @@ const char *const hlb_conf_sections[] = {
     "admin_group", "log",
     /* the next daemons (issues filed): their sections are not typos */
     "hl-logs", "hl-git-sync", "hl-uplink",
-    /* the e2e tier's test daemon (tests/fixtures/hl_testd.c), which every
-     * daemon in the container reads past in the shared hl.d */
-    "hl-testd",
     NULL};
 
-/* One section per daemon, named as the daemon: one per directory under
- * daemons/, generated at build time (libhlbus/CMakeLists.txt). */
+/* One section per daemon, named as the daemon: every hl_daemon() of
+ * daemons/ and every hl_conf_section() (the e2e tier's hl-testd, when tests
+ * are built), generated at configure time (cmake/HlDaemon.cmake). */
 extern const char *const hlb_conf_daemon_sections[];
 
 static bool section_known(const char *key)

@@ -124,6 +124,7 @@ ok wait_for 90 is "$CPORT" "hl:service_health{service=\"docker\",$vm_labels}" 0
 ok is "$CPORT" "hl:service_health{service=\"claude-code\",$vm_labels}" 1
 ok wait_for 30 is "$CPORT" "hl:services_unhealthy:count{$vm_labels}" 1
 ok wait_for 30 is "$CPORT" "hl:bus_up{$vm_labels}" 1
+ok wait_for 30 is "$CPORT" "hl:daemon_contract_version:min{$vm_labels}" 1
 ok wait_for 30 is "$CPORT" "up{job=\"hl-metrics\",$vm_labels}" 1
 ok wait_for 30 has "$CPORT" "instance:node_memory_utilisation:ratio{$vm_labels}"
 ok wait_for 60 has "$CPORT" "instance:node_cpu_utilisation:rate5m{$vm_labels}"

@@ -319,7 +319,10 @@ static void test_sections(void)
                                    /* every directory under daemons/ is a section */
                                    "hl-orchestrator: {}\n"
                                    "hl-service-runner: {}\n"
-                                   "hlctl: {}\n",
+                                   "hlctl: {}\n"
+                                   /* and the e2e tier's hl-testd, by its
+                                    * hl_conf_section() (tests/fixtures) */
+                                   "hl-testd: {}\n",
                                    &d);
     CHECK(hlb_conf_check_sections(c, &d) == -EINVAL);
     CHECK(d.errors == 2);

@@ -41,7 +41,8 @@ plugin() {
 }
 has() { grep -qF -- "$1" <<<"$LINE"; }
 e2e_ok plugin 0 phases
-e2e_ok has "PHASES OK - ready, 4 of 4 phases done"
+e2e_ok has "PHASES OK - ready, 4 of 4 phases done ("
+e2e_ok bash -c "! grep -q '(ready: ' <<<\"\$1\"" _ "$LINE"
 e2e_ok grep -Eq "'boot_to_ready'=[0-9.]+s;;;0; " <<<"$LINE"
 e2e_ok plugin 2 phases -w 0.000001 -c 0.000002
 e2e_ok has "'boot_to_ready'="

@@ -181,6 +181,7 @@ static void test_counters(void)
     ds.started_us = 1700000000000000ull;
     ds.published = 42;
     ds.notify_dropped = 7;
+    ds.contract = HL__CONTRACT_VERSION__CONTRACT_V1;
     event_msg(b, "daemon.hl-health", "hl-health", &ds.base, false);
     ds.state = "running";
     event_msg(b, "daemon.hl-health", "hl-health", &ds.base, false);
@@ -201,6 +202,7 @@ static void test_counters(void)
     HASNT(t, "state=\"starting\""); /* the info series is replaced, not added */
     HAS(t, "hl_daemon_published_total{daemon=\"hl-health\"} 42");
     HAS(t, "hl_daemon_notify_dropped_total{daemon=\"hl-health\"} 7");
+    HAS(t, "hl_daemon_contract_version{daemon=\"hl-health\"} 1");
     HAS(t, "hl_daemon_start_time_seconds{daemon=\"hl-health\"} 1.7e+09");
     HAS(t, "# TYPE hl_failures_total counter");
     /* families come out sorted, each once */

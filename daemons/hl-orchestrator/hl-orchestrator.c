@@ -1,5 +1,6 @@
-/* hl-orchestrator's runtime glue: configuration, the systemd connection,
- * bus subscriptions and the overall lifecycle state. */
+/* hl-orchestrator: configure, start and stop (the systemd connection, the
+ * bus subscriptions) and the overall lifecycle state; startup.c, shutdown.c,
+ * recovery.c, units.c and methods.c are what it routes to (orch.h). */
 #include "orch.h"
 #include "phases.h"
 #include <errno.h>
@@ -203,8 +204,8 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
 
 /* ---- daemon ops ---- */
 
-static int o_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
-                       bool check_only, hlb_diag_t *diag, void *arg)
+int orch_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
+                   bool check_only, hlb_diag_t *diag, void *arg)
 {
     orch_t *o = arg;
     orch_cfg_t *c = orch_cfg_parse(section, diag);
@@ -253,10 +254,10 @@ static int o_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t
 int orch_reread_members(orch_t *o, hlb_diag_t *diag)
 {
     const hlb_conf_t *conf = hlb_daemon_conf(o->d);
-    return o_configure(o->d, conf, hlb_conf_get(conf, "hl-orchestrator"), false, diag, o);
+    return orch_configure(o->d, conf, hlb_conf_get(conf, "hl-orchestrator"), false, diag, o);
 }
 
-static int o_start(hlb_daemon_t *d, void *arg)
+int orch_start(hlb_daemon_t *d, void *arg)
 {
     orch_t *o = arg;
     o->d = d;
@@ -294,7 +295,7 @@ static void free_user(sdm_unit_t *u, void *arg)
     u->user = NULL;
 }
 
-static void o_stop(hlb_daemon_t *d, void *arg)
+void orch_stop(hlb_daemon_t *d, void *arg)
 {
     orch_t *o = arg;
     const char *why = "hl-orchestrator is stopping";
@@ -310,33 +311,10 @@ static void o_stop(hlb_daemon_t *d, void *arg)
     sdm_destroy(&o->sdm);
 }
 
-static void orch_free(orch_t *o)
+void orch_free(orch_t *o)
 {
     zhashx_destroy(&o->health);
     devstate_free(o);
     orch_cfg_destroy(&o->cfg);
     free(o->status);
-}
-
-int orch_main(int argc, char **argv)
-{
-    static const hlb_daemon_ops_t ops = {
-        .name = "hl-orchestrator",
-        .summary = "Phased startup, readiness, graceful shutdown and recovery of the VM's "
-                   "services, over systemd's D-Bus API.",
-        .configure = o_configure,
-        .start = o_start,
-        .stop = o_stop,
-        .methods = orch_methods,
-        .manual_ready = true,
-        .help_extra = "READY=1 is sent when the last startup phase passes; STATUS= tells the\n"
-                      "phase. A failed startup exits with status 3 after publishing its\n"
-                      "report (lifecycle.phase); admins read the unit's journal with\n"
-                      "`hlctl journal UNIT` (the journal method).\n"
-                      "Stopping the unit runs the graceful shutdown (ExecStop=hlctl shutdown).",
-    };
-    orch_t o = {0};
-    int rc = hlb_daemon_main(argc, argv, &ops, &o);
-    orch_free(&o);
-    return rc;
 }

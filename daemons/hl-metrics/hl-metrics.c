@@ -1,4 +1,4 @@
-#include "daemon.h"
+#include "hl-metrics.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,8 +425,8 @@ static int apply_live(hlm_daemon_t *m, hlm_config_t *c, hlb_diag_t *diag)
     return 0;
 }
 
-static int configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
-                     bool check_only, hlb_diag_t *diag, void *arg)
+int hlm_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *section,
+                         bool check_only, hlb_diag_t *diag, void *arg)
 {
     hlm_daemon_t *m = arg;
     m->d = d;
@@ -446,7 +446,7 @@ static int configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *
     return 0;
 }
 
-static int start(hlb_daemon_t *d, void *arg)
+int hlm_daemon_start(hlb_daemon_t *d, void *arg)
 {
     hlm_daemon_t *m = arg;
     m->d = d;
@@ -483,7 +483,7 @@ static int start(hlb_daemon_t *d, void *arg)
     return 0;
 }
 
-static void stop(hlb_daemon_t *d, void *arg)
+void hlm_daemon_stop(hlb_daemon_t *d, void *arg)
 {
     hlm_daemon_t *m = arg;
     hlm_http_destroy(&m->http);
@@ -545,20 +545,9 @@ static void m_collect(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     hlb_map_destroy(&out);
 }
 
-static const hlb_method_t methods[] = {
+const hlb_method_t hlm_daemon_methods[] = {
     {"info", m_info, 0, "listen address, bound port, collection figures"},
     {"thresholds", m_thresholds, 0, "each threshold's state, value and limits"},
     {"collect", m_collect, HLB_METHOD_ADMIN, "run a collection cycle now"},
     {NULL, NULL, 0, NULL},
-};
-
-const hlb_daemon_ops_t hlm_daemon_ops = {
-    .name = "hl-metrics",
-    .summary = "Resource monitor and Prometheus exporter: system, per-service and bus metrics\n"
-               "on /metrics, and resource thresholds on the bus (metrics.threshold.<name>).",
-    .configure = configure,
-    .start = start,
-    .stop = stop,
-    .methods = methods,
-    .help_extra = hlm_config_help,
 };

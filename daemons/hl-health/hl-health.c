@@ -1,5 +1,5 @@
 /* hl-health on the bus. */
-#include "hh_daemon.h"
+#include "hl-health.h"
 
 #include <errno.h>
 #include <stdlib.h>
