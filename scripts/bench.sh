@@ -174,11 +174,26 @@ table_failure() {
   echo
 }
 
+table_compliance() {
+  local l; l=$(log bench_compliance) || { missing bench_compliance; return; }
+  grep -q '^lynis ' <<<"$l" || { missing bench_compliance; return; }
+  echo "**Compliance report against Lynis** (tests/bench/compliance)"
+  echo
+  echo "| | run time |"
+  echo "|---|---|"
+  awk '/^(lynis|hl-compliance) +[0-9]+ ms$/ { printf "| %s | %.2f s |\n", $1, $2 / 1000 }' <<<"$l"
+  echo
+  grep -E '^(lynis findings|hl-compliance:)' <<<"$l"
+  grep 'MISSED' <<<"$l" | sed 's/^ */  missed: /'
+  echo
+}
+
 tables() {
   echo
   echo "## Benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores; logs in $results)"
   echo
   table_bus; table_health; table_orchestrator; table_metrics; table_stdio; table_failure
+  table_compliance
 }
 
 rc=0

@@ -18,6 +18,11 @@ pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)
 pkgs+=(nginx)  # the development servers' proxy (#17): its own unit, the host's nginx.service never started
 [ "${1:-}" = --runtime-only ] || pkgs+=(nodejs python3)  # #17: the e2e tier's dev servers (WebSocket, http.server)
+# Host security (#20): what the shipped files are for and validated with
+# (sshd -t/-T, visudo -c, nft -c, auditctl), the compliance report's tools,
+# and Lynis, its benchmark peer.
+pkgs+=(nftables openssh-server openssh-client sudo auditd)
+[ "${1:-}" = --runtime-only ] || pkgs+=(lynis python3-yaml)
 # #22: the foreign monitoring client (Debian's Python, protoc's Python output),
 # and the monitoring-plugins' Perl library that parses hlctl check's output.
 [ "${1:-}" = --runtime-only ] || pkgs+=(python3-zmq python3-protobuf protobuf-compiler
