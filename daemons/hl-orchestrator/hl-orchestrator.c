@@ -269,7 +269,7 @@ int orch_start(hlb_daemon_t *d, void *arg)
         .lost = on_sdm_lost,
         .unit_changed = on_unit_changed,
     };
-    o->sdm = sdm_new(o->loop, o->cfg->bus, &ops, o);
+    o->sdm = sdm_new(hlb_daemon_reactor(d), o->cfg->bus, &ops, o);
     if (!o->sdm) {
         hlb_err("out of memory");
         return -ENOMEM;

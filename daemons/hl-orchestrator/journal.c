@@ -9,7 +9,6 @@
 #include <time.h>
 #include <systemd/sd-journal.h>
 #include <hlbus/buf.h>
-#include <czmq.h>
 
 #define LINE_MAX_BYTES 1024
 
@@ -106,5 +105,3 @@ char **journal_tail(const char *unit, size_t n, bool user)
     sd_journal_close(j);
     return lines;
 }
-
-/* ---- waiting for the journal ---- */

@@ -1,11 +1,15 @@
-/* sd-bus in a zloop. sd-bus says what it waits for (POLLIN, and POLLOUT while
- * its write queue is non-empty) and until when (an absolute CLOCK_MONOTONIC
- * deadline for call timeouts, or 0 when messages are already queued for
- * dispatch); both change after every operation, so each dispatch ends with a
- * re-arm. zloop has no way to modify a poller's events, hence end + add. */
+/* sd-bus on the daemon's reactor. sd-bus says what it waits for (POLLIN, and
+ * POLLOUT while its write queue is non-empty) and until when (an absolute
+ * CLOCK_MONOTONIC deadline for call timeouts, or 0 when messages are already
+ * queued for dispatch); both change after every operation, so each dispatch
+ * ends with a re-arm: one epoll_ctl when the events change, one heap entry
+ * for the deadline. */
 #include "sdloop.h"
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
 #include <stdbool.h>
 #include <time.h>
 #include <hlbus/clock.h>
@@ -17,14 +21,13 @@
 #define SDLOOP_BATCH 64
 
 struct sdloop {
-    zloop_t *loop;
+    hlb_reactor_t *io;
     sd_bus *bus;
     sdloop_fail_fn *fail;
     void *arg;
-    zmq_pollitem_t item;
-    bool polling;
-    int timer;            /* zloop timer id, -1 when none */
-    uint64_t timer_at;    /* the monotonic deadline the timer is armed for */
+    int fd;               /* the bus fd being watched, -1 when none */
+    uint32_t events;      /* what it is watched for */
+    hlb_timer_t timer;    /* sd-bus's deadline */
     bool failed;
     bool in_kick;
     uint64_t dispatched;
@@ -32,14 +35,11 @@ struct sdloop {
 
 static void sdloop_unregister(sdloop_t *s)
 {
-    if (s->polling) {
-        zloop_poller_end(s->loop, &s->item);
-        s->polling = false;
+    if (s->fd >= 0) {
+        hlb_reactor_unwatch(s->io, s->fd);
+        s->fd = -1;
     }
-    if (s->timer >= 0) {
-        zloop_timer_end(s->loop, s->timer);
-        s->timer = -1;
-    }
+    hlb_timer_stop(s->io, &s->timer);
 }
 
 static void sdloop_failed(sdloop_t *s, int err)
@@ -53,19 +53,14 @@ static void sdloop_failed(sdloop_t *s, int err)
         s->fail(err, s->arg);
 }
 
-static int on_io(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+static void on_io(hlb_reactor_t *io, int fd, uint32_t events, void *arg)
 {
     sdloop_kick(arg);
-    return 0;
 }
 
-static int on_timer(zloop_t *loop, int timer_id, void *arg)
+static void on_timer(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
 {
-    sdloop_t *s = arg;
-    if (timer_id == s->timer)
-        s->timer = -1;
-    sdloop_kick(s);
-    return 0;
+    sdloop_kick(arg);
 }
 
 static void sdloop_rearm(sdloop_t *s)
@@ -76,34 +71,26 @@ static void sdloop_rearm(sdloop_t *s)
         sdloop_failed(s, fd < 0 ? fd : ev);
         return;
     }
-    short want = (short) (((ev & POLLIN) ? ZMQ_POLLIN : 0) | ((ev & POLLOUT) ? ZMQ_POLLOUT : 0));
-    if (!s->polling || s->item.fd != fd || s->item.events != want) {
-        if (s->polling)
-            zloop_poller_end(s->loop, &s->item);
-        s->item = (zmq_pollitem_t) {.socket = NULL, .fd = fd, .events = want};
-        if (zloop_poller(s->loop, &s->item, on_io, s) != 0) {
-            s->polling = false;
-            sdloop_failed(s, -errno ? -errno : -EIO);
+    uint32_t want = ((ev & POLLIN) ? EPOLLIN : 0) | ((ev & POLLOUT) ? EPOLLOUT : 0);
+    if (s->fd != fd || s->events != want) {
+        if (s->fd >= 0 && s->fd != fd)
+            hlb_reactor_unwatch(s->io, s->fd);
+        int rc = hlb_reactor_watch(s->io, fd, want, on_io, s);
+        if (rc < 0) {
+            s->fd = -1;
+            sdloop_failed(s, rc);
             return;
         }
-        zloop_poller_set_tolerant(s->loop, &s->item);
-        s->polling = true;
+        s->fd = fd;
+        s->events = want;
     }
     uint64_t until = UINT64_MAX;
     if (sd_bus_get_timeout(s->bus, &until) < 0)
         until = UINT64_MAX;
-    if (until == s->timer_at && (s->timer >= 0 || until == UINT64_MAX))
-        return;
-    if (s->timer >= 0) {
-        zloop_timer_end(s->loop, s->timer);
-        s->timer = -1;
-    }
-    s->timer_at = until;
     if (until == UINT64_MAX)
-        return;
-    uint64_t now = hlb_mono_us();
-    size_t delay_ms = until > now ? (size_t) ((until - now + 999) / 1000) : 0;
-    s->timer = zloop_timer(s->loop, delay_ms, 1, on_timer, s);
+        hlb_timer_stop(s->io, &s->timer);
+    else if (!hlb_timer_pending(&s->timer) || s->timer.due_us != until)
+        hlb_timer_at(s->io, &s->timer, until); /* both CLOCK_MONOTONIC us */
 }
 
 void sdloop_kick(sdloop_t *s)
@@ -127,17 +114,17 @@ void sdloop_kick(sdloop_t *s)
         sdloop_rearm(s);
 }
 
-sdloop_t *sdloop_new(zloop_t *loop, sd_bus *bus, sdloop_fail_fn *fail, void *arg)
+sdloop_t *sdloop_new(hlb_reactor_t *io, sd_bus *bus, sdloop_fail_fn *fail, void *arg)
 {
     sdloop_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->loop = loop;
+    s->io = io;
     s->bus = sd_bus_ref(bus);
     s->fail = fail;
     s->arg = arg;
-    s->timer = -1;
-    s->timer_at = UINT64_MAX;
+    s->fd = -1;
+    hlb_timer_init(&s->timer, on_timer, s);
     sdloop_kick(s);
     return s;
 }

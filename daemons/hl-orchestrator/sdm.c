@@ -46,7 +46,8 @@ typedef struct job {
 } job_t;
 
 struct sdm {
-    zloop_t *loop;
+    hlb_reactor_t *io; /* the daemon's: the sd-bus connection's fd and deadline */
+    zloop_t *loop;     /* its zloop: the reconnect and completion timers */
     char *spec;
     sdm_ops_t ops;
     void *arg;
@@ -954,7 +955,7 @@ static int sdm_try_connect(sdm_t *m)
         return r;
     m->bus = b;
     m->connecting = true;
-    m->sl = sdloop_new(m->loop, b, on_bus_failed, m);
+    m->sl = sdloop_new(m->io, b, on_bus_failed, m);
     if (!m->sl) {
         m->connecting = false;
         sdm_disconnect(m);
@@ -1028,12 +1029,13 @@ int sdm_connect(sdm_t *m)
     return 0;
 }
 
-sdm_t *sdm_new(zloop_t *loop, const char *bus, const sdm_ops_t *ops, void *arg)
+sdm_t *sdm_new(hlb_reactor_t *io, const char *bus, const sdm_ops_t *ops, void *arg)
 {
     sdm_t *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
-    m->loop = loop;
+    m->io = io;
+    m->loop = hlb_reactor_loop(io);
     m->spec = strdup(bus && *bus ? bus : "system");
     if (!m->spec) {
         free(m);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <czmq.h>
+#include <hlbus/reactor.h>
 
 typedef struct sdm sdm_t;
 
@@ -65,7 +66,7 @@ typedef void (sdm_job_fn)(sdm_t *m, sdm_unit_t *u, const char *result, const cha
 /* BUS: "system", "user", "private" (PID 1's own socket, no bus daemon),
  * "private:PATH" (a manager's own socket, e.g. a user manager's), or the
  * address of a bus. */
-sdm_t *sdm_new(zloop_t *loop, const char *bus, const sdm_ops_t *ops, void *arg);
+sdm_t *sdm_new(hlb_reactor_t *io, const char *bus, const sdm_ops_t *ops, void *arg);
 void sdm_destroy(sdm_t **self_p);
 /* Starts connecting; 0 or -errno for a bad address. Failures to connect are
  * retried with back-off and logged. */

@@ -1,6 +1,6 @@
-/* The STDIO relay core: see relay.h for what it does, docs/stdio.md for why. */
-#include "relay.h"
-
+/* The STDIO relay core: see relay.h for what it does, docs/stdio.md for why.
+ * This file is its data path (reading, fan-out, sending), its events and its
+ * lifecycle; relay_int.h lists the others. */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,67 +20,7 @@
 #include <hlbus/clock.h>
 
 #include "cred.h"
-#include "listener.h"
-#include "ring.h"
-#include "wire.h"
-
-#define MAX_IOV 64             /* iovecs per sendmsg */
-#define SEND_BUDGET (4u << 20) /* bytes offered per sendmsg */
-#define MAX_EVENTS 64
-#define ACCEPT_BATCH 32
-#define MAX_RUNS 65536         /* author runs kept per channel */
-
-/* ---------------------------------------------------------------- types */
-
-enum { PK_LISTENER, PK_CLIENT, PK_TIMER };
-typedef struct pollobj {
-    int kind;
-} pollobj_t;
-
-typedef enum { L_RAW, L_RAW_RO, L_ATTACH } lkind_t;
-
-typedef struct channel channel_t;
-typedef struct client client_t;
-
-typedef struct listener {
-    pollobj_t po;
-    stdio_sock_t *sock;
-    lkind_t kind;
-    channel_t *ch; /* NULL for the attach socket */
-} listener_t;
-
-struct channel {
-    char *name;
-    uint64_t stream;
-    stdio_ring_t *ring; /* keeps keep_for(scrollback) bytes */
-    size_t scrollback;  /* what a late joiner is replayed */
-    listener_t *raw, *ro;
-    gid_t gid;
-    mode_t mode;
-    unsigned max_clients;
-    bool publish;
-    client_t *clients; /* attached, in attach order */
-    client_t *clients_last;
-    unsigned n_clients;
-    /* data events: [ev_end, head) has not been reported yet */
-    uint64_t ev_end, ev_last_us, ev_due_us;
-    uint64_t attached, dropped, rejected, bytes_out, events, event_skipped;
-    /* Backpressure: writers are not read while a reader that keeps reading
-     * would be overrun; stall_due_us is when the first of those readers
-     * counts as stalled and stops holding the writers back. */
-    bool paused;
-    uint64_t stall_due_us, pauses;
-    bool keep; /* reconfigure: still wanted */
-    channel_t *next;
-};
-
-/* A connection's life: NEW (just accepted) -> HELLO (attach socket, before
- * its hello) -> LIVE
- * (attached to a channel) -> DRAIN (dropped, sending its last words) ->
- * DEAD (closed; freed at the end of the dispatch round, so that pointers
- * held during the round stay valid). Raw clients start LIVE; any state may
- * go straight to DEAD. */
-typedef enum { C_NEW, C_HELLO, C_LIVE, C_DRAIN, C_DEAD, C_STATES } cstate_t;
+#include "relay_int.h"
 
 /* The transitions there are; any other is a programming error. */
 static const bool may_follow[C_STATES][C_STATES] = {
@@ -92,57 +32,9 @@ static const bool may_follow[C_STATES][C_STATES] = {
     [C_DEAD] = {false, false, false, false, false},
 };
 
-struct client {
-    pollobj_t po;
-    int fd;
-    uint64_t id;
-    cstate_t state;
-    bool framed, read_only, eof_in, reading, blocked, attached;
-    bool out_closed; /* cannot be written to any more, but is still read */
-    bool hup;        /* hung up or failed; parked out of epoll while its channel is paused */
-    bool parked;
-    uint64_t blocked_since; /* its socket has been full since (0: it is not) */
-    uint32_t ev_mask;
-    channel_t *ch;
-    client_t *prev, *next;   /* channel list (LIVE) */
-    client_t *pprev, *pnext; /* pending list (HELLO, DRAIN) */
-    client_t *dead_next;
-    uint64_t cursor;         /* next stream byte neither sent nor skipped */
-    uint32_t frame_left;     /* framed: payload of the current D frame still to send */
-    uint8_t *ctl;            /* framed: bytes to send before anything else */
-    size_t ctl_len, ctl_off, ctl_cap;
-    char *hello;
-    size_t hello_len;
-    uint64_t deadline_us;
-    bool cred_known;
-    uid_t uid;
-    gid_t gid;
-    pid_t pid;
-    char comm[17];
-    uint64_t start, missed, bytes_in, bytes_out;
-};
-
-struct stdio_relay {
-    int epfd, tfd, reserve_fd;
-    bool accept_off; /* out of descriptors and no reserve: listeners muted */
-    pollobj_t timer_po;
-    uint64_t timer_armed_us;
-    stdio_hooks_t hooks;
-    void *arg;
-    stdio_relay_conf_t conf; /* scalars only: channels and paths are not kept */
-    listener_t *attach;
-    channel_t *channels;
-    client_t *pending, *dead;
-    unsigned n_hello, n_conns;
-    uint64_t next_id, last_stream;
-    uint8_t scratch[MAX_IOV][STDIO_WIRE_HDR + 8]; /* frame headers of one sendmsg */
-};
-
 /* ---------------------------------------------------------------- helpers */
 
-static void rlog(stdio_relay_t *r, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void rlog(stdio_relay_t *r, int level, const char *fmt, ...)
+void relay_log(stdio_relay_t *r, int level, const char *fmt, ...)
 {
     if (!r->hooks.log)
         return;
@@ -157,9 +49,7 @@ static void rlog(stdio_relay_t *r, int level, const char *fmt, ...)
     }
 }
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+int relay_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -170,7 +60,7 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     return rc;
 }
 
-static const char *who(const client_t *c, char *buf, size_t len)
+const char *relay_who(const client_t *c, char *buf, size_t len)
 {
     if (c->cred_known)
         snprintf(buf, len, "client %llu (uid %u gid %u pid %ld%s%s)", (unsigned long long)c->id,
@@ -191,7 +81,7 @@ static const char *errno_reason(int e, char *buf, size_t len)
     return buf;
 }
 
-static void client_info(const client_t *c, const char *reason, stdio_client_info_t *ci)
+void relay_client_info(const client_t *c, const char *reason, stdio_client_info_t *ci)
 {
     memset(ci, 0, sizeof *ci);
     ci->channel = c->ch ? c->ch->name : NULL;
@@ -218,7 +108,7 @@ static void client_info(const client_t *c, const char *reason, stdio_client_info
 
 /* ---------------------------------------------------------------- epoll */
 
-static void client_set_events(stdio_relay_t *r, client_t *c)
+void relay_client_set_events(stdio_relay_t *r, client_t *c)
 {
     bool paused = c->state == C_LIVE && c->ch && c->ch->paused;
     bool rd = c->reading && !paused;
@@ -242,7 +132,7 @@ static void client_set_events(stdio_relay_t *r, client_t *c)
         c->ev_mask = m;
 }
 
-static void arm_timer(stdio_relay_t *r, uint64_t at_us)
+void relay_arm_timer(stdio_relay_t *r, uint64_t at_us)
 {
     if (at_us == r->timer_armed_us)
         return;
@@ -257,14 +147,14 @@ static void arm_timer(stdio_relay_t *r, uint64_t at_us)
 
 /* ---------------------------------------------------------------- lists */
 
-static void client_set_state(client_t *c, cstate_t s)
+void relay_client_set_state(client_t *c, cstate_t s)
 {
     assert(may_follow[c->state][s]);
     (void)may_follow; /* without assertions */
     c->state = s;
 }
 
-static void pending_add(stdio_relay_t *r, client_t *c, uint64_t deadline)
+void relay_pending_add(stdio_relay_t *r, client_t *c, uint64_t deadline)
 {
     c->deadline_us = deadline;
     if (c->pprev || r->pending == c)
@@ -275,7 +165,7 @@ static void pending_add(stdio_relay_t *r, client_t *c, uint64_t deadline)
     r->pending = c;
 }
 
-static void pending_del(stdio_relay_t *r, client_t *c)
+void relay_pending_del(stdio_relay_t *r, client_t *c)
 {
     if (!c->pprev && r->pending != c)
         return;
@@ -288,7 +178,7 @@ static void pending_del(stdio_relay_t *r, client_t *c)
     c->pprev = c->pnext = NULL;
 }
 
-static void chan_add(channel_t *ch, client_t *c)
+void relay_chan_add(channel_t *ch, client_t *c)
 {
     c->ch = ch;
     c->prev = ch->clients_last;
@@ -320,26 +210,24 @@ static void chan_leave(stdio_relay_t *r, client_t *c, const char *reason)
     if (c->attached) {
         c->attached = false;
         char w[160];
-        rlog(r, LOG_INFO, "%s: %s detached at %llu: %s", ch->name, who(c, w, sizeof w),
+        relay_log(r, LOG_INFO, "%s: %s detached at %llu: %s", ch->name, relay_who(c, w, sizeof w),
              (unsigned long long)(c->cursor + c->frame_left), reason);
         if (r->hooks.detach) {
             stdio_client_info_t ci;
-            client_info(c, reason, &ci);
+            relay_client_info(c, reason, &ci);
             r->hooks.detach(r->arg, &ci);
         }
     }
     c->ch = NULL; /* the channel may go before a draining client does */
 }
 
-static void listeners_set(stdio_relay_t *r, bool on);
-
 /* Closes C now. Memory is released at the end of the dispatch round. */
-static void client_kill(stdio_relay_t *r, client_t *c, const char *reason)
+void relay_client_kill(stdio_relay_t *r, client_t *c, const char *reason)
 {
     if (c->state == C_DEAD)
         return;
     chan_leave(r, c, reason);
-    pending_del(r, c);
+    relay_pending_del(r, c);
     if (c->state == C_HELLO)
         r->n_hello--;
     close(c->fd); /* also leaves the epoll set */
@@ -347,8 +235,8 @@ static void client_kill(stdio_relay_t *r, client_t *c, const char *reason)
     if (r->reserve_fd < 0)
         r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (r->accept_off)
-        listeners_set(r, true);
-    client_set_state(c, C_DEAD);
+        relay_listeners_set(r, true);
+    relay_client_set_state(c, C_DEAD);
     c->dead_next = r->dead;
     r->dead = c;
     r->n_conns--;
@@ -361,7 +249,7 @@ static void client_free(client_t *c)
     free(c);
 }
 
-static void reap(stdio_relay_t *r)
+void relay_reap(stdio_relay_t *r)
 {
     while (r->dead) {
         client_t *c = r->dead;
@@ -390,7 +278,7 @@ static bool ctl_add(client_t *c, const void *data, size_t len)
     return true;
 }
 
-static bool ctl_frame(client_t *c, int type, uint64_t offset, const char *text)
+bool relay_ctl_frame(client_t *c, int type, uint64_t offset, const char *text)
 {
     size_t len = strlen(text);
     if (len > STDIO_WIRE_MAX_TEXT)
@@ -483,7 +371,7 @@ static int client_flush(stdio_relay_t *r, client_t *c)
         if (ns == 0) {
             c->blocked = false;
             c->blocked_since = 0;
-            client_set_events(r, c);
+            relay_client_set_events(r, c);
             return 0;
         }
         size_t sent = 0;
@@ -497,7 +385,7 @@ static int client_flush(stdio_relay_t *r, client_t *c)
                     c->blocked = true;
                     if (!c->blocked_since)
                         c->blocked_since = hlb_mono_us();
-                    client_set_events(r, c);
+                    relay_client_set_events(r, c);
                     return 0;
                 }
                 return -errno;
@@ -551,7 +439,7 @@ static int client_flush(stdio_relay_t *r, client_t *c)
             /* It took something: a new episode of being full starts now. */
             c->blocked = true;
             c->blocked_since = hlb_mono_us();
-            client_set_events(r, c);
+            relay_client_set_events(r, c);
             return 0;
         }
     }
@@ -559,7 +447,7 @@ static int client_flush(stdio_relay_t *r, client_t *c)
 
 /* Flushes C and deals with the outcome; DRAIN clients are closed once
  * their last words are out. */
-static void client_pump(stdio_relay_t *r, client_t *c)
+void relay_client_pump(stdio_relay_t *r, client_t *c)
 {
     int rc = client_flush(r, c);
     if (rc < 0 && c->state == C_LIVE && c->reading) {
@@ -567,27 +455,27 @@ static void client_pump(stdio_relay_t *r, client_t *c)
          * be queued to us: keep reading it until its end. */
         c->out_closed = true;
         c->blocked = false;
-        client_set_events(r, c);
+        relay_client_set_events(r, c);
         return;
     }
     if (rc < 0) {
         char reason[96];
-        client_kill(r, c, errno_reason(-rc, reason, sizeof reason));
+        relay_client_kill(r, c, errno_reason(-rc, reason, sizeof reason));
         return;
     }
     if (c->state == C_DRAIN && c->ctl_off == c->ctl_len)
-        client_kill(r, c, "dropped");
+        relay_client_kill(r, c, "dropped");
 }
 
 /* Stops C's fan-out with REASON. Attach clients get the rest of the frame
  * they are in, then an E frame, then the socket closes; raw clients are
  * closed at once (their stream has no room for a message). */
-static void client_drop(stdio_relay_t *r, client_t *c, const char *reason)
+void relay_client_drop(stdio_relay_t *r, client_t *c, const char *reason)
 {
     if (c->state == C_DEAD || c->state == C_DRAIN)
         return;
     if (!c->framed) {
-        client_kill(r, c, reason);
+        relay_client_kill(r, c, reason);
         return;
     }
     uint64_t position = c->cursor + c->frame_left;
@@ -610,21 +498,21 @@ static void client_drop(stdio_relay_t *r, client_t *c, const char *reason)
     char *line = NULL;
     if (asprintf(&line, "%s\n", reason) < 0)
         line = NULL;
-    ok = ok && line && ctl_frame(c, STDIO_FRAME_END, position, line);
+    ok = ok && line && relay_ctl_frame(c, STDIO_FRAME_END, position, line);
     free(line);
     chan_leave(r, c, reason);
     if (c->state == C_HELLO)
         r->n_hello--;
     if (!ok) {
-        client_set_state(c, C_DRAIN); /* so that kill does not count the hello twice */
-        client_kill(r, c, reason);
+        relay_client_set_state(c, C_DRAIN); /* so that kill does not count the hello twice */
+        relay_client_kill(r, c, reason);
         return;
     }
-    client_set_state(c, C_DRAIN);
+    relay_client_set_state(c, C_DRAIN);
     shutdown(c->fd, SHUT_RD);
     c->reading = false;
-    pending_add(r, c, hlb_mono_us() + (uint64_t)r->conf.drain_timeout_ms * 1000u);
-    client_pump(r, c);
+    relay_pending_add(r, c, hlb_mono_us() + (uint64_t)r->conf.drain_timeout_ms * 1000u);
+    relay_client_pump(r, c);
 }
 
 /* ---------------------------------------------------------------- channels */
@@ -632,25 +520,25 @@ static void client_drop(stdio_relay_t *r, client_t *c, const char *reason)
 /* The ring keeps a quarter more than the scrollback: a late joiner is
  * replayed the scrollback and still has that much room to catch up before
  * it counts as slow. */
-static size_t keep_for(size_t scrollback) { return scrollback + scrollback / 4; }
+size_t relay_keep_for(size_t scrollback) { return scrollback + scrollback / 4; }
 
 /* The largest read into a ring: at most a quarter of its scrollback, so that
  * one read cannot push a reader that keeps up out of the ring. */
-static size_t chunk_for(const stdio_relay_conf_t *conf, size_t scrollback)
+size_t relay_chunk_for(const stdio_relay_conf_t *conf, size_t scrollback)
 {
     size_t quarter = scrollback / 4;
     return conf->read_chunk < quarter ? conf->read_chunk : quarter;
 }
 
 /* Where a late joiner starts: the newest scrollback bytes. */
-static uint64_t chan_replay_start(const channel_t *ch)
+uint64_t relay_chan_replay_start(const channel_t *ch)
 {
     uint64_t head = stdio_ring_head(ch->ring), tail = stdio_ring_tail(ch->ring);
     uint64_t from = head > ch->scrollback ? head - ch->scrollback : 0;
     return from > tail ? from : tail;
 }
 
-static channel_t *chan_find(stdio_relay_t *r, const char *name)
+channel_t *relay_chan_find(stdio_relay_t *r, const char *name)
 {
     for (channel_t *ch = r->channels; ch; ch = ch->next)
         if (strcmp(ch->name, name) == 0)
@@ -697,12 +585,12 @@ static void chan_update_pause(stdio_relay_t *r, channel_t *ch)
     ch->pauses += pause;
     for (client_t *c = ch->clients; c; c = c->next)
         if (c->reading)
-            client_set_events(r, c);
+            relay_client_set_events(r, c);
 }
 
-/* After the head moved: drops who fell out of the ring, feeds the rest,
+/* After the head moved: drops relay_who fell out of the ring, feeds the rest,
  * decides whether to read on, and schedules a data event. */
-static void chan_advanced(stdio_relay_t *r, channel_t *ch)
+void relay_chan_advanced(stdio_relay_t *r, channel_t *ch)
 {
     uint64_t tail = stdio_ring_tail(ch->ring);
     uint64_t head = stdio_ring_head(ch->ring);
@@ -713,13 +601,13 @@ static void chan_advanced(stdio_relay_t *r, channel_t *ch)
             snprintf(reason, sizeof reason, "slow: %llu bytes behind, the limit is %zu",
                      (unsigned long long)(head - c->cursor), stdio_ring_keep(ch->ring));
             ch->dropped++;
-            client_drop(r, c, reason);
+            relay_client_drop(r, c, reason);
         }
     }
     for (client_t *c = ch->clients, *next; c; c = next) {
         next = c->next;
         if (!c->blocked)
-            client_pump(r, c);
+            relay_client_pump(r, c);
     }
     chan_update_pause(r, ch);
     if (ch->publish && r->hooks.data && !ch->ev_due_us) {
@@ -764,335 +652,19 @@ static void client_read(stdio_relay_t *r, client_t *c)
     if (n > 0) {
         stdio_ring_commit(ch->ring, (size_t)n, c->id);
         c->bytes_in += (uint64_t)n;
-        chan_advanced(r, ch);
+        relay_chan_advanced(r, ch);
     } else if (n == 0) {
         /* Done writing; it may still be reading (a half-close). */
         c->eof_in = true;
         c->reading = false;
         if (c->out_closed)
-            client_kill(r, c, "closed");
+            relay_client_kill(r, c, "closed");
         else if (c->state == C_LIVE)
-            client_set_events(r, c);
+            relay_client_set_events(r, c);
     } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
         char reason[96];
-        client_kill(r, c, errno_reason(errno, reason, sizeof reason));
+        relay_client_kill(r, c, errno_reason(errno, reason, sizeof reason));
     }
-}
-
-/* ---------------------------------------------------------------- sockets */
-
-static void listener_close(listener_t **lp)
-{
-    listener_t *l = *lp;
-    if (!l)
-        return;
-    stdio_sock_close(&l->sock); /* also leaves the epoll set */
-    free(l);
-    *lp = NULL;
-}
-
-static int listener_open(stdio_relay_t *r, const char *path, lkind_t kind, gid_t gid,
-                         mode_t mode, listener_t **out, char *err, size_t errlen)
-{
-    listener_t *l = calloc(1, sizeof *l);
-    if (!l)
-        return fail(err, errlen, -ENOMEM, "out of memory");
-    int rc = stdio_sock_listen(path, gid, mode, &l->sock, err, errlen);
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->po.kind = PK_LISTENER;
-    l->kind = kind;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->po};
-    if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, l->sock->fd, &ev) < 0) {
-        rc = fail(err, errlen, -errno, "epoll: %s", strerror(errno));
-        listener_close(&l);
-        return rc;
-    }
-    *out = l;
-    return 0;
-}
-
-static client_t *client_new(stdio_relay_t *r, int fd, bool framed, bool read_only)
-{
-    client_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->po.kind = PK_CLIENT;
-    c->fd = fd;
-    c->id = ++r->next_id;
-    c->framed = framed;
-    c->read_only = read_only;
-    if (stdio_cred_peer(fd, &c->uid, &c->gid, &c->pid) == 0) {
-        c->cred_known = true;
-        stdio_cred_comm(c->pid, c->comm, sizeof c->comm);
-    }
-    if (r->conf.sndbuf > 0) {
-        /* FORCE passes net.core.wmem_max when we may (CAP_NET_ADMIN). */
-        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &r->conf.sndbuf, sizeof(int)) < 0)
-            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &r->conf.sndbuf, sizeof(int));
-    }
-    return c;
-}
-
-/* Puts C (connected, state not yet set) into CH from offset START. */
-static void client_attach(stdio_relay_t *r, client_t *c, channel_t *ch, uint64_t start,
-                          uint64_t missed)
-{
-    client_set_state(c, C_LIVE);
-    c->cursor = c->start = start;
-    c->missed = missed;
-    chan_add(ch, c);
-    ch->attached++;
-    c->attached = true;
-    if (c->read_only) {
-        /* The kernel then refuses its writes (EPIPE) instead of us reading
-         * and discarding them. */
-        shutdown(c->fd, SHUT_RD);
-        c->reading = false;
-    } else {
-        c->reading = !c->eof_in;
-    }
-    client_set_events(r, c);
-    char w[160];
-    rlog(r, LOG_INFO, "%s: %s attached %s%s from %llu (missed %llu)", ch->name,
-         who(c, w, sizeof w), c->read_only ? "read-only" : "read-write",
-         c->framed ? " via the attach socket" : "", (unsigned long long)start,
-         (unsigned long long)missed);
-    if (r->hooks.attach) {
-        stdio_client_info_t ci;
-        client_info(c, NULL, &ci);
-        r->hooks.attach(r->arg, &ci);
-    }
-}
-
-static void accept_one(stdio_relay_t *r, listener_t *l, int fd)
-{
-    struct epoll_event ev = {.events = 0};
-    bool framed = l->kind == L_ATTACH;
-    client_t *c = client_new(r, fd, framed, l->kind == L_RAW_RO);
-    if (!c) {
-        close(fd);
-        return;
-    }
-    ev.data.ptr = &c->po;
-    if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        close(fd);
-        free(c);
-        return;
-    }
-    r->n_conns++;
-    char w[160];
-    if (framed) {
-        if (r->n_hello >= r->conf.max_pending) {
-            rlog(r, LOG_WARNING, "attach socket: %s refused: %u connections await their hello",
-                 who(c, w, sizeof w), r->n_hello);
-            client_kill(r, c, "refused");
-            return;
-        }
-        client_set_state(c, C_HELLO);
-        r->n_hello++;
-        c->reading = true;
-        client_set_events(r, c);
-        pending_add(r, c, hlb_mono_us() + (uint64_t)r->conf.hello_timeout_ms * 1000u);
-        return;
-    }
-    channel_t *ch = l->ch;
-    if (ch->n_clients >= ch->max_clients) {
-        ch->rejected++;
-        rlog(r, LOG_WARNING, "%s: %s refused: %u clients attached already", ch->name,
-             who(c, w, sizeof w), ch->n_clients);
-        client_kill(r, c, "refused");
-        return;
-    }
-    client_attach(r, c, ch, chan_replay_start(ch), 0);
-    client_pump(r, c);
-}
-
-/* Mutes or unmutes every listener (while out of descriptors). */
-static void listeners_set(stdio_relay_t *r, bool on)
-{
-    listener_t *ls[1 + 64];
-    size_t n = 0;
-    if (r->attach)
-        ls[n++] = r->attach;
-    for (channel_t *ch = r->channels; ch; ch = ch->next) {
-        if (ch->raw && n < sizeof ls / sizeof *ls)
-            ls[n++] = ch->raw;
-        if (ch->ro && n < sizeof ls / sizeof *ls)
-            ls[n++] = ch->ro;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.ptr = &ls[i]->po};
-        epoll_ctl(r->epfd, EPOLL_CTL_MOD, ls[i]->sock->fd, &ev);
-    }
-    r->accept_off = !on;
-}
-
-static void listener_ready(stdio_relay_t *r, listener_t *l)
-{
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int fd = accept4(l->sock->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            accept_one(r, l, fd);
-            continue;
-        }
-        if (errno == EINTR || errno == ECONNABORTED)
-            continue;
-        if ((errno == EMFILE || errno == ENFILE) && r->reserve_fd >= 0) {
-            /* Out of descriptors: the pending connection would keep the
-             * listener readable forever. Use the reserve to take it and
-             * hang up, so that the loop does not spin. */
-            close(r->reserve_fd);
-            fd = accept4(l->sock->fd, NULL, NULL, SOCK_CLOEXEC);
-            if (fd >= 0)
-                close(fd);
-            r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-            rlog(r, LOG_WARNING, "%s: out of file descriptors: a connection was refused",
-                 l->sock->path);
-            continue;
-        }
-        if (errno == EMFILE || errno == ENFILE) {
-            /* No reserve either (another thread took the descriptor): stop
-             * accepting until a client leaves, rather than spin. */
-            rlog(r, LOG_WARNING, "out of file descriptors: not accepting until a client leaves");
-            listeners_set(r, false);
-            return;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            rlog(r, LOG_WARNING, "%s: accept: %s", l->sock->path, strerror(errno));
-        return;
-    }
-}
-
-/* ---------------------------------------------------------------- hello */
-
-static bool may_attach(const stdio_relay_t *r, const client_t *c, const channel_t *ch)
-{
-    (void)r;
-    if (!c->cred_known)
-        return false;
-    if (c->uid == 0 || c->uid == geteuid())
-        return true;
-    gid_t want = ch->gid == STDIO_NO_GID ? getegid() : ch->gid;
-    return stdio_cred_in_group(c->uid, c->gid, want);
-}
-
-static void hello_reject(stdio_relay_t *r, client_t *c, const char *why)
-{
-    char w[160];
-    rlog(r, LOG_WARNING, "attach socket: %s refused: %s", who(c, w, sizeof w), why);
-    client_drop(r, c, why);
-}
-
-static void client_hello(stdio_relay_t *r, client_t *c)
-{
-    if (!c->hello && !(c->hello = malloc(STDIO_WIRE_MAX_HELLO))) {
-        client_kill(r, c, "out of memory");
-        return;
-    }
-    ssize_t n;
-    do
-        n = recv(c->fd, c->hello + c->hello_len, STDIO_WIRE_MAX_HELLO - c->hello_len, 0);
-    while (n < 0 && errno == EINTR);
-    if (n == 0) {
-        client_kill(r, c, "closed before its hello");
-        return;
-    }
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            client_kill(r, c, "error before its hello");
-        return;
-    }
-    c->hello_len += (size_t)n;
-    char *nl = memchr(c->hello, '\n', c->hello_len);
-    if (!nl) {
-        if (c->hello_len == STDIO_WIRE_MAX_HELLO)
-            hello_reject(r, c, "error: hello longer than 1024 bytes");
-        return;
-    }
-    stdio_hello_t h;
-    char perr[160], why[256];
-    if (stdio_hello_parse(c->hello, (size_t)(nl - c->hello), &h, perr, sizeof perr) < 0) {
-        snprintf(why, sizeof why, "error: %s", perr);
-        hello_reject(r, c, why);
-        return;
-    }
-    channel_t *ch = chan_find(r, h.channel);
-    if (!ch) {
-        snprintf(why, sizeof why, "error: no channel \"%s\"", h.channel);
-        hello_reject(r, c, why);
-        return;
-    }
-    if (!may_attach(r, c, ch)) {
-        ch->rejected++;
-        snprintf(why, sizeof why, "error: not allowed to attach to \"%s\"", h.channel);
-        hello_reject(r, c, why);
-        return;
-    }
-    if (ch->n_clients >= ch->max_clients) {
-        ch->rejected++;
-        snprintf(why, sizeof why, "error: channel \"%s\" has %u clients already", h.channel,
-                 ch->n_clients);
-        hello_reject(r, c, why);
-        return;
-    }
-    uint64_t head = stdio_ring_head(ch->ring), tail = stdio_ring_tail(ch->ring);
-    uint64_t start = chan_replay_start(ch), missed = 0;
-    bool reset = h.has_stream && h.stream != ch->stream;
-    if (h.from == STDIO_FROM_NOW) {
-        start = head;
-    } else if (h.from == STDIO_FROM_OFFSET && reset) {
-        /* Another incarnation's offset: start as a late joiner does; all we
-         * can say is how much of this stream it will not see. */
-        missed = start;
-    } else if (h.from == STDIO_FROM_OFFSET) {
-        if (h.offset > head) {
-            snprintf(why, sizeof why, "error: offset %llu is beyond the head (%llu)",
-                     (unsigned long long)h.offset, (unsigned long long)head);
-            hello_reject(r, c, why);
-            return;
-        }
-        /* A resume reaches as far back as the ring does. */
-        if (h.offset < tail) {
-            start = tail;
-            missed = tail - h.offset;
-        } else {
-            start = h.offset;
-        }
-    }
-    char *start_line = NULL;
-    if (asprintf(&start_line,
-                 "stream=%016llx channel=%s head=%llu tail=%llu missed=%llu read-only=%d "
-                 "reset=%d\n",
-                 (unsigned long long)ch->stream, ch->name, (unsigned long long)head,
-                 (unsigned long long)tail, (unsigned long long)missed, h.read_only ? 1 : 0,
-                 reset ? 1 : 0) < 0 ||
-        !ctl_frame(c, STDIO_FRAME_START, start, start_line)) {
-        free(start_line);
-        client_kill(r, c, "out of memory");
-        return;
-    }
-    free(start_line);
-    /* What came after the hello line is the client's first input. */
-    size_t used = (size_t)(nl - c->hello) + 1;
-    size_t extra = c->hello_len - used;
-    pending_del(r, c);
-    r->n_hello--;
-    c->read_only = h.read_only;
-    client_attach(r, c, ch, start, missed);
-    if (extra && !c->read_only) {
-        stdio_ring_append(ch->ring, c->hello + used, extra, c->id);
-        c->bytes_in += extra;
-    }
-    free(c->hello);
-    c->hello = NULL;
-    c->hello_len = 0;
-    if (extra && !c->read_only)
-        chan_advanced(r, ch);
-    else
-        client_pump(r, c);
 }
 
 /* ---------------------------------------------------------------- events */
@@ -1103,18 +675,18 @@ static void client_ready(stdio_relay_t *r, client_t *c, uint32_t ev)
         return;
     if (c->state == C_HELLO) {
         if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
-            client_hello(r, c);
+            relay_client_hello(r, c);
         return;
     }
     if (ev & EPOLLOUT) {
         c->blocked = false;
-        client_pump(r, c);
+        relay_client_pump(r, c);
     }
     /* A peer that hung up or failed may have written before it went: read
      * that first (one chunk per round, as for anyone). */
     if ((ev & (EPOLLHUP | EPOLLERR)) && c->state == C_LIVE && c->reading && !c->hup) {
         c->hup = true;
-        client_set_events(r, c);
+        relay_client_set_events(r, c);
     }
     if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c->state == C_LIVE && c->reading &&
         !c->ch->paused)
@@ -1125,13 +697,13 @@ static void client_ready(stdio_relay_t *r, client_t *c, uint32_t ev)
         char reason[96];
         if (ev & EPOLLERR)
             getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &l);
-        client_kill(r, c, e ? errno_reason(e, reason, sizeof reason)
+        relay_client_kill(r, c, e ? errno_reason(e, reason, sizeof reason)
                             : c->state == C_DRAIN ? "dropped" : "closed");
     }
 }
 
 /* Expired deadlines and due events; returns the next deadline (0: none). */
-static uint64_t run_timers(stdio_relay_t *r)
+uint64_t relay_run_timers(stdio_relay_t *r)
 {
     uint64_t now = hlb_mono_us(), next = 0;
     for (client_t *c = r->pending, *n; c; c = n) {
@@ -1144,12 +716,12 @@ static uint64_t run_timers(stdio_relay_t *r)
         if (c->state == C_HELLO) {
             char why[96];
             snprintf(why, sizeof why, "error: no hello within %d ms", r->conf.hello_timeout_ms);
-            hello_reject(r, c, why);
-            /* hello_reject made it a DRAIN client with a fresh deadline. */
+            relay_hello_reject(r, c, why);
+            /* relay_hello_reject made it a DRAIN client with a fresh deadline. */
             if (c->state == C_DRAIN && (!next || c->deadline_us < next))
                 next = c->deadline_us;
         } else {
-            client_kill(r, c, "dropped");
+            relay_client_kill(r, c, "dropped");
         }
     }
     for (channel_t *ch = r->channels; ch; ch = ch->next) {
@@ -1178,7 +750,7 @@ int stdio_relay_dispatch(stdio_relay_t *r, int timeout_ms)
         pollobj_t *po = evs[i].data.ptr;
         switch (po->kind) {
         case PK_LISTENER:
-            listener_ready(r, (listener_t *)po);
+            relay_listener_ready(r, (listener_t *)po);
             break;
         case PK_CLIENT:
             client_ready(r, (client_t *)po, evs[i].events);
@@ -1193,8 +765,8 @@ int stdio_relay_dispatch(stdio_relay_t *r, int timeout_ms)
         }
         }
     }
-    arm_timer(r, run_timers(r));
-    reap(r);
+    relay_arm_timer(r, relay_run_timers(r));
+    relay_reap(r);
     return handled;
 }
 
@@ -1221,19 +793,19 @@ stdio_relay_t *stdio_relay_new(const stdio_hooks_t *hooks, void *arg)
     return r;
 }
 
-static void chan_destroy(stdio_relay_t *r, channel_t **chp, const char *reason)
+void relay_chan_destroy(stdio_relay_t *r, channel_t **chp, const char *reason)
 {
     channel_t *ch = *chp;
     while (ch->clients) {
         client_t *c = ch->clients;
         if (reason)
-            client_drop(r, c, reason);
+            relay_client_drop(r, c, reason);
         else
-            client_kill(r, c, "shutdown");
-        /* client_drop took it out of the list (or killed it). */
+            relay_client_kill(r, c, "shutdown");
+        /* relay_client_drop took it out of the list (or killed it). */
     }
-    listener_close(&ch->raw);
-    listener_close(&ch->ro);
+    relay_listener_close(&ch->raw);
+    relay_listener_close(&ch->ro);
     stdio_ring_destroy(&ch->ring);
     free(ch->name);
     free(ch);
@@ -1248,12 +820,12 @@ void stdio_relay_destroy(stdio_relay_t **self_p)
     while (r->channels) {
         channel_t *ch = r->channels;
         r->channels = ch->next;
-        chan_destroy(r, &ch, NULL);
+        relay_chan_destroy(r, &ch, NULL);
     }
     while (r->pending)
-        client_kill(r, r->pending, "shutdown");
-    reap(r);
-    listener_close(&r->attach);
+        relay_client_kill(r, r->pending, "shutdown");
+    relay_reap(r);
+    relay_listener_close(&r->attach);
     if (r->reserve_fd >= 0)
         close(r->reserve_fd);
     if (r->tfd >= 0)
@@ -1266,190 +838,25 @@ void stdio_relay_destroy(stdio_relay_t **self_p)
 
 void stdio_relay_shutdown(stdio_relay_t *r, const char *reason)
 {
-    listener_close(&r->attach);
+    relay_listener_close(&r->attach);
     for (channel_t *ch = r->channels; ch; ch = ch->next) {
-        listener_close(&ch->raw);
-        listener_close(&ch->ro);
+        relay_listener_close(&ch->raw);
+        relay_listener_close(&ch->ro);
         while (ch->clients)
-            client_drop(r, ch->clients, reason);
+            relay_client_drop(r, ch->clients, reason);
     }
     /* One attempt each at the last words; nobody is waited for. */
     while (r->pending) {
         client_t *c = r->pending;
         if (c->state == C_HELLO) {
-            client_kill(r, c, reason);
+            relay_client_kill(r, c, reason);
             continue;
         }
-        client_pump(r, c);
+        relay_client_pump(r, c);
         if (c->state != C_DEAD)
-            client_kill(r, c, reason);
+            relay_client_kill(r, c, reason);
     }
-    reap(r);
-}
-
-
-static uint64_t new_stream_id(stdio_relay_t *r)
-{
-    uint64_t s = hlb_now_us();
-    if (s <= r->last_stream)
-        s = r->last_stream + 1;
-    r->last_stream = s;
-    return s;
-}
-
-/* A listener wanted at PATH (NULL: none) with GID and MODE, given the one we
- * have: reuses it (retuned), or opens a new one into *FRESH. */
-static int plan_listener(stdio_relay_t *r, listener_t *have, const char *path, lkind_t kind,
-                         gid_t gid, mode_t mode, listener_t **fresh, char *err, size_t errlen)
-{
-    *fresh = NULL;
-    if (!path || (have && strcmp(have->sock->path, path) == 0))
-        return 0;
-    return listener_open(r, path, kind, gid, mode, fresh, err, errlen);
-}
-
-int stdio_relay_configure(stdio_relay_t *r, const stdio_relay_conf_t *conf, char *err,
-                          size_t errlen)
-{
-    int rc = stdio_relay_conf_check(conf, err, errlen);
-    if (rc < 0)
-        return rc;
-    size_t n = conf->n_channels;
-    /* Phase 1: everything that can fail. */
-    listener_t *new_attach = NULL;
-    listener_t **new_raw = calloc(n, sizeof *new_raw);
-    listener_t **new_ro = calloc(n, sizeof *new_ro);
-    stdio_ring_t **new_ring = calloc(n, sizeof *new_ring);
-    if (!new_raw || !new_ro || !new_ring) {
-        rc = fail(err, errlen, -ENOMEM, "out of memory");
-        goto undo;
-    }
-    rc = plan_listener(r, r->attach, conf->attach_path, L_ATTACH, conf->attach_gid,
-                       conf->attach_mode, &new_attach, err, errlen);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        const stdio_chan_conf_t *cc = &conf->channels[i];
-        channel_t *ch = chan_find(r, cc->name);
-        rc = plan_listener(r, ch ? ch->raw : NULL, cc->path, L_RAW, cc->gid, cc->mode,
-                           &new_raw[i], err, errlen);
-        if (rc == 0)
-            rc = plan_listener(r, ch ? ch->ro : NULL, cc->ro_path, L_RAW_RO, cc->gid, cc->mode,
-                               &new_ro[i], err, errlen);
-        if (rc == 0 && !ch) {
-            new_ring[i] = stdio_ring_new(keep_for(cc->scrollback), chunk_for(conf, cc->scrollback),
-                                         MAX_RUNS);
-            if (!new_ring[i])
-                rc = fail(err, errlen, -ENOMEM, "channel \"%s\": out of memory for %zu bytes",
-                          cc->name, cc->scrollback);
-        }
-    }
-    if (rc < 0)
-        goto undo;
-
-    /* Phase 2: commit; nothing below fails except chmod/chown of kept
-     * sockets and ring resizes, which are reported and leave the old
-     * setting in place. */
-    r->conf = *conf;
-    r->conf.channels = NULL;
-    r->conf.n_channels = 0;
-    r->conf.attach_path = NULL;
-    if (new_attach || !conf->attach_path) {
-        listener_close(&r->attach);
-        r->attach = new_attach;
-        new_attach = NULL;
-    } else if (stdio_sock_retune(r->attach->sock, conf->attach_gid, conf->attach_mode, err, errlen) < 0) {
-        rlog(r, LOG_WARNING, "%s", err);
-    }
-    for (channel_t *ch = r->channels; ch; ch = ch->next)
-        ch->keep = false;
-    for (size_t i = 0; i < n; i++) {
-        const stdio_chan_conf_t *cc = &conf->channels[i];
-        channel_t *ch = chan_find(r, cc->name);
-        if (!ch) {
-            ch = calloc(1, sizeof *ch);
-            if (!ch || !(ch->name = strdup(cc->name))) {
-                free(ch);
-                rlog(r, LOG_ERR, "channel \"%s\": out of memory", cc->name);
-                continue;
-            }
-            ch->stream = new_stream_id(r);
-            ch->ring = new_ring[i];
-            new_ring[i] = NULL;
-            ch->next = r->channels;
-            r->channels = ch;
-            rlog(r, LOG_INFO, "%s: channel open at %s (mode %04o, group %ld), stream %016llx",
-                 ch->name, cc->path, (unsigned)cc->mode,
-                 cc->gid == STDIO_NO_GID ? (long)getegid() : (long)cc->gid,
-                 (unsigned long long)ch->stream);
-        } else if (stdio_ring_keep(ch->ring) != keep_for(cc->scrollback) ||
-                   stdio_ring_slack(ch->ring) != chunk_for(conf, cc->scrollback)) {
-            uint64_t head = stdio_ring_head(ch->ring);
-            size_t keep = keep_for(cc->scrollback);
-            uint64_t new_tail = head > keep ? head - keep : 0;
-            for (client_t *c = ch->clients, *nx; c; c = nx) {
-                nx = c->next;
-                if (c->cursor < new_tail)
-                    client_drop(r, c, "slow: behind the new, smaller scrollback");
-            }
-            if (stdio_ring_resize(ch->ring, keep, chunk_for(conf, cc->scrollback)) < 0)
-                rlog(r, LOG_ERR, "%s: out of memory resizing the scrollback; kept %zu bytes",
-                     ch->name, stdio_ring_keep(ch->ring));
-        }
-        ch->keep = true;
-        if (new_raw[i] || !cc->path) {
-            listener_close(&ch->raw);
-            ch->raw = new_raw[i];
-            new_raw[i] = NULL;
-        } else if (stdio_sock_retune(ch->raw->sock, cc->gid, cc->mode, err, errlen) < 0) {
-            rlog(r, LOG_WARNING, "%s", err);
-        }
-        if (new_ro[i] || !cc->ro_path) {
-            listener_close(&ch->ro);
-            ch->ro = new_ro[i];
-            new_ro[i] = NULL;
-        } else if (stdio_sock_retune(ch->ro->sock, cc->gid, cc->mode, err, errlen) < 0) {
-            rlog(r, LOG_WARNING, "%s", err);
-        }
-        if (ch->raw)
-            ch->raw->ch = ch;
-        if (ch->ro)
-            ch->ro->ch = ch;
-        ch->scrollback = cc->scrollback;
-        ch->gid = cc->gid;
-        ch->mode = cc->mode;
-        ch->max_clients = cc->max_clients;
-        ch->publish = cc->publish;
-        if (!ch->publish)
-            ch->ev_due_us = 0;
-    }
-    for (channel_t **pp = &r->channels; *pp;) {
-        channel_t *ch = *pp;
-        if (ch->keep) {
-            pp = &ch->next;
-            continue;
-        }
-        *pp = ch->next;
-        rlog(r, LOG_INFO, "%s: channel removed", ch->name);
-        chan_destroy(r, &ch, "error: channel removed");
-    }
-    if (err && errlen)
-        err[0] = 0;
-    rc = 0;
-undo:
-    listener_close(&new_attach);
-    for (size_t i = 0; i < n; i++) {
-        if (new_raw)
-            listener_close(&new_raw[i]);
-        if (new_ro)
-            listener_close(&new_ro[i]);
-        if (new_ring)
-            stdio_ring_destroy(&new_ring[i]);
-    }
-    free(new_raw);
-    free(new_ro);
-    free(new_ring);
-    arm_timer(r, run_timers(r));
-    reap(r);
-    return rc;
+    relay_reap(r);
 }
 
 int stdio_relay_fd(const stdio_relay_t *r) { return r->epfd; }
@@ -1483,7 +890,7 @@ void stdio_relay_each(stdio_relay_t *r, stdio_chan_fn *chan_fn, stdio_client_fn 
             continue;
         for (client_t *c = ch->clients; c; c = c->next) {
             stdio_client_info_t ci;
-            client_info(c, NULL, &ci);
+            relay_client_info(c, NULL, &ci);
             client_fn(&ci, arg);
         }
     }

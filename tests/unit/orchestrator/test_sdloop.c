@@ -1,4 +1,4 @@
-/* sd-bus inside a zloop: a real sd-bus server and client over a socketpair,
+/* sd-bus on the reactor (in a zloop): a real sd-bus server and client over a socketpair,
  * both driven by sdloop in one zloop. Replies, replies sent later from a
  * timer, call timeouts (sd-bus's timer), a burst larger than one dispatch
  * batch, and the peer going away. */
@@ -137,8 +137,10 @@ int main(void)
     CHECK(sd_bus_start(srv) >= 0);
     CHECK(sd_bus_new(&cli) >= 0 && sd_bus_set_fd(cli, fds[1], fds[1]) >= 0 &&
           sd_bus_set_anonymous(cli, 1) >= 0 && sd_bus_start(cli) >= 0);
-    srv_loop = sdloop_new(loop, srv, NULL, NULL);
-    cli_loop = sdloop_new(loop, cli, on_fail, NULL);
+    hlb_reactor_t *io = hlb_reactor_new(loop);
+    CHECK(io != NULL);
+    srv_loop = sdloop_new(io, srv, NULL, NULL);
+    cli_loop = sdloop_new(io, cli, on_fail, NULL);
     CHECK(srv_loop && cli_loop);
 
     /* 1. A round trip. */
@@ -181,6 +183,7 @@ int main(void)
 
     sdloop_destroy(&cli_loop);
     sd_bus_unref(cli);
+    hlb_reactor_destroy(&io);
     zloop_destroy(&loop);
     close(stop_pipe[0]);
     close(stop_pipe[1]);
