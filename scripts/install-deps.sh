@@ -38,6 +38,12 @@ if [ "${1:-}" != --runtime-only ] && command -v npm >/dev/null 2>&1 &&
   echo "install-deps: npm install -g @redocly/cli@$redocly_version"
   npm install -g --no-audit --no-fund "@redocly/cli@$redocly_version" >/dev/null
 fi
+# #18: the Debian package (lintian), its install test's throwaway root
+# (mmdebstrap), and the cloud-init user-data's schema check (cloud-init).
+[ "${1:-}" = --runtime-only ] || pkgs+=(dpkg-dev lintian mmdebstrap cloud-init)
+cloud_init_was_here=
+dpkg-query -W -f='${Status}' cloud-init 2>/dev/null | grep -q 'install ok installed' &&
+  cloud_init_was_here=1
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -57,5 +63,12 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if dpkg-query -W -f='${Status}' rsyslog 2>/dev/null | grep -q 'install ok installed' &&
    command -v systemctl >/dev/null; then
   $SUDO systemctl disable --quiet rsyslog.service 2>/dev/null || true
+fi
+# cloud-init is a validator here: where this script installed it, it must not
+# run at the host's next boot (a cloud VM that came with it keeps it).
+if [ -z "$cloud_init_was_here" ] &&
+   dpkg-query -W -f='${Status}' cloud-init 2>/dev/null | grep -q 'install ok installed'; then
+  $SUDO install -d /etc/cloud
+  $SUDO touch /etc/cloud/cloud-init.disabled
 fi
 echo "install-deps: done"

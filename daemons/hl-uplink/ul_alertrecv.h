@@ -13,7 +13,7 @@
 typedef struct ul_alertrecv ul_alertrecv_t;
 typedef void(ul_alert_fn)(const ul_event_t *ev, void *arg);
 
-/* LISTEN: "127.0.0.1:9094" (or [::1]:PORT; port 0: any, see ul_alertrecv_port). */
+/* LISTEN: "127.0.0.1:9096" (or [::1]:PORT; port 0: any, see ul_alertrecv_port). */
 ul_alertrecv_t *ul_alertrecv_new(hlb_reactor_t *io, const char *listen, ul_alert_fn *fn,
                                  void *arg, char **err);
 void ul_alertrecv_destroy(ul_alertrecv_t **r_p);

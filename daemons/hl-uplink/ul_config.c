@@ -96,7 +96,7 @@ static const hlb_conf_key_t keys[] = {
     HLB_KEY("batch_linger", HLB_KIND_DURATION, T, batch_linger_ms, .def = "200ms", .min = 0,
             .max = 60000),
     HLB_KEY_STRV(T, forward, "[alert., failure., recovery., lifecycle.state]", 32, 0),
-    HLB_KEY_STR(T, alert_listen, "\"\"", HLB_KEY_RESTART),
+    HLB_KEY_STR(T, alert_listen, "127.0.0.1:9096", HLB_KEY_RESTART),
     HLB_KEY("status_interval", HLB_KIND_DURATION, T, status_interval_ms, .def = "10s",
             .min = 100, .max = 3600000),
     {0}};

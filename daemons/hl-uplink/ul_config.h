@@ -27,7 +27,7 @@ typedef struct ul_config {
     uint64_t batch_bytes;
     int64_t batch_linger_ms;
     char **forward;       /* topic prefixes sent upstream as events */
-    char *alert_listen;   /* "127.0.0.1:9094": Alertmanager's webhook; "": none */
+    char *alert_listen;   /* "127.0.0.1:9096": Alertmanager's webhook; "": none */
     int64_t status_interval_ms;
 } ul_config_t;
 

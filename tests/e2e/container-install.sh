@@ -59,11 +59,13 @@ printf 'port = 8080\n' >/etc/hl/daemon.conf
 # does not depend on what else the host has (the stack treats a masked unit
 # as not installed).
 # rsyslog too: the host has it for hl-logs' tests, whose collector is an
-# rsyslogd of their own (tests/e2e/scenarios/76-logs-no-loss.sh). nginx.service
-# is Debian's own nginx, installed for the dev proxy: only our
-# hl-dev-proxy.service runs nginx.
+# rsyslogd of their own (tests/e2e/scenarios/76-logs-no-loss.sh).
+# cloud-init too: the host has it to validate deploy/cloud-init (#18), and its
+# generator would run it at the container's boot. nginx.service is Debian's
+# own nginx, installed for the dev proxy: only our hl-dev-proxy.service runs it.
 for u in docker.service docker.socket containerd.service ssh.service ssh.socket \
-  rsyslog.service syslog.socket nginx.service; do
+  rsyslog.service syslog.socket cloud-init.target cloud-init-local.service cloud-init.service \
+  cloud-config.service cloud-final.service cloud-init-hotplugd.socket nginx.service; do
   if systemctl cat "$u" >/dev/null 2>&1; then systemctl mask --quiet "$u"; fi
 done
 systemctl daemon-reload

@@ -64,7 +64,7 @@ conf() {
         "machine_id_path: $dir/machine-id" "imds_url: http://127.0.0.1:$C" \
         "outbox_dir: $dir/outbox" "heartbeat_interval: 1s" "backoff_base: 200ms" \
         "backoff_cap: 2s" "request_timeout: 1500ms" "connect_timeout: 1s" \
-        "status_interval: 500ms" "batch_linger: 50ms" "$@" <<'PY'
+        "status_interval: 500ms" "batch_linger: 50ms" "alert_listen: \"\"" "$@" <<'PY'
 import sys
 kv = {}
 for a in sys.argv[2:]:
@@ -95,7 +95,7 @@ ok grep -q "identity source 'dns'" <<<"$out"
 nok grep -q tok-inline <<<"$out"
 
 # ---- no token: nothing is sent, and that is no network failure ----
-printf 'hl-uplink:\n  endpoint: http://127.0.0.1:%s\n  outbox_dir: %s\n  identity_sources: [machine-id]\n  machine_id_path: %s\n' \
+printf 'hl-uplink:\n  alert_listen: ""\n  endpoint: http://127.0.0.1:%s\n  outbox_dir: %s\n  identity_sources: [machine-id]\n  machine_id_path: %s\n' \
     "$P" "$dir/outbox" "$dir/machine-id" > "$dir/hl.yaml"
 start_uplink
 ok wait_for 10 us_true "u.get('state') in (None, 'unknown') and 'no API token' in u.get('last_error', '')"

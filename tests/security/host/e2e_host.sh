@@ -134,9 +134,10 @@ for u in hl-bus hl-orchestrator hl-failure hl-health hl-metrics hl-stdio; do
 done
 
 # --- /var/log/hl keeps its owner whichever unit starts ----------------------
+# (hl-logs:hl 0750 from tmpfiles.d/hl.conf: hl-logs writes its files there)
 before=$(e2e_exec stat -c '%U:%G %a' /var/log/hl)
-e2e_ok test "$before" = "root:hl 750"
-e2e_ok e2e_exec systemctl restart hl-failure.service hl-health.service
+e2e_ok test "$before" = "hl-logs:hl 750"
+e2e_ok e2e_exec systemctl restart hl-failure.service hl-health.service hl-logs.service
 e2e_ok test "$(e2e_exec stat -c '%U:%G %a' /var/log/hl)" = "$before"
 
 # --- journal excerpts: an admin method, never on the bus -------------------
