@@ -174,6 +174,15 @@ table_failure() {
   echo
 }
 
+table_logs() {
+  local l; l=$(log bench_logs) || { missing bench_logs; return; }
+  grep -q '^hl-logs against rsyslog' <<<"$l" || { missing bench_logs; return; }
+  echo "**Logs** (tests/bench/logs), $(grep -m1 '^hl-logs against rsyslog' <<<"$l")"
+  echo
+  grep -E '^\|' <<<"$l"
+  echo
+}
+
 table_compliance() {
   local l; l=$(log bench_compliance) || { missing bench_compliance; return; }
   grep -q '^lynis ' <<<"$l" || { missing bench_compliance; return; }
@@ -193,7 +202,7 @@ tables() {
   echo "## Benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores; logs in $results)"
   echo
   table_bus; table_health; table_orchestrator; table_metrics; table_stdio; table_failure
-  table_compliance
+  table_compliance; table_logs
 }
 
 rc=0
