@@ -16,6 +16,8 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)
+pkgs+=(nginx)  # the development servers' proxy (#17): its own unit, the host's nginx.service never started
+[ "${1:-}" = --runtime-only ] || pkgs+=(nodejs python3)  # #17: the e2e tier's dev servers (WebSocket, http.server)
 # Host security (#20): what the shipped files are for and validated with
 # (sshd -t/-T, visudo -c, nft -c, auditctl), the compliance report's tools,
 # and Lynis, its benchmark peer.

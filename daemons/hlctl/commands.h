@@ -19,6 +19,7 @@ HLCTL_CMD("attach", hlctl_cmd_attach, "[CHANNEL] [--read-only|--watch] [--from O
 HLCTL_CMD("sessions", hlctl_cmd_sessions, "[--dir DIR] | play NAME [--cat]", "session recordings of the agent's terminal: list, replay")
 HLCTL_CMD("failures", hlctl_cmd_failures, "[--limit N] [--open] [TARGET]", "hl-failure's incidents as timelines, and each target's state")
 HLCTL_CMD("failure", hlctl_cmd_failure, "rearm SERVICE", "re-enable recovery after a give-up, flap hold or config error")
+HLCTL_CMD("dev", hlctl_cmd_dev, "check [FILE] | apply | list | status [NAME] | restart NAME | logs NAME", "development servers of dev-server.yaml: validate, apply exactly what changed, state")
 HLCTL_CMD("logs", hlctl_cmd_logs, "[-f] [--service S] [--level L] [--since T] | analyze [--since 1h] [--service S]", "hl-logs' JSON logs, and their analysis (top errors, durations, health)")
 HLCTL_CMD("compliance", hlctl_cmd_compliance, "[--all] [hl-compliance options]", "the compliance report: SSH, sudo, firewall, audit, TLS, unit exposure (exit 0/1/2)")
 HLCTL_CMD("contract", hlctl_cmd_contract, "[--markdown]", "the bus contract: version, installed .proto files, topic families")

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dev.pb-c.h"
 #include "failure.pb-c.h"
 #include "health.pb-c.h"
 #include "logs.pb-c.h"
@@ -43,6 +44,7 @@ static const hlb_topic_family_t families[] = {
     {"logs.sink.", "hl-logs", &hl__logs_sink__descriptor, true, "<sink>"},
     {"logs.dropped", "hl-logs", &hl__logs_dropped__descriptor, false, ""},
     {"uplink.", "hl-uplink", &hl__uplink_status__descriptor, true, "<link>"},
+    {"dev.", "hl-orchestrator", &hl__dev_server__descriptor, true, "<name>"},
     {NULL, NULL, NULL, false, NULL},
 };
 
