@@ -174,6 +174,15 @@ table_failure() {
   echo
 }
 
+table_logs() {
+  local l; l=$(log bench_logs) || { missing bench_logs; return; }
+  grep -q '^hl-logs against rsyslog' <<<"$l" || { missing bench_logs; return; }
+  echo "**Logs** (tests/bench/logs), $(grep -m1 '^hl-logs against rsyslog' <<<"$l")"
+  echo
+  grep -E '^\|' <<<"$l"
+  echo
+}
+
 table_compliance() {
   local l; l=$(log bench_compliance) || { missing bench_compliance; return; }
   grep -q '^lynis ' <<<"$l" || { missing bench_compliance; return; }
@@ -205,12 +214,25 @@ table_git() {
   echo
 }
 
+table_pty() {
+  local l; l=$(log bench_pty) || { missing bench_pty; return; }
+  grep -q '^hl-pty ' <<<"$l" || { missing bench_pty; return; }
+  echo "**The agent's terminal** (tests/bench/pty, docs/pty.md), $(grep -m1 '^# keystroke' <<<"$l" | sed 's/^# //'):"
+  echo
+  echo "| keystroke to echo, µs | p50 | p99 | max |"
+  echo "|---|---|---|---|"
+  awk '$1 ~ /^(hl-pty|tmux|dtach|direct)$/ && NF == 5 {
+    name = $1 == "hl-pty" ? "hlctl attach → hl-stdio → hl-pty" : $1 == "tmux" ? "tmux attach" : $1 == "dtach" ? "dtach -a" : "the program on the terminal itself"
+    printf "| %s | %s | %s | %s |\n", name, $2, $3, $4 }' <<<"$l"
+  echo
+}
+
 tables() {
   echo
   echo "## Benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores; logs in $results)"
   echo
   table_bus; table_health; table_orchestrator; table_metrics; table_stdio; table_failure
-  table_compliance; table_git
+  table_compliance; table_git; table_logs; table_pty
 }
 
 rc=0

@@ -18,6 +18,8 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)
+pkgs+=(nginx)  # the development servers' proxy (#17): its own unit, the host's nginx.service never started
+[ "${1:-}" = --runtime-only ] || pkgs+=(nodejs python3)  # #17: the e2e tier's dev servers (WebSocket, http.server)
 # Host security (#20): what the shipped files are for and validated with
 # (sshd -t/-T, visudo -c, nft -c, auditctl), the compliance report's tools,
 # and Lynis, its benchmark peer.
@@ -38,6 +40,10 @@ if [ "${1:-}" != --runtime-only ] && command -v npm >/dev/null 2>&1 &&
   echo "install-deps: npm install -g @redocly/cli@$redocly_version"
   npm install -g --no-audit --no-fund "@redocly/cli@$redocly_version" >/dev/null
 fi
+pkgs+=(libvterm0)  # hl-stdio, hl-pty: the terminal screen (#16)
+# hl-pty (#16): libvterm's headers; tmux drives the terminal tests, dtach and tmux
+# are the latency benchmark's peers, asciinema replays the recordings.
+[ "${1:-}" = --runtime-only ] || pkgs+=(libvterm-dev tmux dtach asciinema)
 # #18: the Debian package (lintian), its install test's throwaway root
 # (mmdebstrap), and the cloud-init user-data's schema check (cloud-init).
 [ "${1:-}" = --runtime-only ] || pkgs+=(dpkg-dev lintian mmdebstrap cloud-init)

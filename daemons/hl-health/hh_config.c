@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <hlbus/devserver.h>
 #include <hlbus/str.h>
 
 /* The spec's hl-health-check (1.3.2): hl-daemon and claude-code with their
@@ -63,6 +64,7 @@ typedef struct {
     int64_t snapshot_ms, spread_ms, slack_ms;
     defaults_raw_t defaults;
     bool builtin;
+    bool dev_servers;
     char *exec_user;
     hlb_conf_vec_t services; /* svc_raw_t */
 } health_raw_t;
@@ -169,6 +171,9 @@ static const hlb_conf_key_t health_keys[] = {
             .max = 10000),
     HLB_KEY_TABLE(health_raw_t, defaults, &defaults_table, 0), /* before services: they use it */
     HLB_KEY_BOOL(health_raw_t, builtin, "true", 0),
+    /* A check per development server of dev-server.yaml (hlbus/devserver.h),
+     * without a line here: the file is the one place a server is described. */
+    HLB_KEY_BOOL(health_raw_t, dev_servers, "true", 0),
     /* Who exec checks run as: unset, the daemon's own user (a development
      * run); the shipped hl.yaml says hl-check. */
     HLB_KEY_STR(health_raw_t, exec_user, NULL, 0),
@@ -462,6 +467,48 @@ static int add_chk(hh_config_t *cfg, hh_check_spec_t *c, const hlb_conf_t *node)
     return 0;
 }
 
+/* The development servers' checks, from the file hlctl dev apply made live
+ * (or the file itself at boot): each server is a service named as the
+ * server, with the unit hl-service@NAME.service, and one check on its port:
+ * http (any HTTP answer on /: a dev server's / may well be a 404), a path
+ * (2xx or 3xx there) or tcp (a connection). A service of the same name in
+ * this section wins. A file that does not validate adds nothing: hlctl dev
+ * apply refuses it before it is ever applied, and says why. */
+static void add_dev_servers(hh_config_t *cfg, const timing_t *def, int64_t grace)
+{
+    hlb_dev_config_t *dc = hlb_dev_config_load(hlb_dev_effective_path(), true, NULL);
+    for (size_t i = 0; dc && i < dc->n_servers; i++) {
+        const hlb_dev_server_t *ds = &dc->servers[i];
+        bool taken = false;
+        for (size_t k = 0; k < cfg->nsvcs && !taken; k++)
+            taken = !strcmp(cfg->svcs[k].name, ds->name);
+        if (taken)
+            continue;
+        hh_service_spec_t s = {.name = strdup(ds->name), .unit = hlb_dev_unit_name(ds),
+                               .grace_ms = grace};
+        add_svc(cfg, &s);
+        hh_check_spec_t c;
+        hh_check_spec_defaults(&c, ds->health == HLB_DEV_HEALTH_TCP ? HH_KIND_TCP : HH_KIND_HTTP);
+        c.service = strdup(ds->name);
+        if (ds->health == HLB_DEV_HEALTH_TCP) {
+            c.name = hlb_strdupf("%s-tcp", ds->name);
+            c.u.tcp.host = strdup("127.0.0.1");
+            c.u.tcp.port = hlb_strdupf("%lld", (long long) ds->port);
+        } else {
+            c.name = hlb_strdupf("%s-http", ds->name);
+            c.u.http.url = hlb_strdupf("http://127.0.0.1:%lld%s", (long long) ds->port,
+                                       ds->health == HLB_DEV_HEALTH_PATH ? ds->health_word : "/");
+            if (ds->health == HLB_DEV_HEALTH_HTTP) {
+                c.u.http.status_min = 100;
+                c.u.http.status_max = 499;
+            }
+        }
+        apply_timing(&c, def);
+        add_chk(cfg, &c, NULL);
+    }
+    hlb_dev_config_destroy(&dc);
+}
+
 int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *diag)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -528,6 +575,8 @@ int hh_config_parse(const hlb_conf_t *sec, hh_config_t *cfg, hlb_diag_t *diag)
             add_chk(cfg, &c, cn);
         }
     }
+    if (raw.dev_servers)
+        add_dev_servers(cfg, def, raw.defaults.grace);
     hlb_conf_schema_free(&health_table, &raw);
     /* Names are global: hlctl health --why NAME must be unambiguous. */
     for (size_t i = 0; i < cfg->nchecks; i++)

@@ -12,6 +12,53 @@
 
 /* ---- the orchestrator's events, typed (libhlbus topics.h) ---- */
 
+typedef struct hh_unit_seen {
+    char *load_state, *active_state, *sub_state, *phase;
+} hh_unit_seen_t;
+
+static void unit_seen_free(void **p)
+{
+    hh_unit_seen_t *u = *p;
+    if (!u)
+        return;
+    free(u->load_state);
+    free(u->active_state);
+    free(u->sub_state);
+    free(u->phase);
+    free(u);
+    *p = NULL;
+}
+
+static void remember_unit(hh_daemon_t *h, const char *unit, const Hl__ServiceState *s)
+{
+    if (!h->units_seen) {
+        h->units_seen = zhashx_new();
+        if (!h->units_seen)
+            return;
+        zhashx_set_destructor(h->units_seen, unit_seen_free);
+    }
+    hh_unit_seen_t *u = calloc(1, sizeof *u);
+    if (!u)
+        return;
+    u->load_state = strdup(s->load_state ? s->load_state : "");
+    u->active_state = strdup(s->active_state);
+    u->sub_state = strdup(s->sub_state ? s->sub_state : "");
+    u->phase = strdup(s->phase ? s->phase : "");
+    zhashx_update(h->units_seen, unit, u);
+}
+
+/* A new engine learns every unit state seen so far. */
+static void replay_units(hh_daemon_t *h)
+{
+    if (!h->units_seen || !h->eng)
+        return;
+    for (hh_unit_seen_t *u = zhashx_first(h->units_seen); u; u = zhashx_next(h->units_seen)) {
+        const char *unit = zhashx_cursor(h->units_seen);
+        hh_engine_unit_load(h->eng, unit, u->load_state);
+        hh_engine_unit(h->eng, unit, u->active_state, u->sub_state, u->phase);
+    }
+}
+
 static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
 {
     hh_daemon_t *h = arg;
@@ -23,6 +70,7 @@ static void on_event(hlb_daemon_t *d, const hlb_event_t *ev, void *arg)
         if (!u || !*u->active_state)
             return; /* hlb_event_as said why; a state without active_state says nothing */
         /* The topic names the unit when the body does not. */
+        remember_unit(h, *u->unit ? u->unit : name, u);
         hh_engine_unit_load(h->eng, *u->unit ? u->unit : name, u->load_state);
         hh_engine_unit(h->eng, *u->unit ? u->unit : name, u->active_state, u->sub_state,
                        u->phase);
@@ -181,6 +229,7 @@ int hh_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
     hh_engine_destroy(&h->eng);
     h->eng = e;
     hh_engine_on_change(e, on_change, h);
+    replay_units(h);
     hh_engine_start(e);
     if (h->snapshot_timer > 0)
         zloop_timer_end(hlb_daemon_loop(d), h->snapshot_timer);
@@ -227,6 +276,7 @@ void hh_daemon_stop(hlb_daemon_t *d, void *arg)
     hh_daemon_t *h = arg;
     /* Checks in flight are cancelled: exec process groups are killed. */
     hh_engine_destroy(&h->eng);
+    zhashx_destroy(&h->units_seen);
     if (h->have_cfg)
         hh_config_clear(&h->cfg);
     h->have_cfg = false;

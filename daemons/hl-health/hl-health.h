@@ -12,6 +12,11 @@ typedef struct hh_daemon {
     hlb_sub_t *sub;
     int snapshot_timer;
     uint64_t published, publish_dropped;
+    /* The last service.* state of every unit the orchestrator reported
+     * (unit -> hh_unit_seen_t), whether a check watches it or not: a reload
+     * that adds a service (a dev server from dev-server.yaml) gives its new
+     * engine the unit's state at once, not at the unit's next change. */
+    zhashx_t *units_seen;
 } hh_daemon_t;
 
 extern const hlb_method_t hh_methods[];

@@ -20,6 +20,8 @@
 
 #include <hlbus/json.h>
 
+#include "lg_analyze.h"
+
 #include "logs.pb-c.h"
 
 #define TICK_MS 1000
@@ -332,6 +334,9 @@ static void tick(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
         hlb_timer_after_ms(io, &L->compress, 0);
     report_drops(L);
     const lg_forward_stats_t *fs = L->forward ? lg_forward_stats(L->forward) : NULL;
+    /* the spool's size for the metrics, every ten seconds */
+    if (fs && ++L->ticks % 10 == 0)
+        publish_sink(L, "forward", fs->up, fs->up ? L->conf.forward.host : fs->last_error);
     hlb_daemon_status(L->d, "%" PRIu64 " records; files %s; forward %s%s%s", L->records,
                       L->files_down ? "failing" : "ok",
                       !fs ? "off" : fs->up ? "up" : "down",
@@ -529,6 +534,50 @@ void lg_daemon_stop(hlb_daemon_t *d, void *arg)
     L->configured = false;
 }
 
+/* The orchestrator's pre-shutdown hook: everything the journal has for us
+ * now goes to the files and the spool, both flushed (the spool fdatasync'd)
+ * and the cursor saved, then the ack. Records still waiting for the
+ * collector stay in the spool for the next boot: the ack does not wait for
+ * a collector that may be away. */
+void lg_daemon_prepare_shutdown(hlb_daemon_t *d, uint64_t deadline_us, void *arg)
+{
+    lg_daemon_t *L = arg;
+    uint64_t before = L->records;
+    bool complete = true;
+    if (L->journal) {
+        lg_journal_process(L->journal);
+        lg_record_t r;
+        int rc;
+        while ((rc = lg_journal_next(L->journal, &r)) == 1) {
+            L->journal_records++;
+            take(L, &r);
+            if ((L->records - before) % 2048 == 0 && hlb_now_us() >= deadline_us) {
+                complete = false; /* the rest is read at the next start */
+                break;
+            }
+        }
+        char *cursor = strdup(lg_journal_cursor(L->journal));
+        L->dirty = true;
+        int crc = commit(L);
+        if (crc == 0 && cursor && *cursor)
+            save_state(L, cursor);
+        free(cursor);
+        if (crc < 0) {
+            hlb_daemon_shutdown_ack(d, false, "the forward spool could not be written");
+            return;
+        }
+    } else {
+        commit(L);
+    }
+    char detail[200];
+    snprintf(detail, sizeof detail, "%" PRIu64 " records flushed%s; %" PRIu64
+             " spool bytes wait for the collector",
+             L->records - before, complete ? "" : " (deadline: the rest at the next start)",
+             L->spool ? lg_spool_stats(L->spool)->bytes : 0);
+    hlb_info("shutdown: %s", detail);
+    hlb_daemon_shutdown_ack(d, true, detail);
+}
+
 /* --- methods ------------------------------------------------------------- */
 
 static void m_stats(hlb_request_t *req, hlb_reply_t *reply, void *arg)
@@ -573,7 +622,213 @@ static void m_stats(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     hlb_reply_msg(reply, &s.base);
 }
 
+/* The arguments every reading method takes: service, level, since. */
+static int read_filter(hlb_request_t *req, hlb_reply_t *reply, lg_filter_t *f, char **service)
+{
+    *service = NULL;
+    f->service = NULL;
+    f->max_priority = -1;
+    f->since_us = 0;
+    if (!req->map)
+        return 0;
+    *service = hlb_mpview_str(req->map, "service");
+    f->service = *service;
+    char *level = hlb_mpview_str(req->map, "level");
+    if (level) {
+        f->max_priority = lg_priority_parse(level, strlen(level));
+        if (f->max_priority < 0) {
+            hlb_reply_error(reply, EINVAL, "level '%s': one of debug, info, warning, error, critical",
+                            level);
+            free(level);
+            return -EINVAL;
+        }
+        free(level);
+    }
+    char *since = hlb_mpview_str(req->map, "since");
+    int64_t since_int;
+    if (!since && hlb_mpview_int(req->map, "since", &since_int) == 0 && since_int > 0)
+        f->since_us = (uint64_t)since_int * 1000000u;
+    if (since) {
+        if (lg_parse_since(since, hlb_now_us(), &f->since_us) < 0) {
+            hlb_reply_error(reply, EINVAL,
+                            "since '%s': a duration back from now (30m, 1h, 2d), a time "
+                            "(2026-12-07T10:00:00Z) or seconds since the epoch", since);
+            free(since);
+            return -EINVAL;
+        }
+        free(since);
+    }
+    if (f->service && (strchr(f->service, '/') || f->service[0] == '.')) {
+        hlb_reply_error(reply, EINVAL, "service '%s' is not a service name", f->service);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The scan runs in the loop: bounded, so a query cannot hold it long. */
+#define SCAN_BUDGET (256u << 20)
+#define QUERY_MAX 10000
+
+typedef struct {
+    lg_filter_t f;
+    char **lines; /* a ring of the last LIMIT matches */
+    size_t limit, n, head;
+    lg_analysis_t *a;
+} scan_t;
+
+static void on_query_line(const char *line, size_t n, void *arg)
+{
+    scan_t *s = arg;
+    lg_line_t l;
+    if (!lg_line_parse(line, n, &l) || !lg_filter_match(&s->f, &l))
+        return;
+    if (s->a) {
+        lg_analysis_add(s->a, &l);
+        return;
+    }
+    char *copy = strndup(line, n);
+    if (!copy)
+        return;
+    size_t slot = (s->head + s->n) % s->limit;
+    if (s->n == s->limit) {
+        free(s->lines[s->head]);
+        s->lines[s->head] = copy;
+        s->head = (s->head + 1) % s->limit;
+    } else {
+        s->lines[slot] = copy;
+        s->n++;
+    }
+}
+
+static void m_query(hlb_request_t *req, hlb_reply_t *reply, void *arg)
+{
+    lg_daemon_t *L = arg;
+    scan_t s = {0};
+    char *service;
+    if (read_filter(req, reply, &s.f, &service) < 0) {
+        free(service);
+        return;
+    }
+    int64_t limit = 100;
+    bool current = false;
+    if (req->map) {
+        hlb_mpview_int(req->map, "limit", &limit);
+        hlb_mpview_bool(req->map, "current", &current);
+    }
+    s.limit = limit < 1 ? 1 : limit > QUERY_MAX ? QUERY_MAX : (size_t)limit;
+    s.lines = calloc(s.limit, sizeof *s.lines);
+    if (!s.lines) {
+        free(service);
+        hlb_reply_error(reply, ENOMEM, "out of memory");
+        return;
+    }
+    bool truncated;
+    uint64_t scanned = lg_scan_dir(L->conf.dir, L->conf.layout == LG_LAYOUT_COMBINED ? NULL : s.f.service,
+                                   SCAN_BUDGET, current, &truncated, on_query_line, &s);
+    Hl__LogsLines m = HL__LOGS_LINES__INIT;
+    char **ordered = calloc(s.n ? s.n : 1, sizeof *ordered);
+    for (size_t i = 0; ordered && i < s.n; i++)
+        ordered[i] = s.lines[(s.head + i) % s.limit];
+    m.n_lines = ordered ? s.n : 0;
+    m.lines = ordered;
+    m.scanned_bytes = scanned;
+    m.truncated = truncated;
+    hlb_reply_msg(reply, &m.base);
+    for (size_t i = 0; i < s.limit; i++)
+        free(s.lines[i]);
+    free(s.lines);
+    free(ordered);
+    free(service);
+}
+
+static void m_analyze(hlb_request_t *req, hlb_reply_t *reply, void *arg)
+{
+    lg_daemon_t *L = arg;
+    scan_t s = {0};
+    char *service;
+    if (read_filter(req, reply, &s.f, &service) < 0) {
+        free(service);
+        return;
+    }
+    if (!req->map || !hlb_mpview_has(req->map, "since"))
+        s.f.since_us = hlb_now_us() - 3600ull * 1000000u; /* the spec's default period: 1h */
+    s.a = lg_analysis_new();
+    if (!s.a) {
+        free(service);
+        hlb_reply_error(reply, ENOMEM, "out of memory");
+        return;
+    }
+    bool truncated;
+    uint64_t scanned = lg_scan_dir(L->conf.dir, L->conf.layout == LG_LAYOUT_COMBINED ? NULL : s.f.service,
+                                   SCAN_BUDGET, false, &truncated, on_query_line, &s);
+    Hl__LogsAnalysis m = HL__LOGS_ANALYSIS__INIT;
+    m.records = lg_analysis_records(s.a);
+    m.errors = lg_analysis_errors(s.a);
+    m.warnings = lg_analysis_warnings(s.a);
+    m.scanned_bytes = scanned;
+    m.truncated = truncated;
+    m.since_us = s.f.since_us;
+    const lg_error_row_t *er;
+    size_t ne = lg_analysis_top_errors(s.a, 10, &er);
+    Hl__LogsAnalysis__Error *e = calloc(ne ? ne : 1, sizeof *e);
+    Hl__LogsAnalysis__Error **ep = calloc(ne ? ne : 1, sizeof *ep);
+    const lg_duration_row_t *dr;
+    size_t nd = lg_analysis_durations(s.a, &dr);
+    Hl__LogsAnalysis__Duration *du = calloc(nd ? nd : 1, sizeof *du);
+    Hl__LogsAnalysis__Duration **dp = calloc(nd ? nd : 1, sizeof *dp);
+    const lg_health_row_t *hr;
+    size_t nh = lg_analysis_health(s.a, &hr);
+    Hl__LogsAnalysis__Health *he = calloc(nh ? nh : 1, sizeof *he);
+    Hl__LogsAnalysis__Health **hp = calloc(nh ? nh : 1, sizeof *hp);
+    if (e && ep && du && dp && he && hp) {
+        for (size_t i = 0; i < ne; i++) {
+            hl__logs_analysis__error__init(&e[i]);
+            e[i].pattern = er[i].pattern;
+            e[i].count = er[i].count;
+            e[i].example = er[i].example ? er[i].example : (char *)"";
+            e[i].service = er[i].service ? er[i].service : (char *)"";
+            ep[i] = &e[i];
+        }
+        for (size_t i = 0; i < nd; i++) {
+            hl__logs_analysis__duration__init(&du[i]);
+            du[i].field = dr[i].field;
+            du[i].count = dr[i].count;
+            du[i].mean = dr[i].mean;
+            du[i].p50 = dr[i].p50;
+            du[i].p95 = dr[i].p95;
+            du[i].p99 = dr[i].p99;
+            du[i].max = dr[i].max;
+            dp[i] = &du[i];
+        }
+        for (size_t i = 0; i < nh; i++) {
+            hl__logs_analysis__health__init(&he[i]);
+            he[i].service = hr[i].service;
+            he[i].last = hr[i].last ? hr[i].last : (char *)"";
+            he[i].checks = hr[i].checks;
+            he[i].healthy = hr[i].healthy;
+            he[i].degraded = hr[i].degraded;
+            he[i].unhealthy = hr[i].unhealthy;
+            he[i].other = hr[i].other;
+            hp[i] = &he[i];
+        }
+        m.n_top_errors = ne;
+        m.top_errors = ep;
+        m.n_durations = nd;
+        m.durations = dp;
+        m.n_health = nh;
+        m.health = hp;
+        hlb_reply_msg(reply, &m.base);
+    } else {
+        hlb_reply_error(reply, ENOMEM, "out of memory");
+    }
+    free(e), free(ep), free(du), free(dp), free(he), free(hp);
+    lg_analysis_free(&s.a);
+    free(service);
+}
+
 const hlb_method_t lg_methods[] = {
     {"stats", m_stats, 0, "records taken, written, spooled, forwarded, dropped"},
+    {"query", m_query, 0, "log lines: service=S level=L since=1h|TIME limit=N [current=true]"},
+    {"analyze", m_analyze, 0, "top errors, durations (p50/p95/p99), health: service=S since=1h"},
     {NULL, NULL, 0, NULL},
 };

@@ -36,6 +36,7 @@ typedef struct lg_daemon {
     uint64_t records, journal_records, bus_records, bus_duplicates, truncated;
     uint64_t dropped_reported, lost_reported;
     uint64_t last_drop_log_us;
+    uint64_t ticks;
     char hostname[256];
 } lg_daemon_t;
 
@@ -43,4 +44,5 @@ int lg_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
                         bool check_only, hlb_diag_t *diag, void *arg);
 int lg_daemon_start(hlb_daemon_t *d, void *arg);
 void lg_daemon_stop(hlb_daemon_t *d, void *arg);
+void lg_daemon_prepare_shutdown(hlb_daemon_t *d, uint64_t deadline_us, void *arg);
 extern const hlb_method_t lg_methods[];

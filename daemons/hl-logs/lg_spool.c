@@ -321,7 +321,8 @@ int lg_spool_open(lg_spool_t **out, const char *dir, uint64_t max_bytes, uint64_
         found[nf++] = id;
     }
     closedir(d);
-    qsort(found, nf, sizeof *found, cmp_u64);
+    if (nf) /* qsort(NULL, 0) is undefined (UBSan says so) */
+        qsort(found, nf, sizeof *found, cmp_u64);
     for (size_t i = 0; i < nf; i++) {
         char path[4200];
         chunk_path(sp, found[i], path, sizeof path);

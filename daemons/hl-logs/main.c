@@ -15,6 +15,7 @@ int main(int argc, char **argv)
         .start = lg_daemon_start,
         .stop = lg_daemon_stop,
         .methods = lg_methods,
+        .prepare_shutdown = lg_daemon_prepare_shutdown,
         .help_extra = "Config section 'hl-logs': see hl-logs.yaml.example. Without one it\n"
                       "follows hl-*.service, hl-service@*.service and claude-code.service\n"
                       "into /var/log/hl/<service>.log (10 MiB x 5), and forwards nothing.",

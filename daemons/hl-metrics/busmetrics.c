@@ -7,6 +7,7 @@
 #include <hlbus/topics.h>
 #include "failure.pb-c.h"
 #include "health.pb-c.h"
+#include "logs.pb-c.h"
 #include "orchestrator.pb-c.h"
 #include <hlbus/str.h>
 
@@ -284,6 +285,23 @@ static void on_alert(hlm_busm_t *b, const char *target, const Hl__Alert *a, bool
         a->active, "alert", target, "reason", a->reason, "severity", a->severity);
 }
 
+/* logs.sink.<sink> (hl-logs, state) and logs.dropped (counted drops). */
+static void on_logs_sink(hlm_busm_t *b, const char *sink, const Hl__LogsSink *s)
+{
+    SET(b, "hl_logs_sink_up", "Whether hl-logs' sink (files, forward) works (1) or not (0).",
+        HLM_GAUGE, s->up, "sink", sink);
+    if (strcmp(sink, "forward") == 0)
+        SET(b, "hl_logs_spool_bytes", "Bytes in hl-logs' forward spool, waiting for the collector.",
+            HLM_GAUGE, (double)s->pending_bytes);
+}
+
+static void on_logs_dropped(hlm_busm_t *b, const Hl__LogsDropped *d)
+{
+    ADD(b, "hl_logs_dropped_total",
+        "Log records hl-logs dropped, by sink (spool: its byte cap; files: write errors).",
+        (double)d->count, "sink", d->sink);
+}
+
 static void on_daemon(hlm_busm_t *b, const char *topic_name, const Hl__DaemonStatus *st)
 {
     const char *name = st->name && *st->name ? st->name : topic_name;
@@ -362,6 +380,18 @@ void hlm_busm_event(hlm_busm_t *b, const char *topic, const char *source, const 
         const Hl__Alert *a = AS(Hl__Alert, hl__alert__descriptor);
         if (a)
             on_alert(b, rest, a, replay);
+    } else if (strcmp(prefix, "logs") == 0) {
+        if (strncmp(rest, "sink.", 5) == 0 && rest[5]) {
+            const Hl__LogsSink *s = AS(Hl__LogsSink, hl__logs_sink__descriptor);
+            if (s)
+                on_logs_sink(b, rest + 5, s);
+        } else if (strcmp(rest, "dropped") == 0) {
+            const Hl__LogsDropped *d = AS(Hl__LogsDropped, hl__logs_dropped__descriptor);
+            if (d && !replay)
+                on_logs_dropped(b, d);
+        } else {
+            m = &ev;
+        }
     } else if (strcmp(prefix, "daemon") == 0) {
         const Hl__DaemonStatus *st = AS(Hl__DaemonStatus, hl__daemon_status__descriptor);
         if (st)

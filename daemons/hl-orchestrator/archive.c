@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <hlbus/str.h>
 #include "config.h"
 
 char *archive_name(uint64_t ts_us)
@@ -37,12 +38,11 @@ __attribute__((format(printf, 4, 5))) static int push(char ***v, size_t *n, size
         *v = nv;
         *cap = c;
     }
-    char *s = NULL;
     va_list ap;
     va_start(ap, fmt);
-    int r = vasprintf(&s, fmt, ap);
+    char *s = hlb_vstrdupf(fmt, ap);
     va_end(ap);
-    if (r < 0)
+    if (!s)
         return -ENOMEM;
     (*v)[(*n)++] = s;
     (*v)[*n] = NULL;

@@ -245,9 +245,16 @@ int orch_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_t *se
     /* A running startup keeps the phases it began with (it holds a reference). */
     orch_cfg_destroy(&o->cfg);
     o->cfg = c;
+    devstate_reload(o);
     if (o->sdm)
         watch_configured(o);
     return 0;
+}
+
+int orch_reread_members(orch_t *o, hlb_diag_t *diag)
+{
+    const hlb_conf_t *conf = hlb_daemon_conf(o->d);
+    return orch_configure(o->d, conf, hlb_conf_get(conf, "hl-orchestrator"), false, diag, o);
 }
 
 int orch_start(hlb_daemon_t *d, void *arg)
@@ -307,6 +314,7 @@ void orch_stop(hlb_daemon_t *d, void *arg)
 void orch_free(orch_t *o)
 {
     zhashx_destroy(&o->health);
+    devstate_free(o);
     orch_cfg_destroy(&o->cfg);
     free(o->status);
 }

@@ -282,6 +282,11 @@ static void m_restart(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     m_job(req, reply, arg, "RestartUnit", "restart");
 }
 
+static void m_reload_unit(hlb_request_t *req, hlb_reply_t *reply, void *arg)
+{
+    m_job(req, reply, arg, "ReloadUnit", "reload");
+}
+
 void methods_cancel_all(orch_t *o, const char *why)
 {
     while (o->jobs) {
@@ -333,6 +338,67 @@ static void m_journal(hlb_request_t *req, hlb_reply_t *reply, void *arg)
     free(unit);
 }
 
+/* ---- daemon-reload ---- */
+
+/* systemd's daemon-reload through the one daemon that talks to systemd, for
+ * `hlctl dev apply` (a changed dev-server.yaml means new generator output):
+ * answers once the reload is done and the phases' members are read again,
+ * so that a unit the generator added is managed, and can be started, when
+ * the reply comes. */
+typedef struct pending_reload {
+    orch_t *o;
+    hlb_deferred_t *def;
+} pending_reload_t;
+
+static void on_daemon_reloaded(sdm_t *m, const char *value, const char *error, void *arg)
+{
+    (void) m;
+    (void) value;
+    pending_reload_t *pr = arg;
+    hlb_deferred_t *def = pr->def;
+    orch_t *o = pr->o;
+    free(pr);
+    hlb_reply_t *reply = hlb_deferred_reply(def);
+    if (error) {
+        hlb_reply_error(reply, EIO, "daemon-reload failed: %s", error);
+    } else {
+        hlb_diag_t diag = {0};
+        if (orch_reread_members(o, &diag) < 0)
+            hlb_reply_error(reply, EINVAL, "reloaded, but the phases cannot be read: %s",
+                            diag.text ? diag.text : "error");
+        else
+            hlb_info("systemd reloaded on request; phase members read again");
+        hlb_diag_free(&diag);
+    }
+    hlb_deferred_send(&def);
+}
+
+static void m_daemon_reload(hlb_request_t *req, hlb_reply_t *reply, void *arg)
+{
+    orch_t *o = arg;
+    if (!o->sdm) {
+        hlb_reply_error(reply, EAGAIN, "not connected to systemd (yet)");
+        return;
+    }
+    pending_reload_t *pr = calloc(1, sizeof *pr);
+    if (!pr) {
+        hlb_reply_error(reply, ENOMEM, "out of memory");
+        return;
+    }
+    pr->o = o;
+    pr->def = hlb_request_defer(req, reply);
+    int r = sdm_daemon_reload(o->sdm, on_daemon_reloaded, pr);
+    if (r < 0) {
+        hlb_reply_error(hlb_deferred_reply(pr->def), r == -ENOTCONN ? EAGAIN : -r,
+                        "cannot reload systemd: %s",
+                        r == -ENOTCONN ? "not connected to systemd (yet)" : strerror(-r));
+        hlb_deferred_send(&pr->def);
+        free(pr);
+        return;
+    }
+    hlb_info("daemon-reload requested by uid %ld (pid %ld)", (long) req->uid, (long) req->pid);
+}
+
 /* ---- recover, shutdown ---- */
 
 static void m_recover(hlb_request_t *req, hlb_reply_t *reply, void *arg)
@@ -376,6 +442,10 @@ const hlb_method_t orch_methods[] = {
     {"restart", m_restart, HLB_METHOD_ADMIN, "unit=NAME: restart a managed unit; answers when done"},
     {"recover", m_recover, HLB_METHOD_ADMIN,
      "unit=NAME type=restart|reset|rebuild [reason=TEXT]: a recovery action (spec 2.2.2)"},
+    {"daemon-reload", m_daemon_reload, HLB_METHOD_ADMIN,
+     "systemd's daemon-reload (generators run again), then the phases' members read again"},
+    {"reload-unit", m_reload_unit, HLB_METHOD_ADMIN,
+     "unit=NAME: reload a managed unit (its ExecReload=); answers when its job ends"},
     {"journal", m_journal, HLB_METHOD_ADMIN,
      "unit=NAME [lines=N]: a managed unit's last journal lines (default journal_lines)"},
     {"shutdown", m_shutdown, HLB_METHOD_ADMIN,

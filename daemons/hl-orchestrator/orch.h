@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <czmq.h>
+#include <hlbus/devserver.h>
 #include <hlbus/hlbus.h>
 #include "orchestrator.pb-c.h"
 #include "health.pb-c.h"
@@ -52,6 +53,7 @@ typedef struct orch {
     pending_job_t *jobs;     /* start/stop/restart requests in flight */
     failure_wait_t *failure_waits; /* reports not yet delivered */
     zhashx_t *health;        /* service → health_t */
+    hlb_dev_config_t *dev;   /* the applied dev-server.yaml, for dev.<name> (devstate.c) */
     uint64_t counter;        /* for unique transient unit names */
     int exit_timer;
 } orch_t;
@@ -159,5 +161,16 @@ void recovery_start(orch_t *o, const char *unit, const char *type, const char *r
 void recovery_cancel_all(orch_t *o, const char *why);
 
 /* ---- methods.c ---- */
+/* dev.<name> (devstate.c): the development servers of the applied
+ * dev-server.yaml, read again at each configure and daemon-reload, and their
+ * state published with every change of their hl-service@ unit. */
+void devstate_reload(orch_t *o);
+void devstate_publish(orch_t *o, const sdm_unit_t *u, const Hl__ServiceState *state);
+void devstate_free(orch_t *o);
+
 extern const hlb_method_t orch_methods[];
+/* Reads the phase targets' membership again from systemd's (refreshed)
+ * state, as a reload of the config does; 0, or -errno with the reason in
+ * DIAG. After a daemon-reload (the daemon-reload method). */
+int orch_reread_members(orch_t *o, hlb_diag_t *diag);
 void methods_cancel_all(orch_t *o, const char *why);

@@ -632,7 +632,8 @@ int sdm_job(sdm_t *m, const char *method, const char *unit, const char *mode, sd
 {
     if (!m->ready || !m->bus)
         return -ENOTCONN;
-    if (strcmp(method, "StartUnit") && strcmp(method, "StopUnit") && strcmp(method, "RestartUnit"))
+    if (strcmp(method, "StartUnit") && strcmp(method, "StopUnit") && strcmp(method, "RestartUnit") &&
+        strcmp(method, "ReloadUnit"))
         return -EINVAL;
     sdm_unit_t *u = sdm_watch(m, unit);
     if (!u)
@@ -1132,6 +1133,76 @@ int sdm_manager_string(sdm_t *m, const char *property, sdm_str_fn *fn, void *arg
     sd_bus_slot_set_destroy_callback(slot, free);
     sd_bus_slot_set_floating(slot, 1);
     sd_bus_slot_unref(slot);
+    sdloop_kick(m->sl);
+    return 0;
+}
+
+/* ---- daemon-reload ---- */
+
+typedef struct reload_req {
+    sdm_t *m_back;
+    sdm_str_fn *fn;
+    void *arg;
+    char *error;
+} reload_req_t;
+
+static void reload_req_free(void *p)
+{
+    reload_req_t *q = p;
+    free(q->error);
+    free(q);
+}
+
+/* The barrier's answer: systemd answers one connection's calls in order, so
+ * every fetch queued before it has been answered and read. */
+static void on_reload_barrier(sdm_t *m, const char *value, const char *error, void *arg)
+{
+    (void) value;
+    (void) error; /* the reload itself succeeded; the barrier only orders */
+    reload_req_t *q = arg;
+    q->fn(m, NULL, q->error, q->arg);
+    reload_req_free(q);
+}
+
+static int on_reload_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+    reload_req_t *q = userdata;
+    sdm_t *m = q->m_back;
+    (void) ret_error;
+    if (sd_bus_message_is_method_error(reply, NULL)) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        q->error = strdup(e && e->message ? e->message : "daemon-reload failed");
+    }
+    /* The Reloading signal also refetches; doing it here does not depend on
+     * whether systemd sent that signal before this reply. */
+    for (size_t i = 0; i < m->n_units; i++)
+        if (!m->units[i]->transient)
+            unit_fetch_ex(m, m->units[i], false, true);
+    if (sdm_manager_string(m, "Version", on_reload_barrier, q) < 0) {
+        q->fn(m, NULL, q->error ? q->error : "cannot read systemd's state after the reload",
+              q->arg);
+        reload_req_free(q);
+    }
+    return 0;
+}
+
+int sdm_daemon_reload(sdm_t *m, sdm_str_fn *fn, void *arg)
+{
+    if (!m->ready || !m->bus)
+        return -ENOTCONN;
+    reload_req_t *q = calloc(1, sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    q->fn = fn;
+    q->arg = arg;
+    q->m_back = m;
+    /* Reload takes as long as systemd needs to read every unit again. */
+    int r = sd_bus_call_method_async(m->bus, NULL, SD_DEST, SD_PATH, SD_MANAGER, "Reload",
+                                     on_reload_reply, q, "");
+    if (r < 0) {
+        free(q);
+        return r;
+    }
     sdloop_kick(m->sl);
     return 0;
 }

@@ -80,7 +80,7 @@ sdm_unit_t *sdm_unit(sdm_t *m, const char *unit);
 /* Calls FN for each watched unit in the order they were added. */
 void sdm_each(sdm_t *m, void (*fn)(sdm_unit_t *u, void *arg), void *arg);
 
-/* METHOD is StartUnit, StopUnit or RestartUnit; MODE a systemd job mode
+/* METHOD is StartUnit, StopUnit, RestartUnit or ReloadUnit; MODE a systemd job mode
  * ("replace", "ignore-dependencies", ...). UNIT is watched if it was not.
  * 0 (FN will be called exactly once, never from inside this call) or -errno. */
 int sdm_job(sdm_t *m, const char *method, const char *unit, const char *mode, sdm_job_fn *fn,
@@ -117,3 +117,10 @@ uint64_t sdm_dispatched(const sdm_t *m);
  * connection goes away first (then it is not called at all). 0 or -errno. */
 typedef void (sdm_str_fn)(sdm_t *m, const char *value, const char *error, void *arg);
 int sdm_manager_string(sdm_t *m, const char *property, sdm_str_fn *fn, void *arg);
+
+/* systemd's daemon-reload (Manager.Reload: generators run again, unit files
+ * are read again), then every watched unit fetched again; FN runs once that
+ * fetch is complete (the cache holds what systemd has now), with ERROR NULL,
+ * or with the reason the reload failed. Same lifetime rules as
+ * sdm_manager_string. 0 or -errno. */
+int sdm_daemon_reload(sdm_t *m, sdm_str_fn *fn, void *arg);

@@ -244,6 +244,7 @@ static void publish(orch_t *o, sdm_unit_t *u)
         if (r < 0)
             hlb_debug("publish %s: %s", topic, strerror(-r));
     }
+    devstate_publish(o, u, &m);
     free(topic);
     free(service);
 }

@@ -60,6 +60,9 @@ typedef struct {
     uint64_t read_chunk, sndbuf, event_max_bytes;
     int clients_per_second;
     hlb_conf_vec_t channels; /* chan_raw_t */
+    char *rec_dir;
+    bool rec_input;
+    uint64_t rec_max_file, rec_max_total;
 } stdio_raw_t;
 
 /* A group name or number; "" means the relay's own group. */
@@ -146,6 +149,19 @@ static const hlb_conf_key_t event_keys[] = {
     /* attach/detach events (and their log lines) per channel */
     HLB_KEY_INT(stdio_raw_t, clients_per_second, "20", 1, 100000, 0),
     {0}};
+/* Terminal channels' session recordings (asciicast v2, rec.h). "" turns
+ * them off. */
+static const hlb_conf_key_t recording_keys[] = {
+    HLB_KEY("dir", HLB_KIND_STR, stdio_raw_t, rec_dir, .def = "/var/log/hl/sessions"),
+    HLB_KEY("input", HLB_KIND_BOOL, stdio_raw_t, rec_input, .def = "false"),
+    HLB_KEY("max_file", HLB_KIND_SIZE, stdio_raw_t, rec_max_file, .def = "16MiB", .min = 4096,
+            .max = 1ull << 40),
+    HLB_KEY("max_total", HLB_KIND_SIZE, stdio_raw_t, rec_max_total, .def = "256MiB",
+            .min = 4096, .max = 1ull << 42),
+    {0}};
+static const hlb_conf_table_t recording_table = {
+    .name = "recording", .size = sizeof(stdio_raw_t), .keys = recording_keys};
+
 /* "events" reads into the section's own struct (its row's offset is 0). */
 static const hlb_conf_table_t event_table = {
     .name = "events", .size = sizeof(stdio_raw_t), .keys = event_keys};
@@ -180,6 +196,7 @@ static const hlb_conf_key_t section_keys[] = {
     HLB_KEY_SIZE(stdio_raw_t, read_chunk, NULL, 4096, 16u << 20, 0),
     HLB_KEY_SIZE(stdio_raw_t, sndbuf, "0", 0, 64u << 20, 0),
     {.key = "events", .kind = HLB_KIND_TABLE, .offset = 0, .sub = &event_table},
+    {.key = "recording", .kind = HLB_KIND_TABLE, .offset = 0, .sub = &recording_table},
     HLB_KEY_LIST(stdio_raw_t, channels, &chan_table, 0, 0), /* after the rows it defaults from */
     {0}};
 static const hlb_conf_table_t section_table = {
@@ -222,6 +239,10 @@ int stdio_settings_parse(const hlb_conf_t *section, const char *runtime_dir,
     rc->attach_gid = raw.gid;
     rc->attach_mode = raw.mode;
     out->client_events_per_sec = raw.clients_per_second;
+    rc->recording.dir = raw.rec_dir && *raw.rec_dir ? own(out, strdup(raw.rec_dir)) : NULL;
+    rc->recording.input = raw.rec_input;
+    rc->recording.max_file = (size_t)raw.rec_max_file;
+    rc->recording.max_total = (size_t)raw.rec_max_total;
     const hlb_conf_t *attach_node = hlb_conf_get(section, "attach_socket");
     rc->attach_path = resolve_path(out, raw.attach_socket, "attach_socket",
                                    attach_node ? attach_node : section, runtime_dir, diag);

@@ -178,6 +178,47 @@ static void on_data(void *arg, const char *channel, uint64_t stream, uint64_t of
     hlb_pub_send(e->pub, topic, &m.base);
 }
 
+/* Sizes change at most every 20 ms per channel (the relay's bound). */
+static void on_resize(void *arg, const char *channel, uint64_t stream, unsigned cols,
+                      unsigned rows, uint64_t client)
+{
+    stdio_events_t *e = arg;
+    if (!e->pub)
+        return;
+    char sid[17], topic[96];
+    stdio_stream_str(stream, sid);
+    snprintf(topic, sizeof topic, "stdio.%s.resize", channel);
+    Hl__StdioResize m = HL__STDIO_RESIZE__INIT;
+    m.channel = (char *)channel;
+    m.stream = sid;
+    m.cols = cols;
+    m.rows = rows;
+    m.client = client;
+    hlb_pub_send(e->pub, topic, &m.base);
+}
+
+static void on_recording(void *arg, const char *channel, uint64_t stream, const char *path,
+                         stdio_rec_state_t state, uint64_t bytes, uint64_t dropped,
+                         const char *error)
+{
+    stdio_events_t *e = arg;
+    if (!e->pub)
+        return;
+    static const char *const names[] = {"started", "rotated", "stopped", "error"};
+    char sid[17], topic[96];
+    stdio_stream_str(stream, sid);
+    snprintf(topic, sizeof topic, "stdio.%s.recording", channel);
+    Hl__StdioRecording m = HL__STDIO_RECORDING__INIT;
+    m.channel = (char *)channel;
+    m.stream = sid;
+    m.path = (char *)path;
+    m.state = (char *)names[state];
+    m.bytes = bytes;
+    m.dropped = dropped;
+    m.error = (char *)(error ? error : "");
+    hlb_pub_send(e->pub, topic, &m.base);
+}
+
 static void on_log(void *arg, int level, const char *msg)
 {
     stdio_events_t *e = arg;
@@ -204,6 +245,8 @@ static const stdio_hooks_t hooks = {
     .detach = on_detach,
     .data = on_data,
     .log = on_log,
+    .resize = on_resize,
+    .recording = on_recording,
 };
 
 const stdio_hooks_t *stdio_events_hooks(void) { return &hooks; }

@@ -207,6 +207,7 @@ static void chan_leave(stdio_relay_t *r, client_t *c, const char *reason)
         ch->clients_last = c->prev;
     c->prev = c->next = NULL;
     ch->n_clients--;
+    relay_term_left(r, ch, c);
     if (c->attached) {
         c->attached = false;
         char w[160];
@@ -244,6 +245,7 @@ void relay_client_kill(stdio_relay_t *r, client_t *c, const char *reason)
 
 static void client_free(client_t *c)
 {
+    free(c->fin);
     free(c->ctl);
     free(c->hello);
     free(c);
@@ -259,6 +261,9 @@ void relay_reap(stdio_relay_t *r)
 }
 
 /* Appends to the control bytes (framed clients); false when out of memory. */
+static bool ctl_add(client_t *c, const void *data, size_t len);
+bool relay_ctl_add(client_t *c, const void *data, size_t len) { return ctl_add(c, data, len); }
+
 static bool ctl_add(client_t *c, const void *data, size_t len)
 {
     if (c->ctl_off && c->ctl_off == c->ctl_len)
@@ -332,7 +337,7 @@ static int client_flush(stdio_relay_t *r, client_t *c)
                    total < SEND_BUDGET) {
                 uint64_t author;
                 uint64_t end = stdio_ring_run(ring, pos, &author);
-                if (author == c->id) {
+                if ((author & ~AGENT_BIT) == c->id || relay_term_hides(c, author)) {
                     /* Its own bytes: skipped, and framed clients are told so. */
                     if (c->framed) {
                         uint8_t *h = r->scratch[nh++];
@@ -643,6 +648,11 @@ static void chan_publish(stdio_relay_t *r, channel_t *ch, uint64_t now)
 static void client_read(stdio_relay_t *r, client_t *c)
 {
     channel_t *ch = c->ch;
+    if (c->framed_in) {
+        if (relay_term_read_frames(r, c) > 0)
+            relay_chan_advanced(r, ch);
+        return;
+    }
     struct iovec iov[2];
     int cnt = stdio_ring_reserve(ch->ring, stdio_ring_slack(ch->ring), iov);
     ssize_t n;
@@ -650,7 +660,8 @@ static void client_read(stdio_relay_t *r, client_t *c)
         n = readv(c->fd, iov, cnt);
     while (n < 0 && errno == EINTR);
     if (n > 0) {
-        stdio_ring_commit(ch->ring, (size_t)n, c->id);
+        relay_term_fed(r, c, iov, cnt, (size_t)n);
+        stdio_ring_commit(ch->ring, (size_t)n, c->agent ? c->id | AGENT_BIT : c->id);
         c->bytes_in += (uint64_t)n;
         relay_chan_advanced(r, ch);
     } else if (n == 0) {
@@ -727,6 +738,10 @@ uint64_t relay_run_timers(stdio_relay_t *r)
     for (channel_t *ch = r->channels; ch; ch = ch->next) {
         /* Drains, detaches and stalls may all let the writers go on. */
         chan_update_pause(r, ch);
+        if (ch->size_due_us && ch->size_due_us <= now)
+            relay_term_apply_size(r, ch, now);
+        if (ch->size_due_us && (!next || ch->size_due_us < next))
+            next = ch->size_due_us;
         if (ch->stall_due_us && (!next || ch->stall_due_us < next))
             next = ch->stall_due_us;
         if (!ch->ev_due_us)
@@ -807,6 +822,8 @@ void relay_chan_destroy(stdio_relay_t *r, channel_t **chp, const char *reason)
     relay_listener_close(&ch->raw);
     relay_listener_close(&ch->ro);
     stdio_ring_destroy(&ch->ring);
+    stdio_rec_free(&ch->rec);
+    stdio_term_free(&ch->term);
     free(ch->name);
     free(ch);
     *chp = NULL;
@@ -832,6 +849,7 @@ void stdio_relay_destroy(stdio_relay_t **self_p)
         close(r->tfd);
     if (r->epfd >= 0)
         close(r->epfd);
+    free(r->rec_dir);
     free(r);
     *self_p = NULL;
 }

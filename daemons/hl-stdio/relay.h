@@ -29,6 +29,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "rec.h"
+
 typedef struct stdio_relay stdio_relay_t;
 
 #define STDIO_NO_GID ((gid_t)-1)
@@ -59,6 +61,9 @@ typedef struct stdio_relay_conf {
     unsigned max_pending;    /* attach clients still before their hello, at most */
     const stdio_chan_conf_t *channels;
     size_t n_channels;
+    /* Terminal channels' session recordings (rec.h); a changed one applies
+     * to terminals that start after it. */
+    stdio_rec_conf_t recording;
 } stdio_relay_conf_t;
 
 /* The defaults for everything but the channels. */
@@ -97,6 +102,11 @@ typedef struct stdio_hooks {
                  const struct iovec *iov, int iovcnt, uint64_t skipped);
     /* Diagnostics (LEVEL is a syslog priority). */
     void (*log)(void *arg, int level, const char *msg);
+    /* A terminal channel's size changed: now the window of client CLIENT. */
+    void (*resize)(void *arg, const char *channel, uint64_t stream, unsigned cols,
+                   unsigned rows, uint64_t client);
+    /* A session recording started, rotated, stopped or failed. */
+    stdio_rec_event_fn *recording;
 } stdio_hooks_t;
 
 stdio_relay_t *stdio_relay_new(const stdio_hooks_t *hooks, void *arg);

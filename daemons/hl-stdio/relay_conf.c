@@ -32,6 +32,8 @@ void stdio_relay_conf_defaults(stdio_relay_conf_t *c)
     c->event_max_bytes = 16384;
     c->read_chunk = 256 * 1024;
     c->max_pending = 64;
+    c->recording.max_file = 16u << 20;
+    c->recording.max_total = 256u << 20;
 }
 
 static bool name_ok(const char *s)
@@ -85,6 +87,11 @@ int stdio_relay_conf_check(const stdio_relay_conf_t *c, char *err, size_t errlen
         return fail(err, errlen, -EINVAL, "max_pending must be positive");
     if (c->n_channels == 0)
         return fail(err, errlen, -EINVAL, "no channels");
+    if (c->recording.dir && *c->recording.dir && c->recording.dir[0] != '/')
+        return fail(err, errlen, -EINVAL, "recording dir must be an absolute path");
+    if (c->recording.max_file < 4096 || c->recording.max_total < c->recording.max_file)
+        return fail(err, errlen, -EINVAL,
+                    "recording: max_file must be at least 4 KiB and max_total at least max_file");
     for (size_t i = 0; i < c->n_channels; i++) {
         const stdio_chan_conf_t *ch = &c->channels[i];
         if (!ch->name || !name_ok(ch->name))

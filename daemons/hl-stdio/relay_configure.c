@@ -85,6 +85,9 @@ int stdio_relay_configure(stdio_relay_t *r, const stdio_relay_conf_t *conf, char
     r->conf.channels = NULL;
     r->conf.n_channels = 0;
     r->conf.attach_path = NULL;
+    free(r->rec_dir);
+    r->rec_dir = conf->recording.dir && *conf->recording.dir ? strdup(conf->recording.dir) : NULL;
+    r->conf.recording.dir = r->rec_dir;
     if (new_attach || !conf->attach_path) {
         relay_listener_close(&r->attach);
         r->attach = new_attach;

@@ -96,8 +96,14 @@ void relay_client_hello(stdio_relay_t *r, client_t *c)
     uint64_t head = stdio_ring_head(ch->ring), tail = stdio_ring_tail(ch->ring);
     uint64_t start = relay_chan_replay_start(ch), missed = 0;
     bool reset = h.has_stream && h.stream != ch->stream;
+    if (relay_term_hello(r, c, ch, &h, &start, why, sizeof why) < 0) {
+        relay_hello_reject(r, c, why);
+        return;
+    }
     if (h.from == STDIO_FROM_NOW) {
         start = head;
+    } else if (h.from == STDIO_FROM_DEFAULT && c->screen) {
+        /* The screen is drawn (relay_term_screen): the stream goes on from it. */
     } else if (h.from == STDIO_FROM_OFFSET && reset) {
         /* Another incarnation's offset: start as a late joiner does; all we
          * can say is how much of this stream it will not see. */
@@ -124,7 +130,8 @@ void relay_client_hello(stdio_relay_t *r, client_t *c)
                  (unsigned long long)ch->stream, ch->name, (unsigned long long)head,
                  (unsigned long long)tail, (unsigned long long)missed, h.read_only ? 1 : 0,
                  reset ? 1 : 0) < 0 ||
-        !relay_ctl_frame(c, STDIO_FRAME_START, start, start_line)) {
+        !relay_ctl_frame(c, STDIO_FRAME_START, start, start_line) ||
+        (c->screen && !relay_term_screen(r, c, ch))) {
         free(start_line);
         relay_client_kill(r, c, "out of memory");
         return;
@@ -137,8 +144,15 @@ void relay_client_hello(stdio_relay_t *r, client_t *c)
     r->n_hello--;
     c->read_only = h.read_only;
     relay_client_attach(r, c, ch, start, missed);
-    if (extra && !c->read_only) {
-        stdio_ring_append(ch->ring, c->hello + used, extra, c->id);
+    if (c->agent || c->cols)
+        relay_term_apply_size(r, ch, hlb_mono_us());
+    if (extra && !c->read_only && c->framed_in) {
+        /* The start of its first frame: parsed with the rest. */
+        extra = relay_term_early_input(r, c, c->hello + used, extra) > 0;
+    } else if (extra && !c->read_only) {
+        struct iovec one = {c->hello + used, extra};
+        relay_term_fed(r, c, &one, 1, extra);
+        stdio_ring_append(ch->ring, c->hello + used, extra, c->agent ? c->id | AGENT_BIT : c->id);
         c->bytes_in += extra;
     }
     free(c->hello);

@@ -11,6 +11,7 @@
 #include "listener.h"
 #include "relay.h"
 #include "ring.h"
+#include "term.h"
 #include "wire.h"
 
 #define MAX_IOV 64             /* iovecs per sendmsg */
@@ -18,6 +19,10 @@
 #define MAX_EVENTS 64
 #define ACCEPT_BATCH 32
 #define MAX_RUNS 65536         /* author runs kept per channel */
+/* Terminals (relay_term.c): the agent's bytes are marked in the ring by this
+ * bit of their author, so that viewers get the program's output and not each
+ * other's keystrokes. Client ids are counted from 1 and never reach it. */
+#define AGENT_BIT (1ull << 63)
 
 enum { PK_LISTENER, PK_CLIENT, PK_TIMER };
 typedef struct pollobj {
@@ -58,6 +63,15 @@ struct channel {
     bool paused;
     uint64_t stall_due_us, pauses;
     bool keep; /* reconfigure: still wanted */
+    /* Terminal (once an agent attached, relay_term.c): the screen, the
+     * recording, the agent, the size applied to its terminal and when it
+     * may change. */
+    stdio_term_t *term;
+    stdio_rec_t *rec;
+    stdio_relay_t *relay; /* for the recorder's events */
+    client_t *agent;
+    unsigned cols, rows;
+    uint64_t size_last_us, size_due_us, resizes;
     channel_t *next;
 };
 
@@ -97,6 +111,15 @@ struct client {
     pid_t pid;
     char comm[17];
     uint64_t start, missed, bytes_in, bytes_out;
+    unsigned bad_sizes;
+    /* Terminals: the agent side or a viewer with a window of COLS x ROWS
+     * (0: none told), last active at ACTIVE (a sequence number); framed
+     * input not parsed yet in FIN. */
+    bool agent, screen, framed_in;
+    unsigned cols, rows;
+    uint64_t active;
+    uint8_t *fin;
+    size_t fin_len;
 };
 
 struct stdio_relay {
@@ -111,7 +134,8 @@ struct stdio_relay {
     channel_t *channels;
     client_t *pending, *dead;
     unsigned n_hello, n_conns;
-    uint64_t next_id, last_stream;
+    uint64_t next_id, last_stream, activity;
+    char *rec_dir; /* conf.recording.dir, ours */
     uint8_t scratch[MAX_IOV][STDIO_WIRE_HDR + 8]; /* frame headers of one sendmsg */
 };
 
@@ -157,3 +181,17 @@ void relay_listener_ready(stdio_relay_t *r, listener_t *l);
 /* ---- relay_hello.c: the attach protocol's hello ---- */
 void relay_client_hello(stdio_relay_t *r, client_t *c);
 void relay_hello_reject(stdio_relay_t *r, client_t *c, const char *why);
+
+/* relay.c: bytes to send a framed client before anything else. */
+bool relay_ctl_add(client_t *c, const void *data, size_t len);
+
+/* relay_term.c: terminal channels (docs/stdio.md, "Terminals"). */
+bool relay_term_hides(const client_t *c, uint64_t author);
+void relay_term_fed(stdio_relay_t *r, client_t *c, const struct iovec *iov, int cnt, size_t n);
+int relay_term_read_frames(stdio_relay_t *r, client_t *c);
+int relay_term_early_input(stdio_relay_t *r, client_t *c, const char *data, size_t len);
+void relay_term_left(stdio_relay_t *r, channel_t *ch, client_t *c);
+void relay_term_apply_size(stdio_relay_t *r, channel_t *ch, uint64_t now);
+int relay_term_hello(stdio_relay_t *r, client_t *c, channel_t *ch, const stdio_hello_t *h,
+                     uint64_t *start, char *why, size_t whylen);
+bool relay_term_screen(stdio_relay_t *r, client_t *c, channel_t *ch);

@@ -72,15 +72,15 @@ int stdio_hello_parse(const char *line, size_t len, stdio_hello_t *out, char *er
     memset(out, 0, sizeof *out);
     if (len && line[len - 1] == '\r')
         len--;
-    const char *tok[8];
-    size_t tlen[8];
+    const char *tok[12];
+    size_t tlen[12];
     int n = 0;
     for (size_t i = 0; i < len;) {
         if (line[i] == ' ') {
             i++;
             continue;
         }
-        if (n == 8)
+        if (n == 12)
             return fail(err, errlen, "too many words in hello");
         tok[n] = line + i;
         while (i < len && line[i] != ' ')
@@ -102,7 +102,7 @@ int stdio_hello_parse(const char *line, size_t len, stdio_hello_t *out, char *er
     }
     memcpy(out->channel, tok[2], tlen[2]);
     out->channel[tlen[2]] = 0;
-    bool seen_ro = false, seen_from = false;
+    bool seen_ro = false, seen_from = false, seen_size = false;
     for (int i = 3; i < n; i++) {
         const char *t = tok[i];
         size_t l = tlen[i];
@@ -130,6 +130,27 @@ int stdio_hello_parse(const char *line, size_t len, stdio_hello_t *out, char *er
                 tok_show(v, vl, shown, sizeof shown);
                 return fail(err, errlen, "bad offset \"%s\" (want N, STREAM:N or now)", shown);
             }
+        } else if (tok_is(t, l, "framed-input") && !out->framed_input) {
+            out->framed_input = true;
+        } else if (tok_is(t, l, "screen") && !out->screen) {
+            out->screen = true;
+        } else if (tok_is(t, l, "agent") && !out->agent) {
+            out->agent = true;
+        } else if (l > 5 && memcmp(t, "size=", 5) == 0 && !seen_size) {
+            seen_size = true;
+            const char *v = t + 5;
+            size_t vl = l - 5;
+            const char *x = memchr(v, 'x', vl);
+            uint64_t c = 0, rw = 0;
+            if (!x || !parse_u64(v, (size_t)(x - v), 10, &c) ||
+                !parse_u64(x + 1, vl - (size_t)(x - v) - 1, 10, &rw) || c > 65535 ||
+                rw > 65535) {
+                tok_show(v, vl, shown, sizeof shown);
+                return fail(err, errlen, "bad size \"%s\" (want COLSxROWS)", shown);
+            }
+            out->has_size = true;
+            out->cols = (unsigned)c;
+            out->rows = (unsigned)rw;
         } else {
             tok_show(t, l, shown, sizeof shown);
             return fail(err, errlen, "unknown or repeated option \"%s\"", shown);

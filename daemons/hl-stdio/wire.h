@@ -4,8 +4,19 @@
  * that want options connect to the attach socket instead, send one hello
  * line, and from then on write bare bytes and receive frames:
  *
- *   client -> relay   "hl-stdio/1 attach CHANNEL [read-only] [from=OFFSET]\n"
+ *   client -> relay   "hl-stdio/1 attach CHANNEL [read-only] [from=OFFSET] [size=CxR]
+ *                      [framed-input] [screen] [agent]\n"
  *                     OFFSET: N | STREAM:N | now      (then raw input bytes)
+ *
+ * Terminal channels (docs/stdio.md, "Terminals"): hl-pty attaches with
+ * "agent" as the side that runs the program; every other client is a viewer.
+ *   size=CxR      the client's window: C columns, R rows
+ *   framed-input  the client's bytes after the hello are frames too: D
+ *                 (input, offset 0) and W (its new window size)
+ *   screen        a late joiner: the current screen (R frames), then the
+ *                 live stream from the head (instead of the scrollback)
+ *   agent         the program's side: gets the viewers' input and W frames
+ *                 with the size to apply; its bytes are what viewers see
  *   relay -> client   frames: a 16-byte header and a payload
  *                       byte 0      type: 'S' start, 'D' data, 'K' skipped, 'E' end
  *                       bytes 1-3   zero
@@ -18,6 +29,10 @@
  *   K  the client's own bytes at offset were skipped; payload: 8-byte count
  *   E  the relay is closing the connection; payload: why, one text line;
  *      offset = the client's position (where to resume from)
+ *   W  a window size: payload 4 bytes, columns and rows, big-endian 16-bit
+ *      (relay -> agent: apply it; client -> relay: my window now)
+ *   R  a redraw of the screen as it is at the offset (a late joiner's first
+ *      screen); several R frames in a row are one redraw
  *
  * Header-only so that hlctl can share it. */
 #pragma once
@@ -37,6 +52,8 @@ enum {
     STDIO_FRAME_DATA = 'D',
     STDIO_FRAME_SKIP = 'K',
     STDIO_FRAME_END = 'E',
+    STDIO_FRAME_WINSIZE = 'W',
+    STDIO_FRAME_REDRAW = 'R',
 };
 
 static inline void stdio_wire_put64(uint8_t *p, uint64_t v)
@@ -75,11 +92,16 @@ static inline int stdio_wire_hdr_parse(const uint8_t in[STDIO_WIRE_HDR], int *ty
         return -1;
     switch (in[0]) {
     case STDIO_FRAME_DATA:
+    case STDIO_FRAME_REDRAW:
         if (l == 0 || l > STDIO_WIRE_MAX_DATA)
             return -1;
         break;
     case STDIO_FRAME_SKIP:
         if (l != 8)
+            return -1;
+        break;
+    case STDIO_FRAME_WINSIZE:
+        if (l != 4)
             return -1;
         break;
     case STDIO_FRAME_START:
@@ -94,6 +116,21 @@ static inline int stdio_wire_hdr_parse(const uint8_t in[STDIO_WIRE_HDR], int *ty
     *len = l;
     *offset = stdio_wire_get64(in + 8);
     return 0;
+}
+
+/* A W frame's payload. */
+static inline void stdio_wire_put_size(uint8_t p[4], unsigned cols, unsigned rows)
+{
+    p[0] = (uint8_t)(cols >> 8);
+    p[1] = (uint8_t)cols;
+    p[2] = (uint8_t)(rows >> 8);
+    p[3] = (uint8_t)rows;
+}
+
+static inline void stdio_wire_get_size(const uint8_t p[4], unsigned *cols, unsigned *rows)
+{
+    *cols = (unsigned)p[0] << 8 | p[1];
+    *rows = (unsigned)p[2] << 8 | p[3];
 }
 
 /* The value of KEY in a "k=v k=v" text payload, copied into OUT (NUL
@@ -129,6 +166,9 @@ typedef struct stdio_hello {
     bool has_stream;
     uint64_t stream; /* with from=STREAM:N */
     uint64_t offset;
+    bool framed_input, screen, agent;
+    bool has_size;
+    unsigned cols, rows; /* size=CxR; each at most 65535 */
 } stdio_hello_t;
 
 /* Parses one hello line (LEN bytes, without the newline; a trailing CR is

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -20,18 +22,21 @@
 #define OUTBUF 65536 /* stdin bytes waiting for the socket */
 
 static const char attach_usage[] =
-    "[CHANNEL] [--read-only] [--from OFFSET|STREAM:OFFSET|now] [--detach-key KEY]\n"
-    "       [--socket PATH] [--quiet]\n"
+    "[CHANNEL] [--read-only|--watch] [--from OFFSET|STREAM:OFFSET|now] [--detach-key KEY]\n"
+    "       [--no-screen] [--socket PATH] [--quiet]\n"
     "Attaches the terminal to a STDIO channel (default \"main\"): what the channel\n"
     "carries is printed, what you type is sent. Detach with Ctrl-] (--detach-key ^X\n"
     "picks another, \"none\" disables it; it only works on a terminal). Without\n"
     "--from the channel's scrollback is replayed first; on detach the offset to\n"
-    "resume from is printed. Exit: 0 detached, 1 closed or dropped by hl-stdio,\n"
-    "2 could not attach, 64 usage.";
+    "resume from is printed. On a terminal channel (an agent on hl-pty) a terminal\n"
+    "is drawn the current screen instead (--no-screen: the scrollback), and its\n"
+    "size, and every change of it, is sent: the most recently active read-write\n"
+    "client's size is the agent's. --watch: read-only, never resizes. Exit: 0\n"
+    "detached, 1 closed or dropped by hl-stdio, 2 could not attach, 64 usage.";
 
 typedef struct {
     int fd;
-    bool tty, raw_set, read_only, quiet;
+    bool tty, raw_set, read_only, quiet, framed_in, drew;
     struct termios saved;
     int detach_key; /* -1: none */
     char stream[20];
@@ -167,6 +172,17 @@ static int take_frames(attach_t *a, char *why, size_t whylen)
         case STDIO_FRAME_SKIP:
             a->pos = off + stdio_wire_get64(pl);
             break;
+        case STDIO_FRAME_REDRAW:
+            /* The screen as it is (a terminal channel), then the live stream. */
+            if (!write_all(STDOUT_FILENO, pl, len)) {
+                snprintf(why, whylen, "cannot write to stdout: %s", strerror(errno));
+                return -1;
+            }
+            a->drew = true;
+            a->pos = off;
+            break;
+        case STDIO_FRAME_WINSIZE:
+            break; /* for agents */
         case STDIO_FRAME_END: {
             size_t l = len;
             while (l && (pl[l - 1] == '\n' || pl[l - 1] == '\r'))
@@ -182,6 +198,54 @@ static int take_frames(attach_t *a, char *why, size_t whylen)
     memmove(a->in, a->in + o, a->in_len - o);
     a->in_len -= o;
     return rc;
+}
+
+static int winch_pipe[2] = {-1, -1};
+
+static void on_winch(int sig)
+{
+    (void)sig;
+    int e = errno;
+    if (write(winch_pipe[1], "w", 1) < 0) {
+        /* full: a change is pending already */
+    }
+    errno = e;
+}
+
+/* The terminal's size (stdin's, else stdout's); false when neither is one. */
+static bool term_size(unsigned *cols, unsigned *rows)
+{
+    struct winsize ws;
+    if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0 && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
+        return false;
+    *cols = ws.ws_col;
+    *rows = ws.ws_row;
+    return ws.ws_col && ws.ws_row;
+}
+
+/* Queues a W frame with the terminal's size; false when there is no room. */
+static bool queue_size(attach_t *a)
+{
+    unsigned cols, rows;
+    if (!term_size(&cols, &rows))
+        return true;
+    if (OUTBUF - a->out_len < STDIO_WIRE_HDR + 4)
+        return false;
+    stdio_wire_hdr(a->out + a->out_len, STDIO_FRAME_WINSIZE, 4, 0);
+    stdio_wire_put_size(a->out + a->out_len + STDIO_WIRE_HDR, cols > 65535 ? 65535 : cols,
+                        rows > 65535 ? 65535 : rows);
+    a->out_len += STDIO_WIRE_HDR + 4;
+    return true;
+}
+
+/* What a program on a terminal channel may have left set on ours: reset
+ * when we leave (the alternate screen, modes, the pen, a hidden cursor). */
+static void reset_terminal(const attach_t *a)
+{
+    static const char reset[] = "\033[r\033[0m\033[?1l\033>\033[?2004l\033[?1000l\033[?1002l"
+                                "\033[?1003l\033[?1006l\033[?1004l\033[?1049l\033[?25h";
+    if (a->drew && isatty(STDOUT_FILENO))
+        write_all(STDOUT_FILENO, reset, sizeof reset - 1);
 }
 
 static int connect_attach(const char *path)
@@ -210,6 +274,7 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
         {"read-only", no_argument, NULL, 'R'}, {"from", required_argument, NULL, 'f'},
         {"detach-key", required_argument, NULL, 'k'}, {"socket", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},      {"help", no_argument, NULL, 'h'},
+        {"watch", no_argument, NULL, 'W'},      {"no-screen", no_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
     static attach_t a;
@@ -217,10 +282,13 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
     a.fd = -1;
     a.detach_key = 0x1d; /* Ctrl-] as in telnet */
     const char *from = NULL, *sock = NULL;
+    bool no_screen = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "+Rf:k:s:qh", opts, NULL)) != -1) {
         switch (opt) {
         case 'R': a.read_only = true; break;
+        case 'W': a.read_only = true; break;
+        case 'N': no_screen = true; break;
         case 'f':
             if (!from_valid(optarg)) {
                 hlctl_fprintf(stderr, "hlctl attach: --from takes OFFSET, STREAM:OFFSET or now, not '%s'\n",
@@ -259,15 +327,37 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
         return HLCTL_CRITICAL;
     }
     free(path);
-    char hello[256];
-    snprintf(hello, sizeof hello, STDIO_WIRE_VERSION " attach %s%s%s%s\n", a.channel,
-             a.read_only ? " read-only" : "", from ? " from=" : "", from ? from : "");
+    /* A terminal: its size (read-write only: watchers never resize), the
+     * screen rather than the history (unless a position was asked for),
+     * and framed input so that size changes can follow. */
+    char hello[320], size[40] = "";
+    unsigned cols, rows;
+    bool sized = !a.read_only && term_size(&cols, &rows);
+    if (sized)
+        snprintf(size, sizeof size, " size=%ux%u", cols > 65535 ? 65535 : cols,
+                 rows > 65535 ? 65535 : rows);
+    bool screen = !from && !no_screen && isatty(STDOUT_FILENO);
+    a.framed_in = !a.read_only;
+    snprintf(hello, sizeof hello, STDIO_WIRE_VERSION " attach %s%s%s%s%s%s%s\n", a.channel,
+             a.read_only ? " read-only" : "", from ? " from=" : "", from ? from : "",
+             a.framed_in ? " framed-input" : "", size, screen ? " screen" : "");
     if (!write_all(a.fd, hello, strlen(hello))) {
         hlctl_fprintf(stderr, "hlctl attach: cannot send the hello: %s\n", strerror(errno));
         close(a.fd);
         return HLCTL_CRITICAL;
     }
     fcntl(a.fd, F_SETFL, fcntl(a.fd, F_GETFL) | O_NONBLOCK);
+    if (sized && pipe2(winch_pipe, O_NONBLOCK | O_CLOEXEC) == 0) {
+        struct sigaction sa = {.sa_handler = on_winch};
+        sigaction(SIGWINCH, &sa, NULL);
+    }
+    /* A closed terminal or a quit key ends the session like ^C: the
+     * terminal is restored on the way out. */
+    struct sigaction stop = {0};
+    sigaction(SIGINT, NULL, &stop);
+    sigaction(SIGHUP, &stop, NULL);
+    sigaction(SIGQUIT, &stop, NULL);
+    bool size_pending = false;
 
     a.tty = isatty(STDIN_FILENO);
     if (a.tty && tcgetattr(STDIN_FILENO, &a.saved) == 0) {
@@ -294,12 +384,13 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
             a.out_len = 0; /* the relay takes no more input: nowhere to send it */
         /* stdout too, for nothing but its reader going away (a pipe into
          * `head` or `grep -m1`): then there is no one to print for. */
-        struct pollfd pf[3] = {
+        struct pollfd pf[4] = {
             {.fd = a.fd, .events = POLLIN | (a.out_len && sock_wr_open ? POLLOUT : 0)},
             {.fd = want_stdin ? STDIN_FILENO : -1, .events = POLLIN},
             {.fd = watch_stdout ? STDOUT_FILENO : -1, .events = 0},
+            {.fd = winch_pipe[0], .events = POLLIN},
         };
-        if (poll(pf, 3, -1) < 0) {
+        if (poll(pf, 4, -1) < 0) {
             if (errno == EINTR)
                 continue;
             snprintf(why, sizeof why, "poll: %s", strerror(errno));
@@ -312,9 +403,20 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
             user_detached = true;
             break;
         }
-        if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (pf[3].revents & POLLIN) {
+            char drain[64];
+            while (read(winch_pipe[0], drain, sizeof drain) > 0) {
+            }
+            size_pending = true;
+        }
+        if (size_pending && sock_wr_open && a.framed_in)
+            size_pending = !queue_size(&a);
+        /* Framed input: a D header goes before what is read (hdr bytes). */
+        size_t hdr = a.framed_in ? STDIO_WIRE_HDR : 0;
+        if ((pf[1].revents & (POLLIN | POLLHUP | POLLERR)) && a.out_len + hdr < OUTBUF) {
             uint8_t buf[4096];
-            attach_input_t in = {.q = a.out, .len = a.out_len, .cap = OUTBUF, .tty = a.tty,
+            size_t at = a.out_len;
+            attach_input_t in = {.q = a.out, .len = a.out_len + hdr, .cap = OUTBUF, .tty = a.tty,
                                  .detach_key = a.detach_key, .read_only = a.read_only};
             /* Never more than the queue has room for: reading a whole buf
              * when fewer bytes were free overran a.out (#12). */
@@ -331,7 +433,14 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
             } else {
                 if (attach_input_take(&in, buf, (size_t)n))
                     user_detached = true;
-                a.out_len = in.len;
+                if (a.read_only) {
+                    /* nothing is queued */
+                } else if (in.len > at + hdr) {
+                    if (hdr)
+                        stdio_wire_hdr(a.out + at, STDIO_FRAME_DATA,
+                                       (uint32_t)(in.len - at - hdr), 0);
+                    a.out_len = in.len;
+                }
             }
         }
         if (a.out_len && sock_wr_open) {
@@ -368,7 +477,14 @@ int hlctl_cmd_attach(hlctl_t *ctx, int argc, char **argv)
             }
         }
     }
+    reset_terminal(&a);
     restore_tty(&a);
+    signal(SIGWINCH, SIG_DFL);
+    if (winch_pipe[0] >= 0) {
+        close(winch_pipe[0]);
+        close(winch_pipe[1]);
+        winch_pipe[0] = winch_pipe[1] = -1;
+    }
     if (rc == HLCTL_CRITICAL && !a.started)
         hlctl_fprintf(stderr, "hlctl attach: %s\n", why[0] ? why : "could not attach");
     else if (a.started && !a.quiet && (user_detached || hlctl_interrupted))

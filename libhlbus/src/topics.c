@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dev.pb-c.h"
 #include "failure.pb-c.h"
 #include "gitsync.pb-c.h"
 #include "health.pb-c.h"
@@ -39,6 +40,8 @@ static const hlb_topic_family_t families[] = {
     {"metrics.threshold.", "hl-metrics", &hl__threshold__descriptor, true, "<name>"},
     {"stdio.", "hl-stdio", &hl__stdio_data__descriptor, false, "<channel>"},
     {"stdio.", "hl-stdio", &hl__stdio_client__descriptor, false, "<channel>.attach|detach"},
+    {"stdio.", "hl-stdio", &hl__stdio_resize__descriptor, false, "<channel>.resize"},
+    {"stdio.", "hl-stdio", &hl__stdio_recording__descriptor, false, "<channel>.recording"},
     {"logs.sink.", "hl-logs", &hl__logs_sink__descriptor, true, "<sink>"},
     {"logs.dropped", "hl-logs", &hl__logs_dropped__descriptor, false, ""},
     {"uplink.", "hl-uplink", &hl__uplink_status__descriptor, true, "<link>"},
@@ -46,6 +49,7 @@ static const hlb_topic_family_t families[] = {
      * prefix, so hl-bus keeps the last of each of those too. */
     {"git.", "hl-git-sync", &hl__git_status__descriptor, true, "<repo>"},
     {"git.", "hl-git-sync", &hl__git_event__descriptor, false, "<repo>.synced|conflict|error"},
+    {"dev.", "hl-orchestrator", &hl__dev_server__descriptor, true, "<name>"},
     {NULL, NULL, NULL, false, NULL},
 };
 

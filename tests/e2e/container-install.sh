@@ -20,6 +20,12 @@ systemd-sysusers "$stage$E2E_SYSUSERSDIR"/*.conf
 systemd-tmpfiles --create "$stage$E2E_TMPFILESDIR"/*.conf
 install -d /etc/systemd/system
 cp -a "$stage$E2E_UNITDIR"/. /etc/systemd/system/
+# The generators (hl-dev-generator: dev-server.yaml -> units, #17), where
+# systemd looks for an admin's own (/usr is the host's, read-only).
+if [ -d "$stage$E2E_GENERATORDIR" ]; then
+  install -d /etc/systemd/system-generators
+  for g in "$stage$E2E_GENERATORDIR"/*; do ln -sf "$g" /etc/systemd/system-generators/; done
+fi
 if [ "$with_test_units" = --with-test-units ]; then
   cp -a "$stage/e2e/units"/. /etc/systemd/system/
   install -d /etc/sysusers.d /etc/tmpfiles.d
@@ -66,6 +72,10 @@ if [ "$with_test_units" = --with-test-units ]; then
 fi
 # The stand-in hl-daemon's own config (the spec's --config /etc/hl/daemon.conf).
 printf 'port = 8080\n' >/etc/hl/daemon.conf
+# Claude Code on hl-pty: the stand-in in place of the CLI, full-screen on its
+# terminal, with its /health on port 3000 (deploy/systemd/claude-code.service).
+printf '%s\n' 'HL_AGENT=/usr/local/bin/claude-code-server' \
+  'HL_AGENT_ARGS=--port 3000 --stdio-socket -' >/etc/hl/claude-code.env
 # The container boots the host's /usr: units installed on the host (docker,
 # containerd, ssh...) are not part of the test, and masked, so that the run
 # does not depend on what else the host has (the stack treats a masked unit
@@ -73,10 +83,11 @@ printf 'port = 8080\n' >/etc/hl/daemon.conf
 # rsyslog too: the host has it for hl-logs' tests, whose collector is an
 # rsyslogd of their own (tests/e2e/scenarios/76-logs-no-loss.sh).
 # cloud-init too: the host has it to validate deploy/cloud-init (#18), and its
-# generator would run it at the container's boot.
+# generator would run it at the container's boot. nginx.service is Debian's
+# own nginx, installed for the dev proxy: only our hl-dev-proxy.service runs it.
 for u in docker.service docker.socket containerd.service ssh.service ssh.socket \
   rsyslog.service syslog.socket cloud-init.target cloud-init-local.service cloud-init.service \
-  cloud-config.service cloud-final.service cloud-init-hotplugd.socket; do
+  cloud-config.service cloud-final.service cloud-init-hotplugd.socket nginx.service; do
   if systemctl cat "$u" >/dev/null 2>&1; then systemctl mask --quiet "$u"; fi
 done
 systemctl daemon-reload

@@ -58,7 +58,10 @@ hl-health:
   builtin: false
   spread: 0s
   snapshot_interval: 1h
-  defaults: {interval: 200ms, timeout: 150ms, retries: 1, failures: 1, successes: 1, grace: 0s}
+  # Each check runs once at start (spread 0s) and not again within the test:
+  # a check that re-ran could flap under load and give the two subscribers
+  # different streams (seen under ctest -j2).
+  defaults: {interval: 1h, timeout: 2s, retries: 1, failures: 1, successes: 1, grace: 0s}
   services:
     web:
       unit: ""

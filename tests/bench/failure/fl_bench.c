@@ -23,6 +23,7 @@
 #include <hlbus/hlbus.h>
 
 #include "failure.pb-c.h"
+#include "health.pb-c.h"
 
 typedef struct {
     /* the service's state as last reported */
@@ -103,8 +104,9 @@ static void on_event(st_t *s, const hlb_event_t *ev)
         if (s->t0 && ts >= s->t0 && !s->svc_autorestart && sub && !strcmp(sub, "auto-restart"))
             s->svc_autorestart = ts;
     } else if (!strncmp(t, "health.", 7) && !strcmp(t + 7, service)) {
-        const char *st = pb_str(ev, "state");
-        s->healthy = st && !strcmp(st, "healthy");
+        /* the health state is a proto enum since the typed bus contract */
+        const Hl__ServiceHealth *h = hlb_event_as(ev, &hl__service_health__descriptor);
+        s->healthy = h && h->state == HL__HEALTH_STATE__HEALTH_HEALTHY;
         /* healthy again: a verdict after one that noticed the kill (not a
          * snapshot of the old process) */
         if (!s->healthy && s->t0 && ts > s->t0)

@@ -45,6 +45,23 @@ e2e_ok grep -q 'bad \\u00ff\\u00fe ctl \\u001b\[31m tab\\tend' <<<"$bad"
 e2e_ok jq -se 'map(select(.truncated == true and (.message | test("\\.\\.\\.\\[truncated [0-9]+ bytes\\]$")))) | length == 1' <<<"$bad"
 e2e_ok jq -se 'map(select(.truncated)) | .[0] | tostring | length <= 4096' <<<"$bad"
 
+# Reading them back through hl-logs' ctl methods: hlctl logs and analyze.
+out=$(e2e_hlctl logs --service hl-e2e-logbad --lines 10)
+echo "$out" | cut -c1-100 | sed 's/^/  /'
+e2e_ok grep -q 'python3 INFO     bad \\u00ff' <<<"$out"
+e2e_ok test "$(e2e_hlctl --json logs --service hl-e2e-logbad --lines 1 | jq -r .unit)" = hl-e2e-logbad.service
+e2e_ok test "$(e2e_hlctl logs --service hl-e2e-logbad --level error | wc -l)" = 0
+e2e_exec systemd-run --quiet --unit=hl-e2e-logerr.service --wait -p StandardOutput=journal \
+  sh -c 'for i in 41 42 43; do echo "<3>connection to db id=$i failed"; done; echo "<6>GET / request_duration=0.25"' >/dev/null 2>&1
+has_err() { e2e_exec test "$(e2e_exec grep -c . /var/log/hl/hl-e2e-logerr.log 2>/dev/null)" -ge 4; }
+e2e_ok wait_for 20 has_err
+an=$(e2e_hlctl --json logs analyze --service hl-e2e-logerr --since 1h)
+echo "  $an"
+e2e_ok jq -e '.errors == 3 and .top_errors[0].count == 3 and .top_errors[0].pattern == "connection to db id=N failed" and
+  .durations[0].field == "request_duration" and .durations[0].p50 == 0.25' <<<"$an"
+e2e_ok grep -q '=== ERROR ANALYSIS ===' <<<"$(e2e_hlctl logs analyze)"
+e2e_ok grep -Eq '^hl-logs +running .*records; files ok; forward off' <<<"$(e2e_hlctl status hl-logs)"
+
 # A config error: file:line and exit 78.
 e2e_exec sh -c "printf 'hl-logs:\n  max_bytes: 10MiB\n  backup_cuont: 3\n' >'$dropin'"
 out=$(e2e_exec "$E2E_BINDIR/hl-logs" --config "$E2E_CONFIG_FILE" --check-config 2>&1); rc=$?

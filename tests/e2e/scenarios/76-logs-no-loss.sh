@@ -199,6 +199,11 @@ e2e_ok test "$dropped" -gt 0
 e2e_ok test "$uniq" -gt 0
 e2e_ok test $((uniq + dropped)) = "$cap_n"
 e2e_ok test "$(e2e_hlctl --json call hl-logs stats | jq -r .spool_dropped)" = "$dropped"
+# exported for Prometheus by hl-metrics, from the logs.dropped events
+metric_dropped() { e2e_exec curl -fsS http://127.0.0.1:8081/metrics | grep -Eq "^hl_logs_dropped_total\{sink=\"spool\"\} $dropped\$"; }
+e2e_ok wait_for 20 metric_dropped
+metric_sink() { e2e_exec curl -fsS http://127.0.0.1:8081/metrics | grep -Eq '^hl_logs_sink_up\{sink="files"\} 1$'; }
+e2e_ok wait_for 20 metric_sink
 collector_down 10516
 e2e_exec rm -f "$dropin"
 e2e_exec systemctl restart hl-logs.service

@@ -126,7 +126,7 @@ e2e_exec rm -rf "$probe" /home/hluser/workspace/probe /home/hluser/workspace/age
 e2e_exec systemctl daemon-reload
 
 # --- memory limits, no negative OOM score ------------------------------------
-for u in hl-bus hl-orchestrator hl-failure hl-health hl-metrics hl-stdio; do
+for u in hl-bus hl-orchestrator hl-failure hl-health hl-metrics hl-stdio hl-logs; do
   e2e_ok test "$(e2e_prop "$u.service" OOMScoreAdjust)" = 0
   e2e_ok test "$(e2e_prop "$u.service" OOMPolicy)" = kill
   max=$(e2e_prop "$u.service" MemoryMax)

@@ -63,6 +63,10 @@ typedef struct tclient {
     char s_text[512], e_text[512];
     uint64_t e_offset;
     int errors; /* frames out of sequence or malformed */
+    /* terminals: R payloads (the screen drawn), W frames (sizes to apply) */
+    bbuf_t screen;
+    unsigned w_cols, w_rows;
+    int w_count;
 } tclient_t;
 
 #define MAX_TCLIENTS 512
@@ -114,6 +118,13 @@ static void tc_parse(tclient_t *c)
                 c->errors++;
             c->pos = off + stdio_wire_get64(pl);
             c->skipped += stdio_wire_get64(pl);
+            break;
+        case STDIO_FRAME_REDRAW:
+            bb_add(&c->screen, pl, len);
+            break;
+        case STDIO_FRAME_WINSIZE:
+            stdio_wire_get_size(pl, &c->w_cols, &c->w_rows);
+            c->w_count++;
             break;
         case STDIO_FRAME_END:
             c->ended = true;
@@ -200,6 +211,7 @@ static void tc_close(tclient_t *c)
         close(c->fd);
     bb_free(&c->in);
     bb_free(&c->raw);
+    bb_free(&c->screen);
     free(c);
 }
 

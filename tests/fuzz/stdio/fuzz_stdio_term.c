@@ -1,0 +1,199 @@
+/* Fuzz target for the terminal side of the attach protocol (#16): what a
+ * late joiner is drawn and what a recording holds, from any program output.
+ *   header byte: the terminal's size (cols 2..65, rows 2..33)
+ *   frame 0: the program's output, fed to a terminal (term.c, libvterm)
+ *   frame 1: more output after a resize to a size from its first bytes
+ *   frame 2: what the viewer's terminal showed before (overdrawn; 7-bit)
+ * Oracles: the redraw (R frames) drawn on the viewer's terminal gives the
+ * same text as the program's terminal; the recording's escaping (rec.c) of
+ * the same output, split anywhere, is always an event that the parser of
+ * `hlctl sessions` (cast.c) reads back; that parser and the W frame codec
+ * take any bytes without harm. With HL_FUZZ a libFuzzer target; otherwise
+ * a test over the seeds in corpus-term/ and mutations of them. */
+#include <assert.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../fuzz_util.h"
+#include "cast.h"
+#include "rec.h"
+#include "term.h"
+#include "wire.h"
+
+static const uint8_t *cur_in;
+static size_t cur_len;
+
+static void check_redraw(unsigned cols, unsigned rows, const fuzz_frames_t *f)
+{
+    stdio_term_t *prog = stdio_term_new(cols, rows);
+    assert(prog);
+    stdio_term_feed(prog, f->data[0], f->len[0]);
+    if (f->n > 1 && f->len[1] >= 2) {
+        unsigned c2 = 2 + f->data[1][0] % 64, r2 = 2 + f->data[1][1] % 32;
+        stdio_term_resize(prog, c2, r2);
+        stdio_term_feed(prog, f->data[1] + 2, f->len[1] - 2);
+        cols = c2;
+        rows = r2;
+    }
+    char *draw = NULL;
+    size_t dl = 0;
+    assert(stdio_term_redraw(prog, &draw, &dl) == 0);
+    stdio_term_t *viewer = stdio_term_new(cols, rows);
+    assert(viewer);
+    if (f->n > 2) {
+        /* 7-bit: libvterm keeps half a UTF-8 character pending across
+         * everything but its continuation, which no redraw can know; the
+         * strings and sequences it may be in the middle of are fuzzed. */
+        uint8_t *g = malloc(f->len[2] + 1);
+        assert(g);
+        for (size_t i = 0; i < f->len[2]; i++)
+            g[i] = f->data[2][i] & 0x7f;
+        stdio_term_feed(viewer, g, f->len[2]);
+        free(g);
+    }
+    stdio_term_feed(viewer, draw, dl);
+    char *a = stdio_term_text(prog), *b = stdio_term_text(viewer);
+    assert(a && b);
+    if (strcmp(a, b) != 0) {
+        fprintf(stderr, "redraw differs:\n%s\n---\n%s\n", a, b);
+        const char *dump = getenv("FUZZ_DUMP");
+        FILE *fp = dump ? fopen(dump, "wb") : NULL;
+        if (fp) {
+            fwrite(cur_in, 1, cur_len, fp);
+            fclose(fp);
+        }
+        abort();
+    }
+    free(a);
+    free(b);
+    free(draw);
+    stdio_term_free(&prog);
+    stdio_term_free(&viewer);
+}
+
+static void check_recording(const fuzz_frames_t *f)
+{
+    const uint8_t *d = f->data[0];
+    size_t n = f->len[0];
+    size_t cut = n ? (size_t)d[0] % (n + 1) : 0;
+    size_t cap = 6 * (n + 4) + 64;
+    char *out = malloc(cap + 64);
+    assert(out);
+    uint8_t carry[4];
+    size_t cl = 0;
+    size_t o = (size_t)snprintf(out, cap, "[0.5, \"o\", \"");
+    o += stdio_rec_escape(d, cut, carry, &cl, out + o, cap - o);
+    o += stdio_rec_escape(d + cut, n - cut, carry, &cl, out + o, cap - o);
+    assert(cl <= 3);
+    memcpy(out + o, "\"]", 2);
+    o += 2;
+    cast_event_t ev;
+    assert(cast_event(out, o, &ev) == 0);
+    assert(ev.kind == 'o' && ev.len <= 3 * n + 3);
+    cast_event_free(&ev);
+    free(out);
+}
+
+static void check_parsers(const fuzz_frames_t *f)
+{
+    for (int i = 0; i < f->n; i++) {
+        cast_event_t ev;
+        if (cast_event((const char *)f->data[i], f->len[i], &ev) == 0) {
+            assert(ev.data && ev.len <= f->len[i]);
+            assert(ev.data[ev.len] == 0);
+            cast_event_free(&ev);
+        }
+        unsigned w, h;
+        if (cast_header((const char *)f->data[i], f->len[i], &w, &h))
+            assert(w >= 1 && w <= 65535 && h >= 1 && h <= 65535);
+        if (f->len[i] >= 4) {
+            unsigned c, r;
+            uint8_t back[4];
+            stdio_wire_get_size(f->data[i], &c, &r);
+            stdio_wire_put_size(back, c, r);
+            assert(memcmp(back, f->data[i], 4) == 0);
+        }
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    cur_in = data;
+    cur_len = size;
+    unsigned cols = 2 + data[0] % 64, rows = 2 + (data[0] >> 6) * 10;
+    fuzz_frames_t f;
+    fuzz_split(data + 1, size - 1, 3, &f);
+    check_redraw(cols, rows, &f);
+    check_recording(&f);
+    check_parsers(&f);
+    return 0;
+}
+
+#ifndef HL_FUZZ_LIBFUZZER
+#include <dirent.h>
+
+/* What program output is made of: escapes, CSI parameters, UTF-8 leads. */
+static const uint8_t alphabet[] = "\033[;?0123456789HJKmrhlABCDc\r\n\t\b =>\xe4\xb8\xad\xf0\x9f";
+
+static size_t mutate_run(const uint8_t *input, size_t n, unsigned long long *s)
+{
+    uint8_t buf[1024];
+    if (n > sizeof buf - 64)
+        n = sizeof buf - 64;
+    LLVMFuzzerTestOneInput(input, n);
+    for (int m = 0; m < 10000; m++) {
+        memcpy(buf, input, n);
+        size_t len = n;
+        int edits = 1 + (int)(*s % 6);
+        for (int e = 0; e < edits; e++) {
+            *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+            size_t at = len ? (size_t)(*s >> 8) % len : 0;
+            switch (*s % 4) {
+            case 0: if (len) buf[at] = (uint8_t)(*s >> 16); break;
+            case 1: if (len > 1) len = at; break;
+            case 2: if (len < sizeof buf) buf[len++] = alphabet[(*s >> 24) % (sizeof alphabet - 1)]; break;
+            default: if (len) buf[at] = alphabet[(*s >> 20) % (sizeof alphabet - 1)]; break;
+            }
+        }
+        LLVMFuzzerTestOneInput(buf, len);
+    }
+    return 10001;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
+        return 64;
+    }
+    DIR *d = opendir(argv[1]);
+    if (!d) {
+        perror(argv[1]);
+        return 2;
+    }
+    unsigned long long s = 0x9E3779B97F4A7C15ULL;
+    size_t runs = 0, files = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
+        FILE *fp = fopen(path, "rb");
+        if (!fp)
+            continue;
+        uint8_t in[4096];
+        size_t n = fread(in, 1, sizeof in, fp);
+        fclose(fp);
+        runs += mutate_run(in, n, &s);
+        files++;
+    }
+    closedir(d);
+    printf("%zu inputs from %zu seeds, no crash\n", runs, files);
+    return files ? 0 : 2;
+}
+#endif
