@@ -64,12 +64,16 @@ int main(void)
 
     int c = accept(l, NULL, NULL);
     CHECK(c >= 0);
-    /* the hello line */
-    char ch;
+    /* the hello line; "framed-input" (a read-write attach since #16) puts
+     * each piece of input in a frame: a 16-byte header (type, 3 zero
+     * bytes, 32-bit big-endian length, 64-bit offset), then the bytes */
+    char ch, hello_line[1025];
     int hello = 0;
     while (hello < 1024 && read(c, &ch, 1) == 1 && ch != '\n')
-        hello++;
+        hello_line[hello++] = ch;
+    hello_line[hello] = '\0';
     CHECK_MSG(hello > 0 && hello < 1024, "hello of %d bytes", hello);
+    bool framed = strstr(hello_line, " framed-input") != NULL;
     /* stop reading: hlctl's queue fills while stdin keeps coming */
     usleep(1500 * 1000);
     int st;
@@ -81,10 +85,33 @@ int main(void)
     struct timeval tv = {.tv_sec = 5};
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ssize_t n;
+    unsigned char hdr[16];
+    size_t hdr_have = 0, payload_left = 0;
+    bool payload_is_data = false;
     while (got < TOTAL && (n = read(c, buf, sizeof buf)) > 0) {
-        for (ssize_t i = 0; i < n; i++)
-            bad += buf[i] != pattern(got + (size_t)i);
-        got += (size_t)n;
+        for (ssize_t i = 0; i < n; i++) {
+            if (framed && payload_left == 0) {
+                hdr[hdr_have++] = buf[i];
+                if (hdr_have == sizeof hdr) {
+                    hdr_have = 0;
+                    payload_left = (size_t)hdr[4] << 24 | (size_t)hdr[5] << 16 |
+                                   (size_t)hdr[6] << 8 | hdr[7];
+                    payload_is_data = hdr[0] == 'D';
+                    if (hdr[1] || hdr[2] || hdr[3] || payload_left > 65536) {
+                        bad++; /* not a frame header: the framing is off */
+                        payload_left = 0;
+                    }
+                }
+                continue;
+            }
+            if (framed) {
+                payload_left--;
+                if (!payload_is_data)
+                    continue; /* a size frame (W) */
+            }
+            bad += buf[i] != pattern(got);
+            got++;
+        }
     }
     printf("relay got %zu of %d bytes, %zu out of place\n", got, TOTAL, bad);
     CHECK_MSG(got == TOTAL, "%zu of %d bytes arrived", got, TOTAL);

@@ -139,6 +139,7 @@ int main(int argc, char **argv)
         for (int m = 0; m < (FUZZ_WHAT_SPOOL ? 300 : 5000); m++) {
             memcpy(buf, input, n);
             size_t len = n;
+            static const char tokens[] = "{}[]\":,\\0123\x90\x96\xa5\xd9\xdb\xcf";
             int edits = 1 + (int)(s % 4);
             for (int k = 0; k < edits; k++) {
                 s ^= s << 13, s ^= s >> 7, s ^= s << 17;
@@ -147,7 +148,7 @@ int main(int argc, char **argv)
                 case 0: buf[at] = (uint8_t)(s >> 16); break;
                 case 1: if (len) len = at; break;
                 case 2: if (len < sizeof buf) buf[len++] = (uint8_t)(s >> 24); break;
-                default: buf[at] = (uint8_t)"{}[]\":,\\0123\x90\x96\xa5\xd9\xdb\xcf"[(s >> 20) % 20]; break;
+                default: buf[at] = (uint8_t)tokens[(s >> 20) % (sizeof tokens - 1)]; break;
                 }
             }
             LLVMFuzzerTestOneInput(buf, len);
