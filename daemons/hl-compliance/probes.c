@@ -57,11 +57,19 @@ static const char *tool(const char *name)
     return NULL;
 }
 
+/* The last probe ended: -1 ends zloop_start (a proc callback cannot). */
+static int on_all_done(zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop, (void) timer_id, (void) arg;
+    return -1;
+}
+
 static void on_proc(const hlb_proc_result_t *res, void *arg)
 {
     job_t *j = arg;
-    j->fn(j->run, res, j->arg);
-    j->run->pending--;
+    j->fn(j->run, res, j->arg); /* may start more probes (units: one per unit) */
+    if (--j->run->pending == 0)
+        zloop_timer(j->run->loop, 1, 1, on_all_done, j->run); /* the loop ends there */
     free(j->arg);
     free(j);
 }
@@ -360,11 +368,6 @@ static void probe_units(run_t *run)
     start(run, argv, 64 * 1024, false, units_done, NULL);
 }
 
-static int on_check_done(zloop_t *loop, int timer_id, void *arg)
-{
-    run_t *run = arg;
-    return run->pending == 0 ? -1 : 0; /* -1 ends the loop */
-}
 
 int probes_run(cr_report_t *r, const probe_opts_t *o)
 {
@@ -381,9 +384,8 @@ int probes_run(cr_report_t *r, const probe_opts_t *o)
     probe_audit(&run);
     probe_tls(&run);
     probe_units(&run);
-    /* Everything runs at once; every 10 ms the loop looks whether all ended
-     * (each has its own deadline, so this ends). */
-    zloop_timer(run.loop, 10, 0, on_check_done, &run);
+    /* Everything runs at once; the last one to end stops the loop (each has
+     * its own deadline, so this ends). */
     if (run.pending)
         zloop_start(run.loop);
     hlb_proc_shutdown();

@@ -98,15 +98,11 @@ mutant() { # NAME KIND FILE: FILE is the broken variant of KIND
     case $kind in
     sshd) cp "$f" "$dir/m/d/00-hl-freestyle.conf"
           if sshd -t -f "$dir/m/sshd_config" >/dev/null 2>&1; then
-              "$C" --sshd-config "$dir/m/sshd_config" --sudoers "$S/sudoers-hl-freestyle" \
-                  --nft-file "$S/hl-freestyle.nft" --audit-rules "$dir/audit.rules" --tls "$S/tls.yml" \
-                  --units 'none-*.service' >/dev/null 2>&1 || rc=1
+              report_with --sshd-config "$dir/m/sshd_config" || rc=1
           else rc=1; fi ;;
     sshd-dropin) cp "$S/sshd-hl-freestyle.conf" "$dir/m/d/00-hl-freestyle.conf"
           cp "$f" "$dir/m/d/00-a-later-dropin.conf"
-          "$C" --sshd-config "$dir/m/sshd_config" --sudoers "$S/sudoers-hl-freestyle" \
-              --nft-file "$S/hl-freestyle.nft" --audit-rules "$dir/audit.rules" --tls "$S/tls.yml" \
-              --units 'none-*.service' >/dev/null 2>&1 || rc=1
+          report_with --sshd-config "$dir/m/sshd_config" || rc=1
           rm -f "$dir/m/d/00-a-later-dropin.conf" ;;
     sudo) if visudo -c -q -f "$f" >/dev/null 2>&1; then
               report_with --sudoers "$f" || rc=1
@@ -119,7 +115,7 @@ mutant() { # NAME KIND FILE: FILE is the broken variant of KIND
     esac
     if [ $rc = 1 ]; then caught=$((caught + 1)); else missed+=("$name"); fi
 }
-report_with() { # the shipped files but one
+report_with() { # the shipped files but one (a later option wins)
     local args=(--sshd-config "$dir/ssh/sshd_config" --sudoers "$S/sudoers-hl-freestyle"
         --nft-file "$S/hl-freestyle.nft" --audit-rules "$dir/audit.rules" --tls "$S/tls.yml")
     "$C" "${args[@]}" "$@" --units 'none-*.service' >/dev/null 2>&1
