@@ -580,10 +580,11 @@ static void test_failures_of_actions(void)
     unit_state("slow", "active", "running", "success");
     killed("slow", false);
     CHECK(wait_calls(c0 + 1, 3000));
-    /* while the request is pending, hl-failure still answers */
-    long long t0 = proc_now_ms();
+    /* while the request is pending, hl-failure still answers: a loop that
+     * blocked on the action would answer only after the orchestrator's reply,
+     * when the target is no longer "acting" (no wall-time bound: a loaded
+     * ASan run may take longer than the reply delay to get here) */
     CHECK(strcmp(target_state("slow"), "acting") == 0);
-    CHECK(proc_now_ms() - t0 < 250);
     CHECK(wait_event(mark, 3000, "recovery.slow", "\"step\":\"failed\"", "job failed", NULL) >= 0);
     CHECK(wait_event(mark, 3000, "recovery.slow", "\"step\":\"scheduled\"",
                      "\"action\":\"reset\"", NULL) >= 0);
