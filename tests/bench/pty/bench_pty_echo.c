@@ -6,8 +6,10 @@
  * p99 in microseconds. Keystrokes are 2 ms apart so that each is a round
  * trip of its own, as typing is.
  *   bench_pty_echo NAME N CLIENT [ARGS...]
- * prints "NAME  p50_us  p99_us  max_us  samples". Exit 0, 2 when the echo
- * never came (the client or its server did not start). */
+ * prints "NAME  p50_us  p99_us  max_us  samples". With BENCH_PTY_RAW=FILE
+ * each sample is also appended to FILE, one per line, so that rounds can be
+ * pooled (a p99 of pooled samples, not the worst of the rounds' p99s). Exit
+ * 0, 2 when the echo never came (the client or its server did not start). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -124,6 +126,12 @@ int main(int argc, char **argv)
         nanosleep(&gap, NULL);
         drain(m, 0);
     }
+    const char *raw = getenv("BENCH_PTY_RAW");
+    FILE *rf = raw && *raw ? fopen(raw, "a") : NULL;
+    for (int i = 0; rf && i < got; i++)
+        fprintf(rf, "%llu\n", (unsigned long long)lat[i]);
+    if (rf)
+        fclose(rf);
     qsort(lat, (size_t)got, sizeof *lat, cmp_u64);
     if (got)
         printf("%-12s %8llu %8llu %8llu %8d\n", name, (unsigned long long)lat[got / 2],
