@@ -143,10 +143,19 @@ static void one(const uint8_t *data, size_t size)
     event(topics[sel % NT], types[sel / NT], data, size);
 }
 
-#ifdef FL_FUZZ_REPLAY
-/* Built-in seeds: one of each kind, valid enough to reach deep. */
-static void seeds(void)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    one(data, size);
+    return 0;
+}
+
+#ifdef FL_FUZZ_REPLAY
+#include "../common/replay.h"
+
+/* Built-in seeds: one of each kind, valid enough to reach deep. */
+static size_t seeds(void)
+{
+    size_t count = 0;
     hlb_map_t *m = hlb_map_new();
     hlb_map_str(m, "active_state", "failed");
     hlb_map_str(m, "sub_state", "failed");
@@ -162,6 +171,7 @@ static void seeds(void)
         one(buf, len + 1);
         for (size_t cut = 1; cut < len; cut++) /* and every truncation */
             one(buf, cut);
+        count += len;
         free(buf);
     }
     hlb_map_destroy(&m);
@@ -177,35 +187,23 @@ static void seeds(void)
         buf[0] = (uint8_t)(NT * NY);
         memcpy(buf + 1, yaml[i], n);
         one(buf, n + 1);
+        count++;
         free(buf);
     }
+    return count;
 }
 
 int main(int argc, char **argv)
 {
-    seeds();
-    for (int i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        if (!f) {
-            perror(argv[i]);
-            return 1;
-        }
-        uint8_t *buf = malloc(1 << 20);
-        size_t n = fread(buf, 1, 1 << 20, f);
-        fclose(f);
-        one(buf, n);
-        free(buf);
-    }
+    static const fuzz_replay_t how = {
+        .name = "fuzz_failure_replay",
+        .max_len = 1 << 20,
+        .builtin = seeds,
+    };
+    int rc = fuzz_replay_main(argc, argv, &how);
     fl_policy_destroy(&pol);
     fl_detect_destroy(&det);
     fl_config_destroy(&cfg);
-    printf("fuzz_failure replay: ok\n");
-    return 0;
-}
-#else
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    one(data, size);
-    return 0;
+    return rc;
 }
 #endif

@@ -73,48 +73,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef HL_FUZZ_LIBFUZZER
-#include <dirent.h>
+#include "../common/replay.h"
 
 /* Without libFuzzer: every seed in the directory given, then random inputs. */
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
-        return 64;
-    }
-    DIR *d = opendir(argv[1]);
-    if (!d) {
-        perror(argv[1]);
-        return 1;
-    }
-    size_t runs = 0;
-    struct dirent *e;
-    uint8_t buf[4096];
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        size_t n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(buf, n);
-        runs++;
-    }
-    closedir(d);
-    unsigned long long s = 0x9e3779b97f4a7c15ull;
-    for (int i = 0; i < 100000; i++) {
-        size_t n = 3 + (size_t)(s % 200);
-        for (size_t k = 0; k < n; k++) {
-            s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-            buf[k] = (uint8_t)(s >> 24);
-        }
-        LLVMFuzzerTestOneInput(buf, n);
-        runs++;
-    }
-    printf("%zu inputs, no overrun\n", runs);
-    return 0;
+    static const fuzz_replay_t how = {
+        .name = "fuzz_attach_replay",
+        .random_inputs = 100000,
+        .random_min = 3,
+        .random_max = 200,
+        .verdict = "no overrun",
+    };
+    return fuzz_replay_main(argc, argv, &how);
 }
 #endif

@@ -57,50 +57,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef HL_FUZZ_LIBFUZZER
-#include <dirent.h>
+#include "../common/replay.h"
 
 /* Without libFuzzer: every seed in the directory given, then random inputs
  * drawn from the range alphabet and a few bytes that must be escaped. */
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
-        return 64;
-    }
-    DIR *d = opendir(argv[1]);
-    if (!d) {
-        perror(argv[1]);
-        return 1;
-    }
-    size_t runs = 0;
-    struct dirent *e;
-    uint8_t buf[4096];
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        size_t n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(buf, n);
-        runs++;
-    }
-    closedir(d);
     static const char alphabet[] = "0123456789.:~@-+eE |\n\x1b'\0\xff";
-    unsigned long long x = 0x9e3779b97f4a7c15ull;
-    for (int i = 0; i < 200000; i++) {
-        size_t n = (size_t)(x % 24);
-        for (size_t k = 0; k < n; k++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            buf[k] = (uint8_t)alphabet[(x >> 24) % (sizeof alphabet - 1)];
-        }
-        LLVMFuzzerTestOneInput(buf, n);
-        runs++;
-    }
-    printf("%zu inputs, every range as its bounds say, no '|' or control byte out\n", runs);
-    return 0;
+    static const fuzz_replay_t how = {
+        .name = "fuzz_check_range_replay",
+        .alphabet = alphabet,
+        .alphabet_len = sizeof alphabet - 1,
+        .random_inputs = 200000,
+        .random_max = 24,
+        .random_from_alphabet = true,
+        .verdict = "every range as its bounds say, no '|' or control byte out",
+    };
+    return fuzz_replay_main(argc, argv, &how);
 }
 #endif

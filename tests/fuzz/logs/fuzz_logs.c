@@ -106,57 +106,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef HL_FUZZ_LIBFUZZER
-#include <dirent.h>
+#include "../common/replay.h"
 
-
+/* Without libFuzzer: every seed of the corpus and mutations of each, with
+ * the bytes JSON and msgpack are made of (fewer for the spool: each input
+ * writes files). */
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
-        return 64;
-    }
-    DIR *d = opendir(argv[1]);
-    if (!d) {
-        perror(argv[1]);
-        return 2;
-    }
-    unsigned long long s = 0x9E3779B97F4A7C15ULL;
-    size_t runs = 0;
-    struct dirent *e;
-    static uint8_t input[8192], buf[8192 + 64];
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        size_t n = fread(input, 1, sizeof input, f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(input, n);
-        runs++;
-        for (int m = 0; m < (FUZZ_WHAT_SPOOL ? 300 : 5000); m++) {
-            memcpy(buf, input, n);
-            size_t len = n;
-            static const char tokens[] = "{}[]\":,\\0123\x90\x96\xa5\xd9\xdb\xcf";
-            int edits = 1 + (int)(s % 4);
-            for (int k = 0; k < edits; k++) {
-                s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-                size_t at = len ? (size_t)(s >> 8) % len : 0;
-                switch (s % 4) {
-                case 0: buf[at] = (uint8_t)(s >> 16); break;
-                case 1: if (len) len = at; break;
-                case 2: if (len < sizeof buf) buf[len++] = (uint8_t)(s >> 24); break;
-                default: buf[at] = (uint8_t)tokens[(s >> 20) % (sizeof tokens - 1)]; break;
-                }
-            }
-            LLVMFuzzerTestOneInput(buf, len);
-            runs++;
-        }
-    }
-    closedir(d);
-    printf("%zu runs\n", runs);
-    return 0;
+    static const fuzz_replay_t how = {
+        .name = FUZZ_WHAT_SPOOL ? "fuzz_logs_spool_replay" : "fuzz_logs_record_replay",
+        .max_len = 8192,
+        .mutations = FUZZ_WHAT_SPOOL ? 300 : 5000,
+        .alphabet = "{}[]\":,\\0123\x90\x96\xa5\xd9\xdb\xcf",
+    };
+    return fuzz_replay_main(argc, argv, &how);
 }
 #endif

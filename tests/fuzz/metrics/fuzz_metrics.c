@@ -172,52 +172,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef HLM_FUZZ_REPLAY
-/* Runs each file given (or each file in each directory given) through every
- * mode: the file's bytes after a mode byte. */
-static int replay(const char *path, int *count)
-{
-    struct stat st;
-    if (stat(path, &st) < 0)
-        return -errno;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (!d)
-            return -errno;
-        struct dirent *de;
-        while ((de = readdir(d)))
-            if (de->d_name[0] != '.') {
-                char sub[4096];
-                snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-                replay(sub, count);
-            }
-        closedir(d);
-        return 0;
-    }
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -errno;
-    uint8_t *buf = malloc((size_t)st.st_size + 1);
-    size_t n = fread(buf + 1, 1, (size_t)st.st_size, f);
-    fclose(f);
-    for (unsigned m = 0; m < NMODES; m++) {
-        buf[0] = (uint8_t)m;
-        LLVMFuzzerTestOneInput(buf, n + 1);
-        buf[0] = (uint8_t)(m | 0x80); /* and as replays, for the bus mode */
-        LLVMFuzzerTestOneInput(buf, n + 1);
-    }
-    free(buf);
-    (*count)++;
-    return 0;
-}
+#include "../common/replay.h"
 
-int main(int argc, char **argv)
+static size_t builtin(void)
 {
-    int count = 0;
-    for (int i = 1; i < argc; i++)
-        if (replay(argv[i], &count) < 0) {
-            fprintf(stderr, "fuzz_metrics_replay: %s: %s\n", argv[i], strerror(errno));
-            return 1;
-        }
+    size_t count = 0;
     /* A few bus events spelled out, so that every bus path runs. */
     static const char *const events[] = {
         "health.svc\n", "service.svc\n", "failure.crash\n", "recovery.svc\n", "alert.x\n",
@@ -241,7 +200,21 @@ int main(int argc, char **argv)
         count++;
     }
     hlb_map_destroy(&m);
-    printf("replayed %d inputs through %u modes\n", count, (unsigned)NMODES);
-    return count > 0 ? 0 : 1;
+    return count;
+}
+
+/* Runs each file given (or each file in each directory given) through
+ * every mode, then a few bus events spelled out, so that every bus path
+ * runs. */
+int main(int argc, char **argv)
+{
+    static const fuzz_replay_t how = {
+        .name = "fuzz_metrics_replay",
+        .max_len = 1 << 20,
+        .modes = NMODES,
+        .mode_flag = 0x80, /* and as replays, for the bus mode */
+        .builtin = builtin,
+    };
+    return fuzz_replay_main(argc, argv, &how);
 }
 #endif

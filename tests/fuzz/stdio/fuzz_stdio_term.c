@@ -134,66 +134,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef HL_FUZZ_LIBFUZZER
-#include <dirent.h>
+#include "../common/replay.h"
 
-/* What program output is made of: escapes, CSI parameters, UTF-8 leads. */
-static const uint8_t alphabet[] = "\033[;?0123456789HJKmrhlABCDc\r\n\t\b =>\xe4\xb8\xad\xf0\x9f";
-
-static size_t mutate_run(const uint8_t *input, size_t n, unsigned long long *s)
-{
-    uint8_t buf[1024];
-    if (n > sizeof buf - 64)
-        n = sizeof buf - 64;
-    LLVMFuzzerTestOneInput(input, n);
-    for (int m = 0; m < 10000; m++) {
-        memcpy(buf, input, n);
-        size_t len = n;
-        int edits = 1 + (int)(*s % 6);
-        for (int e = 0; e < edits; e++) {
-            *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
-            size_t at = len ? (size_t)(*s >> 8) % len : 0;
-            switch (*s % 4) {
-            case 0: if (len) buf[at] = (uint8_t)(*s >> 16); break;
-            case 1: if (len > 1) len = at; break;
-            case 2: if (len < sizeof buf) buf[len++] = alphabet[(*s >> 24) % (sizeof alphabet - 1)]; break;
-            default: if (len) buf[at] = alphabet[(*s >> 20) % (sizeof alphabet - 1)]; break;
-            }
-        }
-        LLVMFuzzerTestOneInput(buf, len);
-    }
-    return 10001;
-}
-
+/* Without libFuzzer: every seed of the corpus and 10000 mutations of each,
+ * drawn from what program output is made of: escapes, CSI parameters, UTF-8
+ * leads. */
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
-        return 64;
-    }
-    DIR *d = opendir(argv[1]);
-    if (!d) {
-        perror(argv[1]);
-        return 2;
-    }
-    unsigned long long s = 0x9E3779B97F4A7C15ULL;
-    size_t runs = 0, files = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
-        FILE *fp = fopen(path, "rb");
-        if (!fp)
-            continue;
-        uint8_t in[4096];
-        size_t n = fread(in, 1, sizeof in, fp);
-        fclose(fp);
-        runs += mutate_run(in, n, &s);
-        files++;
-    }
-    closedir(d);
-    printf("%zu inputs from %zu seeds, no crash\n", runs, files);
-    return files ? 0 : 2;
+    static const fuzz_replay_t how = {
+        .name = "fuzz_stdio_term_replay",
+        .max_len = 960,
+        .mutations = 10000,
+        .max_edits = 6,
+        .alphabet = "\033[;?0123456789HJKmrhlABCDc\r\n\t\b =>\xe4\xb8\xad\xf0\x9f",
+        .extend_from_alphabet = true,
+    };
+    return fuzz_replay_main(argc, argv, &how);
 }
 #endif

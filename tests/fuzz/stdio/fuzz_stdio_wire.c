@@ -70,67 +70,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef HL_FUZZ_LIBFUZZER
-#include <dirent.h>
+#include "../common/replay.h"
 
-/* Runs INPUT and 20000 mutations of it (byte flips, cuts, extensions, and
- * bytes the hello is made of). */
-static size_t mutate_run(const uint8_t *input, size_t n, unsigned long long *s)
-{
-    uint8_t buf[512];
-    if (n > sizeof buf - 64)
-        n = sizeof buf - 64;
-    LLVMFuzzerTestOneInput(input, n);
-    for (int m = 0; m < 20000; m++) {
-        memcpy(buf, input, n);
-        size_t len = n;
-        int edits = 1 + (int)(*s % 4);
-        for (int e = 0; e < edits; e++) {
-            *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
-            size_t at = len ? (size_t)(*s >> 8) % len : 0;
-            switch (*s % 4) {
-            case 0: buf[at] = (uint8_t)(*s >> 16); break;
-            case 1: if (len) len = at; break;
-            case 2: if (len < sizeof buf) buf[len++] = (uint8_t)(*s >> 24); break;
-            default: buf[at] = (uint8_t)"0123456789: fromnw=-"[(*s >> 20) % 20]; break;
-            }
-        }
-        LLVMFuzzerTestOneInput(buf, len);
-    }
-    return 20001;
-}
-
-/* Without libFuzzer: every file of the corpus directory given, and
- * mutations of each. */
+/* Without libFuzzer: every seed of the corpus and 20000 mutations of each
+ * (byte flips, cuts, extensions, and bytes the hello is made of). */
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
-        return 64;
-    }
-    DIR *d = opendir(argv[1]);
-    if (!d) {
-        perror(argv[1]);
-        return 2;
-    }
-    unsigned long long s = 0x9E3779B97F4A7C15ULL;
-    size_t runs = 0, files = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        uint8_t in[4096];
-        size_t n = fread(in, 1, sizeof in, f);
-        fclose(f);
-        runs += mutate_run(in, n, &s);
-        files++;
-    }
-    closedir(d);
-    printf("%zu inputs from %zu seeds, no crash\n", runs, files);
-    return files ? 0 : 2;
+    static const fuzz_replay_t how = {
+        .name = "fuzz_stdio_replay",
+        .max_len = 448,
+        .mutations = 20000,
+        .alphabet = "0123456789: fromnw=-",
+    };
+    return fuzz_replay_main(argc, argv, &how);
 }
 #endif

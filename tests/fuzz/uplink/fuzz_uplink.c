@@ -132,55 +132,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef UL_FUZZ_REPLAY
-static int replay(const char *path, int *count)
-{
-    struct stat st;
-    if (stat(path, &st) < 0)
-        return -errno;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (!d)
-            return -errno;
-        struct dirent *de;
-        while ((de = readdir(d)))
-            if (de->d_name[0] != '.') {
-                char sub[4096];
-                snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-                replay(sub, count);
-            }
-        closedir(d);
-        return 0;
-    }
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -errno;
-    uint8_t *buf = malloc((size_t)st.st_size + 1);
-    size_t n = fread(buf + 1, 1, (size_t)st.st_size, f);
-    fclose(f);
-    for (unsigned m = 0; m < NMODES; m++) {
-        buf[0] = (uint8_t)m;
-        LLVMFuzzerTestOneInput(buf, n + 1);
-    }
-    free(buf);
-    (*count)++;
-    return 0;
-}
+#include "../common/replay.h"
 
-int main(int argc, char **argv)
+static size_t builtin(void)
 {
-    int count = 0;
-    for (int i = 1; i < argc; i++)
-        if (replay(argv[i], &count) < 0) {
-            fprintf(stderr, "fuzz_uplink_replay: %s: %s\n", argv[i], strerror(errno));
-            return 1;
-        }
+    size_t count = 0;
     /* an outbox written by the code itself, torn at every length: each
      * loads whole records only, and never crashes */
     char *dir = tmpdir_once();
     char *err = NULL;
     ul_outbox_t *o = ul_outbox_open(dir, 1 << 20, &err);
-    if (!o)
-        return 1;
+    if (!o) {
+        fprintf(stderr, "fuzz_uplink_replay: cannot open an outbox: %s\n", err ? err : "?");
+        exit(1);
+    }
     for (uint64_t i = 0; i < 5; i++) {
         ul_event_t ev = {.id = "s:1:1", .source = "s", .epoch = 1, .seq = i, .type = "alert",
                          .topic = "alert.s", .ts_us = i, .body = "{\"a\":1}"};
@@ -200,8 +165,18 @@ int main(int argc, char **argv)
         LLVMFuzzerTestOneInput(whole, cut + 1);
         count++;
     }
-    printf("fuzz_uplink_replay: %d inputs, no crash\n1 passed, 0 failed\n", count);
     free(err);
-    return 0;
+    return count;
+}
+
+int main(int argc, char **argv)
+{
+    static const fuzz_replay_t how = {
+        .name = "fuzz_uplink_replay",
+        .max_len = 1 << 20,
+        .modes = NMODES,
+        .builtin = builtin,
+    };
+    return fuzz_replay_main(argc, argv, &how);
 }
 #endif
