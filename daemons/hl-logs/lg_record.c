@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <hlbus/str.h>
 
 const char *lg_levelname(int priority)
 {
@@ -46,35 +47,6 @@ void lg_record_set_id(lg_record_t *r, const void *key, size_t len)
     r->id[32] = 0;
 }
 
-/* Length of the valid UTF-8 sequence at S (N bytes left), 0 if invalid.
- * Overlong forms, surrogates and code points above U+10FFFF are invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned min, cp;
-    if ((c & 0xe0) == 0xc0)
-        len = 2, min = 0x80, cp = c & 0x1f;
-    else if ((c & 0xf0) == 0xe0)
-        len = 3, min = 0x800, cp = c & 0x0f;
-    else if ((c & 0xf8) == 0xf0)
-        len = 4, min = 0x10000, cp = c & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 void lg_json_escape(hlb_buf_t *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -87,7 +59,7 @@ void lg_json_escape(hlb_buf_t *out, const char *s, size_t n)
             run++, i++;
             continue;
         }
-        size_t l = c >= 0x80 ? utf8_len(p + i, n - i) : 0;
+        size_t l = c >= 0x80 ? hlb_utf8_len(p + i, n - i) : 0;
         if (l > 1 && !(l == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0)) { /* C1 controls escaped */
             run += l, i += l;
             continue;
@@ -169,7 +141,7 @@ static bool jstring(jp_t *j)
             continue;
         }
         if (c >= 0x80) {
-            size_t l = utf8_len((const unsigned char *)j->p, (size_t)(j->end - j->p));
+            size_t l = hlb_utf8_len((const unsigned char *)j->p, (size_t)(j->end - j->p));
             if (!l)
                 return false;
             j->p += l;

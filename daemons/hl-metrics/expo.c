@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <hlbus/str.h>
 #include "buf.h"
 
 struct hlm_expo {
@@ -125,39 +126,6 @@ bool hlm_label_name_valid(const char *s)
     return true;
 }
 
-/* Length of the valid UTF-8 sequence at S (at most N bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    unsigned cp = c & (0x3f >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* Escapes backslash and newline (HELP), and the double quote too (label
  * values); replaces invalid UTF-8 with U+FFFD so the exposition stays valid. */
 static void put_escaped(hlm_buf_t *b, const char *s, bool quote)
@@ -175,7 +143,7 @@ static void put_escaped(hlm_buf_t *b, const char *s, bool quote)
             rep = "\\n";
         else if (c == '"' && quote)
             rep = "\\\"";
-        else if (c >= 0x80 && (step = utf8_len(p + i, n - i)) == 0) {
+        else if (c >= 0x80 && (step = hlb_utf8_len(p + i, n - i)) == 0) {
             rep = "\xef\xbf\xbd";
             step = 1;
         }

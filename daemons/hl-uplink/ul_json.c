@@ -42,25 +42,12 @@ static ul_jnode_t *node(jp_t *j, ul_jtype_t t)
     return n;
 }
 
+/* The four hex digits of a \u escape at J, consumed. */
 static int hex4(jp_t *j, unsigned *out)
 {
-    if (j->end - j->p < 4)
+    if (j->end - j->p < 4 || hlb_hex4(j->p, out) < 0)
         return -1;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = j->p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return -1;
-    }
     j->p += 4;
-    *out = v;
     return 0;
 }
 

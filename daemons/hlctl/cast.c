@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <hlbus/str.h>
 
 static void skip_ws(const char *s, size_t len, size_t *i)
 {
@@ -14,23 +15,7 @@ static void skip_ws(const char *s, size_t len, size_t *i)
 
 static int hex4(const char *s, size_t len, size_t i, unsigned *out)
 {
-    if (i + 4 > len)
-        return -1;
-    unsigned v = 0;
-    for (size_t k = 0; k < 4; k++) {
-        char c = s[i + k];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return -1;
-    }
-    *out = v;
-    return 0;
+    return i + 4 > len ? -1 : hlb_hex4(s + i, out);
 }
 
 static size_t put_utf8(char *o, unsigned c)

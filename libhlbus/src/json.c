@@ -13,38 +13,7 @@
 #include <math.h>
 #include <msgpack.h>
 #include <string.h>
-
-/* Length of the valid UTF-8 sequence at S (at most N bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0) {
-        len = 2;
-        cp = s[0] & 0x1f;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        len = 3;
-        cp = s[0] & 0x0f;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        len = 4;
-        cp = s[0] & 0x07;
-    } else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    /* reject overlong forms, surrogates and out-of-range code points */
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return 0;
-    return len;
-}
+#include <hlbus/str.h>
 
 void hlb_json_str(hlb_buf_t *b, const char *str, size_t n)
 {
@@ -75,7 +44,7 @@ void hlb_json_str(hlb_buf_t *b, const char *str, size_t n)
             i++;
             continue;
         }
-        size_t l = utf8_len(s + i, n - i);
+        size_t l = hlb_utf8_len(s + i, n - i);
         if (l) {
             hlb_buf_add(b, s + i, l);
             i += l;

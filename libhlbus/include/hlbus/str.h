@@ -1,5 +1,6 @@
 /* String helpers every daemon needs: prefix tests that cannot miscount a
- * length, a formatted strdup, and name tables for enums. */
+ * length, a formatted strdup, name tables for enums, and the two pieces of
+ * UTF-8 and JSON decoding that every parser of ours needs alike. */
 #pragma once
 #include <stdarg.h>
 #include <stdbool.h>
@@ -21,3 +22,11 @@ const char *hlb_enum_name(const char *const *names, size_t n, int i, const char 
 int hlb_enum_parse(const char *const *names, size_t n, const char *s);
 /* The same, ignoring ASCII case. */
 int hlb_enum_parse_case(const char *const *names, size_t n, const char *s);
+
+/* Length of the valid UTF-8 sequence at S (at most N bytes, N >= 1), or 0
+ * when it is not one: overlong forms, surrogates and code points above
+ * U+10FFFF are invalid. */
+size_t hlb_utf8_len(const unsigned char *s, size_t n);
+/* The four hex digits at S (those of a JSON "\u" escape) in *OUT: 0, or -1
+ * when one is not a hex digit (S must have 4 bytes). */
+int hlb_hex4(const char *s, unsigned *out);
