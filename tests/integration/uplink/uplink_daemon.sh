@@ -159,7 +159,8 @@ ok st_true "s['out_of_order'] == 0"
 ok wait_for 10 us_true "u.get('outbox_depth') == 0 and u.get('state') == 'online'"
 
 # ---- a lost reply: the batch comes again with the same ids, stored once ----
-knob '{"mode":"drop-reply","fail_next":1}'
+# (fault_path: the 1 s heartbeat must not be the request whose reply is lost)
+knob '{"mode":"drop-reply","fail_next":1,"fault_path":"/events"}'
 hlctl pub alert.t3 target=t3 severity=critical reason=gave-up active=true summary=dup >/dev/null
 ok wait_for 30 st_true "s['dropped_replies'] >= 1"
 # the resend itself is the event to wait for: uplink.status comes from the
