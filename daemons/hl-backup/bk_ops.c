@@ -547,7 +547,8 @@ int bk_create(const bk_cfg_t *c, const bk_create_opts_t *o, bk_result_t *r)
         emit(o->event, o->arg, "created", r);
         emit(o->event, o->arg, "latest", r);
     }
-    bk_store_prune(c->dir, c->keep, c->max_age_ms, hlb_now_us(), id, &r->pruned);
+    bk_store_prune(c->dir, o->prefix ? o->prefix : BK_PREFIX_BACKUP, c->keep, c->max_age_ms,
+                   hlb_now_us(), id, &r->pruned);
     if (r->pruned)
         emit(o->event, o->arg, "pruned", r);
 done:

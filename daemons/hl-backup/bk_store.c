@@ -184,6 +184,14 @@ int bk_store_list(const char *dir, bk_list_t *out)
         }
         bk_info_t *b = &out->v[out->n++];
         *b = (bk_info_t) {.id = id, .ts_us = bk_store_id_time(id)};
+        {
+            char *an = hlb_strdupf("%s.tar.gz", id);
+            struct stat ms;
+            if (an && (fstatat(dfd, an, &ms, AT_SYMLINK_NOFOLLOW) == 0 ||
+                       fstatat(dfd, de->d_name, &ms, AT_SYMLINK_NOFOLLOW) == 0))
+                b->mtime_us = (uint64_t) ms.st_mtim.tv_sec * 1000000u + (uint64_t) ms.st_mtim.tv_nsec / 1000u;
+            free(an);
+        }
         if (legacy_candidate) {
             b->state = BK_LEGACY;
             b->kind = strdup("full");
@@ -444,7 +452,7 @@ int bk_store_clean(const char *dir, char ***removed)
                         (hlb_has_prefix(s + 1, BK_PREFIX_BACKUP) || hlb_has_prefix(s + 1, BK_PREFIX_STATE));
         char *id = NULL;
         bool incomplete = false;
-        if (!ours_tmp && (id = id_of(s, ".snar"))) {
+        if (!ours_tmp && ((id = id_of(s, ".snar")) || (id = id_of(s, ".bad")))) {
             char *m = bk_store_path(dir, id, ".manifest");
             struct stat sb;
             incomplete = m && lstat(m, &sb) < 0;
@@ -472,8 +480,8 @@ int bk_store_clean(const char *dir, char ***removed)
     return 0;
 }
 
-int bk_store_prune(const char *dir, int64_t keep, int64_t max_age_ms, uint64_t now_us,
-                   const char *protect, char ***pruned)
+int bk_store_prune(const char *dir, const char *prefix, int64_t keep, int64_t max_age_ms,
+                   uint64_t now_us, const char *protect, char ***pruned)
 {
     bk_list_t l;
     int r = bk_store_list(dir, &l);
@@ -488,9 +496,10 @@ int bk_store_prune(const char *dir, int64_t keep, int64_t max_age_ms, uint64_t n
     int64_t good = 0, bad = 0;
     for (size_t i = 0; i < l.n; i++) {
         bk_info_t *b = &l.v[i];
-        if ((protect && !strcmp(b->id, protect)) || (latest && !strcmp(b->id, latest))) {
+        if ((protect && !strcmp(b->id, protect)) || (latest && !strcmp(b->id, latest)) ||
+            !hlb_has_prefix(b->id, prefix)) {
             kept[i] = true;
-            if (b->state == BK_GOOD || b->state == BK_LEGACY)
+            if ((b->state == BK_GOOD || b->state == BK_LEGACY) && hlb_has_prefix(b->id, prefix))
                 good++;
         }
     }
@@ -498,7 +507,7 @@ int bk_store_prune(const char *dir, int64_t keep, int64_t max_age_ms, uint64_t n
         bk_info_t *b = &l.v[i];
         if (kept[i])
             continue;
-        bool old = max_age_ms > 0 && b->ts_us + (uint64_t) max_age_ms * 1000u < now_us;
+        bool old = max_age_ms > 0 && b->mtime_us + (uint64_t) max_age_ms * 1000u < now_us;
         if (b->state == BK_GOOD || b->state == BK_LEGACY) {
             if (!old && good < keep) {
                 kept[i] = true;

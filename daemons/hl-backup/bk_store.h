@@ -26,6 +26,7 @@ typedef enum { BK_GOOD, BK_BAD, BK_LEGACY, BK_DAMAGED } bk_state_t;
 typedef struct bk_info {
     char *id;
     uint64_t ts_us;      /* from the name */
+    uint64_t mtime_us;   /* the archive's (the manifest's when it is gone): its age */
     bk_state_t state;
     char *kind, *parent, *reason; /* from the manifest (NULL when none) */
     uint64_t archive_size, entries;
@@ -77,12 +78,15 @@ void bk_store_remove(const char *dir, const char *id);
  * the names to *REMOVED. */
 int bk_store_clean(const char *dir, char ***removed);
 
-/* Retention: keeps the KEEP newest (good and legacy; PROTECT, the new one,
- * always), none older than MAX_AGE_MS (0: no limit), the two newest bad
- * ones, and whatever a kept incremental needs; removes the rest. Appends
- * the removed ids to *PRUNED. 0 or -errno. */
-int bk_store_prune(const char *dir, int64_t keep, int64_t max_age_ms, uint64_t now_us,
-                   const char *protect, char ***pruned);
+/* Retention of the backups named PREFIX...: keeps the KEEP newest (good
+ * and legacy; PROTECT, the new one, and the latest always), none older than
+ * MAX_AGE_MS by its archive's mtime (0: no limit), the two newest bad ones,
+ * and whatever a kept incremental of any prefix needs; removes the rest.
+ * Backups of the other prefix are another writer's, under its own rule (the
+ * shutdown archives, hl-state-, have the orchestrator's). Appends the
+ * removed ids to *PRUNED. 0 or -errno. */
+int bk_store_prune(const char *dir, const char *prefix, int64_t keep, int64_t max_age_ms,
+                   uint64_t now_us, const char *protect, char ***pruned);
 
 /* Writes DATA (LEN bytes) to DIR/NAME through DIR/.NAME.part, fsync'd,
  * mode 0600. 0 or -errno. */
