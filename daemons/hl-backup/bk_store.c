@@ -277,8 +277,10 @@ char **bk_list_chain(const bk_list_t *l, const char *id, char **missing)
     for (size_t depth = 0; cur; depth++) {
         const bk_info_t *b = bk_list_find(l, cur);
         if (!b || b->state == BK_BAD || b->state == BK_DAMAGED || depth > l->n) {
-            *missing = b ? hlb_strdupf("%s (%s)", cur, bk_state_name(b->state))
-                         : hlb_strdupf("%s (not there)", cur);
+            /* named by what is wrong with it: its manifest's error, its .bad */
+            *missing = !b ? hlb_strdupf("%s (not there: %s.manifest is missing)", cur, cur)
+                       : b->why ? hlb_strdupf("%s (%s: %s)", cur, bk_state_name(b->state), b->why)
+                                : hlb_strdupf("%s (%s)", cur, bk_state_name(b->state));
             hlb_strv_free(rev);
             return NULL;
         }

@@ -127,7 +127,7 @@ static void test_list_chain(void)
     CHECK(bk_store_mark_bad(dir, "hl-backup-20261201T000000Z", "damaged archive") == 0);
     REQUIRE(bk_store_list(dir, &l) == 0);
     c = bk_list_chain(&l, "hl-backup-20261203T000000Z", &missing);
-    CHECK(c == NULL && missing && strstr(missing, "hl-backup-20261201T000000Z (bad)"));
+    CHECK(c == NULL && missing && strstr(missing, "hl-backup-20261201T000000Z (bad: damaged archive)"));
     const bk_info_t *b = bk_list_find(&l, "hl-backup-20261201T000000Z");
     CHECK(b && b->state == BK_BAD && b->why && !strcmp(b->why, "damaged archive"));
     free(missing);
