@@ -547,8 +547,11 @@ int bk_create(const bk_cfg_t *c, const bk_create_opts_t *o, bk_result_t *r)
         emit(o->event, o->arg, "created", r);
         emit(o->event, o->arg, "latest", r);
     }
-    bk_store_prune(c->dir, o->prefix ? o->prefix : BK_PREFIX_BACKUP, c->keep, c->max_age_ms,
-                   hlb_now_us(), id, &r->pruned);
+    /* a given name's prefix says whose retention applies */
+    const char *prefix = o->prefix ? o->prefix : BK_PREFIX_BACKUP;
+    if (o->name && hlb_has_prefix(o->name, BK_PREFIX_STATE))
+        prefix = BK_PREFIX_STATE;
+    bk_store_prune(c->dir, prefix, c->keep, c->max_age_ms, hlb_now_us(), id, &r->pruned);
     if (r->pruned)
         emit(o->event, o->arg, "pruned", r);
 done:
