@@ -59,7 +59,9 @@ bool bk_owner_alive(const bk_owner_t *o)
 {
     char boot[40];
     read_boot_id(boot);
-    if (strcmp(boot, o->boot_id) || o->pid <= 0)
+    /* an unknown boot id (unreadable /proc/sys) cannot tell boots apart:
+     * the pid and its start time still can */
+    if ((boot[0] && o->boot_id[0] && strcmp(boot, o->boot_id)) || o->pid <= 0)
         return false;
     uint64_t t = start_ticks(o->pid);
     return t && t == o->start_ticks;
@@ -91,6 +93,8 @@ static bool parse_owner(int fd, bk_owner_t *o)
     if (sscanf(buf, "boot_id %39s pid %d start_ticks %" SCNu64 " since_us %" SCNu64, boot, &pid,
                &ticks, &since) != 4)
         return false;
+    if (!strcmp(boot, "-")) /* the holder could not read it */
+        boot[0] = '\0';
     memcpy(o->boot_id, boot, sizeof o->boot_id);
     o->pid = pid;
     o->start_ticks = ticks;
