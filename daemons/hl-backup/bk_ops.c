@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hlbus/buf.h>
@@ -73,10 +74,19 @@ static char *last_line(const hlb_buf_t *b)
     return strndup(b->data + start, end - start);
 }
 
-static int take_lock(const bk_cfg_t *c, bk_lock_t *l, bk_result_t *r, bk_event_fn ev, void *arg)
+static int take_lock(const bk_cfg_t *c, bk_lock_t *l, bk_result_t *r, bk_event_fn ev, void *arg,
+                     int64_t wait_ms)
 {
     bk_owner_t holder;
     int lr = bk_lock_take(c->dir, l, &holder);
+    /* A live holder (the kernel says so: dead ones hold no flock) may be
+     * waited for: the shutdown archive waits for a periodic backup. */
+    uint64_t deadline = hlb_mono_us() + (uint64_t) (wait_ms > 0 ? wait_ms : 0) * 1000u;
+    while (lr == -EBUSY && hlb_mono_us() < deadline) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        lr = bk_lock_take(c->dir, l, &holder);
+    }
     if (lr == -EBUSY) {
         char who[160];
         r->prev_owner = holder;
@@ -428,7 +438,7 @@ int bk_create(const bk_cfg_t *c, const bk_create_opts_t *o, bk_result_t *r)
     if (mr < 0)
         return finish(r, "failed", BK_EXIT_FAILED, "cannot create %s: %s", c->dir, strerror(-mr));
     bk_lock_t lock;
-    if (take_lock(c, &lock, r, o->event, o->arg) < 0)
+    if (take_lock(c, &lock, r, o->event, o->arg, o->wait_ms) < 0)
         return r->exit;
     bk_store_clean(c->dir, &r->cleaned);
 
@@ -709,7 +719,7 @@ static int open_op(const bk_cfg_t *c, const char *op, const char *id, bk_lock_t 
     struct stat sb;
     if (stat(c->dir, &sb) < 0)
         return finish(r, "notfound", BK_EXIT_NOTFOUND, "%s: %s", c->dir, strerror(errno));
-    if (take_lock(c, lock, r, ev, arg) < 0)
+    if (take_lock(c, lock, r, ev, arg, 0) < 0)
         return r->exit;
     int lr = bk_store_list(c->dir, l);
     if (lr < 0) {

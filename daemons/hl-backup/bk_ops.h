@@ -44,6 +44,7 @@ typedef struct bk_create_opts {
     const char *prefix; /* BK_PREFIX_BACKUP or BK_PREFIX_STATE */
     const char *name;   /* the id to use (NULL: a new one from the time) */
     bool full;          /* a full backup even when an incremental could be made */
+    int64_t wait_ms;    /* how long to wait for a run that holds the lock (0: busy at once) */
     bk_event_fn event;
     void *arg;
 } bk_create_opts_t;

@@ -42,6 +42,7 @@ static void usage(FILE *out)
             "  --dir DIR, --path P (repeatable), --exclude P (repeatable), --keep N,\n"
             "  --max-age DURATION, --full-every N, --tar PATH   override the config\n"
             "  --name ID, --prefix hl-backup-|hl-state-       (create) the backup's name\n"
+            "  --wait DURATION    (create) wait that long for a run holding the lock\n"
             "  --check-config, --help, --version\n\n"
             "Exit status: 0 ok, 1 ok but files changed while read, 2 a backup or restore\n"
             "that does not verify, 3 nothing written, 66 no such backup, 75 busy (another\n"
@@ -57,10 +58,10 @@ int main(int argc, char **argv)
     const char *name = NULL, *prefix = BK_PREFIX_BACKUP;
     const char *o_dir = NULL, *o_tar = NULL;
     char **o_paths = NULL, **o_exclude = NULL;
-    int64_t o_keep = -1, o_age = -1, o_full_every = -1;
+    int64_t o_keep = -1, o_age = -1, o_full_every = -1, wait_ms = 0;
     bool json = false, full = false, quick = false, check_only = false;
     enum { O_CONFIG = 256, O_RT, O_JSON, O_FULL, O_REASON, O_TO, O_ONLY, O_QUICK, O_DIR, O_PATH,
-           O_EXCL, O_KEEP, O_AGE, O_FE, O_TAR, O_NAME, O_PREFIX, O_CHECK, O_HELP, O_VERSION };
+           O_EXCL, O_KEEP, O_AGE, O_FE, O_TAR, O_NAME, O_PREFIX, O_CHECK, O_HELP, O_VERSION, O_WAIT };
     static const struct option opts[] = {
         {"config", required_argument, 0, O_CONFIG}, {"runtime-dir", required_argument, 0, O_RT},
         {"json", no_argument, 0, O_JSON},           {"full", no_argument, 0, O_FULL},
@@ -72,6 +73,7 @@ int main(int argc, char **argv)
         {"tar", required_argument, 0, O_TAR},       {"name", required_argument, 0, O_NAME},
         {"prefix", required_argument, 0, O_PREFIX}, {"check-config", no_argument, 0, O_CHECK},
         {"help", no_argument, 0, O_HELP},           {"version", no_argument, 0, O_VERSION},
+        {"wait", required_argument, 0, O_WAIT},
         {0, 0, 0, 0},
     };
     int c;
@@ -107,6 +109,12 @@ int main(int argc, char **argv)
             }
             break;
         case O_TAR: o_tar = optarg; break;
+        case O_WAIT:
+            if (hlb_parse_duration_ms(optarg, &wait_ms) < 0 || wait_ms < 0) {
+                fprintf(stderr, "hl-backup: --wait %s: a duration (60s)\n", optarg);
+                return BK_EXIT_USAGE;
+            }
+            break;
         case O_NAME: name = optarg; break;
         case O_PREFIX:
             if (strcmp(optarg, BK_PREFIX_BACKUP) && strcmp(optarg, BK_PREFIX_STATE)) {
@@ -205,7 +213,7 @@ int main(int argc, char **argv)
     bk_events_t *ev = bk_events_open(runtime_dir);
     bk_result_t r;
     if (!strcmp(cmd, "create")) {
-        bk_create_opts_t o = {.reason = reason, .prefix = prefix, .name = name, .full = full,
+        bk_create_opts_t o = {.reason = reason, .prefix = prefix, .name = name, .full = full, .wait_ms = wait_ms,
                               .event = bk_events_publish, .arg = ev};
         rc = bk_create(&cfg, &o, &r);
     } else if (!strcmp(cmd, "verify")) {

@@ -571,6 +571,10 @@ static char **backup_argv(const orch_cfg_t *c, const char *id)
     opt = hlb_strdupf("--name=%s", id);
     r |= opt ? hlb_strv_push(&v, opt) : -1;
     free(opt);
+    /* a periodic backup in progress finishes first (half the step's time) */
+    opt = hlb_strdupf("--wait=%lldms", (long long) c->archive_timeout_ms / 2);
+    r |= opt ? hlb_strv_push(&v, opt) : -1;
+    free(opt);
     r |= hlb_strv_push(&v, "--full");
     r |= hlb_strv_push(&v, "--reason=shutdown");
     r |= hlb_strv_push(&v, "create");

@@ -5,7 +5,8 @@
 #     a parent), and the latest backup is untouched;
 #   - while it runs, another run is refused (status 75) naming its pid;
 #   - the next run needs no manual step: it takes the lock at once, says
-#     whose it reclaimed, removes the leftovers and writes a verified backup.
+#     whose it reclaimed, removes the leftovers and writes a verified backup;
+#   - with --wait, a run waits for a live holder and gets the lock when it dies.
 . "$(dirname "$0")/bklib.sh"
 PAUSE_TAR=$(cd "$(dirname "$0")" && pwd)/tar-pause.sh
 make_tree
@@ -52,4 +53,21 @@ for phase in create extract; do
     [ "$phase" = create ] && id2=$nid
     [ "$phase" = extract ] && ok only_backups "$id1" "$id2" "$nid"
 done
+# --wait (the shutdown archive's): a run that waits for a live holder is
+# refused when it keeps it, and gets the lock the moment the holder dies.
+head -c 24000000 /dev/urandom >"$W/large.bin"
+rm -f "$T/paused"
+BK_PAUSE=create BK_PAUSED=$T/paused setsid "$BK" --config /dev/null --dir "$BD" --path "$W" \
+    --path "$S" --exclude "$S/cache" --tar "$PAUSE_TAR" create >"$T/killed.out" 2>&1 &
+victim=$!
+pids+=("$victim")
+ok wait_for 60 test -e "$T/paused"
+ok rc_is 75 bk create --wait 300ms
+bkj create --wait 120s >"$T/waiter.json" &
+waiter=$!
+kill -KILL -- "-$victim"
+wait "$victim" 2>/dev/null
+ok wait "$waiter"
+ok jqok --argjson p "$victim" '.outcome == "ok" and .lock_reclaimed and .lock_owner.pid == $p' "$T/waiter.json"
+ok rc_is 64 bk create --wait forever
 checks_done integration_backup_kill
