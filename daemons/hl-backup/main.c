@@ -76,7 +76,7 @@ int main(int argc, char **argv)
         {"wait", required_argument, 0, O_WAIT},
         {0, 0, 0, 0},
     };
-    int c;
+    int c, rc = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case O_CONFIG: config = optarg; break;
@@ -93,58 +93,58 @@ int main(int argc, char **argv)
         case O_KEEP:
             if (hlb_parse_int(optarg, &o_keep) < 0 || o_keep < 1) {
                 fprintf(stderr, "hl-backup: --keep %s: a count of at least 1\n", optarg);
-                return BK_EXIT_USAGE;
+                goto usage_fail;
             }
             break;
         case O_AGE:
             if (hlb_parse_duration_ms(optarg, &o_age) < 0 || o_age < 0) {
                 fprintf(stderr, "hl-backup: --max-age %s: a duration (168h, 7d is 168h)\n", optarg);
-                return BK_EXIT_USAGE;
+                goto usage_fail;
             }
             break;
         case O_FE:
             if (hlb_parse_int(optarg, &o_full_every) < 0 || o_full_every < 0) {
                 fprintf(stderr, "hl-backup: --full-every %s: a count\n", optarg);
-                return BK_EXIT_USAGE;
+                goto usage_fail;
             }
             break;
         case O_TAR: o_tar = optarg; break;
         case O_WAIT:
             if (hlb_parse_duration_ms(optarg, &wait_ms) < 0 || wait_ms < 0) {
                 fprintf(stderr, "hl-backup: --wait %s: a duration (60s)\n", optarg);
-                return BK_EXIT_USAGE;
+                goto usage_fail;
             }
             break;
         case O_NAME: name = optarg; break;
         case O_PREFIX:
             if (strcmp(optarg, BK_PREFIX_BACKUP) && strcmp(optarg, BK_PREFIX_STATE)) {
                 fprintf(stderr, "hl-backup: --prefix is %s or %s\n", BK_PREFIX_BACKUP, BK_PREFIX_STATE);
-                return BK_EXIT_USAGE;
+                goto usage_fail;
             }
             prefix = optarg;
             break;
         case O_CHECK: check_only = true; break;
-        case O_HELP: usage(stdout); return 0;
-        case O_VERSION: printf("hl-backup %s\n", HL_VERSION); return 0;
-        default: usage(stderr); return BK_EXIT_USAGE;
+        case O_HELP: usage(stdout); rc = 0; goto out_args;
+        case O_VERSION: printf("hl-backup %s\n", HL_VERSION); rc = 0; goto out_args;
+        default: usage(stderr); goto usage_fail;
         }
     }
     const char *cmd = optind < argc ? argv[optind++] : NULL;
     const char *id = optind < argc ? argv[optind++] : NULL;
     if (optind < argc) {
         fprintf(stderr, "hl-backup: unexpected argument '%s'\n", argv[optind]);
-        return BK_EXIT_USAGE;
+        goto usage_fail;
     }
     if (!check_only && (!cmd || (strcmp(cmd, "create") && strcmp(cmd, "list") && strcmp(cmd, "verify") &&
                                  strcmp(cmd, "restore")))) {
         fprintf(stderr, "hl-backup: %s%s\n", cmd ? "unknown command " : "a command is needed",
                 cmd ? cmd : " (create, list, verify, restore)");
         usage(stderr);
-        return BK_EXIT_USAGE;
+        goto usage_fail;
     }
     if (cmd && !strcmp(cmd, "restore") && !id) {
         fprintf(stderr, "hl-backup: restore needs a backup ID (hl-backup list)\n");
-        return BK_EXIT_USAGE;
+        goto usage_fail;
     }
 
     /* The config file when there is one; the command line over it. */
@@ -156,7 +156,8 @@ int main(int argc, char **argv)
         hlb_diag_free(&d);
         hlb_conf_destroy(&conf);
         bk_cfg_free(&cfg);
-        return BK_EXIT_CONFIG;
+        rc = BK_EXIT_CONFIG;
+        goto out_args;
     }
     hlb_diag_free(&d);
     hlb_conf_destroy(&conf);
@@ -167,10 +168,12 @@ int main(int argc, char **argv)
     if (o_paths) {
         hlb_strv_free(cfg.paths);
         cfg.paths = o_paths;
+        o_paths = NULL;
     }
     if (o_exclude) {
         hlb_strv_free(cfg.exclude);
         cfg.exclude = o_exclude;
+        o_exclude = NULL;
     }
     if (o_tar) {
         free(cfg.tar);
@@ -194,7 +197,6 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    int rc;
     if (!strcmp(cmd, "list")) {
         bk_list_t l;
         int r = bk_store_list(cfg.dir, &l);
@@ -225,5 +227,13 @@ int main(int argc, char **argv)
     bk_result_free(&r);
     bk_events_close(&ev);
     bk_cfg_free(&cfg);
+    return rc;
+
+usage_fail:
+    rc = BK_EXIT_USAGE;
+out_args:
+    /* the overrides not (yet) handed to the config */
+    hlb_strv_free(o_paths);
+    hlb_strv_free(o_exclude);
     return rc;
 }
