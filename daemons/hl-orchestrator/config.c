@@ -333,6 +333,8 @@ static const hlb_conf_key_t archive_keys[] = {
     HLB_KEY("timeout", HLB_KIND_DURATION, orch_cfg_t, archive_timeout_ms, .def = "120s",
             .min = 1000, .max = 24 * 3600 * 1000LL),
     HLB_KEY("tar", HLB_KIND_STR, orch_cfg_t, tar, .def = "/usr/bin/tar"),
+    /* the writer of the archive: the program of the periodic backups */
+    HLB_KEY("program", HLB_KIND_STR, orch_cfg_t, backup, .def = HL_BACKUP_PROGRAM),
     {0}};
 static const hlb_conf_table_t archive_table = {.name = "archive", .size = sizeof(orch_cfg_t),
                                                .keys = archive_keys};
@@ -496,6 +498,8 @@ static int check_cfg(void *obj, const hlb_conf_t *s, void *ctx, hlb_diag_t *d)
                          "archive.paths: \"%s\" must be an absolute path below /", *v);
     if (c->tar[0] != '/')
         hlb_diag_add(d, hlb_conf_get(ar, "tar"), "archive.tar must be an absolute path");
+    if (c->backup[0] != '/')
+        hlb_diag_add(d, hlb_conf_get(ar, "program"), "archive.program must be an absolute path");
     if (c->instance_state[0] != '/')
         hlb_diag_add(d, hlb_conf_get(sd, "instance_state"), "instance_state must be absolute");
 
@@ -564,6 +568,7 @@ void orch_cfg_destroy(orch_cfg_t **self_p)
         cmd_free(&c->cleanup_cmds[i]);
     free(c->cleanup_cmds);
     free(c->archive_dir);
+    free(c->backup);
     hlb_strv_free(c->archive_paths);
     hlb_strv_free(c->archive_exclude);
     free(c->tar);

@@ -73,6 +73,7 @@ typedef struct orch_cfg {
     int64_t archive_max_age_ms; /* older ones go */
     int64_t archive_timeout_ms;
     char *tar;                  /* absolute path of GNU tar */
+    char *backup;               /* hl-backup, which writes the archive */
     char *instance_state;       /* file written at the end of a shutdown */
 
     /* recovery (spec 2.2.2) */

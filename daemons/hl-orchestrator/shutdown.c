@@ -15,7 +15,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "archive.h"
+#include <dirent.h>
+#include <hlbus/str.h>
+#include <hlbus/strv.h>
+#include "bk_store.h"
 #include "fsclean.h"
 #include <hlbus/pbfield.h>
 
@@ -83,7 +86,8 @@ struct shutdown {
     char *cmd_unit;
     uint64_t removed_temp;
     /* archive */
-    char *archive_tmp, *archive_final, *archive_unit;
+    char *archive_final, *archive_unit; /* archive_final: the backup's id */
+    char **archive_before;              /* the directory's names before the run */
     uint64_t archive_bytes;
     strv_t pruned;
     char *archive_path;
@@ -440,14 +444,37 @@ static void run_cleanup(shutdown_t *s)
 
 /* ---- archive ---- */
 
+/* The archive is written by hl-backup, the program of the periodic backups
+ * (docs/backup.md): the same scan, tar invocation, manifest, verification
+ * by a restore, commit by rename and retention. It runs as a transient unit
+ * of its own (as tar did before), given this config's archive settings on
+ * its command line: a full backup named hl-state-<time>, kept by its own
+ * count and age (hl-backup's periodic ones have theirs). */
+
+/* The names in DIR (the archives, and the leftovers of interrupted runs),
+ * to tell afterwards what the run pruned. */
+static char **dir_names(const char *dir)
+{
+    char **v = NULL;
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        bool archive = l > 7 && !strcmp(de->d_name + l - 7, ".tar.gz");
+        bool part = l > 5 && !strcmp(de->d_name + l - 5, ".part");
+        if ((archive || part) && strcmp(de->d_name, "hl-state-latest.tar.gz"))
+            hlb_strv_push(&v, de->d_name);
+    }
+    closedir(d);
+    return v;
+}
+
 static void archive_end(shutdown_t *s, const char *outcome, const char *detail)
 {
-    if (s->archive_tmp && strcmp(outcome, "ok") && strcmp(outcome, "partial")) {
-        char *p = NULL;
-        if (asprintf(&p, "%s/%s", s->cfg->archive_dir, s->archive_tmp) >= 0)
-            unlink(p);
-        free(p);
-    }
+    hlb_strv_free(s->archive_before);
+    s->archive_before = NULL;
     step_done(s, outcome, "%s", detail);
 }
 
@@ -456,35 +483,38 @@ static void on_tar_job(sdm_t *m, sdm_unit_t *u, const char *result, const char *
     shutdown_t *s = arg;
     cancel_timer(s);
     bool ok = !strcmp(result, "done");
-    /* GNU tar's status 1 means "some files differed" (changed while read):
-     * the archive is complete and usable. */
-    bool partial = !ok && u->exec_code == 1 && u->exec_status == 1;
+    bool exited = !ok && u->exec_code == 1;
+    /* hl-backup's status 1: written and verified, some files changed while
+     * they were read (the archive and its manifest hold what was read). */
+    bool partial = exited && u->exec_status == 1;
     if (!ok && !partial) {
         char *st = units_describe(u);
         hlb_buf_t b = {0};
-        hlb_buf_printf(&b, "tar (%s) %s: %s", u->name, result, st ? st : "");
+        const char *why = !exited ? "" : u->exec_status == 2 ? " (the archive did not verify: kept as bad, not latest)"
+                                       : u->exec_status == 75 ? " (another backup holds the lock)"
+                                                              : "";
+        hlb_buf_printf(&b, "hl-backup (%s) %s%s: %s", u->name, result, why, st ? st : "");
         hlb_err("shutdown: %s", b.data);
         archive_end(s, "failed", b.data);
         hlb_buf_free(&b);
         free(st);
         return;
     }
-    char **pruned = NULL;
-    int r = archive_finish(s->cfg->archive_dir, s->archive_tmp, s->archive_final,
-                           s->cfg->archive_keep, s->cfg->archive_max_age_ms, hlb_now_us(), &pruned,
-                           &s->archive_bytes);
-    for (char **p = pruned; p && *p; p++)
-        strv_push(&s->pruned, *p);
-    hlb_strv_free(pruned);
-    if (r < 0) {
-        archive_end(s, "failed", "cannot put the archive in place");
+    free(s->archive_path);
+    s->archive_path = hlb_strdupf("%s/%s.tar.gz", s->cfg->archive_dir, s->archive_final);
+    struct stat sb;
+    if (!s->archive_path || lstat(s->archive_path, &sb) < 0) {
+        archive_end(s, "failed", "hl-backup ended, but its archive is not there");
         return;
     }
-    free(s->archive_path);
-    if (asprintf(&s->archive_path, "%s/%s", s->cfg->archive_dir, s->archive_final) < 0)
-        s->archive_path = NULL;
+    s->archive_bytes = (uint64_t) sb.st_size;
+    char **after = dir_names(s->cfg->archive_dir);
+    for (char **p = s->archive_before; p && *p; p++)
+        if (!hlb_strv_contains(after, *p))
+            strv_push(&s->pruned, *p);
+    hlb_strv_free(after);
     hlb_buf_t b = {0};
-    hlb_buf_printf(&b, "%s (%llu bytes)%s, %zu old archive%s pruned", s->archive_path,
+    hlb_buf_printf(&b, "%s (%llu bytes, verified)%s, %zu old archive%s pruned", s->archive_path,
                    (unsigned long long) s->archive_bytes,
                    partial ? ", some files changed while read" : "", s->pruned.n,
                    s->pruned.n == 1 ? "" : "s");
@@ -497,8 +527,62 @@ static int on_tar_timeout(zloop_t *loop, int timer_id, void *arg)
     shutdown_t *s = arg;
     s->timer = -1;
     sdm_cancel_callbacks(s->o->sdm, s);
-    archive_end(s, "failed", "tar did not finish in time");
+    archive_end(s, "failed", "hl-backup did not finish in time");
     return 0;
+}
+
+/* hl-backup's command line for this config's archive, writing ID. */
+static char **backup_argv(const orch_cfg_t *c, const char *id)
+{
+    char **v = NULL;
+    int r = 0;
+    r |= hlb_strv_push(&v, c->backup);
+    /* Everything comes from here: hl-backup's own section (its periodic
+     * backups) does not change the shutdown archive, nor can an error in
+     * it stop one. */
+    r |= hlb_strv_push(&v, "--config=/dev/null");
+    char *opt = hlb_strdupf("--dir=%s", c->archive_dir);
+    r |= opt ? hlb_strv_push(&v, opt) : -1;
+    free(opt);
+    size_t paths = 0;
+    for (char **p = c->archive_paths; p && *p; p++) {
+        struct stat sb;
+        if (lstat(*p, &sb) < 0)
+            continue;
+        opt = hlb_strdupf("--path=%s", *p);
+        r |= opt ? hlb_strv_push(&v, opt) : -1;
+        free(opt);
+        paths++;
+    }
+    for (char **p = c->archive_exclude; p && *p; p++) {
+        opt = hlb_strdupf("--exclude=%s", *p);
+        r |= opt ? hlb_strv_push(&v, opt) : -1;
+        free(opt);
+    }
+    opt = hlb_strdupf("--keep=%lld", (long long) c->archive_keep);
+    r |= opt ? hlb_strv_push(&v, opt) : -1;
+    free(opt);
+    opt = hlb_strdupf("--max-age=%lldms", (long long) c->archive_max_age_ms);
+    r |= opt ? hlb_strv_push(&v, opt) : -1;
+    free(opt);
+    opt = hlb_strdupf("--tar=%s", c->tar);
+    r |= opt ? hlb_strv_push(&v, opt) : -1;
+    free(opt);
+    opt = hlb_strdupf("--name=%s", id);
+    r |= opt ? hlb_strv_push(&v, opt) : -1;
+    free(opt);
+    /* a periodic backup in progress finishes first (half the step's time) */
+    opt = hlb_strdupf("--wait=%lldms", (long long) c->archive_timeout_ms / 2);
+    r |= opt ? hlb_strv_push(&v, opt) : -1;
+    free(opt);
+    r |= hlb_strv_push(&v, "--full");
+    r |= hlb_strv_push(&v, "--reason=shutdown");
+    r |= hlb_strv_push(&v, "create");
+    if (r < 0 || !paths) {
+        hlb_strv_free(v);
+        return NULL;
+    }
+    return v;
 }
 
 static void run_archive(shutdown_t *s)
@@ -513,44 +597,28 @@ static void run_archive(shutdown_t *s)
         step_done(s, "failed", "cannot create %s: %s", s->cfg->archive_dir, strerror(-r));
         return;
     }
-    uint64_t now = hlb_now_us();
-    for (int i = 0; i < 60; i++) {
-        free(s->archive_final);
-        s->archive_final = archive_name(now + (uint64_t) i * 1000000ULL);
-        char *p = NULL;
-        struct stat sb;
-        bool taken = s->archive_final && asprintf(&p, "%s/%s", s->cfg->archive_dir, s->archive_final) >= 0 &&
-                     lstat(p, &sb) == 0;
-        free(p);
-        if (!taken)
-            break;
-    }
-    free(s->archive_tmp);
-    s->archive_tmp = NULL;
-    if (!s->archive_final || asprintf(&s->archive_tmp, ".%s.part", s->archive_final) < 0) {
+    free(s->archive_final);
+    /* hl-backup's naming: hl-state-<UTC time>, the next second's if taken */
+    s->archive_final = bk_store_new_id(s->cfg->archive_dir, BK_PREFIX_STATE, hlb_now_us());
+    if (!s->archive_final) {
         step_done(s, "failed", "out of memory");
         return;
     }
-    char *out = NULL;
-    if (asprintf(&out, "%s/%s", s->cfg->archive_dir, s->archive_tmp) < 0) {
-        step_done(s, "failed", "out of memory");
-        return;
-    }
-    char **argv = archive_argv(s->cfg->tar, out, s->cfg->archive_dir, s->cfg->archive_paths,
-                               s->cfg->archive_exclude);
-    free(out);
+    char **argv = backup_argv(s->cfg, s->archive_final);
     if (!argv) {
         step_done(s, "skipped", "none of the archive paths exists");
         return;
     }
+    hlb_strv_free(s->archive_before);
+    s->archive_before = dir_names(s->cfg->archive_dir);
     free(s->archive_unit);
     s->archive_unit = orch_transient_name(s->o, "archive");
-    r = s->archive_unit ? sdm_run(s->o->sdm, s->archive_unit, "hl-orchestrator state archive", argv,
-                                  (uint64_t) s->cfg->archive_timeout_ms * 1000ULL, on_tar_job, s)
+    r = s->archive_unit ? sdm_run(s->o->sdm, s->archive_unit, "hl-orchestrator state archive (hl-backup)",
+                                  argv, (uint64_t) s->cfg->archive_timeout_ms * 1000ULL, on_tar_job, s)
                         : -ENOMEM;
     hlb_strv_free(argv);
     if (r < 0) {
-        step_done(s, "failed", "cannot run tar: %s", strerror(-r));
+        step_done(s, "failed", "cannot run hl-backup: %s", strerror(-r));
         return;
     }
     s->timer = zloop_timer(s->o->loop, (size_t) s->cfg->archive_timeout_ms + 10000, 1,
@@ -778,7 +846,7 @@ void shutdown_destroy(shutdown_t **self_p)
     strv_clear(&s->stop_failed);
     strv_clear(&s->pruned);
     free(s->cmd_unit);
-    free(s->archive_tmp);
+    hlb_strv_free(s->archive_before);
     free(s->archive_final);
     free(s->archive_unit);
     free(s->archive_path);

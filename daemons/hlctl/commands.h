@@ -21,6 +21,7 @@ HLCTL_CMD("failures", hlctl_cmd_failures, "[--limit N] [--open] [TARGET]", "hl-f
 HLCTL_CMD("failure", hlctl_cmd_failure, "rearm SERVICE", "re-enable recovery after a give-up, flap hold or config error")
 HLCTL_CMD("dev", hlctl_cmd_dev, "check [FILE] | apply | list | status [NAME] | restart NAME | logs NAME", "development servers of dev-server.yaml: validate, apply exactly what changed, state")
 HLCTL_CMD("logs", hlctl_cmd_logs, "[-f] [--service S] [--level L] [--since T] | analyze [--since 1h] [--service S]", "hl-logs' JSON logs, and their analysis (top errors, durations, health)")
+HLCTL_CMD("backup", hlctl_cmd_backup, "list|create [--full]|verify [ID] [--quick]|restore ID [--to DIR] [--only PATH]", "verified backups (hl-backup): list, take one now, verify by a restore, restore (exit 0/1/2...)")
 HLCTL_CMD("compliance", hlctl_cmd_compliance, "[--all] [hl-compliance options]", "the compliance report: SSH, sudo, firewall, audit, TLS, unit exposure (exit 0/1/2)")
 HLCTL_CMD("contract", hlctl_cmd_contract, "[--markdown]", "the bus contract: version, installed .proto files, topic families")
 HLCTL_CMD("check", hlctl_cmd_check, "health [SERVICE]|service NAME|phases|bus|failures [-w RANGE] [-c RANGE]", "a Nagios/Icinga plugin: status line with perfdata, exit 0/1/2/3")

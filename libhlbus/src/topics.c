@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backup.pb-c.h"
 #include "dev.pb-c.h"
 #include "failure.pb-c.h"
 #include "health.pb-c.h"
@@ -45,6 +46,8 @@ static const hlb_topic_family_t families[] = {
     {"logs.dropped", "hl-logs", &hl__logs_dropped__descriptor, false, ""},
     {"uplink.", "hl-uplink", &hl__uplink_status__descriptor, true, "<link>"},
     {"dev.", "hl-orchestrator", &hl__dev_server__descriptor, true, "<name>"},
+    {"backup.latest", "hl-backup", &hl__backup_event__descriptor, true, ""},
+    {"backup.", "hl-backup", &hl__backup_event__descriptor, false, "<event>"},
     {NULL, NULL, NULL, false, NULL},
 };
 

@@ -31,7 +31,7 @@ e2e_init
 MANAGED=" hl-daemon.service claude-code.service hl-service@.service hl-dev-proxy.service fl-victim.service fl-cfg.service fl-cfgloop.service fl-gate.service e2e-optdep.service e2e-optdep-broken.service e2e-optexit.service "
 # Helpers of ours that are not daemons (oneshots run by a timer): verified
 # and scored, but the daemon rules below are not theirs.
-HELPERS=" hl-revive@.service hl-compliance.service hl-firewall.service "
+HELPERS=" hl-revive@.service hl-compliance.service hl-firewall.service hl-backup.service "
 MAX_EXPOSURE=2.0
 # The managed services run other people's programs, and the agent must
 # build, run and install things: docs/sandbox.md says which directives they
@@ -53,6 +53,7 @@ declare -A ROOT_CAVEAT=(
   [hl-orchestrator.service]="root on the system D-Bus: may ask PID 1 to start, stop or mask any unit; not rated by the score"
   [hl-firewall.service]="root with CAP_NET_ADMIN alone, to load the nftables table; a oneshot"
   [hl-compliance.service]="root to read sshd's host keys, another user's sudo rules, the firewall and audit rules; a oneshot"
+  [hl-backup.service]="root to read everyone's files and restore them with owners and modes; writes only /var/backups; a oneshot"
 )
 E2E_DIR=$(mktemp -d) # our own stage: an e2e run may be using its own
 trap 'rm -rf "$E2E_DIR"' EXIT

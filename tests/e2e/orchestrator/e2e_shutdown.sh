@@ -5,7 +5,9 @@
 #     infrastructure (from the stop order and the events); temporary files
 #     removed without following links; the archive holds state, logs and
 #     config (not the excluded cache; links as links), is private, is the
-#     "latest", and older archives are pruned; the instance state is final.
+#     "latest", and older archives are pruned; it is hl-backup's (a full
+#     backup with its manifest, which hl-backup verifies again); the
+#     instance state is final.
 #     A daemon of expect_ack without a running unit (t-absent) is not awaited.
 #  B. `systemctl stop hl-orchestrator` alone stops nothing else: the
 #     managed units outlive it.
@@ -108,6 +110,17 @@ for gone in hl-state-20200101T000000Z.tar.gz hl-state-20261001T000000Z.tar.gz .h
 done
 case " $ls_backups" in *" hl-state-20261101T000000Z.tar.gz "*) ;; *) ct_fail "retention removed the newest old archive" ;; esac
 jq -e '.pruned | length == 3' <<<"$report" >/dev/null || ct_fail "pruned: $(jq -c .pruned <<<"$report")"
+# Written by hl-backup, the program of the periodic backups: a full backup
+# with its manifest, verified, which hl-backup itself lists and verifies again.
+id=$(basename "$archive" .tar.gz)
+ct test -s "/var/backups/hl/$id.manifest" || ct_fail "the archive has no manifest"
+ct grep -q '^kind full$' "/var/backups/hl/$id.manifest" || ct_fail "the shutdown archive is not a full backup"
+ct grep -q '^reason shutdown$' "/var/backups/hl/$id.manifest" || ct_fail "the manifest's reason"
+ct /opt/hl/bin/hl-backup --config /dev/null --dir /var/backups/hl --path /var/lib/hl --json list |
+    jq -e --arg id "$id" '.latest == $id and (.backups[] | select(.id == $id) | .state == "verified")' >/dev/null ||
+    ct_fail "hl-backup list does not show the archive as the verified latest"
+ct /opt/hl/bin/hl-backup --config /dev/null --dir /var/backups/hl --path /var/lib/hl verify "$id" >/dev/null ||
+    ct_fail "hl-backup verify of the shutdown archive failed"
 
 # The instance state, and the daemon gone (exit 0: inactive, not failed).
 ct cat /var/lib/hl/hl-orchestrator/instance-state.json | jq -e --arg a "$archive" \
