@@ -299,11 +299,21 @@ bool stdio_term_resize(stdio_term_t *t, unsigned cols, unsigned rows)
     vterm_set_size(t->vt, (int)rows, (int)cols);
     t->cols = cols;
     t->rows = rows;
-    /* A terminal resets its scroll region when it changes size; libvterm
-     * 0.1.4 keeps it, and one beyond the new bottom corrupts its memory on
-     * the next scroll (found by fuzz_stdio_term). Reset here, the cursor
-     * and pen kept (DECSC, DECRC). */
-    vt_write(t, "\0337\033[r\0338", 7);
+    /* A terminal resets its scroll region when it changes size (xterm
+     * does); libvterm 0.1.4 keeps it, and one beyond the new bottom
+     * corrupts its memory on the next scroll or erase (found by
+     * fuzz_stdio_term). Reset here and put the cursor back where it was,
+     * within the new size. Not with DECSC/DECRC: a save and restore around
+     * the reset still left libvterm writing through a NULL row on the next
+     * erase (tests/unit/stdio/test_stdio_term.c), and it would overwrite the
+     * program's own saved cursor. */
+    VTermPos pos;
+    vterm_state_get_cursorpos(t->state, &pos);
+    int row = pos.row < 0 ? 0 : pos.row >= (int)rows ? (int)rows - 1 : pos.row;
+    int col = pos.col < 0 ? 0 : pos.col >= (int)cols ? (int)cols - 1 : pos.col;
+    char seq[32];
+    int n = snprintf(seq, sizeof seq, "\033[r\033[%d;%dH", row + 1, col + 1);
+    vt_write(t, seq, (size_t)n);
     t->m.top = t->m.bottom = 0;
     return true;
 }

@@ -332,10 +332,40 @@ static void test_recording(void)
     t_teardown();
 }
 
+/* Shrinking below a scroll region (fuzz_stdio_term's finding): libvterm
+ * 0.1.4 keeps the region, and the next erase wrote through a NULL row (a
+ * SIGSEGV, every time, with the reset done by DECSC/DECRC). After the
+ * resize the region is the whole screen, as xterm makes it, and the cursor
+ * is where it was, within the new size. */
+static void test_shrink_below_scroll_region(void)
+{
+    stdio_term_t *t = stdio_term_new(32, 22);
+    REQUIRE(t);
+    static const char before[] = "\033[3;4Hbody\033[5;10r";
+    stdio_term_feed(t, before, strlen(before));
+    CHECK(stdio_term_resize(t, 2, 2));
+    stdio_term_feed(t, "\020\033[J", 4); /* the crash */
+    stdio_term_feed(t, "ab\r\ncd\r\nef", 10); /* scrolls the whole screen */
+    char *s = stdio_term_text(t);
+    CHECK_STR(s, "cd\nef\n");
+    free(s);
+    /* grown again, a region and a cursor kept across a resize that fits */
+    CHECK(stdio_term_resize(t, 20, 10));
+    static const char region[] = "\033[2;5r\033[4;7Hx";
+    stdio_term_feed(t, region, strlen(region));
+    CHECK(stdio_term_resize(t, 20, 8));
+    stdio_term_feed(t, "y", 1);
+    s = stdio_term_text(t);
+    CHECK(s && strstr(s, "xy") != NULL); /* the cursor stayed after the x */
+    free(s);
+    stdio_term_free(&t);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     unsigned fds0 = t_count_fds();
+    TEST(test_shrink_below_scroll_region); /* first: on a fresh heap it crashed every time */
     TEST(test_redraw_fidelity);
     TEST(test_rec_escape);
     TEST(test_late_joiner_screen);
