@@ -71,67 +71,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef HL_FUZZ_LIBFUZZER
-#include <dirent.h>
+#include "../common/replay.h"
 
+/* Without libFuzzer: every seed of the corpus and 20000 mutations of each,
+ * with the bytes a manifest is made of. */
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
-        return 64;
-    }
-    DIR *d = opendir(argv[1]);
-    if (!d) {
-        perror(argv[1]);
-        return 2;
-    }
-    unsigned long long s = 0x9E3779B97F4A7C15ULL;
-    size_t runs = 0;
-    struct dirent *e;
-    static uint8_t input[16384], buf[16384 + 64];
-    static const char tokens[] = " %\n-0123456789abcdef/.fdlosi";
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        size_t n = fread(input, 1, sizeof input, f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(input, n);
-        runs++;
-        for (int k = 0; k < 20000; k++) {
-            memcpy(buf, input, n);
-            size_t len = n;
-            int edits = 1 + (int) (s % 3);
-            for (int j = 0; j < edits; j++) {
-                s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-                size_t at = len ? (size_t) (s >> 8) % len : 0;
-                switch (s % 5) {
-                case 0: buf[at] = (uint8_t) (s >> 16); break;
-                case 1: len = at; break; /* a cut */
-                case 2: buf[at] = (uint8_t) tokens[(s >> 20) % (sizeof tokens - 1)]; break;
-                case 3: /* a byte inserted */
-                    if (len < sizeof buf - 1) {
-                        memmove(buf + at + 1, buf + at, len - at);
-                        buf[at] = (uint8_t) tokens[(s >> 24) % (sizeof tokens - 1)];
-                        len++;
-                    }
-                    break;
-                default: /* a byte removed */
-                    if (len) {
-                        memmove(buf + at, buf + at + 1, len - at - 1);
-                        len--;
-                    }
-                }
-            }
-            LLVMFuzzerTestOneInput(buf, len);
-            runs++;
-        }
-    }
-    closedir(d);
-    printf("%zu inputs, no crash, every oracle held\n", runs);
-    return 0;
+    static const fuzz_replay_t how = {
+        .name = "fuzz_backup_manifest_replay",
+        .max_len = 16384,
+        .mutations = 20000,
+        .max_edits = 3,
+        .alphabet = " %\n-0123456789abcdef/.fdlosi",
+        .verdict = "every oracle held",
+    };
+    return fuzz_replay_main(argc, argv, &how);
 }
 #endif

@@ -39,8 +39,28 @@ static uint8_t pick(run_t *r, bool from_alphabet)
     return (uint8_t)(v >> 24);
 }
 
+/* With FUZZ_REPLAY_LAST=FILE each input is written to FILE before it runs,
+ * so that the one a crash leaves there reproduces it. */
+static void keep_last(const uint8_t *data, size_t len)
+{
+    static const char *path;
+    static bool looked;
+    if (!looked) {
+        path = getenv("FUZZ_REPLAY_LAST");
+        looked = true;
+    }
+    if (!path || !*path)
+        return;
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(data, 1, len, f);
+        fclose(f);
+    }
+}
+
 static void one(run_t *r, const uint8_t *data, size_t len)
 {
+    keep_last(data, len);
     r->inputs++;
     if (!r->how->modes) {
         LLVMFuzzerTestOneInput(data, len);
@@ -58,7 +78,7 @@ static void one(run_t *r, const uint8_t *data, size_t len)
 }
 
 /* A seed and its mutations: bytes replaced (at random or from the
- * alphabet), the input cut short, bytes appended. */
+ * alphabet), inserted or removed, the input cut short, bytes appended. */
 static void seed_and_mutants(run_t *r, size_t n)
 {
     one(r, r->seed, n);
@@ -70,18 +90,31 @@ static void seed_and_mutants(run_t *r, size_t n)
         for (int e = 0; e < edits; e++) {
             uint64_t v = next(r);
             size_t at = len ? (size_t)(v >> 8) % len : 0;
-            switch (v % 4) {
+            switch (v % 6) {
             case 0:
                 if (len)
                     r->mutant[at] = pick(r, false);
                 break;
             case 1:
                 if (len)
-                    len = at;
+                    len = at; /* a cut */
                 break;
             case 2:
                 if (len < r->max_len + GROWTH)
                     r->mutant[len++] = pick(r, r->how->extend_from_alphabet);
+                break;
+            case 3: /* a byte inserted */
+                if (len < r->max_len + GROWTH) {
+                    memmove(r->mutant + at + 1, r->mutant + at, len - at);
+                    r->mutant[at] = pick(r, true);
+                    len++;
+                }
+                break;
+            case 4: /* a byte removed */
+                if (len) {
+                    memmove(r->mutant + at, r->mutant + at + 1, len - at - 1);
+                    len--;
+                }
                 break;
             default:
                 if (len)

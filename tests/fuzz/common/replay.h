@@ -3,7 +3,8 @@
  * seeds it is given (files, or directories of them, recursively), a number
  * of mutations of each, then random inputs and the target's built-in ones.
  * One driver for every target, so that they differ only in what their
- * inputs are made of, said in a fuzz_replay_t. */
+ * inputs are made of, said in a fuzz_replay_t. FUZZ_REPLAY_LAST=FILE in the
+ * environment keeps the input being run in FILE (the one a crash left). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
