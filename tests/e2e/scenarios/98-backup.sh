@@ -1,22 +1,15 @@
 #!/usr/bin/env bash
-# hl-backup under a real systemd: hl-backup.timer is enabled and waiting (15
-# minutes); hl-backup.service, started as the timer starts it (its sandbox
-# for real: root with four capabilities, the home read-only, only
-# /var/backups/hl writable), takes a full then an incremental backup while
-# the workspace is being written to, each verified and announced on the bus;
-# the workspace damaged, `hlctl backup restore latest` puts it back as the
-# manifest says; a run SIGKILLed by systemd (`systemctl kill`) mid-backup is
-# followed by one that succeeds with no manual step.
+# hl-backup under a real systemd: hl-backup.service, started as the timer
+# starts it (its sandbox for real: root with four capabilities, the home
+# read-only, only /var/backups/hl writable), takes a full then an incremental
+# backup while the workspace is being written to, each verified and announced
+# on the bus; the workspace damaged, `hlctl backup restore latest` puts it back
+# as the manifest says; a run SIGKILLed by systemd (`systemctl kill`)
+# mid-backup is followed by one that succeeds with no manual step; last,
+# hl-backup.timer is enabled and waiting (15 minutes).
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 e2e_scenario hl-backup.service
-
-# The e2e install enables services, sockets and targets; a package enables
-# the timer too (its [Install]: timers.target), as here.
-e2e_ok e2e_exec systemctl enable --now hl-backup.timer
-e2e_ok test "$(e2e_exec systemctl is-enabled hl-backup.timer)" = enabled
-e2e_ok e2e_is_active hl-backup.timer
-e2e_ok test -n "$(e2e_prop hl-backup.timer NextElapseUSecMonotonic)"
 
 # A workspace of hluser's, with state beside it.
 e2e_sh 'set -e; cd /home/hluser/workspace
@@ -93,4 +86,16 @@ e2e_ok test -z "$(e2e_exec ls -A /var/backups/hl | grep '^\.hl-backup-')"
 has_boot() { e2e_journal hl-backup.service -n 40 | grep -Eq 'reclaimed the lock of pid [0-9]+ \(boot [0-9a-f]{8},'; }
 e2e_ok has_boot
 kill "$tap_pid" 2>/dev/null; wait "$tap_pid" 2>/dev/null; rm -f "$tap" "$tap.restore"
+
+# 5. the timer. Enabled last: its OnBootSec=5min has long passed in a
+# container that ran the tier before us, so enabling it starts a run within
+# its RandomizedDelaySec, which must not race the runs counted above (CI
+# once saw the timer's run take the workspace before it was written).
+# The e2e install enables services, sockets and targets; a package enables
+# the timer too (its [Install]: timers.target), as here.
+e2e_ok e2e_exec systemctl enable --now hl-backup.timer
+e2e_ok test "$(e2e_exec systemctl is-enabled hl-backup.timer)" = enabled
+e2e_ok e2e_is_active hl-backup.timer
+e2e_ok test -n "$(e2e_prop hl-backup.timer NextElapseUSecMonotonic)"
 e2e_exec systemctl disable --now hl-backup.timer
+e2e_ok wait_for 60 gone   # a run the timer may have started ends before we do
