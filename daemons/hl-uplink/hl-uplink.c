@@ -226,14 +226,18 @@ static bool forwarded(const ul_daemon_t *u, const char *topic)
 }
 
 /* An event upstream: the bus message as JSON, its id unique per publisher
- * incarnation (source, epoch, seq), so a redelivery carries the same id. */
+ * incarnation and topic (source, epoch, topic, seq), so a redelivery carries
+ * the same id. The topic is part of it because a publisher numbers each topic
+ * on its own (seqtrack.h): hl-failure's first recovery.X and first alert.X
+ * are both seq 1, and without the topic the API dropped the alert as a
+ * duplicate of the recovery step. */
 static void forward(ul_daemon_t *u, const hlb_event_t *ev)
 {
     const Hl__Envelope *e = ev->env;
     hlb_buf_t body = {0};
     hlb_json_body(&body, e->type, e->body.data, e->body.len);
-    char *id = hlb_strdupf("%s:%llu:%llu", e->source, (unsigned long long)e->epoch,
-                           (unsigned long long)e->seq);
+    char *id = hlb_strdupf("%s:%llu:%s:%llu", e->source, (unsigned long long)e->epoch,
+                           ev->topic, (unsigned long long)e->seq);
     char *type = strndup(ev->topic, strcspn(ev->topic, "."));
     /* its time in server time: as long ago as it was by our clock */
     uint64_t local_now = hlb_now_us(), srv_now = ul_client_now_us(u->client);

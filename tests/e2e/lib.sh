@@ -68,6 +68,8 @@ e2e_stage() {
   mkdir -p "$stage/e2e"
   cp -a "$E2E_TEST_UNITS" "$stage/e2e/units"
   cp "$HL_SOURCE_DIR/tests/e2e/container-install.sh" "$stage/e2e/"
+  # the HL cloud API's reference server, for e2e.uplink
+  cp "$HL_SOURCE_DIR/tests/fixtures/uplink/refserver.py" "$stage/e2e/"
   cp "$HL_BUILD_DIR/tests/e2e/e2e.env" "$stage/e2e/"
 }
 
