@@ -9,6 +9,7 @@
 #include "health.pb-c.h"
 #include "logs.pb-c.h"
 #include "orchestrator.pb-c.h"
+#include "uplink.pb-c.h"
 #include <hlbus/str.h>
 
 typedef struct {
@@ -326,9 +327,37 @@ static void on_daemon(hlm_busm_t *b, const char *topic_name, const Hl__DaemonSta
      * VMs running an older one (recording rule hl:daemon_contract_version:min) */
     SET(b, "hl_daemon_contract_version", "The bus contract version the daemon speaks (hl.ContractVersion).",
         HLM_GAUGE, (double)st->contract, "daemon", name);
-    SET(b, "hl_daemon_notify_dropped_total",
-        "sd_notify messages the daemon could not send (NOTIFY_SOCKET full or gone) when it last reported.",
-        HLM_COUNTER, (double)st->notify_dropped, "daemon", name);
+}
+
+/* uplink.<link> (hl-uplink, state): the link to the HL cloud API. A VM whose
+ * uplink is down cannot tell the cloud so; a fleet's Prometheus can
+ * (alert UplinkOffline). Counters are hl-uplink's since its start. */
+static void on_uplink(hlm_busm_t *b, const char *link, const Hl__UplinkStatus *u)
+{
+    SET(b, "hl_uplink_up", "Whether hl-uplink is connected and registered with the HL API (1) or not (0).",
+        HLM_GAUGE, u->state == HL__UPLINK_STATE__UPLINK_ONLINE, "link", link);
+    SET(b, "hl_uplink_registered", "Whether the instance is registered with the HL API.", HLM_GAUGE,
+        u->registered, "link", link);
+    SET(b, "hl_uplink_outbox_events", "Events waiting in hl-uplink's on-disk outbox for the API.",
+        HLM_GAUGE, (double)u->outbox_depth, "link", link);
+    SET(b, "hl_uplink_outbox_bytes", "Bytes of hl-uplink's on-disk outbox.", HLM_GAUGE,
+        (double)u->outbox_bytes, "link", link);
+    SET(b, "hl_uplink_outbox_dropped_total",
+        "Events hl-uplink's outbox dropped, oldest first, at its byte cap.", HLM_COUNTER,
+        (double)u->outbox_dropped, "link", link);
+    SET(b, "hl_uplink_requests_total", "Requests hl-uplink made to the HL API.", HLM_COUNTER,
+        (double)u->requests, "link", link);
+    SET(b, "hl_uplink_failures_total", "Requests to the HL API that failed (no answer, 5xx, 429).",
+        HLM_COUNTER, (double)u->failures, "link", link);
+    SET(b, "hl_uplink_events_sent_total", "Events the HL API accepted from hl-uplink.", HLM_COUNTER,
+        (double)u->events_sent, "link", link);
+    SET(b, "hl_uplink_events_rejected_total", "Events the HL API refused as malformed, dropped.",
+        HLM_COUNTER, (double)u->events_rejected, "link", link);
+    SET(b, "hl_uplink_last_heartbeat_seconds",
+        "Server time of the last heartbeat the HL API accepted, in unixtime (0: none yet).",
+        HLM_GAUGE, (double)u->last_heartbeat_us / 1e6, "link", link);
+    SET(b, "hl_uplink_clock_offset_seconds", "The HL API's clock minus the VM's.", HLM_GAUGE,
+        (double)u->clock_offset_ms / 1e3, "link", link);
 }
 
 void hlm_busm_event(hlm_busm_t *b, const char *topic, const char *source, const char *type,
@@ -392,6 +421,10 @@ void hlm_busm_event(hlm_busm_t *b, const char *topic, const char *source, const 
         } else {
             m = &ev;
         }
+    } else if (strcmp(prefix, "uplink") == 0) {
+        const Hl__UplinkStatus *u = AS(Hl__UplinkStatus, hl__uplink_status__descriptor);
+        if (u)
+            on_uplink(b, rest, u);
     } else if (strcmp(prefix, "daemon") == 0) {
         const Hl__DaemonStatus *st = AS(Hl__DaemonStatus, hl__daemon_status__descriptor);
         if (st)

@@ -1,5 +1,5 @@
 /* Bus-derived metrics from the typed messages of the bus contract
- * (health, service, failure, recovery, alert, daemon), hl-bus stats,
+ * (health, service, failure, recovery, alert, daemon, uplink), hl-bus stats,
  * replays, refused bodies (free-form maps, other types) and the series cap;
  * checked on the rendered exposition. */
 #include <hlbus/hlbus.h>
@@ -10,6 +10,7 @@
 #include "health.pb-c.h"
 #include "orchestrator.pb-c.h"
 #include "failure.pb-c.h"
+#include "uplink.pb-c.h"
 
 static char *render(hlm_busm_t *b)
 {
@@ -301,11 +302,60 @@ static void test_cap(void)
     hlm_busm_destroy(&b);
 }
 
+/* uplink.status: up while online, the outbox and the counters as hl-uplink
+ * reports them; offline is 0, not a missing series. */
+static void test_uplink(void)
+{
+    hlm_busm_t *b = hlm_busm_new(0);
+    Hl__UplinkStatus u = HL__UPLINK_STATUS__INIT;
+    u.state = HL__UPLINK_STATE__UPLINK_ONLINE;
+    u.registered = true;
+    u.requests = 12;
+    u.events_sent = 5;
+    u.last_heartbeat_us = 1700000000500000;
+    u.clock_offset_ms = -1500;
+    event_msg(b, "uplink.status", "hl-uplink", &u.base, true); /* the cached one counts too */
+    char *t = render(b);
+    HAS(t, "hl_uplink_up{link=\"status\"} 1");
+    HAS(t, "hl_uplink_registered{link=\"status\"} 1");
+    HAS(t, "hl_uplink_requests_total{link=\"status\"} 12");
+    HAS(t, "hl_uplink_events_sent_total{link=\"status\"} 5");
+    HAS(t, "hl_uplink_outbox_events{link=\"status\"} 0");
+    HAS(t, "hl_uplink_last_heartbeat_seconds{link=\"status\"} 1.7000000005e+09");
+    HAS(t, "hl_uplink_clock_offset_seconds{link=\"status\"} -1.5");
+    free(t);
+    u.state = HL__UPLINK_STATE__UPLINK_OFFLINE;
+    u.outbox_depth = 20;
+    u.outbox_bytes = 4096;
+    u.outbox_dropped = 3;
+    u.failures = 7;
+    event_msg(b, "uplink.status", "hl-uplink", &u.base, false);
+    t = render(b);
+    HAS(t, "hl_uplink_up{link=\"status\"} 0");
+    HAS(t, "hl_uplink_outbox_events{link=\"status\"} 20");
+    HAS(t, "hl_uplink_outbox_bytes{link=\"status\"} 4096");
+    HAS(t, "hl_uplink_outbox_dropped_total{link=\"status\"} 3");
+    HAS(t, "hl_uplink_failures_total{link=\"status\"} 7");
+    free(t);
+    /* another body on the topic is refused, not read */
+    uint64_t rejected = hlm_busm_rejected(b);
+    hlb_map_t *m = hlb_map_new();
+    hlb_map_str(m, "state", "online");
+    event_map(b, "uplink.status", m, false);
+    hlb_map_destroy(&m);
+    CHECK(hlm_busm_rejected(b) == rejected + 1);
+    t = render(b);
+    HAS(t, "hl_uplink_up{link=\"status\"} 0");
+    free(t);
+    hlm_busm_destroy(&b);
+}
+
 int main(void)
 {
     test_health();
     test_counters();
     test_bus_stats();
     test_cap();
+    test_uplink();
     return check_done();
 }
