@@ -2,7 +2,8 @@
 # hl-uplink under a real systemd (its unit, its user, its sandbox), against
 # the reference server of the HL cloud API contract running in the container
 # on its loopback (tests/fixtures/uplink/refserver.py, staged by e2e_stage):
-#   * it registers (identity: the machine id) and heartbeats;
+#   * it registers (identity: the machine id) and heartbeats; hl-metrics
+#     exports hl_uplink_up 1, 0 during the outage, 1 again;
 #   * an outage (the API refuses connections) compressed by short intervals:
 #     events wait in the outbox on disk, survive a restart of hl-uplink, and
 #     are delivered in order with nothing lost when the API comes back;
@@ -43,6 +44,8 @@ knob() { e2e_exec curl -sf -o /dev/null -XPOST -d "$1" "http://$CONTROL/control"
 # ul JQ: hl-uplink's status (hlctl uplink status) passes the jq filter
 # (hlctl exits 1 or 2 while hl-uplink is offline: what it printed still counts)
 ul() { { e2e_hlctl --json uplink status 2>/dev/null || :; } | jq -e "(.body // .) | $1" >/dev/null; }
+# hl-metrics' figure (hl-uplink's uplink.status, exported as hl_uplink_up)
+uplink_up_is() { e2e_exec curl -fsS http://127.0.0.1:8081/metrics | grep -qx "hl_uplink_up{link=\"status\"} $1"; }
 # the events of TOPIC the server stored, as a jq array expression
 evs() { echo "[.events[] | select(.topic == \"$1\")]"; }
 
@@ -76,12 +79,14 @@ MID=$(e2e_exec cat /etc/machine-id)
 e2e_ok wait_for 30 rs "(.instances | length) == 1 and .instances[\"$MID\"] != null"
 e2e_ok wait_for 30 rs ".instances[\"$MID\"].heartbeats >= 2"
 e2e_ok wait_for 20 ul '.state == "online" and .registered == true and .identity_source == "machine-id"'
+e2e_ok wait_for 20 uplink_up_is 1
 # the token is never logged
 e2e_ok test -z "$(e2e_journal hl-uplink.service -n 200 | grep -F "$(e2e_exec cat "$TOKEN")")"
 
 # --- 2. an outage: the outbox on disk, through a restart, then in order -------
 e2e_ok knob '{"mode":"refuse"}'
 e2e_ok wait_for 20 ul '.state != "online"'
+e2e_ok wait_for 20 uplink_up_is 0
 for i in $(seq 1 20); do
   e2e_hlctl pub alert.e2e-outage target=e2e-outage severity=warning reason=flapping \
     active=true "summary=o$i" >/dev/null
@@ -97,6 +102,7 @@ e2e_ok wait_for 30 rs "$(evs alert.e2e-outage) | length == 20"
 e2e_ok rs "$(evs alert.e2e-outage) | map(.body.summary) == [range(1; 21) | \"o\(.)\"]"
 e2e_ok rs '.out_of_order == 0'
 e2e_ok wait_for 20 ul '.outbox_depth == 0 and .state == "online"'
+e2e_ok wait_for 20 uplink_up_is 1
 
 # --- 3. a lost reply: the same ids again, stored once -------------------------
 e2e_ok knob '{"mode":"drop-reply","fail_next":1,"fault_path":"/events"}'
