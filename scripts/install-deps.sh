@@ -45,6 +45,8 @@ pkgs+=(libvterm0)  # hl-stdio, hl-pty: the terminal screen (#16)
 # #18: the Debian package (lintian), its install test's throwaway root
 # (mmdebstrap), and the cloud-init user-data's schema check (cloud-init).
 [ "${1:-}" = --runtime-only ] || pkgs+=(dpkg-dev lintian mmdebstrap cloud-init)
+# #19: restic, the backup benchmark's peer (tests/bench/backup).
+[ "${1:-}" = --runtime-only ] || pkgs+=(restic)
 cloud_init_was_here=
 dpkg-query -W -f='${Status}' cloud-init 2>/dev/null | grep -q 'install ok installed' &&
   cloud_init_was_here=1
