@@ -1,153 +1,144 @@
 #!/usr/bin/env bash
-# hl-backup against its peers on one generated workspace, in one run:
-#   * GNU tar + gzip with --listed-incremental (what hl-backup drives; the
-#     difference is hl-backup's own work: the manifest's SHA-256 of every
+# hl-backup against its peers on one generated workspace, in one run (#19):
+#   * `tar czf` of the same paths every round, as the spec's script does;
+#   * GNU tar + gzip with --listed-incremental (what hl-backup drives: the
+#     difference is hl-backup's own work, the manifest's SHA-256 of every
 #     file, the verifying restore into a scratch directory, the atomic
-#     publication), and
-#   * restic 0.14 (Debian's; deduplicating, encrypted, compressed repository).
-# Each does a full backup, an incremental one after 1 % of the files changed
-# and some were added, and a restore of the latest state into an empty
-# directory (the RTO of the workspace); every restore is compared with the
-# workspace byte for byte (diff -r), so a figure is only printed for a
-# restore that is right. Figures: wall seconds (median of HL_BENCH_BACKUP_RUNS,
-# default 3), CPU seconds (user+sys, same run), bytes stored.
-# HL_BENCH_BACKUP_MB: the workspace's size (default 200). No wall time is
-# asserted.
+#     publication);
+#   * restic 0.14 (Debian's: deduplicating, encrypted, compressed).
+# A full backup, then ten rounds of 1 % of the files changed (and a few
+# added), each backed up by every tool; then the latest state restored into
+# an empty directory by each (hl-backup checks it against its manifest; each
+# restore is compared here with the workspace byte for byte, diff -r, so no
+# figure is printed for a wrong one) and verified (hl-backup verify, restic
+# check --read-data). Figures: wall and CPU seconds (user+sys, children
+# included), bytes stored after the ten rounds.
+#   HL_BENCH_BACKUP_FILES  small files (default 100000)
+#   HL_BENCH_BACKUP_BLOB_MB  large binaries, MiB (default 200)
+#   HL_BENCH_BACKUP_ROUNDS  rounds of 1 % changes (default 10)
+# No wall time is asserted.
 set -uo pipefail
 : "${HL_BUILD_DIR:?}"
 HLB=$HL_BUILD_DIR/daemons/hl-backup/hl-backup
 command -v restic >/dev/null || { echo "SKIPPED: restic missing (apt-get install restic)"; exit 77; }
 [ -x "$HLB" ] || { echo "no $HLB: build first"; exit 1; }
-MB=${HL_BENCH_BACKUP_MB:-200}
-RUNS=${HL_BENCH_BACKUP_RUNS:-3}
+FILES=${HL_BENCH_BACKUP_FILES:-100000}
+BLOB_MB=${HL_BENCH_BACKUP_BLOB_MB:-200}
+ROUNDS=${HL_BENCH_BACKUP_ROUNDS:-10}
 T=$(mktemp -d /var/tmp/hl-bench-backup.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-WS=$T/ws
+W=$T/ws
 
-# --- the workspace: source-like text (compressible) and binaries ------------
-# 70 % of the bytes in ~4 KiB text files, 30 % in 1 MiB random blobs, like a
-# checkout with build outputs; a .git with many small objects.
-python3 - "$WS" "$MB" <<'PY'
+# --- the workspace: a checkout (text, 0.5-6 KiB), a .git with as many small
+# objects as a fifth of the files, and build outputs (8 MiB random binaries).
+python3 - "$W" "$FILES" "$BLOB_MB" <<'PY'
 import os, random, sys
-root, mb = sys.argv[1], int(sys.argv[2])
+root, files, blob_mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rnd = random.Random(42)
-words = [("".join(rnd.choice("abcdefghijklmnopqrstuvwxyz_") for _ in range(rnd.randint(2, 12))))
+words = ["".join(rnd.choice("abcdefghijklmnopqrstuvwxyz_") for _ in range(rnd.randint(2, 12)))
          for _ in range(4000)]
-text_bytes, blob_bytes = (mb << 20) * 7 // 10, (mb << 20) * 3 // 10
-n = 0
-while text_bytes > 0:
-    d = os.path.join(root, "src", "m%03d" % (n // 200))
+objects = files // 5
+for n in range(files - objects):
+    d = os.path.join(root, "src", "m%03d" % (n // 300))
     os.makedirs(d, exist_ok=True)
-    body = " ".join(rnd.choice(words) for _ in range(rnd.randint(300, 900))).encode()
-    with open(os.path.join(d, "f%05d.c" % n), "wb") as f:
-        f.write(body)
-    text_bytes -= len(body)
-    n += 1
-os.makedirs(os.path.join(root, "build"), exist_ok=True)
-i = 0
-while blob_bytes > 0:
-    with open(os.path.join(root, "build", "blob%03d.o" % i), "wb") as f:
-        f.write(os.urandom(1 << 20))
-    blob_bytes -= 1 << 20
-    i += 1
-for j in range(2000):
+    with open(os.path.join(d, "f%06d.c" % n), "w") as f:
+        f.write(" ".join(rnd.choice(words) for _ in range(rnd.randint(60, 800))))
+for j in range(objects):
     d = os.path.join(root, ".git", "objects", "%02x" % (j % 256))
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "%038x" % j), "wb") as f:
         f.write(os.urandom(rnd.randint(100, 3000)))
+os.makedirs(os.path.join(root, "build"), exist_ok=True)
+for i in range((blob_mb + 7) // 8):
+    with open(os.path.join(root, "build", "blob%03d.o" % i), "wb") as f:
+        f.write(os.urandom(8 << 20))
 PY
-files=$(find "$WS" -type f | wc -l)
-ws_bytes=$(du -sb "$WS" | cut -f1)
+files=$(find "$W" -type f | wc -l)
+ws_bytes=$(du -sb "$W" | cut -f1)
 
-# The 1 % change between the full and the incremental backup (the same for
-# every tool: it runs on a copy of the workspace as it was).
+# Round R's change: 1 % of the source files (a different 1 % each round), and
+# five new ones.
 change() {
-  find "$1/src" -name '*.c' | sort | awk 'NR % 100 == 0' | while read -r f; do
-    echo "// changed" >>"$f"
+  find "$W/src" -name '*.c' | sort | awk -v r="$1" 'NR % 100 == r' | while read -r f; do
+    echo "// round $1" >>"$f"
   done
-  mkdir -p "$1/src/new"
-  for k in 1 2 3 4 5; do head -c 50000 /dev/urandom | base64 >"$1/src/new/n$k.c"; done
+  mkdir -p "$W/src/new"
+  for k in 1 2 3 4 5; do head -c 30000 /dev/urandom | base64 >"$W/src/new/r$1-$k.c"; done
 }
 
-# measure NAME CMD...: runs CMD, records "wall cpu" (seconds) in $T/m.NAME
+# measure NAME CMD...: runs CMD, appends "wall cpu" (seconds) to $T/m.NAME
 measure() {
   local name=$1; shift
-  /usr/bin/time -f '%e %U %S' -o "$T/time" "$@" >"$T/out.$name" 2>&1 || {
-    echo "FAILED: $name: $*"; cat "$T/out.$name"; exit 1; }
+  /usr/bin/time -f '%e %U %S' -o "$T/time" "$@" >"$T/out" 2>&1 || {
+    echo "FAILED: $name: $*"; cat "$T/out"; exit 1; }
   awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$T/time" >>"$T/m.$name"
 }
 median() { sort -n "$T/m.$1" | awk '{ w[NR] = $1; c[NR] = $2 } END { m = int((NR + 1) / 2); printf "%s %s", w[m], c[m] }'; }
-same() { diff -r --no-dereference "$1" "$2" >/dev/null || { echo "FAILED: $3 restored something else"; exit 1; }; }
+total() { awk '{ w += $1; c += $2 } END { printf "%.2f %.2f", w, c }' "$T/m.$1"; }
+same() { diff -r --no-dereference "$W" "$1$W" >/dev/null || { echo "FAILED: $2 restored something else"; exit 1; }; }
+bytes() { du -sb "$@" | awk '{ s += $1 } END { print s }'; }
 
-for run in $(seq 1 "$RUNS"); do
-  rm -rf "$T/run"; mkdir -p "$T/run"
-  R=$T/run
-  cp -a "$WS" "$R/ws"
-  W=$R/ws
-  # hl-backup: its own config, only the workspace
-  printf 'hl-backup:\n  dir: %s\n  keep: 10\n' "$R/hl" >"$R/hl.yaml"
-  HL=("$HLB" --config "$R/hl.yaml" --path "$W")
-  # tar + gzip, as hl-backup runs it (listed-incremental snapshots)
-  # restic: a local repository
-  export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR=$R/restic-cache
-  restic -q -r "$R/restic" init >/dev/null
+printf 'hl-backup:\n  dir: %s\n  keep: 100\n  max_age: 0\n' "$T/hl" >"$T/hl.yaml"
+HL=("$HLB" --config "$T/hl.yaml" --path "$W")
+export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR=$T/restic-cache
+restic -q -r "$T/restic" init >/dev/null
+mkdir -p "$T/czf"
 
-  measure hl.full "${HL[@]}" create --full
-  measure tar.full tar --listed-incremental="$R/snar" -czf "$R/full.tar.gz" -C / "${W#/}"
-  measure restic.full restic -q -r "$R/restic" backup "$W"
-  if [ "$run" = 1 ]; then
-    hl_full_bytes=$(du -cb "$R"/hl/hl-backup-*.tar.gz | tail -1 | cut -f1)
-    tar_full_bytes=$(stat -c %s "$R/full.tar.gz")
-    restic_full_bytes=$(du -sb "$R/restic" | cut -f1)
-  fi
-
-  change "$W"
+echo "workspace: $files files, $((ws_bytes >> 20)) MiB; a full backup, then $ROUNDS rounds of 1 % changes"
+measure hl.full "${HL[@]}" create --full
+measure czf.full tar -czf "$T/czf/r0.tar.gz" -C / "${W#/}"
+measure tarinc.full tar --listed-incremental="$T/snar" -czf "$T/inc0.tar.gz" -C / "${W#/}"
+measure restic.full restic -q -r "$T/restic" backup "$W"
+for r in $(seq 1 "$ROUNDS"); do
+  change "$r"
   measure hl.incr "${HL[@]}" create
-  cp "$R/snar" "$R/snar.1"
-  measure tar.incr tar --listed-incremental="$R/snar.1" -czf "$R/incr.tar.gz" -C / "${W#/}"
-  measure restic.incr restic -q -r "$R/restic" backup "$W"
-  if [ "$run" = 1 ]; then
-    hl_incr_bytes=$(( $(du -cb "$R"/hl/hl-backup-*.tar.gz | tail -1 | cut -f1) - hl_full_bytes ))
-    tar_incr_bytes=$(stat -c %s "$R/incr.tar.gz")
-    restic_incr_bytes=$(( $(du -sb "$R/restic" | cut -f1) - restic_full_bytes ))
-  fi
-
-  # restore the latest state into an empty directory (hl-backup checks it
-  # against the manifest itself; each is compared with the workspace here)
-  measure hl.restore "${HL[@]}" restore latest --to "$R/r.hl"
-  same "$W" "$R/r.hl$W" hl-backup
-  mkdir -p "$R/r.tar"
-  measure tar.restore sh -c "tar --listed-incremental=/dev/null -xzf '$R/full.tar.gz' -C '$R/r.tar' &&
-    tar --listed-incremental=/dev/null -xzf '$R/incr.tar.gz' -C '$R/r.tar'"
-  same "$W" "$R/r.tar$W" tar
-  measure restic.restore restic -q -r "$R/restic" restore latest --target "$R/r.restic"
-  same "$W" "$R/r.restic$W" restic
-  # hl-backup's verify on its own (part of every create above)
-  measure hl.verify "${HL[@]}" verify latest
+  measure czf.incr tar -czf "$T/czf/r$r.tar.gz" -C / "${W#/}"
+  measure tarinc.incr tar --listed-incremental="$T/snar" -czf "$T/inc$r.tar.gz" -C / "${W#/}"
+  measure restic.incr restic -q -r "$T/restic" backup "$W"
 done
+hl_bytes=$(bytes "$T"/hl/hl-backup-*.tar.gz "$T"/hl/hl-backup-*.manifest "$T"/hl/hl-backup-*.snar)
+czf_bytes=$(bytes "$T"/czf)
+tarinc_bytes=$(bytes "$T"/inc*.tar.gz "$T/snar")
+restic_bytes=$(bytes "$T/restic")
 
-row() { # LABEL KEY BYTES
-  local m; m=$(median "$2")
-  printf '| %s | %s | %s | %s |\n' "$1" "${m% *}" "${m#* }" "${3:--}"
+# --- restore the latest state, then verify -----------------------------------
+sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+measure hl.restore "${HL[@]}" restore latest --to "$T/r.hl"
+same "$T/r.hl" hl-backup
+mkdir -p "$T/r.czf"
+measure czf.restore tar -xzf "$T/czf/r$ROUNDS.tar.gz" -C "$T/r.czf"
+same "$T/r.czf" "tar czf"
+mkdir -p "$T/r.inc"
+measure tarinc.restore sh -c "for r in \$(seq 0 $ROUNDS); do
+  tar --listed-incremental=/dev/null -xzf '$T'/inc\$r.tar.gz -C '$T/r.inc' || exit 1; done"
+same "$T/r.inc" "tar incremental"
+measure restic.restore restic -q -r "$T/restic" restore latest --target "$T/r.restic"
+same "$T/r.restic" restic
+measure hl.verify "${HL[@]}" verify latest
+measure restic.verify restic -q -r "$T/restic" check --read-data
+
+mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
+cell() { local m; m=$("$1" "$2"); printf '%s s (CPU %s s)' "${m% *}" "${m#* }"; }
+line() { # LABEL KEY BYTES VERIFY
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(cell median "$2.full")" "$(cell median "$2.incr")" \
+    "$(mib "$3")" "$(cell median "$2.restore")" "${4:--}"
 }
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 echo
-echo "workspace: $files files, $(mib "$ws_bytes") (70 % text, 30 % random); $RUNS runs, medians"
-echo "restic $(restic version | awk '{print $2}'), $(tar --version | head -1), hl-backup $("$HLB" --version | awk '{print $NF}')"
+echo "$files files, $(mib "$ws_bytes"); $ROUNDS rounds; restic $(restic version | awk '{print $2}'), $(tar --version | head -1), hl-backup $("$HLB" --version | awk '{print $NF}')"
 echo
-echo "| step | wall s | CPU s | stored |"
-echo "|---|---|---|---|"
-row "hl-backup full (archive + manifest + verifying restore)" hl.full "$(mib "$hl_full_bytes")"
-row "tar + gzip full" tar.full "$(mib "$tar_full_bytes")"
-row "restic full" restic.full "$(mib "$restic_full_bytes")"
-row "hl-backup incremental (1 % changed)" hl.incr "$(mib "$hl_incr_bytes")"
-row "tar + gzip incremental" tar.incr "$(mib "$tar_incr_bytes")"
-row "restic incremental" restic.incr "$(mib "$restic_incr_bytes")"
-row "hl-backup restore latest (checked against the manifest)" hl.restore
-row "tar restore (full + incremental)" tar.restore
-row "restic restore latest" restic.restore
-row "hl-backup verify latest (hashes + scratch restore)" hl.verify
-printf '{"bench":"backup","files":%s,"bytes":%s,"runs":%s,"hl_full":"%s","tar_full":"%s","restic_full":"%s","hl_incr":"%s","tar_incr":"%s","restic_incr":"%s","hl_restore":"%s","tar_restore":"%s","restic_restore":"%s"}\n' \
-  "$files" "$ws_bytes" "$RUNS" "$(median hl.full)" "$(median tar.full)" "$(median restic.full)" \
-  "$(median hl.incr)" "$(median tar.incr)" "$(median restic.incr)" \
-  "$(median hl.restore)" "$(median tar.restore)" "$(median restic.restore)"
+echo "| | full backup | a round (median of $ROUNDS) | stored after $ROUNDS rounds | restore latest | verify |"
+echo "|---|---|---|---|---|---|"
+line "**hl-backup** (incl. manifest + verifying restore)" hl "$hl_bytes" "$(cell median hl.verify)"
+line "tar czf every round (the spec)" czf "$czf_bytes"
+line "tar + gzip --listed-incremental" tarinc "$tarinc_bytes"
+line "restic 0.14" restic "$restic_bytes" "$(cell median restic.verify) (check --read-data)"
+echo
+awk -v h="$(total hl.incr)" -v r="$(total restic.incr)" -v hb="$hl_bytes" -v rb="$restic_bytes" 'BEGIN {
+  split(h, a, " "); split(r, b, " ");
+  printf "hl-backup / restic: rounds %.2fx wall, stored %.2fx (goal: within 1.5x)\n", a[1] / b[1], hb / rb }'
+printf '{"bench":"backup","files":%s,"bytes":%s,"rounds":%s,"hl":{"full":"%s","round":"%s","stored":%s,"restore":"%s","verify":"%s"},"czf":{"full":"%s","round":"%s","stored":%s,"restore":"%s"},"tar_incremental":{"full":"%s","round":"%s","stored":%s,"restore":"%s"},"restic":{"full":"%s","round":"%s","stored":%s,"restore":"%s","verify":"%s"}}\n' \
+  "$files" "$ws_bytes" "$ROUNDS" \
+  "$(median hl.full)" "$(median hl.incr)" "$hl_bytes" "$(median hl.restore)" "$(median hl.verify)" \
+  "$(median czf.full)" "$(median czf.incr)" "$czf_bytes" "$(median czf.restore)" \
+  "$(median tarinc.full)" "$(median tarinc.incr)" "$tarinc_bytes" "$(median tarinc.restore)" \
+  "$(median restic.full)" "$(median restic.incr)" "$restic_bytes" "$(median restic.restore)" "$(median restic.verify)"
