@@ -5,6 +5,7 @@
 #include <string.h>
 #include "buf.h"
 #include <hlbus/topics.h>
+#include "backup.pb-c.h"
 #include "failure.pb-c.h"
 #include "health.pb-c.h"
 #include "logs.pb-c.h"
@@ -329,6 +330,32 @@ static void on_daemon(hlm_busm_t *b, const char *topic_name, const Hl__DaemonSta
         HLM_GAUGE, (double)st->contract, "daemon", name);
 }
 
+/* backup.<event> (hl-backup). backup.latest is a state topic: its time is
+ * what the achieved RPO is measured from (time() - the timestamp; alert
+ * BackupStale), also after a restart of hl-metrics (the cache replays it).
+ * The other events are runs, counted once (never from a replay). */
+static void on_backup(hlm_busm_t *b, const char *event, const Hl__BackupEvent *e, bool replay)
+{
+    const char *kind = e->kind && *e->kind ? e->kind : "unknown";
+    if (strcmp(event, "latest") == 0) {
+        SET(b, "hl_backup_latest_timestamp_seconds",
+            "When the newest verified backup was taken, in unixtime (the achieved RPO is now minus this).",
+            HLM_GAUGE, (double)e->ts_us / 1e6);
+        SET(b, "hl_backup_latest_bytes", "The newest verified backup's archive, in bytes.", HLM_GAUGE,
+            (double)e->archive_bytes);
+        SET(b, "hl_backup_latest_files", "Entries of the newest verified backup's manifest.",
+            HLM_GAUGE, (double)e->files);
+        return;
+    }
+    if (replay || (strcmp(event, "created") != 0 && strcmp(event, "failed") != 0))
+        return;
+    const char *outcome = e->outcome && *e->outcome ? e->outcome : event;
+    ADD(b, "hl_backup_runs_total", "Backup runs of hl-backup that ended, by kind and outcome.", 1,
+        "kind", kind, "outcome", outcome);
+    SET(b, "hl_backup_last_duration_seconds", "How long the last backup run took, by kind.",
+        HLM_GAUGE, (double)e->duration_us / 1e6, "kind", kind);
+}
+
 /* uplink.<link> (hl-uplink, state): the link to the HL cloud API. A VM whose
  * uplink is down cannot tell the cloud so; a fleet's Prometheus can
  * (alert UplinkOffline). Counters are hl-uplink's since its start. */
@@ -421,6 +448,10 @@ void hlm_busm_event(hlm_busm_t *b, const char *topic, const char *source, const 
         } else {
             m = &ev;
         }
+    } else if (strcmp(prefix, "backup") == 0) {
+        const Hl__BackupEvent *be = AS(Hl__BackupEvent, hl__backup_event__descriptor);
+        if (be)
+            on_backup(b, rest, be, replay);
     } else if (strcmp(prefix, "uplink") == 0) {
         const Hl__UplinkStatus *u = AS(Hl__UplinkStatus, hl__uplink_status__descriptor);
         if (u)

@@ -1,5 +1,6 @@
 /* Bus-derived metrics from the typed messages of the bus contract
- * (health, service, failure, recovery, alert, daemon, uplink), hl-bus stats,
+ * (health, service, failure, recovery, alert, daemon, uplink, backup), hl-bus
+ * stats,
  * replays, refused bodies (free-form maps, other types) and the series cap;
  * checked on the rendered exposition. */
 #include <hlbus/hlbus.h>
@@ -9,6 +10,7 @@
 #include "expo.h"
 #include "health.pb-c.h"
 #include "orchestrator.pb-c.h"
+#include "backup.pb-c.h"
 #include "failure.pb-c.h"
 #include "uplink.pb-c.h"
 
@@ -350,6 +352,39 @@ static void test_uplink(void)
     hlm_busm_destroy(&b);
 }
 
+/* backup.latest gives the time the achieved RPO is measured from (also from
+ * the cache); runs are counted from created/failed, never from a replay. */
+static void test_backup(void)
+{
+    hlm_busm_t *b = hlm_busm_new(0);
+    Hl__BackupEvent e = HL__BACKUP_EVENT__INIT;
+    e.id = "hl-backup-20261207T054500Z";
+    e.kind = "incremental";
+    e.outcome = "ok";
+    e.ts_us = 1796535900000000;
+    e.archive_bytes = 2048;
+    e.files = 253;
+    e.duration_us = 750000;
+    event_msg(b, "backup.latest", "hl-backup", &e.base, true);
+    event_msg(b, "backup.created", "hl-backup", &e.base, false);
+    event_msg(b, "backup.created", "hl-backup", &e.base, true); /* a replay: not a run */
+    e.outcome = "bad";
+    e.kind = "full";
+    e.duration_us = 2000000;
+    event_msg(b, "backup.failed", "hl-backup", &e.base, false);
+    event_msg(b, "backup.started", "hl-backup", &e.base, false);
+    char *t = render(b);
+    HAS(t, "hl_backup_latest_timestamp_seconds 1.7965359e+09");
+    HAS(t, "hl_backup_latest_bytes 2048");
+    HAS(t, "hl_backup_latest_files 253");
+    HAS(t, "hl_backup_runs_total{kind=\"incremental\",outcome=\"ok\"} 1");
+    HAS(t, "hl_backup_runs_total{kind=\"full\",outcome=\"bad\"} 1");
+    HAS(t, "hl_backup_last_duration_seconds{kind=\"incremental\"} 0.75");
+    HAS(t, "hl_backup_last_duration_seconds{kind=\"full\"} 2");
+    free(t);
+    hlm_busm_destroy(&b);
+}
+
 int main(void)
 {
     test_health();
@@ -357,5 +392,6 @@ int main(void)
     test_bus_stats();
     test_cap();
     test_uplink();
+    test_backup();
     return check_done();
 }
