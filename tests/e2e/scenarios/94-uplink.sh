@@ -46,8 +46,9 @@ knob() { e2e_exec curl -sf -o /dev/null -XPOST -d "$1" "http://$CONTROL/control"
 ul() { { e2e_hlctl --json uplink status 2>/dev/null || :; } | jq -e "(.body // .) | $1" >/dev/null; }
 # hl-metrics' figure (hl-uplink's uplink.status, exported as hl_uplink_up)
 uplink_up_is() { e2e_exec curl -fsS http://127.0.0.1:8081/metrics | grep -qx "hl_uplink_up{link=\"status\"} $1"; }
-# the events of TOPIC the server stored, as a jq array expression
-evs() { echo "[.events[] | select(.topic == \"$1\")]"; }
+# evs TOPIC JQ: the array of the events of TOPIC the server stored passes
+# the jq filter (which sees the whole state as $s)
+evs() { rs ". as \$s | [.events[] | select(.topic == \"$1\")] | $2"; }
 
 # --- the server, and hl-uplink pointed at it ---------------------------------
 e2e_ok e2e_exec sh -c "umask 027; echo e2e-token-$RANDOM > $TOKEN; chgrp hl $TOKEN"
@@ -96,10 +97,10 @@ e2e_ok wait_for 20 ul '.outbox_depth >= 20'
 e2e_ok e2e_exec systemctl restart hl-uplink.service   # the outbox is a file, not memory
 e2e_ok e2e_wait_unit_active hl-uplink.service 30
 e2e_ok wait_for 20 ul '.outbox_depth >= 20'
-e2e_ok rs "$(evs alert.e2e-outage) | length == 0"
+e2e_ok evs alert.e2e-outage 'length == 0'
 e2e_ok knob '{"mode":"ok"}'
-e2e_ok wait_for 30 rs "$(evs alert.e2e-outage) | length == 20"
-e2e_ok rs "$(evs alert.e2e-outage) | map(.body.summary) == [range(1; 21) | \"o\(.)\"]"
+e2e_ok wait_for 30 evs alert.e2e-outage 'length == 20'
+e2e_ok evs alert.e2e-outage 'map(.body.summary) == [range(1; 21) | "o\(.)"]'
 e2e_ok rs '.out_of_order == 0'
 e2e_ok wait_for 20 ul '.outbox_depth == 0 and .state == "online"'
 e2e_ok wait_for 20 uplink_up_is 1
@@ -108,7 +109,7 @@ e2e_ok wait_for 20 uplink_up_is 1
 e2e_ok knob '{"mode":"drop-reply","fail_next":1,"fault_path":"/events"}'
 e2e_hlctl pub alert.e2e-lost target=e2e-lost severity=warning reason=flapping active=true summary=once >/dev/null
 e2e_ok wait_for 30 rs '.dropped_replies >= 1'
-e2e_ok wait_for 30 rs "$(evs alert.e2e-lost) as \$e | (\$e | length) == 1 and .duplicates[\$e[0].id] >= 1"
+e2e_ok wait_for 30 evs alert.e2e-lost 'length == 1 and $s.duplicates[.[0].id] >= 1'
 e2e_ok wait_for 20 ul '.outbox_depth == 0'
 
 # --- 4. the alert chain: killed until hl-failure gives up ---------------------
@@ -117,13 +118,13 @@ e2e_ok wait_for 60 e2e_hlctl health "$SVC"
 e2e_hlctl failure rearm "$SVC" >/dev/null 2>&1 || true
 pid=$(e2e_main_pid "$SVC.service")
 e2e_ok e2e_kill9 "$SVC.service"          # attempt 1 of 1: systemd's restart, credited
-e2e_ok wait_for 90 rs "$(evs "recovery.$SVC") | map(.body.step) | index(\"recovered\") != null"
+e2e_ok wait_for 90 evs "recovery.$SVC" 'map(.body.step) | index("recovered") != null'
 e2e_ok test -n "$(e2e_wait_restarted "$SVC.service" "$pid" 30)"
 e2e_ok e2e_kill9 "$SVC.service"          # the budget is spent
-e2e_ok wait_for 60 rs "$(evs "alert.$SVC") | map(select(.body.reason == \"gave-up\" and
-  .body.severity == \"critical\" and .body.active == true and .source == \"hl-failure\")) | length == 1"
+e2e_ok wait_for 60 evs "alert.$SVC" 'map(select(.body.reason == "gave-up" and
+  .body.severity == "critical" and .body.active == true and .source == "hl-failure")) | length == 1'
 # every event hl-failure sent is stored, none taken for another one
 e2e_ok rs '[.duplicates | keys[] | select(startswith("hl-failure:"))] | length == 0'
-e2e_ok rs "$(evs "recovery.$SVC") | length >= 2"
+e2e_ok evs "recovery.$SVC" 'length >= 2'
 e2e_ok rs '.out_of_order == 0'
 e2e_ok wait_for 20 ul '.outbox_depth == 0'
