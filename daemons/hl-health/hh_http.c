@@ -1,8 +1,7 @@
-/* HTTP(S) probes on one libcurl multi handle, driven by the reactor: curl tells us
- * which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to call it back
- * (CURLMOPT_TIMERFUNCTION); we call curl_multi_socket_action from the loop.
- * Each check keeps its easy handle between runs, so its options are set once
- * and its connection stays in the multi handle's cache (reuse). */
+/* HTTP(S) probes on one libcurl multi handle driven by the reactor
+ * (hlbus/curlm.h, shared with hl-uplink). Each check keeps its easy handle
+ * between runs, so its options are set once and its connection stays in the
+ * multi handle's cache (reuse). */
 #include "hh_probe.h"
 
 #include <curl/curl.h>
@@ -11,13 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+
+#include <hlbus/curlm.h>
 
 struct hh_curl {
-    hlb_reactor_t *io;
-    CURLM *multi;
-    hlb_timer_t timer;
-    int running;
+    hlb_curlm_t *m;
 };
 
 typedef struct {
@@ -34,98 +31,44 @@ typedef struct {
     bool in_multi;
 } http_probe_t;
 
-static void check_done(hh_curl_t *c);
+static void judge(http_probe_t *h, CURLcode code);
 
-/* ---- the multi handle on the reactor ---- */
-
-static void on_socket_event(hlb_reactor_t *io, int fd, uint32_t events, void *arg)
+/* A transfer ended; curlm has removed the handle, so judging may start the
+ * next attempt. */
+static void on_done(CURL *easy, CURLcode code, void *arg)
 {
-    hh_curl_t *c = arg;
-    int mask = 0;
-    if (events & EPOLLIN)
-        mask |= CURL_CSELECT_IN;
-    if (events & EPOLLOUT)
-        mask |= CURL_CSELECT_OUT;
-    if (events & (EPOLLERR | EPOLLHUP))
-        mask |= CURL_CSELECT_ERR;
-    curl_multi_socket_action(c->multi, fd, mask, &c->running);
-    check_done(c);
-}
-
-static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    hh_curl_t *c = userp;
-    if (what == CURL_POLL_REMOVE) {
-        hlb_reactor_unwatch(c->io, s);
-        return 0;
-    }
-    uint32_t ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= EPOLLIN;
-    if (what & CURL_POLL_OUT)
-        ev |= EPOLLOUT;
-    /* A failed watch leaves the transfer to its timeout, which curl enforces. */
-    (void)hlb_reactor_watch(c->io, s, ev, on_socket_event, c);
-    return 0;
-}
-
-static void on_timer(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
-{
-    hh_curl_t *c = arg;
-    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &c->running);
-    check_done(c);
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    hh_curl_t *c = userp;
-    if (timeout_ms < 0)
-        hlb_timer_stop(c->io, &c->timer);
-    else
-        hlb_timer_after_ms(c->io, &c->timer, timeout_ms); /* 0: as soon as the loop turns */
-    return 0;
+    (void)arg;
+    http_probe_t *h = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&h);
+    h->in_multi = false;
+    judge(h, code);
 }
 
 hh_curl_t *hh_curl_new(hlb_reactor_t *io)
 {
-    static bool global_done;
-    if (!global_done) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return NULL;
-        global_done = true;
-    }
     hh_curl_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->io = io;
-    c->multi = curl_multi_init();
-    if (!c->multi) {
+    c->m = hlb_curlm_new(io, on_done, c);
+    if (!c->m) {
         free(c);
         return NULL;
     }
-    hlb_timer_init(&c->timer, on_timer, c);
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     return c;
 }
 
 void hh_curl_set_maxconnects(hh_curl_t *c, long n)
 {
-    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, n);
+    curl_multi_setopt(hlb_curlm_multi(c->m), CURLMOPT_MAXCONNECTS, n);
 }
 
 void hh_curl_destroy(hh_curl_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    hh_curl_t *c = *self_p;
-    hlb_timer_stop(c->io, &c->timer);
-    /* Probes remove their easy handles first; cleanup closes cached connections
-     * and calls socket_cb(REMOVE) for what is still watched. */
-    curl_multi_cleanup(c->multi);
-    free(c);
+    /* probes remove their easy handles first */
+    hlb_curlm_destroy(&(*self_p)->m);
+    free(*self_p);
     *self_p = NULL;
 }
 
@@ -190,23 +133,6 @@ static void judge(http_probe_t *h, CURLcode code)
     free(detail);
 }
 
-static void check_done(hh_curl_t *c)
-{
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(c->multi, &left))) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        http_probe_t *h = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&h);
-        CURLcode code = m->data.result;
-        /* Remove before judging: the done callback may start the next attempt. */
-        curl_multi_remove_handle(c->multi, m->easy_handle);
-        h->in_multi = false;
-        judge(h, code);
-    }
-}
-
 static int http_start(hh_probe_t *p, int64_t timeout_ms)
 {
     http_probe_t *h = (http_probe_t *)p;
@@ -216,24 +142,21 @@ static int http_start(hh_probe_t *p, int64_t timeout_ms)
     h->timeout_ms = timeout_ms;
     curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-    CURLMcode mc = curl_multi_add_handle(p->env.curl->multi, h->easy);
-    if (mc != CURLM_OK)
-        return -EIO;
-    h->in_multi = true;
-    /* curl now wants its timeout handled at once (timer_cb(0)); doing it
-     * here sends the request in this loop turn instead of the next. The
+    /* run now: the request leaves in this loop turn instead of the next. The
      * transfer cannot complete yet (the request is only being written), but
-     * others' may: they are completed too, which is fine from here. */
-    curl_multi_socket_action(p->env.curl->multi, CURL_SOCKET_TIMEOUT, 0, &p->env.curl->running);
-    check_done(p->env.curl);
-    return 0;
+     * others' may: they are judged too, which is fine from here. */
+    h->in_multi = true;
+    int rc = hlb_curlm_add(p->env.curl->m, h->easy, true);
+    if (rc < 0)
+        h->in_multi = false;
+    return rc;
 }
 
 static void http_cancel(hh_probe_t *p)
 {
     http_probe_t *h = (http_probe_t *)p;
     if (h->in_multi) {
-        curl_multi_remove_handle(p->env.curl->multi, h->easy);
+        hlb_curlm_remove(p->env.curl->m, h->easy);
         h->in_multi = false;
     }
 }

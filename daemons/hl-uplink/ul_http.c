@@ -1,6 +1,6 @@
-/* HTTP on the reactor: see ul_http.h. The multi-handle plumbing is the same
- * as hl-health's (hh_http.c): curl says which sockets to watch
- * (CURLMOPT_SOCKETFUNCTION) and when to call it back (CURLMOPT_TIMERFUNCTION). */
+/* HTTP on the reactor: see ul_http.h. The multi handle's plumbing (which
+ * sockets curl wants watched, its timer) is hlbus/curlm.h, shared with
+ * hl-health's probes; this file owns the requests and their answers. */
 #include "ul_http.h"
 
 #include <curl/curl.h>
@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
 
 #include <hlbus/clock.h>
+#include <hlbus/curlm.h>
 #include <hlbus/str.h>
 
 #define HDR_MAX 512 /* a kept header value longer than this is cut */
@@ -32,72 +32,13 @@ struct ul_call {
 };
 
 struct ul_http {
-    hlb_reactor_t *io;
-    CURLM *multi;
-    hlb_timer_t timer;
-    hlb_timer_t kick; /* completions found while starting run from the loop */
-    int running;
+    hlb_curlm_t *m;
     ul_tls_t tls;
     char *ca_file;
     char *user_agent;
     ul_call_t *calls;
     size_t n;
 };
-
-static void check_done(ul_http_t *h);
-
-static void on_socket_event(hlb_reactor_t *io, int fd, uint32_t events, void *arg)
-{
-    (void)io;
-    ul_http_t *h = arg;
-    int mask = 0;
-    if (events & EPOLLIN)
-        mask |= CURL_CSELECT_IN;
-    if (events & EPOLLOUT)
-        mask |= CURL_CSELECT_OUT;
-    if (events & (EPOLLERR | EPOLLHUP))
-        mask |= CURL_CSELECT_ERR;
-    curl_multi_socket_action(h->multi, fd, mask, &h->running);
-    check_done(h);
-}
-
-static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    (void)socketp;
-    ul_http_t *h = userp;
-    if (what == CURL_POLL_REMOVE) {
-        hlb_reactor_unwatch(h->io, s);
-        return 0;
-    }
-    uint32_t ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= EPOLLIN;
-    if (what & CURL_POLL_OUT)
-        ev |= EPOLLOUT;
-    (void)hlb_reactor_watch(h->io, s, ev, on_socket_event, h); /* else curl's timeout */
-    return 0;
-}
-
-static void on_timer(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
-{
-    (void)io;
-    (void)t;
-    ul_http_t *h = arg;
-    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &h->running);
-    check_done(h);
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    ul_http_t *h = userp;
-    if (timeout_ms < 0)
-        hlb_timer_stop(h->io, &h->timer);
-    else
-        hlb_timer_after_ms(h->io, &h->timer, timeout_ms);
-    return 0;
-}
 
 static void call_free(ul_call_t *c)
 {
@@ -109,7 +50,7 @@ static void call_free(ul_call_t *c)
     if (c->next)
         c->next->prev = c->prev;
     h->n--;
-    curl_multi_remove_handle(h->multi, c->easy);
+    hlb_curlm_remove(h->m, c->easy);
     curl_easy_cleanup(c->easy);
     curl_slist_free_all(c->headers);
     free(c->body);
@@ -120,68 +61,46 @@ static void call_free(ul_call_t *c)
     free(c);
 }
 
-static void check_done(ul_http_t *h)
+/* A transfer ended (curlm has removed its handle): the answer to the
+ * caller, then the call is freed. */
+static void on_done(CURL *easy, CURLcode code, void *arg)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(h->multi, &left))) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        ul_call_t *c = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-        CURLcode code = m->data.result;
-        ul_resp_t r = {0};
-        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &r.status);
-        r.curl_code = code;
-        r.body = c->body ? c->body : "";
-        r.body_len = c->body_len;
-        r.body_too_large = c->too_large;
-        r.content_type = c->ctype;
-        r.date = c->date;
-        r.retry_after = c->retry_after;
-        r.location = c->location;
-        r.done_mono_us = hlb_mono_us();
-        char *msg = NULL;
-        if (c->too_large) {
-            msg = hlb_strdupf("answer larger than %zu bytes", c->max_body);
-        } else if (code != CURLE_OK) {
-            msg = hlb_strdupf("%s%s%s", curl_easy_strerror(code), c->errbuf[0] ? ": " : "",
-                              c->errbuf);
-            r.status = 0; /* a half answer is no answer */
-        }
-        r.error = msg;
-        ul_http_fn *fn = c->fn;
-        void *arg = c->arg;
-        /* the callback may start the next request: free this one first, but
-         * after the callback has seen its buffers */
-        fn(&r, arg);
-        free(msg);
-        call_free(c);
+    (void)arg;
+    ul_call_t *c = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&c);
+    ul_resp_t r = {0};
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &r.status);
+    r.curl_code = code;
+    r.body = c->body ? c->body : "";
+    r.body_len = c->body_len;
+    r.body_too_large = c->too_large;
+    r.content_type = c->ctype;
+    r.date = c->date;
+    r.retry_after = c->retry_after;
+    r.location = c->location;
+    r.done_mono_us = hlb_mono_us();
+    char *msg = NULL;
+    if (c->too_large) {
+        msg = hlb_strdupf("answer larger than %zu bytes", c->max_body);
+    } else if (code != CURLE_OK) {
+        msg = hlb_strdupf("%s%s%s", curl_easy_strerror(code), c->errbuf[0] ? ": " : "",
+                          c->errbuf);
+        r.status = 0; /* a half answer is no answer */
     }
-}
-
-static void on_kick(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
-{
-    (void)io;
-    (void)t;
-    ul_http_t *h = arg;
-    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &h->running);
-    check_done(h);
+    r.error = msg;
+    /* the callback may start the next request: free this one after the
+     * callback has seen its buffers */
+    c->fn(&r, c->arg);
+    free(msg);
+    call_free(c);
 }
 
 ul_http_t *ul_http_new(hlb_reactor_t *io, const ul_tls_t *tls, const char *user_agent)
 {
-    static bool global_done;
-    if (!global_done) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return NULL;
-        global_done = true;
-    }
     ul_http_t *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
-    h->io = io;
-    h->multi = curl_multi_init();
+    h->m = hlb_curlm_new(io, on_done, h);
     h->user_agent = strdup(user_agent ? user_agent : "hl-uplink");
     if (tls) {
         h->tls = *tls;
@@ -190,16 +109,10 @@ ul_http_t *ul_http_new(hlb_reactor_t *io, const ul_tls_t *tls, const char *user_
     } else {
         h->tls.verify = true;
     }
-    if (!h->multi || !h->user_agent) {
+    if (!h->m || !h->user_agent) {
         ul_http_destroy(&h);
         return NULL;
     }
-    hlb_timer_init(&h->timer, on_timer, h);
-    hlb_timer_init(&h->kick, on_kick, h);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
     return h;
 }
 
@@ -210,12 +123,7 @@ void ul_http_destroy(ul_http_t **h_p)
     ul_http_t *h = *h_p;
     while (h->calls)
         call_free(h->calls);
-    if (h->io) {
-        hlb_timer_stop(h->io, &h->timer);
-        hlb_timer_stop(h->io, &h->kick);
-    }
-    if (h->multi)
-        curl_multi_cleanup(h->multi);
+    hlb_curlm_destroy(&h->m);
     free(h->ca_file);
     free(h->user_agent);
     free(h);
@@ -342,7 +250,9 @@ ul_call_t *ul_http_start(ul_http_t *h, const ul_req_t *req, ul_http_fn *fn, void
         if (strcmp(m, "POST") != 0)
             curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
     }
-    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+    /* its first step from the loop, so that the callback never runs inside
+     * this call */
+    if (hlb_curlm_add(h->m, e, false) < 0) {
         curl_slist_free_all(c->headers);
         curl_easy_cleanup(e);
         free(c->body);
@@ -354,9 +264,6 @@ ul_call_t *ul_http_start(ul_http_t *h, const ul_req_t *req, ul_http_fn *fn, void
         h->calls->prev = c;
     h->calls = c;
     h->n++;
-    /* curl now wants its timeout handled at once; from the loop, so that the
-     * callback never runs inside this call */
-    hlb_timer_after_ms(h->io, &h->kick, 0);
     return c;
 }
 
