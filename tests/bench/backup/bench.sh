@@ -76,7 +76,7 @@ measure() {
 median() { sort -n "$T/m.$1" | awk '{ w[NR] = $1; c[NR] = $2 } END { m = int((NR + 1) / 2); printf "%s %s", w[m], c[m] }'; }
 total() { awk '{ w += $1; c += $2 } END { printf "%.2f %.2f", w, c }' "$T/m.$1"; }
 same() { diff -r --no-dereference "$W" "$1$W" >/dev/null || { echo "FAILED: $2 restored something else"; exit 1; }; }
-bytes() { du -sb "$@" | awk '{ s += $1 } END { print s }'; }
+bytes() { du -sb "$@" | awk '{ s += $1 } END { printf "%d\n", s }'; }
 
 printf 'hl-backup:\n  dir: %s\n  keep: 100\n  max_age: 0\n' "$T/hl" >"$T/hl.yaml"
 HL=("$HLB" --config "$T/hl.yaml" --path "$W")
