@@ -17,6 +17,18 @@
  *                      hl_daemon_start_time_seconds, hl_daemon_published_total,
  *                      hl_daemon_dropped_total, hl_daemon_gaps_total,
  *                      hl_daemon_notify_dropped_total
+ *   logs.sink.<sink>   hl_logs_sink_up{sink}, hl_logs_spool_bytes; logs.dropped:
+ *                      hl_logs_dropped_total{sink}
+ *   uplink.<link>      hl_uplink_up{link} (1 online and registered), hl_uplink_registered,
+ *                      hl_uplink_outbox_events, hl_uplink_outbox_bytes,
+ *                      hl_uplink_outbox_dropped_total, hl_uplink_requests_total,
+ *                      hl_uplink_failures_total, hl_uplink_events_sent_total,
+ *                      hl_uplink_events_rejected_total, hl_uplink_last_heartbeat_seconds,
+ *                      hl_uplink_clock_offset_seconds
+ *   backup.latest      hl_backup_latest_timestamp_seconds (the achieved RPO is
+ *                      time() minus it), hl_backup_latest_bytes, hl_backup_latest_files;
+ *                      backup.created/failed: hl_backup_runs_total{kind,outcome},
+ *                      hl_backup_last_duration_seconds{kind}
  *   (every event)      hl_metrics_bus_events_total{prefix}
  *   hl-bus "stats"     hl_bus_up, hl_bus_messages_total{prefix},
  *                      hl_bus_bytes_total{prefix}, hl_bus_malformed_total,
@@ -26,8 +38,9 @@
  *
  * Bodies are typed (libhlbus topics.h): hl-health's hl.ServiceHealth (with
  * its checks), hl-orchestrator's hl.ServiceState and hl.RecoveryOutcome,
- * hl-failure's hl.Failure, hl.RecoveryStep and hl.Alert, and every daemon's
- * hl.DaemonStatus. Anything else on those topics (a free-form map, another
+ * hl-failure's hl.Failure, hl.RecoveryStep and hl.Alert, hl-logs' hl.LogsSink
+ * and hl.LogsDropped, hl-uplink's hl.UplinkStatus, hl-backup's hl.BackupEvent,
+ * and every daemon's hl.DaemonStatus. Anything else on those topics (a free-form map, another
  * type) is refused and counted as rejected; nothing is read by field name.
  * hl-failure's "reasserted" failures are not counted again.
  * Counters count live events only, never last-value-cache replays. The

@@ -4,7 +4,8 @@
 # on its loopback (tests/fixtures/uplink/refserver.py, staged by e2e_stage):
 #   * it registers (identity: the machine id) and heartbeats; hl-metrics
 #     exports hl_uplink_up 1, 0 during the outage, 1 again;
-#   * an outage (the API refuses connections) compressed by short intervals:
+#   * an hour-long outage (the API refuses connections), compressed by a
+#     back-off capped at 1 s instead of 60 s (60 failed attempts at the cap):
 #     events wait in the outbox on disk, survive a restart of hl-uplink, and
 #     are delivered in order with nothing lost when the API comes back;
 #   * a lost reply: the batch is sent again with the same ids, which the
@@ -63,7 +64,7 @@ hl-uplink:
   identity_sources: [machine-id]
   heartbeat_interval: 1s
   backoff_base: 200ms
-  backoff_cap: 2s
+  backoff_cap: 1s
   batch_linger: 50ms
   status_interval: 1s
 hl-failure:
@@ -84,19 +85,26 @@ e2e_ok wait_for 20 uplink_up_is 1
 # the token is never logged
 e2e_ok test -z "$(e2e_journal hl-uplink.service -n 200 | grep -F "$(e2e_exec cat "$TOKEN")")"
 
-# --- 2. an outage: the outbox on disk, through a restart, then in order -------
+# --- 2. an hour-long outage, compressed: the back-off capped at 1 s instead
+# of the default 60 s, so 60 failed attempts at the cap stand for the hour.
+# Events wait in the outbox on disk, through a restart of hl-uplink, and
+# arrive in order afterwards with nothing lost.
 e2e_ok knob '{"mode":"refuse"}'
 e2e_ok wait_for 20 ul '.state != "online"'
 e2e_ok wait_for 20 uplink_up_is 0
-for i in $(seq 1 20); do
+outage_event() {
   e2e_hlctl pub alert.e2e-outage target=e2e-outage severity=warning reason=flapping \
-    active=true "summary=o$i" >/dev/null
-done
-# (20 or more: hl-failure's network_failure report waits there too)
-e2e_ok wait_for 20 ul '.outbox_depth >= 20'
+    active=true "summary=o$1" >/dev/null
+}
+for i in $(seq 1 10); do outage_event "$i"; done
+# (10 or more: hl-failure's network_failure report waits there too)
+e2e_ok wait_for 20 ul '.outbox_depth >= 10'
 e2e_ok e2e_exec systemctl restart hl-uplink.service   # the outbox is a file, not memory
 e2e_ok e2e_wait_unit_active hl-uplink.service 30
+e2e_ok wait_for 20 ul '.outbox_depth >= 10'
+for i in $(seq 11 20); do outage_event "$i"; done
 e2e_ok wait_for 20 ul '.outbox_depth >= 20'
+e2e_ok wait_for 120 ul '.failures >= 60 and .backoff_window_ms == 1000'
 e2e_ok evs alert.e2e-outage 'length == 0'
 e2e_ok knob '{"mode":"ok"}'
 e2e_ok wait_for 30 evs alert.e2e-outage 'length == 20'
