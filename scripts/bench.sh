@@ -183,6 +183,17 @@ table_logs() {
   echo
 }
 
+table_backup() {
+  local l; l=$(log bench_backup) || { missing bench_backup; return; }
+  grep -q '^| \*\*hl-backup\*\*' <<<"$l" || { missing bench_backup; return; }
+  echo "**Backups** (tests/bench/backup, docs/backup.md), $(grep -m1 ' files, .* rounds; restic' <<<"$l")"
+  echo
+  grep -E '^\|' <<<"$l"
+  echo
+  grep -m1 '^hl-backup / restic:' <<<"$l"
+  echo
+}
+
 table_compliance() {
   local l; l=$(log bench_compliance) || { missing bench_compliance; return; }
   grep -q '^lynis ' <<<"$l" || { missing bench_compliance; return; }
@@ -215,7 +226,7 @@ tables() {
   echo "## Benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores; logs in $results)"
   echo
   table_bus; table_health; table_orchestrator; table_metrics; table_stdio; table_failure
-  table_compliance; table_logs; table_pty
+  table_compliance; table_logs; table_pty; table_backup
 }
 
 rc=0
