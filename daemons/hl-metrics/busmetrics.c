@@ -336,7 +336,6 @@ static void on_daemon(hlm_busm_t *b, const char *topic_name, const Hl__DaemonSta
  * The other events are runs, counted once (never from a replay). */
 static void on_backup(hlm_busm_t *b, const char *event, const Hl__BackupEvent *e, bool replay)
 {
-    const char *kind = e->kind && *e->kind ? e->kind : "unknown";
     if (strcmp(event, "latest") == 0) {
         SET(b, "hl_backup_latest_timestamp_seconds",
             "When the newest verified backup was taken, in unixtime (the achieved RPO is now minus this).",
@@ -349,6 +348,7 @@ static void on_backup(hlm_busm_t *b, const char *event, const Hl__BackupEvent *e
     }
     if (replay || (strcmp(event, "created") != 0 && strcmp(event, "failed") != 0))
         return;
+    const char *kind = e->kind && *e->kind ? e->kind : "unknown";
     const char *outcome = e->outcome && *e->outcome ? e->outcome : event;
     ADD(b, "hl_backup_runs_total", "Backup runs of hl-backup that ended, by kind and outcome.", 1,
         "kind", kind, "outcome", outcome);

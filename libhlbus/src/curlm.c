@@ -9,7 +9,6 @@ struct hlb_curlm {
     hlb_reactor_t *io;
     CURLM *multi;
     hlb_timer_t timer; /* curl's own timeout (CURLMOPT_TIMERFUNCTION) */
-    hlb_timer_t kick;  /* a transfer added without run_now: its first step */
     int running;
     hlb_curlm_done_fn *done;
     void *arg;
@@ -107,7 +106,6 @@ hlb_curlm_t *hlb_curlm_new(hlb_reactor_t *io, hlb_curlm_done_fn *done, void *arg
         return NULL;
     }
     hlb_timer_init(&m->timer, on_timeout, m);
-    hlb_timer_init(&m->kick, on_timeout, m);
     curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
     curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
     curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -121,7 +119,6 @@ void hlb_curlm_destroy(hlb_curlm_t **self_p)
         return;
     hlb_curlm_t *m = *self_p;
     hlb_timer_stop(m->io, &m->timer);
-    hlb_timer_stop(m->io, &m->kick);
     /* closes cached connections, calling socket_cb(REMOVE) for what is watched */
     curl_multi_cleanup(m->multi);
     free(m);
@@ -132,12 +129,12 @@ CURLM *hlb_curlm_multi(hlb_curlm_t *m) { return m->multi; }
 
 int hlb_curlm_add(hlb_curlm_t *m, CURL *easy, bool run_now)
 {
+    /* curl_multi_add_handle asks for a timeout of 0 (timer_cb): without
+     * run_now the transfer's first step is that timer's, from the loop */
     if (curl_multi_add_handle(m->multi, easy) != CURLM_OK)
         return -EIO;
     if (run_now)
         drive(m, CURL_SOCKET_TIMEOUT, 0);
-    else
-        hlb_timer_after_ms(m->io, &m->kick, 0);
     return 0;
 }
 
