@@ -284,8 +284,10 @@ if [ -n "${UL_IN_NETNS:-}" ]; then
     # over 15 s); a fixed number of flushes was not always enough on CI.
     far_away() {
         us_true "u.get('next_attempt_in_ms', 0) > 15000" && return 0
+        local f
+        f=$(us "u.get('failures', 0)")
         hlctl uplink flush >/dev/null 2>&1
-        sleep 0.3
+        wait_for 5 us_true "u.get('failures', 0) > $f"   # that attempt refused: a new draw
         return 1
     }
     ok wait_for 60 far_away
