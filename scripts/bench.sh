@@ -208,6 +208,23 @@ table_compliance() {
   echo
 }
 
+table_git() {
+  local l; l=$(log bench_git) || { missing bench_git; return; }
+  grep -q '^BENCH git ' <<<"$l" || { missing bench_git; return; }
+  echo "**Workspace git sync** (tests/bench/git), $(grep -m1 '^repository:' <<<"$l")"
+  echo
+  echo "| | hl-git-sync | git-sync approach |"
+  echo "|---|---|---|"
+  grep -m1 '^BENCH git ' <<<"$l" | tr ' ' '\n' | awk -F= '
+    { v[$1] = $2 }
+    END {
+      printf "| no-op cycle, wall | %s ms | %s ms |\n", v["gs_noop_ms"], v["peer_noop_ms"]
+      printf "| no-op cycle, CPU | %s ms | %s ms |\n", v["gs_noop_cpu_ms"], v["peer_noop_cpu_ms"]
+      printf "| push to workspace, %s s interval | %s ms | %s ms |\n", v["interval_s"], v["gs_latency_ms"], v["peer_latency_ms"]
+    }'
+  echo
+}
+
 table_pty() {
   local l; l=$(log bench_pty) || { missing bench_pty; return; }
   grep -q '^hl-pty ' <<<"$l" || { missing bench_pty; return; }
@@ -226,7 +243,7 @@ tables() {
   echo "## Benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores; logs in $results)"
   echo
   table_bus; table_health; table_orchestrator; table_metrics; table_stdio; table_failure
-  table_compliance; table_logs; table_pty; table_backup
+  table_compliance; table_git; table_logs; table_pty; table_backup
 }
 
 rc=0

@@ -12,7 +12,9 @@ build=(build-essential cmake pkg-config clang libclang-rt-14-dev
        prometheus-node-exporter monit
        # hl-logs: TLS (OpenSSL), gzip of rotated files (zlib), and its test
        # collector and benchmark peer (rsyslog, with gtls for TLS)
-       libssl-dev zlib1g-dev rsyslog rsyslog-gnutls)
+       libssl-dev zlib1g-dev rsyslog rsyslog-gnutls
+       # hl-git-sync: the basic-auth HTTP peer around git http-backend
+       python3)
 pkgs=("${runtime[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=("${build[@]}")
 [ "${1:-}" = --runtime-only ] || pkgs+=(openssl)  # hl-health: the TLS test peer (openssl s_server)

@@ -10,6 +10,7 @@
 #include "health.pb-c.h"
 #include "logs.pb-c.h"
 #include "orchestrator.pb-c.h"
+#include "gitsync.pb-c.h"
 #include "uplink.pb-c.h"
 #include <hlbus/str.h>
 
@@ -387,6 +388,39 @@ static void on_uplink(hlm_busm_t *b, const char *link, const Hl__UplinkStatus *u
         (double)u->clock_offset_ms / 1e3, "link", link);
 }
 
+/* git.<repo> (hl-git-sync, state): the workspace repository. A conflict
+ * pauses syncing until the agent resolves it; failures are retried with
+ * back-off (alerts GitSyncConflict, GitSyncFailing). Counters are
+ * hl-git-sync's since its start. */
+static void on_git(hlm_busm_t *b, const char *repo, const Hl__GitStatus *g)
+{
+    SET(b, "hl_git_synced", "Whether the last sync cycle brought the branch up to date (1) or not (0).",
+        HLM_GAUGE, g->state == HL__GIT_STATE__GIT_SYNCED, "repo", repo);
+    SET(b, "hl_git_paused", "Whether syncing is paused by a conflict (hlctl git resume).", HLM_GAUGE,
+        g->paused, "repo", repo);
+    SET(b, "hl_git_cloned", "Whether the workspace holds a usable checkout.", HLM_GAUGE, g->cloned,
+        "repo", repo);
+    SET(b, "hl_git_ahead_commits", "Local commits not on the upstream branch.", HLM_GAUGE,
+        (double)g->ahead, "repo", repo);
+    SET(b, "hl_git_behind_commits", "Upstream commits not on the local branch.", HLM_GAUGE,
+        (double)g->behind, "repo", repo);
+    SET(b, "hl_git_dirty_files", "Files with uncommitted changes in the workspace.", HLM_GAUGE,
+        (double)g->dirty_files, "repo", repo);
+    SET(b, "hl_git_syncs_total", "Sync cycles that succeeded.", HLM_COUNTER, (double)g->syncs,
+        "repo", repo);
+    SET(b, "hl_git_failures_total", "Sync cycles that failed (git's message in hlctl git status).",
+        HLM_COUNTER, (double)g->failures, "repo", repo);
+    SET(b, "hl_git_updates_total", "Sync cycles that moved the working tree.", HLM_COUNTER,
+        (double)g->updates, "repo", repo);
+    SET(b, "hl_git_conflicts_total", "Conflicts that paused syncing.", HLM_COUNTER,
+        (double)g->conflicts, "repo", repo);
+    SET(b, "hl_git_last_sync_timestamp_seconds",
+        "Wall-clock time of the last successful sync cycle, in unixtime (0: none yet).", HLM_GAUGE,
+        (double)g->last_sync_us / 1e6, "repo", repo);
+    SET(b, "hl_git_last_duration_seconds", "How long the last sync cycle took.", HLM_GAUGE,
+        (double)g->last_duration_us / 1e6, "repo", repo);
+}
+
 void hlm_busm_event(hlm_busm_t *b, const char *topic, const char *source, const char *type,
                     const ProtobufCMessage *msg, const void *body, size_t len, bool replay)
 {
@@ -456,6 +490,14 @@ void hlm_busm_event(hlm_busm_t *b, const char *topic, const char *source, const 
         const Hl__UplinkStatus *u = AS(Hl__UplinkStatus, hl__uplink_status__descriptor);
         if (u)
             on_uplink(b, rest, u);
+    } else if (strcmp(prefix, "git") == 0) {
+        if (!strchr(rest, '.')) { /* git.<repo>; git.<repo>.<event> carry a GitEvent */
+            const Hl__GitStatus *g = AS(Hl__GitStatus, hl__git_status__descriptor);
+            if (g)
+                on_git(b, rest, g);
+        } else {
+            m = &ev;
+        }
     } else if (strcmp(prefix, "daemon") == 0) {
         const Hl__DaemonStatus *st = AS(Hl__DaemonStatus, hl__daemon_status__descriptor);
         if (st)

@@ -29,6 +29,11 @@
  *                      time() minus it), hl_backup_latest_bytes, hl_backup_latest_files;
  *                      backup.created/failed: hl_backup_runs_total{kind,outcome},
  *                      hl_backup_last_duration_seconds{kind}
+ *   git.<repo>         hl_git_synced{repo}, hl_git_paused, hl_git_cloned,
+ *                      hl_git_ahead_commits, hl_git_behind_commits, hl_git_dirty_files,
+ *                      hl_git_syncs_total, hl_git_failures_total, hl_git_updates_total,
+ *                      hl_git_conflicts_total, hl_git_last_sync_timestamp_seconds,
+ *                      hl_git_last_duration_seconds
  *   (every event)      hl_metrics_bus_events_total{prefix}
  *   hl-bus "stats"     hl_bus_up, hl_bus_messages_total{prefix},
  *                      hl_bus_bytes_total{prefix}, hl_bus_malformed_total,
@@ -40,6 +45,7 @@
  * its checks), hl-orchestrator's hl.ServiceState and hl.RecoveryOutcome,
  * hl-failure's hl.Failure, hl.RecoveryStep and hl.Alert, hl-logs' hl.LogsSink
  * and hl.LogsDropped, hl-uplink's hl.UplinkStatus, hl-backup's hl.BackupEvent,
+ * hl-git-sync's hl.GitStatus,
  * and every daemon's hl.DaemonStatus. Anything else on those topics (a free-form map, another
  * type) is refused and counted as rejected; nothing is read by field name.
  * hl-failure's "reasserted" failures are not counted again.

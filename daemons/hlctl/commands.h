@@ -26,3 +26,4 @@ HLCTL_CMD("compliance", hlctl_cmd_compliance, "[--all] [hl-compliance options]",
 HLCTL_CMD("contract", hlctl_cmd_contract, "[--markdown]", "the bus contract: version, installed .proto files, topic families")
 HLCTL_CMD("check", hlctl_cmd_check, "health [SERVICE]|service NAME|phases|bus|failures [-w RANGE] [-c RANGE]", "a Nagios/Icinga plugin: status line with perfdata, exit 0/1/2/3")
 HLCTL_CMD("uplink", hlctl_cmd_uplink, "status|flush", "the link to the HL API: state, registration, heartbeat, outbox; flush delivers now")
+HLCTL_CMD("git", hlctl_cmd_git, "status | sync [--no-wait] | resume | log", "the workspace repository: sync state, sync now, resume after a conflict, events and snapshots")

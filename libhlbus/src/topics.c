@@ -14,6 +14,7 @@
 #include "backup.pb-c.h"
 #include "dev.pb-c.h"
 #include "failure.pb-c.h"
+#include "gitsync.pb-c.h"
 #include "health.pb-c.h"
 #include "logs.pb-c.h"
 #include "hlbus.pb-c.h"
@@ -45,6 +46,10 @@ static const hlb_topic_family_t families[] = {
     {"logs.sink.", "hl-logs", &hl__logs_sink__descriptor, true, "<sink>"},
     {"logs.dropped", "hl-logs", &hl__logs_dropped__descriptor, false, ""},
     {"uplink.", "hl-uplink", &hl__uplink_status__descriptor, true, "<link>"},
+    /* git.<repo> is the state; git.<repo>.synced|conflict|error share its
+     * prefix, so hl-bus keeps the last of each of those too. */
+    {"git.", "hl-git-sync", &hl__git_status__descriptor, true, "<repo>"},
+    {"git.", "hl-git-sync", &hl__git_event__descriptor, false, "<repo>.synced|conflict|error"},
     {"dev.", "hl-orchestrator", &hl__dev_server__descriptor, true, "<name>"},
     {"backup.latest", "hl-backup", &hl__backup_event__descriptor, true, ""},
     {"backup.", "hl-backup", &hl__backup_event__descriptor, false, "<event>"},

@@ -28,7 +28,7 @@ mount -n -t tmpfs -o mode=0755,size=1m tmpfs /run/systemd || { echo "cannot moun
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../e2e/lib.sh"
 e2e_init
-MANAGED=" hl-daemon.service claude-code.service hl-service@.service hl-dev-proxy.service fl-victim.service fl-cfg.service fl-cfgloop.service fl-gate.service e2e-optdep.service e2e-optdep-broken.service e2e-optexit.service "
+MANAGED=" hl-daemon.service claude-code.service hl-service@.service hl-dev-proxy.service fl-victim.service fl-cfg.service fl-cfgloop.service fl-gate.service e2e-optdep.service e2e-optdep-broken.service e2e-optexit.service e2e-gitd.service "
 # Helpers of ours that are not daemons (oneshots run by a timer): verified
 # and scored, but the daemon rules below are not theirs.
 HELPERS=" hl-revive@.service hl-compliance.service hl-firewall.service hl-backup.service "
@@ -40,7 +40,7 @@ MAX_EXPOSURE=2.0
 # what they have from eroding.
 MAX_MANAGED_EXPOSURE=${MAX_MANAGED_EXPOSURE:-2.1}
 # The e2e tier's stand-ins for failing services are neither ours nor shipped.
-STANDINS=" fl-victim.service fl-cfg.service fl-cfgloop.service fl-gate.service e2e-optdep.service e2e-optdep-broken.service e2e-optexit.service "
+STANDINS=" fl-victim.service fl-cfg.service fl-cfgloop.service fl-gate.service e2e-optdep.service e2e-optdep-broken.service e2e-optexit.service e2e-gitd.service "
 # hl-orchestrator runs as root (starting units over the system bus needs it
 # without polkit) and cleans the real /tmp: a private /tmp hides /tmp/hl-*;
 # its ctl socket is in the root-owned ctl/ directory, so it needs no runtime

@@ -52,6 +52,24 @@ if [ "$with_test_units" = --with-test-units ]; then
   printf '%s\n' 'hl-bus:' '  topic_owners:' '    daemon.hl-testd: [hl-testd]' \
     '    log.hl-testd.: [hl-testd]' >"$E2E_SYSCONFDIR/hl/hl.d/00-e2e-testd.yaml"
 fi
+if [ "$with_test_units" = --with-test-units ]; then
+  # The workspace's remote for hl-git-sync (e2e.git-sync): a bare repository
+  # that e2e-gitd.service serves with git daemon on 127.0.0.1:9418, and the
+  # spec's HL_REPO_URL in the config, so that phase 2 clones it.
+  install -d /srv/git
+  git init -q --bare --initial-branch=main /srv/git/workspace.git
+  seed=$(mktemp -d)
+  git -C "$seed" init -q --initial-branch=main
+  echo "the e2e workspace" >"$seed/README"
+  git -C "$seed" add README
+  git -C "$seed" -c user.name=e2e -c user.email=e2e@localhost commit -qm "e2e: first commit"
+  git -C "$seed" push -q /srv/git/workspace.git main
+  rm -rf "$seed"
+  useradd --system --user-group --no-create-home --shell /usr/sbin/nologin hl-e2e-git
+  chown -R hl-e2e-git:hl-e2e-git /srv/git
+  printf '%s\n' 'hl-git-sync:' '  repo_url: git://127.0.0.1:9418/workspace.git' '  interval: 5s' \
+    >"$E2E_SYSCONFDIR/hl/hl.d/00-e2e-git.yaml"
+fi
 # The stand-in hl-daemon's own config (the spec's --config /etc/hl/daemon.conf).
 printf 'port = 8080\n' >/etc/hl/daemon.conf
 # Claude Code on hl-pty: the stand-in in place of the CLI, full-screen on its

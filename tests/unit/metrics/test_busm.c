@@ -13,6 +13,7 @@
 #include "backup.pb-c.h"
 #include "failure.pb-c.h"
 #include "uplink.pb-c.h"
+#include "gitsync.pb-c.h"
 
 static char *render(hlm_busm_t *b)
 {
@@ -352,6 +353,48 @@ static void test_uplink(void)
     hlm_busm_destroy(&b);
 }
 
+/* git.<repo>: the state as hl-git-sync reports it; a conflict is synced 0
+ * and paused 1; git.<repo>.<event> (a GitEvent) is not the state. */
+static void test_git(void)
+{
+    hlm_busm_t *b = hlm_busm_new(0);
+    Hl__GitStatus g = HL__GIT_STATUS__INIT;
+    g.state = HL__GIT_STATE__GIT_SYNCED;
+    g.cloned = true;
+    g.ahead = 2;
+    g.syncs = 40;
+    g.updates = 3;
+    g.last_sync_us = 1700000000000000;
+    g.last_duration_us = 150000;
+    event_msg(b, "git.ws", "hl-git-sync", &g.base, true);
+    char *t = render(b);
+    HAS(t, "hl_git_synced{repo=\"ws\"} 1");
+    HAS(t, "hl_git_paused{repo=\"ws\"} 0");
+    HAS(t, "hl_git_cloned{repo=\"ws\"} 1");
+    HAS(t, "hl_git_ahead_commits{repo=\"ws\"} 2");
+    HAS(t, "hl_git_syncs_total{repo=\"ws\"} 40");
+    HAS(t, "hl_git_updates_total{repo=\"ws\"} 3");
+    HAS(t, "hl_git_last_sync_timestamp_seconds{repo=\"ws\"} 1.7e+09");
+    HAS(t, "hl_git_last_duration_seconds{repo=\"ws\"} 0.15");
+    free(t);
+    g.state = HL__GIT_STATE__GIT_CONFLICT;
+    g.paused = true;
+    g.conflicts = 1;
+    event_msg(b, "git.ws", "hl-git-sync", &g.base, false);
+    Hl__GitEvent e = HL__GIT_EVENT__INIT;
+    e.kind = (char *)"conflict";
+    uint64_t rejected = hlm_busm_rejected(b);
+    event_msg(b, "git.ws.conflict", "hl-git-sync", &e.base, false);
+    CHECK(hlm_busm_rejected(b) == rejected);
+    t = render(b);
+    HAS(t, "hl_git_synced{repo=\"ws\"} 0");
+    HAS(t, "hl_git_paused{repo=\"ws\"} 1");
+    HAS(t, "hl_git_conflicts_total{repo=\"ws\"} 1");
+    CHECK(strstr(t, "repo=\"ws.conflict\"") == NULL);
+    free(t);
+    hlm_busm_destroy(&b);
+}
+
 /* backup.latest gives the time the achieved RPO is measured from (also from
  * the cache); runs are counted from created/failed, never from a replay. */
 static void test_backup(void)
@@ -392,6 +435,7 @@ int main(void)
     test_bus_stats();
     test_cap();
     test_uplink();
+    test_git();
     test_backup();
     return check_done();
 }
