@@ -295,7 +295,9 @@ static void cert_done(run_t *run, const hlb_proc_result_t *res, void *arg)
         check_cert_expiry(run->r, cert, -1, "no notAfter in openssl's output");
         return;
     }
-    long long left = (long long) timegm(&tm) - (long long) time(NULL);
+    long long not_after = (long long) timegm(&tm);
+    cr_set_cert_expiry(run->r, cert, not_after);
+    long long left = not_after - (long long) time(NULL);
     check_cert_expiry(run->r, cert, left > 0 ? left : 0, NULL);
 }
 

@@ -45,6 +45,7 @@ void cr_free(cr_report_t *r)
         free(r->v[i].detail);
     }
     free(r->v);
+    free(r->cert_path);
     *r = (cr_report_t) {0};
 }
 
@@ -141,6 +142,13 @@ char *cr_text(const cr_report_t *r, bool all)
     return hlb_buf_steal(&b);
 }
 
+void cr_set_cert_expiry(cr_report_t *r, const char *path, long long not_after)
+{
+    free(r->cert_path);
+    r->cert_path = strdup(path);
+    r->cert_not_after = not_after;
+}
+
 char *cr_prometheus(const cr_report_t *r)
 {
     hlb_buf_t b = {0};
@@ -154,6 +162,21 @@ char *cr_prometheus(const cr_report_t *r)
         for (const char *p = f->name; *p; p++)
             hlb_buf_printf(&b, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
         hlb_buf_printf(&b, "\",id=\"%s\"} %d\n", f->id, (int) f->status);
+    }
+    if (r->cert_path) {
+        hlb_buf_puts(&b, "# HELP hl_tls_certificate_expiry_timestamp_seconds When the TLS "
+                         "certificate of tls.yml expires (notAfter), in unixtime.\n"
+                         "# TYPE hl_tls_certificate_expiry_timestamp_seconds gauge\n"
+                         "hl_tls_certificate_expiry_timestamp_seconds{path=\"");
+        for (const char *p = r->cert_path; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                hlb_buf_printf(&b, "\\%c", *p);
+            else if (*p == '\n')
+                hlb_buf_puts(&b, "\\n");
+            else
+                hlb_buf_printf(&b, "%c", *p);
+        }
+        hlb_buf_printf(&b, "\"} %lld\n", r->cert_not_after);
     }
     return hlb_buf_steal(&b);
 }

@@ -25,6 +25,10 @@ typedef struct cr_finding {
 typedef struct cr_report {
     cr_finding_t *v;
     size_t n, cap;
+    /* The certificate's notAfter (unixtime), when it was read: exported so
+     * that an alert fires before it lapses, between the daily reports. */
+    char *cert_path;
+    long long cert_not_after;
 } cr_report_t;
 
 const char *cr_status_name(cr_status_t s);
@@ -40,5 +44,9 @@ const cr_finding_t *cr_find(const cr_report_t *r, const char *name);
  * {name, id, status, details: {detail}, timestamp}, plus a summary. */
 char *cr_json(const cr_report_t *r, const char *instance_id, uint64_t ts_us);
 char *cr_text(const cr_report_t *r, bool all);
-/* Prometheus text: hl_compliance_check_status{check,id} 0 pass 1 warn 2 fail 3 not evaluated. */
+/* Records the certificate's notAfter (unixtime) for cr_prometheus. */
+void cr_set_cert_expiry(cr_report_t *r, const char *path, long long not_after);
+/* Prometheus text: hl_compliance_check_status{check,id} 0 pass 1 warn 2 fail
+ * 3 not evaluated, and hl_tls_certificate_expiry_timestamp_seconds{path}
+ * when the certificate was read. */
 char *cr_prometheus(const cr_report_t *r);

@@ -23,6 +23,7 @@ static const struct {
     [HLM_COL_NETCLASS] = {"netclass", hlm_col_netclass},
     [HLM_COL_DISKSTATS] = {"diskstats", hlm_col_diskstats},
     [HLM_COL_SERVICES] = {"services", hlm_col_services},
+    [HLM_COL_TEXTFILE] = {"textfile", hlm_col_textfile},
 };
 
 const char *hlm_collect_name(hlm_col_id_t id)
@@ -82,6 +83,14 @@ hlm_collect_t *hlm_collect_new(const hlm_collect_opts_t *o, char **err)
     bool oom = !c->procfs || !c->sysfs || !c->rootfs || !c->slices;
     for (size_t i = 0; !oom && i < c->nslices; i++)
         oom = !(c->slices[i] = strdup(sl[i]));
+    while (o->textfile_dirs && o->textfile_dirs[c->ntextfile_dirs])
+        c->ntextfile_dirs++;
+    if (!c->ntextfile_dirs)
+        c->disabled |= 1u << HLM_COL_TEXTFILE;
+    c->textfile_dirs = calloc(c->ntextfile_dirs + 1, sizeof *c->textfile_dirs);
+    oom = oom || !c->textfile_dirs;
+    for (size_t i = 0; !oom && i < c->ntextfile_dirs; i++)
+        oom = !(c->textfile_dirs[i] = strdup(o->textfile_dirs[i]));
     if (oom ||
         compile(&c->re_mnt, &c->has_mnt, o->mount_points_exclude,
                 HLM_DEFAULT_MOUNT_POINTS_EXCLUDE, "mount_points_exclude", err) < 0 ||
@@ -108,6 +117,9 @@ void hlm_collect_destroy(hlm_collect_t **self_p)
     for (size_t i = 0; c->slices && i < c->nslices; i++)
         free(c->slices[i]);
     free(c->slices);
+    for (size_t i = 0; c->textfile_dirs && i < c->ntextfile_dirs; i++)
+        free(c->textfile_dirs[i]);
+    free(c->textfile_dirs);
     if (c->has_mnt)
         regfree(&c->re_mnt);
     if (c->has_fstype)

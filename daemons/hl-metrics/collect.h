@@ -25,6 +25,7 @@ typedef enum {
     HLM_COL_NETCLASS,
     HLM_COL_DISKSTATS,
     HLM_COL_SERVICES,
+    HLM_COL_TEXTFILE, /* runs only with textfile_dirs */
     HLM_COL_COUNT
 } hlm_col_id_t;
 
@@ -52,6 +53,9 @@ typedef struct hlm_collect_opts {
     /* Slices whose *.service children are the services measured from
      * cgroups; NULL-terminated; NULL: {"system.slice", NULL}. */
     const char *const *cgroup_slices;
+    /* Directories whose *.prom files are served (the textfile collector);
+     * NULL-terminated; NULL or empty: that collector does not run. */
+    const char *const *textfile_dirs;
     /* Bit (1u << hlm_col_id_t) set: that collector does not run. */
     unsigned disabled;
 } hlm_collect_opts_t;

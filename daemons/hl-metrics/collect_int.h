@@ -19,6 +19,8 @@ struct hlm_collect {
     bool has_mnt, has_fstype, has_disk, has_net;
     char **slices;
     size_t nslices;
+    char **textfile_dirs;
+    size_t ntextfile_dirs;
     unsigned disabled;
     long clk_tck;
     hlm_buf_t file, path, attr; /* scratch, reused across runs */
@@ -33,7 +35,7 @@ struct hlm_collect {
 typedef int (hlm_col_fn)(hlm_collect_t *c, hlm_expo_t *e);
 hlm_col_fn hlm_col_cpu, hlm_col_stat, hlm_col_meminfo, hlm_col_loadavg, hlm_col_pressure,
     hlm_col_vmstat, hlm_col_filesystem, hlm_col_netdev, hlm_col_netclass, hlm_col_diskstats,
-    hlm_col_services;
+    hlm_col_services, hlm_col_textfile;
 
 void hlm_col_netclass_free(hlm_collect_t *c);
 

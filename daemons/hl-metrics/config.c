@@ -13,7 +13,8 @@ const char hlm_config_help[] =
     "Config section 'hl-metrics' (all optional; see hl-metrics.yaml.example):\n"
     "  listen (127.0.0.1:8081), metrics_path (/metrics), interval (5s),\n"
     "  paths: {procfs, sysfs, rootfs}, collectors: {disable: [..], filesystem: {...},\n"
-    "  diskstats: {...}, netdev: {...}, services: {slices: [..]}},\n"
+    "  diskstats: {...}, netdev: {...}, services: {slices: [..]},\n"
+    "  textfile: {directories: [..]}},\n"
     "  bus: {stats_interval (15s), stats_timeout (250ms), max_series (10000)},\n"
     "  thresholds: {cpu|memory|disk|load|NAME: {resource, above, clear_below, for, clear_for,\n"
     "  mountpoint, enabled}}";
@@ -78,6 +79,8 @@ void hlm_config_free(hlm_config_t *c)
     free(c->net_device_exclude);
     for (int i = 0; c->slices[i]; i++)
         free(c->slices[i]);
+    for (int i = 0; c->textfile_dirs[i]; i++)
+        free(c->textfile_dirs[i]);
     for (size_t i = 0; i < c->nth; i++)
         free(c->th[i].mountpoint);
     memset(c, 0, sizeof *c);
@@ -176,10 +179,18 @@ static const hlb_conf_key_t svc_keys[] = {HLB_KEY_STRV(svc_raw_t, slices, NULL, 
 static const hlb_conf_table_t svc_table = {.name = "services", .size = sizeof(svc_raw_t), .keys = svc_keys};
 
 typedef struct {
+    char **directories;
+} tf_raw_t;
+static const hlb_conf_key_t tf_keys[] = {
+    HLB_KEY_STRV(tf_raw_t, directories, NULL, HLM_MAX_TEXTFILE_DIRS, 0), {0}};
+static const hlb_conf_table_t tf_table = {.name = "textfile", .size = sizeof(tf_raw_t), .keys = tf_keys};
+
+typedef struct {
     char **disable;
     fs_raw_t filesystem;
     dev_raw_t diskstats, netdev;
     svc_raw_t services;
+    tf_raw_t textfile;
 } cols_raw_t;
 static const hlb_conf_key_t cols_keys[] = {
     HLB_KEY_STRV(cols_raw_t, disable, NULL, 0, 0),
@@ -187,6 +198,7 @@ static const hlb_conf_key_t cols_keys[] = {
     HLB_KEY_TABLE(cols_raw_t, diskstats, &dev_table, 0),
     HLB_KEY_TABLE(cols_raw_t, netdev, &dev_table, 0),
     HLB_KEY_TABLE(cols_raw_t, services, &svc_table, 0),
+    HLB_KEY_TABLE(cols_raw_t, textfile, &tf_table, 0),
     {0}};
 static const hlb_conf_table_t cols_table = {.name = "collectors", .size = sizeof(cols_raw_t), .keys = cols_keys};
 
@@ -359,7 +371,7 @@ int hlm_config_parse(const hlb_conf_t *s, const hlm_overrides_t *ov, hlm_config_
         if (id < 0)
             hlb_diag_add(d, hlb_conf_at(dis, i),
                          "unknown collector '%s' (cpu, stat, meminfo, loadavg, pressure, vmstat, "
-                         "filesystem, netdev, netclass, diskstats, services)",
+                         "filesystem, netdev, netclass, diskstats, services, textfile)",
                          n);
         else
             out->disabled |= 1u << id;
@@ -387,6 +399,15 @@ int hlm_config_parse(const hlb_conf_t *s, const hlm_overrides_t *ov, hlm_config_
                          v);
         else
             out->slices[n++] = dup_or_null(v);
+    }
+    const hlb_conf_t *tf_node = hlb_conf_get(cols, "textfile.directories");
+    char **tdirs = raw.collectors.textfile.directories;
+    for (size_t i = 0, n = 0; tdirs && tdirs[i]; i++) {
+        if (tdirs[i][0] != '/')
+            hlb_diag_add(d, hlb_conf_at(tf_node, i), "textfile directory '%s' must be absolute",
+                         tdirs[i]);
+        else
+            out->textfile_dirs[n++] = dup_or_null(tdirs[i]);
     }
 
     out->stats_interval_ms = raw.bus.stats_interval_ms;

@@ -10,6 +10,7 @@
 #define HLM_DEFAULT_LISTEN "127.0.0.1:8081"
 #define HLM_MAX_THRESHOLDS 32
 #define HLM_MAX_SLICES 16
+#define HLM_MAX_TEXTFILE_DIRS 8
 
 typedef struct hlm_config {
     char *listen;
@@ -20,6 +21,7 @@ typedef struct hlm_config {
     /* NULL: the collector's default */
     char *mount_points_exclude, *fs_types_exclude, *disk_device_exclude, *net_device_exclude;
     char *slices[HLM_MAX_SLICES + 1]; /* NULL-terminated; empty: default */
+    char *textfile_dirs[HLM_MAX_TEXTFILE_DIRS + 1]; /* NULL-terminated; empty: none */
     int64_t stats_interval_ms; /* 0: never ask hl-bus */
     int64_t stats_timeout_ms;
     int64_t max_series;

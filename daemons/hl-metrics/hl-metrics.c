@@ -87,6 +87,7 @@ static hlm_collect_t *make_collector(const hlm_config_t *c, char **err)
         .disk_device_exclude = c->disk_device_exclude,
         .net_device_exclude = c->net_device_exclude,
         .cgroup_slices = c->slices[0] ? (const char *const *)c->slices : NULL,
+        .textfile_dirs = (const char *const *)c->textfile_dirs,
         .disabled = c->disabled,
     };
     return hlm_collect_new(&o, err);

@@ -39,7 +39,7 @@ struct stdio_term {
     int mouse; /* VTERM_PROP_MOUSE_* */
     modes_t m;
     VTerm *scratch; /* measures characters (cut_wide) */
-    uint32_t wcache[256]; /* codepoint << 1 | wide; 0: empty */
+    uint32_t wcache[256]; /* codepoint << 2 | CH_* kind; 0: empty */
 };
 
 bool stdio_term_size_ok(unsigned cols, unsigned rows)
@@ -195,6 +195,20 @@ static void do_rep(stdio_term_t *t)
         vt_write(t, m->last, m->last_len);
 }
 
+/* libvterm 0.1.4 writes a CSI sequence's arguments into an array of 16
+ * without checking: a 17th (";;;;...30m", found by fuzz_stdio_term)
+ * overwrites its memory. xterm ignores arguments past its own limit; such
+ * a sequence is left out here. */
+#define CSI_ARGS_MAX_0_1_4 16
+
+static size_t csi_args(const modes_t *m)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < m->csi_len; i++)
+        n += m->csi[i] == ';' || m->csi[i] == ':';
+    return n;
+}
+
 static void pend_add(modes_t *m, uint8_t c)
 {
     if (m->pend_len < sizeof m->pend)
@@ -230,6 +244,24 @@ void stdio_term_feed(stdio_term_t *t, const void *data, size_t len)
                 pend_add(m, c);
                 break;
             }
+            /* As libvterm 0.1.4's parser does: intermediates, NUL, DEL and
+             * bytes from 0x80 leave it in its escape state, and a C0
+             * control is done there; so "ESC ( [" or "ESC 0xb8 [" starts a
+             * CSI sequence in libvterm, and must here too (or its arguments
+             * would reach libvterm uncounted). CAN and SUB cancel. */
+            if (c == 0x18 || c == 0x1a) {
+                m->pend_len = 0;
+                m->st = S_GROUND;
+                break;
+            }
+            if (c < 0x20) {
+                vt_write(t, &c, 1);
+                break;
+            }
+            if (c < 0x30 || c >= 0x7f) {
+                pend_add(m, c);
+                break;
+            }
             pend_add(m, c);
             if (c == '[') {
                 m->st = S_CSI;
@@ -237,11 +269,12 @@ void stdio_term_feed(stdio_term_t *t, const void *data, size_t len)
                 m->csi_overflow = false;
                 break;
             }
-            if (c == '=')
+            bool plain = m->pend_len == 2; /* ESC F, no intermediates */
+            if (plain && c == '=')
                 m->app_keypad = true;
-            else if (c == '>')
+            else if (plain && c == '>')
                 m->app_keypad = false;
-            else if (c == 'c') { /* RIS: a full reset */
+            else if (plain && c == 'c') { /* RIS: a full reset */
                 memset(m, 0, sizeof *m);
                 m->pend[0] = 0x1b;
                 m->pend[1] = 'c';
@@ -255,7 +288,7 @@ void stdio_term_feed(stdio_term_t *t, const void *data, size_t len)
             seg = i + 1;
             if (c >= 0x40 && c <= 0x7e) {
                 m->st = S_GROUND;
-                if (m->csi_overflow)
+                if (m->csi_overflow || csi_args(m) > CSI_ARGS_MAX_0_1_4)
                     break; /* longer than any sequence worth keeping: left out */
                 csi_done(m, (char)c);
                 if (c == 'b') {
@@ -494,40 +527,52 @@ static void pen_of_state(stdio_term_t *t, pen_t *p)
 
 static size_t utf8_of(uint32_t c, char *u);
 
-/* A wide character libvterm holds as narrow: left in the last column when
- * the screen shrank, or with its right half written over. No terminal can
- * draw it so (it would wrap, or take the next cell too), and none shows it
- * (a terminal erases a wide character when half of it is written over): it
- * is left out. Characters from U+1100 up (where wide ones begin) are
- * measured on a scratch terminal, remembered in a small cache. */
-static bool cut_wide(stdio_term_t *t, int col, const VTermScreenCell *c)
+enum { CH_WIDE = 1, CH_COMBINING = 2 };
+
+/* What libvterm makes of character CH (from U+0300 up, where combining
+ * ones begin): wide, or combining (merged into the character before it).
+ * Measured on a scratch terminal, remembered in a small cache. */
+static unsigned char_kind(stdio_term_t *t, uint32_t ch)
 {
-    (void)col;
-    uint32_t ch = c->chars[0];
-    if (c->width != 1 || ch < 0x1100 || ch == (uint32_t)-1)
-        return false;
+    if (ch < 0x300 || ch == (uint32_t)-1 || ch > 0x10ffff)
+        return 0;
     size_t slot = ch % (sizeof t->wcache / sizeof *t->wcache);
-    if (t->wcache[slot] == (ch << 1 | 1))
-        return true;
-    if (t->wcache[slot] == ch << 1)
-        return false;
+    if (t->wcache[slot] >> 2 == ch)
+        return t->wcache[slot] & 3;
     if (!t->scratch && !(t->scratch = vterm_new(1, 4)))
-        return false;
+        return 0;
     vterm_set_utf8(t->scratch, 1);
     VTermScreen *sc = vterm_obtain_screen(t->scratch);
     vterm_screen_reset(sc, 1);
-    char u[4];
-    size_t n = utf8_of(c->chars[0], u);
+    char u[5] = "a";
+    size_t n = 1 + utf8_of(ch, u + 1);
     vterm_input_write(t->scratch, u, n);
-    VTermScreenCell m;
-    bool wide = vterm_screen_get_cell(sc, (VTermPos){0, 0}, &m) && m.width > 1;
-    t->wcache[slot] = ch << 1 | wide;
-    return wide;
+    VTermScreenCell a, m;
+    unsigned kind = 0;
+    if (vterm_screen_get_cell(sc, (VTermPos){0, 0}, &a) && a.chars[1] == ch)
+        kind = CH_COMBINING;
+    else if (vterm_screen_get_cell(sc, (VTermPos){0, 1}, &m) && m.width > 1)
+        kind = CH_WIDE;
+    t->wcache[slot] = ch << 2 | kind;
+    return kind;
+}
+
+/* A wide character cut in half: libvterm keeps one that straddles the
+ * right edge after the screen shrank, or with its right half written over,
+ * as a cell of width 1. No terminal can draw it so (it would wrap, or take
+ * the next cell too), and none shows it (a terminal erases a wide character
+ * when half of it is written over): it is left out. */
+static bool cut_wide(stdio_term_t *t, int col, const VTermScreenCell *c)
+{
+    (void)col;
+    return c->width == 1 && c->chars[0] >= 0x1100 && (char_kind(t, c->chars[0]) & CH_WIDE);
 }
 
 static bool cell_blank(const VTermScreenCell *c)
 {
-    return (c->chars[0] == 0 || c->chars[0] == ' ') && VTERM_COLOR_IS_DEFAULT_BG(&c->bg) &&
+    /* (a space with a combining character on it is not blank) */
+    return (c->chars[0] == 0 || (c->chars[0] == ' ' && c->chars[1] == 0)) &&
+           VTERM_COLOR_IS_DEFAULT_BG(&c->bg) &&
            !c->attrs.reverse && !c->attrs.underline && !c->attrs.strike;
 }
 
@@ -585,8 +630,19 @@ int stdio_term_redraw(stdio_term_t *t, char **out, size_t *len)
                 puts_(&b, " ");
                 continue;
             }
+            /* A combining character alone in its cell (a program wrote one
+             * where no character was before it): sent as it is, the
+             * viewer's terminal would merge it into whatever it drew last,
+             * or drop it when more text follows. A space here and the
+             * cursor back make it a character of its own, and a cursor
+             * move after it ends the text there, as the program's did. */
+            bool lone = char_kind(t, cell.chars[0]) & CH_COMBINING;
+            if (lone)
+                putf(&b, " \033[%d;%dH", row + 1, col + 1);
             for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; i++)
                 put_utf8(&b, cell.chars[i] < 0x20 ? ' ' : cell.chars[i]);
+            if (lone)
+                putf(&b, "\033[%d;%dH", row + 1, col + 2);
             if (cell.width > 1)
                 col += cell.width - 1;
         }

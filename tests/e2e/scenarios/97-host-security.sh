@@ -88,6 +88,23 @@ e2e_exec sh -c "printf 'hluser ALL=(ALL) NOPASSWD: /bin/systemctl stop hl-*\n' >
 json=$(e2e_exec "$E2E_BINDIR/hlctl" --json compliance --tls /etc/hl/tls.yml)
 e2e_ok jq -e '.compliance_checks[] | select(.name | startswith("sudo.hluser")) | select(.status == "FAIL" and (.details.detail | test("wildcard")))' <<<"$json"
 
+# The daily unit's figures reach Prometheus: hl-compliance.service writes
+# compliance.prom, hl-metrics' textfile collector serves it (hl.yaml), with
+# the certificate's notAfter (one made here, valid for 10 days).
+e2e_ok e2e_exec sh -c 'install -d -m 700 /etc/ssl/private &&
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 10 -subj /CN=vm \
+    -keyout /etc/ssl/private/hl-server.key -out /etc/ssl/certs/hl-server.crt 2>/dev/null'
+e2e_ok e2e_exec systemctl start hl-compliance.service
+e2e_ok e2e_exec test -s /var/lib/hl/textfile/compliance.prom
+metric() { e2e_exec curl -fsS http://127.0.0.1:8081/metrics | grep -q "$1"; }
+e2e_ok wait_for 30 metric '^hl_compliance_check_status{check="ssh.passwordauthentication",id="SSH-7408"} 0$'
+e2e_ok wait_for 30 metric '^hl_tls_certificate_expiry_timestamp_seconds{path="/etc/ssl/certs/hl-server.crt"} '
+e2e_ok wait_for 30 metric '^hl_textfile_scrape_error{file="/var/lib/hl/textfile/compliance.prom"} 0$'
+exp=$(e2e_exec curl -fsS http://127.0.0.1:8081/metrics | sed -n 's/^hl_tls_certificate_expiry_timestamp_seconds{[^}]*} //p')
+now=$(date +%s)
+e2e_ok awk -v e="$exp" -v n="$now" 'BEGIN { d = (e - n) / 86400; exit !(d > 9 && d <= 10.01) }'
+e2e_exec rm -f /etc/ssl/private/hl-server.key /etc/ssl/certs/hl-server.crt
+
 # --- leave the container as the other scenarios expect it
 e2e_exec sh -c 'rm -f /etc/sudoers.d/zz-bad /root/.ssh/authorized_keys
   systemctl stop ssh.service; systemctl mask --quiet ssh.service ssh.socket'

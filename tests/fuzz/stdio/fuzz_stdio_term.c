@@ -57,7 +57,11 @@ static void check_redraw(unsigned cols, unsigned rows, const fuzz_frames_t *f)
     char *a = stdio_term_text(prog), *b = stdio_term_text(viewer);
     assert(a && b);
     if (strcmp(a, b) != 0) {
-        fprintf(stderr, "redraw differs:\n%s\n---\n%s\n", a, b);
+        fprintf(stderr, "redraw differs:\n%s\n---\n%s\n--- the redraw:\n", a, b);
+        for (size_t i = 0; i < dl; i++)
+            fprintf(stderr, draw[i] >= 0x20 && draw[i] < 0x7f ? "%c" : "\\x%02x",
+                    (unsigned char)draw[i]);
+        fprintf(stderr, "\n--- what the viewer showed before: %zu bytes\n", f->n > 2 ? f->len[2] : 0);
         const char *dump = getenv("FUZZ_DUMP");
         FILE *fp = dump ? fopen(dump, "wb") : NULL;
         if (fp) {

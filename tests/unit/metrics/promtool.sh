@@ -37,13 +37,15 @@ printf 'route:\n  receiver: nobody\nreceivers: []\n' >"$tmp/am.yml"
 nok amtool check-config "$tmp/am.yml"
 
 # Metric names in the rules exist: in the golden exposition of the
-# collectors, or among the bus-derived families (busmetrics.h) or daemon.c.
+# collectors, among the bus-derived families (busmetrics.h), or in the
+# textfile that hl-compliance writes (report.c) and hl-metrics serves.
 names=$(grep -E '^\s+expr:|^\s{10}' "$P/alert_rules.yml" | grep -oE '\b(node|hl)_[A-Za-z0-9_]+\b|\bup\b' | sort -u)
 ok test -n "$names"
 for n in $names; do
     [ "$n" = up ] && continue
     ok bash -c "grep -q '^# TYPE $n ' '$HL_SOURCE_DIR/tests/unit/metrics/golden/full.prom' ||
-                grep -qw '$n' '$HL_SOURCE_DIR/daemons/hl-metrics/busmetrics.h'"
+                grep -qw '$n' '$HL_SOURCE_DIR/daemons/hl-metrics/busmetrics.h' ||
+                grep -qw '$n' '$HL_SOURCE_DIR/daemons/hl-compliance/report.c'"
 done
 
 checks_done

@@ -361,12 +361,47 @@ static void test_shrink_below_scroll_region(void)
     stdio_term_free(&t);
 }
 
+/* Found by fuzz_stdio_term: a CSI sequence with 17 arguments overwrote
+ * libvterm 0.1.4's memory (left out now; 16 still work); a combining
+ * character alone in a cell, or on a trailing space, was lost to a late
+ * joiner. */
+static void test_fuzz_findings(void)
+{
+    stdio_term_t *t = stdio_term_new(22, 12);
+    REQUIRE(t);
+    static const char many[] = "\033[;;;;;;;;;;;;;;;;;;;;;;;30mA\033[0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;1mB";
+    stdio_term_feed(t, many, sizeof many - 1);
+    char *s = stdio_term_text(t);
+    CHECK_STR(s, "AB\n\n\n\n\n\n\n\n\n\n\n\n");
+    free(s);
+    stdio_term_free(&t);
+
+    static const char lone[] = "x\033[1;1H\xd8\x93\033[1;3Hx\r\nab \xd6\xa3";
+    stdio_term_t *a = stdio_term_new(20, 3), *b = stdio_term_new(20, 3);
+    REQUIRE(a && b);
+    stdio_term_feed(a, lone, sizeof lone - 1);
+    char *draw;
+    size_t len;
+    REQUIRE(stdio_term_redraw(a, &draw, &len) == 0);
+    stdio_term_feed(b, "xyz", 3); /* the viewer drew something last */
+    stdio_term_feed(b, draw, len);
+    char *ta = stdio_term_text(a), *tb = stdio_term_text(b);
+    CHECK(strstr(ta, "\xd8\x93") && strstr(ta, " \xd6\xa3"));
+    CHECK_MSG(strcmp(ta, tb) == 0, "redraw differs:\n%s\n---\n%s", ta, tb);
+    free(ta);
+    free(tb);
+    free(draw);
+    stdio_term_free(&a);
+    stdio_term_free(&b);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     unsigned fds0 = t_count_fds();
     TEST(test_shrink_below_scroll_region); /* first: on a fresh heap it crashed every time */
     TEST(test_redraw_fidelity);
+    TEST(test_fuzz_findings);
     TEST(test_rec_escape);
     TEST(test_late_joiner_screen);
     TEST(test_size_policy);
