@@ -28,6 +28,7 @@ typedef struct modes {
     /* the last graphic character (its UTF-8), for REP */
     uint8_t last[4], cur[4];
     size_t last_len, cur_len;
+    bool held_c2; /* a 0xc2 held back: the first byte of a C1 control? */
 } modes_t;
 
 struct stdio_term {
@@ -226,7 +227,30 @@ void stdio_term_feed(stdio_term_t *t, const void *data, size_t len)
         uint8_t c = b[i];
         switch (m->st) {
         case S_GROUND:
-            if (c == 0x1b) {
+            if (c != 0x1b && c >= 0x20 && c != 0x7f && (m->held_c2 || c == 0xc2)) {
+                /* 0xc2 and a byte from 0x80 to 0x9f, U+0080..U+009F:
+                 * libvterm 0.1.4 draws such a C1 control as a glyph of
+                 * width -1, and in insert mode that crashes it (found by
+                 * fuzz_stdio_term). No terminal shows one: it is left out.
+                 * A 0xc2 waits for the next character byte; controls and
+                 * escape sequences between the two (which libvterm's UTF-8
+                 * decoder does not see either) go on meanwhile. */
+                vt_write(t, b + seg, i - seg);
+                seg = i + 1;
+                bool held = m->held_c2;
+                m->held_c2 = false;
+                if (held && c >= 0x80 && c < 0xa0) {
+                    m->cur_len = 0;
+                    break;
+                }
+                if (held)
+                    vt_write(t, "\xc2", 1);
+                if (c == 0xc2)
+                    m->held_c2 = true;
+                else
+                    seg = i; /* C goes with the rest */
+                track_char(m, c);
+            } else if (c == 0x1b) {
                 vt_write(t, b + seg, i - seg);
                 m->pend_len = 0;
                 pend_add(m, c);
@@ -527,6 +551,14 @@ static void pen_of_state(stdio_term_t *t, pen_t *p)
 
 static size_t utf8_of(uint32_t c, char *u);
 
+/* A control character libvterm kept in a cell (C1 ones, U+0080 to U+009F,
+ * can arrive so): sent back, a terminal would act on it, not show it; it
+ * is a space in the redraw and in the text. */
+static uint32_t printable(uint32_t c)
+{
+    return c < 0x20 || (c >= 0x7f && c < 0xa0) ? ' ' : c;
+}
+
 enum { CH_WIDE = 1, CH_COMBINING = 2 };
 
 /* What libvterm makes of character CH (from U+0300 up, where combining
@@ -640,7 +672,7 @@ int stdio_term_redraw(stdio_term_t *t, char **out, size_t *len)
             if (lone)
                 putf(&b, " \033[%d;%dH", row + 1, col + 1);
             for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; i++)
-                put_utf8(&b, cell.chars[i] < 0x20 ? ' ' : cell.chars[i]);
+                put_utf8(&b, printable(cell.chars[i]));
             if (lone)
                 putf(&b, "\033[%d;%dH", row + 1, col + 2);
             if (cell.width > 1)
@@ -696,7 +728,7 @@ char *stdio_term_text(stdio_term_t *t)
             if (cell.chars[0] == 0)
                 puts_(&b, " ");
             for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; i++)
-                put_utf8(&b, cell.chars[i]);
+                put_utf8(&b, printable(cell.chars[i])); /* as in the redraw */
             if (cell.width > 1)
                 col += cell.width - 1;
         }
