@@ -54,3 +54,20 @@ int hlb_tlspolicy_curl(hlb_tlspolicy_t *p, CURL *e, const hlb_tls_curl_opts_t *o
         return -ENOTSUP;
     return 0;
 }
+
+int hlb_tlspolicy_curl_check(hlb_tlspolicy_t *p, hlb_diag_t *d)
+{
+    CURL *e = curl_easy_init();
+    int rc = e ? hlb_tlspolicy_curl(p, e, NULL) : -ENOMEM;
+    if (e)
+        curl_easy_cleanup(e);
+    if (rc < 0) {
+        const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+        const char *src = hlb_tlspolicy_source(p);
+        hlb_diag_add(d, NULL, "%s: libcurl %s (%s) cannot apply the TLS policy%s",
+                     src ? src : "built-in TLS policy", v ? v->version : "?",
+                     v && v->ssl_version ? v->ssl_version : "no TLS",
+                     rc == -ENOTSUP ? " (it needs libcurl with OpenSSL)" : "");
+    }
+    return rc;
+}

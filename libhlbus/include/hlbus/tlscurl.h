@@ -28,3 +28,7 @@ typedef struct hlb_tls_curl_opts {
  * 0; -ERANGE when OPTS->min_version is above the policy's max_version;
  * -ENOTSUP when this libcurl cannot (not OpenSSL, too old). */
 int hlb_tlspolicy_curl(hlb_tlspolicy_t *p, CURL *easy, const hlb_tls_curl_opts_t *opts);
+/* Tries P on a scratch handle, for configure: a libcurl that cannot apply
+ * it is reported to DIAG (naming the policy's file) now, not at the first
+ * request. 0 or -ENOTSUP. */
+int hlb_tlspolicy_curl_check(hlb_tlspolicy_t *p, hlb_diag_t *diag);
