@@ -392,9 +392,10 @@ int lg_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
      * fails --check-config and a reload like a bad key */
     hlb_tlspolicy_t *tls = hlb_tlspolicy_load(NULL, diag);
     if (rc < 0 || !tls || check_only) {
+        rc = rc < 0 || !tls ? -EINVAL : 0;
         hlb_tlspolicy_destroy(&tls);
         lg_conf_free(&c);
-        return rc < 0 || !tls ? -EINVAL : 0;
+        return rc;
     }
     if (hlb_tlspolicy_warning(tls) && c.forward.host[0] && c.forward.transport == LG_TRANSPORT_TLS)
         hlb_warn("%s", hlb_tlspolicy_warning(tls));
