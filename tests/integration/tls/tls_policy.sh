@@ -10,7 +10,8 @@
 #     failed handshake and no request;
 #   * a compliant server signed by the policy's CA is accepted by all three;
 #   * a check's own ca_file is its whole trust (the policy's CA not added),
-#     and a check's min_version raises the policy's floor.
+#     and a check's min_version raises the policy's floor (one above the
+#     policy's max_version is a config error).
 set -u
 . "${HL_SOURCE_DIR:?}/tests/common/lib.sh"
 need openssl python3
@@ -80,6 +81,20 @@ printf 'tls:\n  min_version: TLSv1.3\n  max_version: TLSv1.2\n' > "$dir/bad-tls.
 out=$(HL_TLS_POLICY=$dir/bad-tls.yml "$B/daemons/hl-uplink/hl-uplink" --config "$dir/empty.yaml" \
     --check-config 2>&1)
 ok grep -q "bad-tls.yml:2: 'min_version' TLSv1.3 is above 'max_version' TLSv1.2" <<<"$out"
+# a check's min_version above the policy's max_version: refused, naming both
+printf 'tls:\n  max_version: TLSv1.2\n' > "$dir/max12.yml"
+cat > "$dir/min13.yaml" <<Y
+hl-health:
+  builtin: false
+  services:
+    x:
+      unit: ""
+      checks: [{name: x-https, type: http, url: "https://127.0.0.1:1/", tls: {min_version: "1.3"}}]
+Y
+out=$(HL_TLS_POLICY=$dir/max12.yml "$B/daemons/hl-health/hl-health" --config "$dir/min13.yaml" \
+    --check-config 2>&1)
+ok test $? != 0
+ok grep -q "min13.yaml:6: check x-https: tls.min_version 1.3 is above the TLS policy's max_version TLSv1.2 ($dir/max12.yml)" <<<"$out"
 # no policy file: the built-in policy, no error
 out=$(HL_TLS_POLICY=$dir/none.yml "$B/daemons/hl-uplink/hl-uplink" --config "$dir/empty.yaml" \
     --check-config 2>&1)
@@ -96,7 +111,7 @@ cat > "$dir/health.yaml" <<Y
 hl-health:
   builtin: false
   spread: 0s
-  defaults: {interval: 1s, timeout: 900ms, retries: 1, failures: 1, successes: 1, grace: 0s}
+  defaults: {interval: 2s, timeout: 1900ms, retries: 1, failures: 1, successes: 1, grace: 0s}
   services:
     good:
       unit: ""
@@ -122,7 +137,7 @@ started hl-health
 why() { hlctl --json health --why "$1" 2>/dev/null; }
 why_has() { why "$1" | grep -q "$2"; }
 ok wait_for 30 rc_is 0 hlctl health good
-ok why_has good-https "HTTP 200"
+ok wait_for 30 why_has good-https "HTTP 200"
 ok seen good "handshake ok TLSv1.3"
 ok wait_for 30 rc_is 1 hlctl health tls11
 ok wait_for 30 rc_is 1 hlctl health cbc
@@ -130,13 +145,13 @@ ok wait_for 30 seen tls11 "handshake failed"
 ok wait_for 30 seen cbc "handshake failed"
 nok seen tls11 "request"
 nok seen cbc "request"
-ok why_has cbc-https "SSL"
+ok wait_for 30 why_has cbc-https "SSL"
 # its own ca_file is its whole trust: our CA is in no system store
 ok wait_for 30 rc_is 1 hlctl health ownca
-ok why_has ownca-https "certificate"
+ok wait_for 30 why_has ownca-https "certificate"
 # min_version 1.3 against a TLS 1.2 server, with the right CA: refused
 ok wait_for 30 rc_is 1 hlctl health min13
-ok why_has min13-https "SSL"
+ok wait_for 30 why_has min13-https "SSL"
 kill -TERM "$dpid"; wait "$dpid" 2>/dev/null; dpid=
 
 # ---- hl-uplink: the registration reaches the compliant server only ----
