@@ -9,6 +9,8 @@
 #     hl-health HTTPS check and by hl-logs' forwarder; the server sees the
 #     failed handshake and no request;
 #   * a compliant server signed by the policy's CA is accepted by all three;
+#     hl-health's reload reads the policy again (without the CA the server
+#     fails; a bad policy is refused and the running one kept);
 #   * a check's own ca_file is its whole trust (the policy's CA not added),
 #     and a check's min_version raises the policy's floor (one above the
 #     policy's max_version is a config error).
@@ -152,6 +154,19 @@ ok wait_for 30 why_has ownca-https "certificate"
 # min_version 1.3 against a TLS 1.2 server, with the right CA: refused
 ok wait_for 30 rc_is 1 hlctl health min13
 ok wait_for 30 why_has min13-https "SSL"
+# a reload reads the policy again: without its CA the good server fails
+sed "/ca_certificate/d" "$dir/tls.yml" > "$dir/tls-noca.yml"
+cp "$dir/tls.yml" "$dir/tls-ca.yml"
+cp "$dir/tls-noca.yml" "$dir/tls.yml"
+ok hlctl call hl-health reload
+ok wait_for 30 rc_is 1 hlctl health good
+ok wait_for 30 why_has good-https "certificate"
+# and a bad one is refused, the running policy kept
+printf 'tls:\n  min_version: TLSv1.0\n' > "$dir/tls.yml"
+nok hlctl call hl-health reload
+cp "$dir/tls-ca.yml" "$dir/tls.yml"
+ok hlctl call hl-health reload
+ok wait_for 30 rc_is 0 hlctl health good
 kill -TERM "$dpid"; wait "$dpid" 2>/dev/null; dpid=
 
 # ---- hl-uplink: the registration reaches the compliant server only ----
