@@ -598,6 +598,7 @@ void hh_config_clear(hh_config_t *cfg)
     free(cfg->svcs);
     free(cfg->checks);
     free(cfg->check_nodes);
+    hlb_tlspolicy_destroy(&cfg->tls);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -610,6 +611,7 @@ hh_engine_t *hh_config_build(const hh_config_t *cfg, hlb_reactor_t *io, hlb_diag
     }
     hh_engine_set_spread(e, cfg->spread_ms);
     hh_engine_set_slack(e, cfg->slack_ms);
+    hh_engine_set_tls(e, cfg->tls);
     for (size_t i = 0; i < cfg->nsvcs; i++)
         if (hh_engine_add_service(e, &cfg->svcs[i]) < 0)
             hlb_diag_add(d, NULL, "service %s: cannot add it", cfg->svcs[i].name);

@@ -2,6 +2,7 @@
  * specs ready for the engine. */
 #pragma once
 #include <hlbus/hlbus.h>
+#include <hlbus/tlspolicy.h>
 #include "hh_engine.h"
 
 typedef struct hh_config {
@@ -13,6 +14,8 @@ typedef struct hh_config {
     int64_t snapshot_ms; /* periodic health.* snapshot; 0: none */
     int64_t spread_ms;   /* first runs spread over this long */
     int64_t slack_ms;    /* run starts rounded up to multiples of this */
+    hlb_tlspolicy_t *tls; /* the TLS policy of the HTTPS checks, set by the
+                           * daemon (not parsed here); cleared with the config */
 } hh_config_t;
 
 /* Parses SECTION (may be NULL: the built-in defaults, the spec's three

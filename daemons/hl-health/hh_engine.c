@@ -650,6 +650,7 @@ void hh_engine_on_change(hh_engine_t *e, hh_change_fn *fn, void *arg)
 }
 
 void hh_engine_set_spread(hh_engine_t *e, int64_t spread_ms) { e->spread_ms = spread_ms; }
+void hh_engine_set_tls(hh_engine_t *e, hlb_tlspolicy_t *p) { hh_curl_set_tls(e->curl, p); }
 void hh_engine_set_slack(hh_engine_t *e, int64_t slack_ms)
 {
     e->slack_us = slack_ms > 0 ? (uint64_t)slack_ms * 1000u : 0;

@@ -88,6 +88,9 @@ void hh_engine_on_change(hh_engine_t *e, hh_change_fn *fn, void *arg);
 /* First runs are spread over min(interval, SPREAD_MS, 1 s), by a hash of the
  * check's name, so that many checks do not all fire at once. Default 0. */
 void hh_engine_set_spread(hh_engine_t *e, int64_t spread_ms);
+/* The TLS policy (hlbus/tlspolicy.h) of the HTTPS checks, before the first
+ * is added; a reference is taken. */
+void hh_engine_set_tls(hh_engine_t *e, hlb_tlspolicy_t *p);
 /* Runs start at multiples of SLACK_MS (monotonic clock), so that checks due
  * close together share one wakeup; 0 (default) is exact. */
 void hh_engine_set_slack(hh_engine_t *e, int64_t slack_ms);

@@ -12,9 +12,11 @@
 #include <string.h>
 
 #include <hlbus/curlm.h>
+#include <hlbus/tlscurl.h>
 
 struct hh_curl {
     hlb_curlm_t *m;
+    hlb_tlspolicy_t *tls; /* the probes' handles point at it */
 };
 
 typedef struct {
@@ -68,8 +70,18 @@ void hh_curl_destroy(hh_curl_t **self_p)
         return;
     /* probes remove their easy handles first */
     hlb_curlm_destroy(&(*self_p)->m);
+    hlb_tlspolicy_destroy(&(*self_p)->tls);
     free(*self_p);
     *self_p = NULL;
+}
+
+void hh_curl_set_tls(hh_curl_t *c, hlb_tlspolicy_t *p)
+{
+    /* before the first probe (hh_config_build): a probe's handle points at
+     * the policy it was made with, so one in use is never dropped here. A
+     * reload builds a new engine, with a multi handle of its own. */
+    hlb_tlspolicy_destroy(&c->tls);
+    c->tls = hlb_tlspolicy_ref(p);
 }
 
 /* ---- one HTTP check ---- */
@@ -248,11 +260,29 @@ hh_probe_t *hh_http_probe_new(const hh_probe_env_t *env, const hh_check_spec_t *
         curl_easy_setopt(e, CURLOPT_SSLCERT, s->client_cert);
     if (s->client_key)
         curl_easy_setopt(e, CURLOPT_SSLKEY, s->client_key);
-    if (s->tls_min) {
-        long v = strcmp(s->tls_min, "1.3") == 0   ? CURL_SSLVERSION_TLSv1_3
-                 : strcmp(s->tls_min, "1.2") == 0 ? CURL_SSLVERSION_TLSv1_2
-                                                  : CURL_SSLVERSION_TLSv1_0;
-        curl_easy_setopt(e, CURLOPT_SSLVERSION, v);
+    /* The VM's TLS policy, with the check's own options where they are
+     * stricter or more specific: its min_version raises the policy's floor
+     * (one below it is the policy's), its ca_file is the whole trust (so the
+     * policy's extra CA is not added), suites and max_version are the
+     * policy's. */
+    hlb_tls_curl_opts_t to = {.own_ca = s->ca_file != NULL};
+    if (s->tls_min)
+        to.min_version = strcmp(s->tls_min, "1.3") == 0   ? HLB_TLS_1_3
+                         : strcmp(s->tls_min, "1.2") == 0 ? HLB_TLS_1_2
+                                                          : HLB_TLS_1_0;
+    int trc = hlb_tlspolicy_curl(env->curl->tls, e, &to);
+    if (trc < 0) {
+        if (err)
+            *err = trc == -ERANGE
+                       ? hlb_strdupf("tls.min_version %s is above the TLS policy's max_version "
+                                     "%s (%s)",
+                                     s->tls_min,
+                                     hlb_tls_version_name(hlb_tlspolicy_max_version(env->curl->tls)),
+                                     hlb_tlspolicy_source(env->curl->tls)
+                                         ? hlb_tlspolicy_source(env->curl->tls)
+                                         : "built in")
+                       : strdup("this libcurl cannot apply the TLS policy (it needs OpenSSL)");
+        goto fail;
     }
     if (!s->reuse)
         curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);

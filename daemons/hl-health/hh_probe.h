@@ -4,6 +4,7 @@
 #pragma once
 #include <hlbus/str.h> /* hlb_strdupf, which the probes use for details */
 #include <hlbus/reactor.h>
+#include <hlbus/tlspolicy.h>
 #include "hh_types.h"
 
 typedef struct hh_curl hh_curl_t;
@@ -72,4 +73,9 @@ void hh_curl_destroy(hh_curl_t **self_p);
 /* Connections kept in the cache; raise it to the number of HTTP checks so
  * that every check can reuse its connection. */
 void hh_curl_set_maxconnects(hh_curl_t *c, long n);
+/* The TLS policy of the HTTPS probes (a reference is taken; NULL: the
+ * built-in policy). Set it before the first HTTP probe is made: the probes'
+ * handles point at it, and it lives as long as the multi handle, which
+ * outlives every probe. */
+void hh_curl_set_tls(hh_curl_t *c, hlb_tlspolicy_t *p);
 

@@ -194,6 +194,16 @@ int hh_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
         hh_config_clear(&cfg);
         return -EINVAL;
     }
+    /* the TLS policy of the HTTPS checks, checked with the rest: the engine
+     * built below applies it to every check (a check's min_version above
+     * its max_version is refused there) */
+    cfg.tls = hlb_tlspolicy_load(NULL, diag);
+    if (!cfg.tls) {
+        hh_config_clear(&cfg);
+        return -EINVAL;
+    }
+    if (!check_only && hlb_tlspolicy_warning(cfg.tls))
+        hlb_warn("%s", hlb_tlspolicy_warning(cfg.tls));
     if (check_only) {
         /* Build it for real (regexes compile, argv paths are absolute, ...)
          * on a loop of its own, so that what passes here also starts. */

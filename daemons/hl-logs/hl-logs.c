@@ -369,7 +369,7 @@ static int start_forward(lg_daemon_t *L)
 {
     if (!L->conf.forward.host[0] || !L->spool)
         return 0;
-    L->forward = lg_forward_new(hlb_daemon_reactor(L->d), L->spool, &L->conf.forward,
+    L->forward = lg_forward_new(hlb_daemon_reactor(L->d), L->spool, &L->conf.forward, L->tls,
                                 L->hostname, on_forward_state, L);
     if (!L->forward) {
         hlb_err("cannot set up forwarding to %s:%d (TLS context or CA file %s)",
@@ -388,10 +388,20 @@ int lg_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
     lg_daemon_t *L = arg;
     lg_conf_t c;
     int rc = lg_conf_parse(section, &c, diag);
-    if (rc < 0 || check_only) {
+    /* the TLS policy of the forwarder, checked with the rest: a bad one
+     * fails --check-config and a reload like a bad key */
+    hlb_tlspolicy_t *tls = hlb_tlspolicy_load(NULL, diag);
+    if (rc < 0 || !tls || check_only) {
+        rc = rc < 0 || !tls ? -EINVAL : 0;
+        hlb_tlspolicy_destroy(&tls);
         lg_conf_free(&c);
         return rc;
     }
+    if (hlb_tlspolicy_warning(tls) && c.forward.host[0] && c.forward.transport == LG_TRANSPORT_TLS)
+        hlb_warn("%s", hlb_tlspolicy_warning(tls));
+    bool tls_changed = !hlb_tlspolicy_equal(L->tls, tls);
+    hlb_tlspolicy_destroy(&L->tls);
+    L->tls = tls;
     if (L->configured) {
         char **restart = NULL;
         hlb_conf_schema_restart_keys(&lg_conf_table, "hl-logs", &L->conf, &c, &restart);
@@ -400,7 +410,8 @@ int lg_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
             free(restart[i]);
         }
         free(restart);
-        bool fwd_changed = !forward_same(&L->conf.forward, &c.forward);
+        bool fwd_changed = !forward_same(&L->conf.forward, &c.forward) ||
+                           (tls_changed && c.forward.transport == LG_TRANSPORT_TLS);
         /* restart-only values stay as they run */
         c.forward.spool_max_bytes = L->conf.forward.spool_max_bytes;
         c.forward.chunk_bytes = L->conf.forward.chunk_bytes;
@@ -523,6 +534,7 @@ void lg_daemon_stop(hlb_daemon_t *d, void *arg)
     }
     commit(L);
     lg_forward_destroy(&L->forward);
+    hlb_tlspolicy_destroy(&L->tls);
     lg_spool_close(&L->spool);
     lg_files_destroy(&L->files);
     lg_journal_close(&L->journal);

@@ -21,6 +21,7 @@ typedef struct lg_daemon {
     hlb_daemon_t *d;
     lg_conf_t conf;
     bool configured;
+    hlb_tlspolicy_t *tls;    /* /etc/hl/tls.yml, read with the config */
     lg_journal_t *journal;
     bool cursor_found;
     lg_files_t *files;

@@ -489,7 +489,8 @@ static void ack_tick(hlb_reactor_t *io, hlb_timer_t *t, void *arg)
 }
 
 lg_forward_t *lg_forward_new(hlb_reactor_t *io, lg_spool_t *sp, const lg_forward_conf_t *conf,
-                             const char *hostname, lg_forward_state_fn *fn, void *arg)
+                             const hlb_tlspolicy_t *tls, const char *hostname,
+                             lg_forward_state_fn *fn, void *arg)
 {
     lg_forward_t *fw = calloc(1, sizeof *fw);
     if (!fw)
@@ -513,7 +514,6 @@ lg_forward_t *lg_forward_new(hlb_reactor_t *io, lg_spool_t *sp, const lg_forward
         fw->ctx = SSL_CTX_new(TLS_client_method());
         if (!fw->ctx)
             goto fail;
-        SSL_CTX_set_min_proto_version(fw->ctx, TLS1_2_VERSION);
         SSL_CTX_set_options(fw->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
         SSL_CTX_set_mode(fw->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                       SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -521,6 +521,13 @@ lg_forward_t *lg_forward_new(hlb_reactor_t *io, lg_spool_t *sp, const lg_forward
                               : SSL_CTX_set_default_verify_paths(fw->ctx);
         if (!ok) {
             set_error(fw, "cannot load the CA file ", fw->ca_file);
+            goto fail;
+        }
+        /* the policy's versions and suites; its CA beside the system store,
+         * unless ca_file (then that file is the whole trust) */
+        if (hlb_tlspolicy_ssl_ctx(tls, fw->ctx, !*fw->ca_file) < 0) {
+            set_error(fw, "cannot apply the TLS policy ",
+                      hlb_tlspolicy_source(tls) ? hlb_tlspolicy_source(tls) : "(built in)");
             goto fail;
         }
         SSL_CTX_set_verify(fw->ctx, conf->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);

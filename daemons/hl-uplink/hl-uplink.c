@@ -16,6 +16,7 @@
 #include <hlbus/pbenum.h>
 #include <hlbus/str.h>
 #include <hlbus/strv.h>
+#include <hlbus/tlscurl.h>
 
 #include "ul_alertrecv.h"
 #include "ul_netlink.h"
@@ -326,7 +327,7 @@ static void on_link(void *arg)
 
 /* ---- configure, start, stop ---- */
 
-static void client_conf(const ul_config_t *cfg, ul_client_conf_t *c)
+static void client_conf(const ul_config_t *cfg, hlb_tlspolicy_t *tls, ul_client_conf_t *c)
 {
     memset(c, 0, sizeof *c);
     c->endpoint = ul_config_endpoint(cfg);
@@ -345,6 +346,7 @@ static void client_conf(const ul_config_t *cfg, ul_client_conf_t *c)
     c->max_response = cfg->max_response;
     c->tls.ca_file = *cfg->ca_file ? cfg->ca_file : NULL;
     c->tls.verify = cfg->tls_verify;
+    c->tls.policy = tls;
     c->identity_sources = (const char *const *)cfg->identity_sources;
     c->instance_id = cfg->instance_id;
     c->cloud_init_path = cfg->cloud_init_path;
@@ -366,10 +368,29 @@ int ul_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
         ul_config_free(&cfg);
         return -EINVAL;
     }
+    /* the TLS policy is part of the config: --check-config and a reload
+     * refuse a bad one like a bad key */
+    hlb_tlspolicy_t *tls = hlb_tlspolicy_load(NULL, diag);
+    if (!tls || hlb_tlspolicy_curl_check(tls, diag) < 0) {
+        hlb_tlspolicy_destroy(&tls);
+        ul_config_free(&cfg);
+        return -EINVAL;
+    }
     if (check_only) {
+        hlb_tlspolicy_destroy(&tls);
         ul_config_free(&cfg);
         return 0;
     }
+    if (hlb_tlspolicy_warning(tls))
+        hlb_warn("%s", hlb_tlspolicy_warning(tls));
+    if (!u->tls || !hlb_tlspolicy_equal(u->tls, tls)) {
+        char *what = hlb_tlspolicy_describe(tls);
+        hlb_info("TLS policy: %s", what ? what : "?");
+        free(what);
+    }
+    /* the running client keeps its own reference until it is replaced */
+    hlb_tlspolicy_destroy(&u->tls);
+    u->tls = tls;
     if (u->have_cfg) {
         char **restart = NULL;
         if (strcmp(u->cfg.outbox_dir, cfg.outbox_dir) != 0)
@@ -393,7 +414,7 @@ int ul_daemon_configure(hlb_daemon_t *d, const hlb_conf_t *conf, const hlb_conf_
         /* a reload: a new engine with the new settings; the outbox stays */
         ul_client_destroy(&u->client);
         ul_client_conf_t cc;
-        client_conf(&u->cfg, &cc);
+        client_conf(&u->cfg, u->tls, &cc);
         ul_client_hooks_t hooks = {status_hook, token_hook, on_client_changed, u};
         u->client = ul_client_new(hlb_daemon_reactor(d), &cc, u->outbox, &hooks);
         if (!u->client)
@@ -416,6 +437,8 @@ int ul_daemon_start(hlb_daemon_t *d, void *arg)
             return -EINVAL;
         u->have_cfg = true;
     }
+    if (!u->tls)
+        u->tls = hlb_tlspolicy_default();
     if (!u->cfg.tls_verify)
         hlb_warn("tls_verify is off: the API's certificate is not checked");
     if (!u->cfg.token)
@@ -433,7 +456,7 @@ int ul_daemon_start(hlb_daemon_t *d, void *arg)
         hlb_info("outbox: %zu events waiting from before%s", ob.depth,
                  ob.torn ? " (a torn last record was cut off)" : "");
     ul_client_conf_t cc;
-    client_conf(&u->cfg, &cc);
+    client_conf(&u->cfg, u->tls, &cc);
     ul_client_hooks_t hooks = {status_hook, token_hook, on_client_changed, u};
     u->client = ul_client_new(hlb_daemon_reactor(d), &cc, u->outbox, &hooks);
     if (!u->client)
@@ -493,6 +516,7 @@ void ul_daemon_stop(hlb_daemon_t *d, void *arg)
     if (u->have_cfg)
         ul_config_free(&u->cfg);
     u->have_cfg = false;
+    hlb_tlspolicy_destroy(&u->tls);
 }
 
 /* ---- methods ---- */

@@ -2,6 +2,7 @@
  * status summary and the outbox, uplink.status out, ctl methods. */
 #pragma once
 #include <hlbus/hlbus.h>
+#include <hlbus/tlspolicy.h>
 
 #include "ul_client.h"
 #include "ul_config.h"
@@ -14,6 +15,7 @@ typedef struct ul_daemon {
     hlb_daemon_t *d;
     ul_config_t cfg;
     bool have_cfg;
+    hlb_tlspolicy_t *tls; /* /etc/hl/tls.yml, read with the config */
     ul_outbox_t *outbox;
     ul_client_t *client;
     ul_netlink_t *netlink;

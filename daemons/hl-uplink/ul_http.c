@@ -14,6 +14,7 @@
 #include <hlbus/clock.h>
 #include <hlbus/curlm.h>
 #include <hlbus/str.h>
+#include <hlbus/tlscurl.h>
 
 #define HDR_MAX 512 /* a kept header value longer than this is cut */
 
@@ -106,6 +107,8 @@ ul_http_t *ul_http_new(hlb_reactor_t *io, const ul_tls_t *tls, const char *user_
         h->tls = *tls;
         h->ca_file = tls->ca_file ? strdup(tls->ca_file) : NULL;
         h->tls.ca_file = h->ca_file;
+        /* each request's handle points at it (the CA callback) */
+        h->tls.policy = hlb_tlspolicy_ref(tls->policy);
     } else {
         h->tls.verify = true;
     }
@@ -125,6 +128,7 @@ void ul_http_destroy(ul_http_t **h_p)
         call_free(h->calls);
     hlb_curlm_destroy(&h->m);
     free(h->ca_file);
+    hlb_tlspolicy_destroy(&h->tls.policy);
     free(h->user_agent);
     free(h);
     *h_p = NULL;
@@ -236,11 +240,20 @@ ul_call_t *ul_http_start(ul_http_t *h, const ul_req_t *req, ul_http_fn *fn, void
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(req->timeout_ms ? req->timeout_ms : 10000));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)(req->connect_timeout_ms ? req->connect_timeout_ms : 5000));
-    curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->tls.verify ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->tls.verify ? 2L : 0L);
     if (h->tls.ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, h->tls.ca_file);
+    /* the policy was tried at configure time: a refusal here is this
+     * libcurl's, and a request without the policy is not one to send */
+    hlb_tls_curl_opts_t to = {.own_ca = h->tls.ca_file != NULL};
+    if (hlb_tlspolicy_curl(h->tls.policy, e, &to) < 0) {
+        curl_slist_free_all(c->headers);
+        curl_easy_cleanup(e);
+        free(c->body);
+        free(c);
+        return NULL;
+    }
     if (c->headers)
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
     const char *m = req->method ? req->method : "GET";

@@ -4,7 +4,8 @@
  * the multi handle's cache. Bounded: the body read is capped (a longer one
  * cuts the transfer, reported as too large), headers we keep are capped,
  * redirects are never followed (a 3xx is an answer the caller refuses), only
- * http and https, TLS 1.2 at least, certificate checks on unless the config
+ * http and https, the VM's TLS policy (hlbus/tlspolicy.h: versions, suites,
+ * its CA beside the system store), certificate checks on unless the config
  * says otherwise. */
 #pragma once
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include <hlbus/reactor.h>
+#include <hlbus/tlspolicy.h>
 
 typedef struct ul_http ul_http_t;
 typedef struct ul_call ul_call_t;
@@ -40,8 +42,9 @@ typedef struct ul_req {
 } ul_req_t;
 
 typedef struct ul_tls {
-    const char *ca_file; /* NULL: the system store */
+    const char *ca_file; /* NULL: the system store (and the policy's CA) */
     bool verify;         /* false only when configured, and warned about */
+    hlb_tlspolicy_t *policy; /* NULL: the built-in policy; ul_http takes a reference */
 } ul_tls_t;
 
 ul_http_t *ul_http_new(hlb_reactor_t *io, const ul_tls_t *tls, const char *user_agent);

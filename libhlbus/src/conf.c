@@ -421,6 +421,37 @@ hlb_conf_t *hlb_conf_load(const char *path, bool missing_ok, hlb_diag_t *d)
     return root;
 }
 
+hlb_conf_t *hlb_conf_load_file(const char *path, bool missing_ok, hlb_diag_t *d)
+{
+    size_t len = 0;
+    int err = 0;
+    char *text = read_file(path, &len, &err);
+    if (!text) {
+        if (err != ENOENT || !missing_ok)
+            diag_at(d, path, 0, "cannot read: %s", strerror(err));
+        errno = err;
+        return NULL;
+    }
+    hlb_conf_t *root = node_new(HLB_CONF_MAP, NULL, 1);
+    char *fname = strdup(path);
+    root->files = malloc(sizeof *root->files);
+    if (!fname || !root->files)
+        abort();
+    root->files[0] = fname;
+    root->nfiles = 1;
+    root->file = fname;
+    hlb_conf_t *doc = parse_text(fname, (unsigned char *)text, len, d);
+    free(text);
+    if (!doc) {
+        node_free(root);
+        errno = EINVAL;
+        return NULL;
+    }
+    merge(root, doc);
+    node_free(doc);
+    return root;
+}
+
 const hlb_conf_t *hlb_conf_get(const hlb_conf_t *node, const char *path)
 {
     const char *p = path;

@@ -22,6 +22,11 @@ void hlb_diag_free(hlb_diag_t *d);
 /* Loads PATH and its drop-ins. A missing PATH is an empty config when
  * MISSING_OK. NULL on errors, which go to DIAG. */
 hlb_conf_t *hlb_conf_load(const char *path, bool missing_ok, hlb_diag_t *diag);
+/* Loads PATH alone, without drop-ins (a file of its own, such as the TLS
+ * policy /etc/hl/tls.yml, beside hl.yaml). NULL on errors, which go to
+ * DIAG; a missing PATH, when MISSING_OK, is NULL with errno ENOENT and no
+ * diagnostic. */
+hlb_conf_t *hlb_conf_load_file(const char *path, bool missing_ok, hlb_diag_t *diag);
 /* Parses YAML text (for tests); NAME is used in messages. */
 hlb_conf_t *hlb_conf_parse(const char *name, const char *text, hlb_diag_t *diag);
 void hlb_conf_destroy(hlb_conf_t **self_p);

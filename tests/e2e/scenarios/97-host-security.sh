@@ -70,7 +70,7 @@ e2e_sh "set -e
   chmod 440 /etc/sudoers
   install -d -m 750 /etc/sudoers.d
   install -m 440 '$sc/sudoers.d/hl-freestyle' /etc/sudoers.d/hl-freestyle
-  install -m 640 '$sc/hl/tls.yml' /etc/hl/tls.yml"
+  install -m 640 -g hl '$sc/hl/tls.yml' /etc/hl/tls.yml"
 e2e_ok e2e_exec visudo -c -q
 json=$(e2e_exec "$E2E_BINDIR/hlctl" --json compliance --tls /etc/hl/tls.yml)
 status() { jq -r --arg n "$1" '[.compliance_checks[] | select(.name | test($n)) | .status] | unique | join(",")' <<<"$json"; }
