@@ -272,7 +272,9 @@ void stdio_term_feed(stdio_term_t *t, const void *data, size_t len)
              * bytes from 0x80 leave it in its escape state, and a C0
              * control is done there; so "ESC ( [" or "ESC 0xb8 [" starts a
              * CSI sequence in libvterm, and must here too (or its arguments
-             * would reach libvterm uncounted). CAN and SUB cancel. */
+             * would reach libvterm uncounted). The final byte must always
+             * reach libvterm, or a later '[' would open a sequence there
+             * unseen here. CAN and SUB cancel. */
             if (c == 0x18 || c == 0x1a) {
                 m->pend_len = 0;
                 m->st = S_GROUND;
@@ -282,8 +284,11 @@ void stdio_term_feed(stdio_term_t *t, const void *data, size_t len)
                 vt_write(t, &c, 1);
                 break;
             }
-            if (c < 0x30 || c >= 0x7f) {
-                pend_add(m, c);
+            if (c >= 0x7f)
+                break; /* skipped by libvterm: not kept (PEND keeps room for the final) */
+            if (c < 0x30) {
+                if (m->pend_len < sizeof m->pend - 2)
+                    pend_add(m, c); /* an intermediate; libvterm keeps a few only */
                 break;
             }
             pend_add(m, c);

@@ -23,14 +23,7 @@ static int state_exit(Hl__GitState s)
 
 static void ago(char *out, size_t n, uint64_t us)
 {
-    if (!us) {
-        snprintf(out, n, "never");
-        return;
-    }
-    uint64_t now = hlb_now_us();
-    char d[32];
-    hlctl_format_duration(d, sizeof d, now > us ? now - us : us - now);
-    snprintf(out, n, now >= us ? "%s ago" : "in %s", d);
+    hlctl_format_ago(out, n, us, true);
 }
 
 static Hl__GitStatus *get_status(hlctl_t *ctx, const char *method, Hl__Reply **rp, int *rc)
@@ -81,11 +74,9 @@ static void print_status(const Hl__GitStatus *m)
         hlctl_printf("push       %s at %.12s\n", m->push_branch, m->pushed_head);
 }
 
-static int status(hlctl_t *ctx, const char *method)
+/* Prints M (or R as JSON), frees both; the exit code of its state. */
+static int show(hlctl_t *ctx, Hl__GitStatus *m, Hl__Reply *r, int rc)
 {
-    Hl__Reply *r;
-    int rc;
-    Hl__GitStatus *m = get_status(ctx, method, &r, &rc);
     if (!m)
         return rc;
     if (ctx->json)
@@ -96,6 +87,14 @@ static int status(hlctl_t *ctx, const char *method)
     protobuf_c_message_free_unpacked(&m->base, NULL);
     hl__reply__free_unpacked(r, NULL);
     return rc;
+}
+
+static int status(hlctl_t *ctx, const char *method)
+{
+    Hl__Reply *r;
+    int rc;
+    Hl__GitStatus *m = get_status(ctx, method, &r, &rc);
+    return show(ctx, m, r, rc);
 }
 
 /* Asks for a cycle, then waits for one that started after the request. */
@@ -118,16 +117,7 @@ static int sync_wait(hlctl_t *ctx, bool wait)
         nanosleep(&ts, NULL);
         m = get_status(ctx, "git", &r, &rc);
     }
-    if (!m)
-        return rc;
-    if (ctx->json)
-        hlctl_print_json(r);
-    else
-        print_status(m);
-    rc = state_exit(m->state);
-    protobuf_c_message_free_unpacked(&m->base, NULL);
-    hl__reply__free_unpacked(r, NULL);
-    return rc;
+    return show(ctx, m, r, rc);
 }
 
 static int show_log(hlctl_t *ctx)

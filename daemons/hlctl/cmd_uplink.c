@@ -10,17 +10,10 @@
 
 #define UPLINK_DAEMON "hl-uplink"
 
+/* server time against ours: the offset is printed beside it */
 static void ago(char *out, size_t n, uint64_t us)
 {
-    if (!us) {
-        snprintf(out, n, "never");
-        return;
-    }
-    uint64_t now = hlb_now_us();
-    char d[32];
-    /* server time against ours: the offset is printed beside it */
-    hlctl_format_duration(d, sizeof d, now > us ? now - us : 0);
-    snprintf(out, n, "%s ago", d);
+    hlctl_format_ago(out, n, us, false);
 }
 
 static void print_status(const Hl__UplinkStatus *s)

@@ -37,6 +37,9 @@ void hlctl_print_json(const Hl__Reply *reply);
 hlb_map_t *hlctl_kv_map(int argc, char **argv);
 /* "3d 4h", "5m 2s": a short human duration. */
 void hlctl_format_duration(char *out, size_t n, uint64_t us);
+/* US (wall clock) relative to now: "never" for 0, "5m 2s ago", or with
+ * FUTURE "in 3s" (else a time ahead of ours reads "0s ago"). */
+void hlctl_format_ago(char *out, size_t n, uint64_t us, bool future);
 /* Prints USAGE of one command to stderr and returns HLCTL_USAGE. */
 int hlctl_usage(const char *usage);
 /* printf for everything that shows what a daemon or the bus sent: each %s

@@ -90,3 +90,20 @@ void hlctl_format_duration(char *out, size_t n, uint64_t us)
     else
         snprintf(out, n, "%llus", (unsigned long long)s);
 }
+
+void hlctl_format_ago(char *out, size_t n, uint64_t us, bool future)
+{
+    if (!us) {
+        snprintf(out, n, "never");
+        return;
+    }
+    uint64_t now = hlb_now_us();
+    char d[32];
+    if (future && us > now) {
+        hlctl_format_duration(d, sizeof d, us - now);
+        snprintf(out, n, "in %s", d);
+        return;
+    }
+    hlctl_format_duration(d, sizeof d, now > us ? now - us : 0);
+    snprintf(out, n, "%s ago", d);
+}
