@@ -262,8 +262,10 @@ void stdio_term_feed(stdio_term_t *t, const void *data, size_t len)
             break;
         case S_ESC:
             seg = i + 1;
-            if (c == 0x1b) { /* ESC ESC: the first one alone */
-                vt_write(t, m->pend, m->pend_len);
+            if (c == 0x1b) {
+                /* ESC ESC: libvterm starts again at the second, so the first
+                 * is dropped (written alone it would leave libvterm in its
+                 * escape state while this scanner is not). */
                 m->pend_len = 0;
                 pend_add(m, c);
                 break;
