@@ -5,7 +5,9 @@
 /* Details, refs and messages go into bounded buffers on purpose (a state
  * message has a size): a long branch name or git message is cut, not an
  * error. */
+#if defined(__GNUC__) && !defined(__clang__) /* clang has no such warning */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
