@@ -234,7 +234,10 @@ void stdio_term_feed(stdio_term_t *t, const void *data, size_t len)
                  * fuzz_stdio_term). No terminal shows one: it is left out.
                  * A 0xc2 waits for the next character byte; controls and
                  * escape sequences between the two (which libvterm's UTF-8
-                 * decoder does not see either) go on meanwhile. */
+                 * decoder does not see either) go on meanwhile. It never
+                 * reaches libvterm alone, where a later byte could complete
+                 * it: with a continuation byte it goes on, else it is the
+                 * U+FFFD libvterm would have made of it. */
                 vt_write(t, b + seg, i - seg);
                 seg = i + 1;
                 bool held = m->held_c2;
@@ -243,8 +246,10 @@ void stdio_term_feed(stdio_term_t *t, const void *data, size_t len)
                     m->cur_len = 0;
                     break;
                 }
-                if (held)
+                if (held && c >= 0xa0 && c < 0xc0)
                     vt_write(t, "\xc2", 1);
+                else if (held)
+                    vt_write(t, "\xef\xbf\xbd", 3);
                 if (c == 0xc2)
                     m->held_c2 = true;
                 else
