@@ -43,7 +43,8 @@ struct hlm_daemon {
 static const char *const subscriptions[] = {"health.",         "service.",        "failure.",
                                             "recovery.",       "alert.",          "daemon.",
                                             "lifecycle.state", "lifecycle.phase", "logs.",
-                                            "uplink.",         "backup.",         NULL};
+                                            "uplink.",         "backup.",         "git.",
+                                            NULL};
 
 hlm_daemon_t *hlm_daemon_new(const hlm_overrides_t *ov)
 {
