@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,14 +52,16 @@ static char *instance_id(void)
 }
 
 /* FILE written whole or not at all: a reader never sees half a report. */
-static int write_atomic(const char *path, const char *text)
+/* Writes TEXT to PATH through a temporary file and a rename; MODE is the
+ * file's (the unit's UMask=0077 would make every file 0600). */
+static int write_atomic(const char *path, const char *text, mode_t mode)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int) getpid());
     FILE *f = fopen(tmp, "we");
     if (!f)
         return -1;
-    bool ok = fputs(text, f) >= 0;
+    bool ok = fchmod(fileno(f), mode) == 0 && fputs(text, f) >= 0;
     ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
     ok = fclose(f) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
@@ -121,12 +124,12 @@ int main(int argc, char **argv)
     char *id = instance_id();
     char *js = cr_json(&r, id, t0);
     int rc = 0;
-    if (output && (!js || write_atomic(output, js) != 0)) {
+    if (output && (!js || write_atomic(output, js, 0600) != 0)) {
         fprintf(stderr, "hl-compliance: cannot write %s: %m\n", output);
         rc = 73;
     }
     char *pm = prom ? cr_prometheus(&r) : NULL;
-    if (prom && (!pm || write_atomic(prom, pm) != 0)) {
+    if (prom && (!pm || write_atomic(prom, pm, 0644) != 0)) {
         fprintf(stderr, "hl-compliance: cannot write %s: %m\n", prom);
         rc = 73;
     }

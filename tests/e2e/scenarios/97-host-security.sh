@@ -91,11 +91,15 @@ e2e_ok jq -e '.compliance_checks[] | select(.name | startswith("sudo.hluser")) |
 # The daily unit's figures reach Prometheus: hl-compliance.service writes
 # compliance.prom, hl-metrics' textfile collector serves it (hl.yaml), with
 # the certificate's notAfter (one made here, valid for 10 days).
-e2e_ok e2e_exec sh -c 'install -d -m 700 /etc/ssl/private &&
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 10 -subj /CN=vm \
-    -keyout /etc/ssl/private/hl-server.key -out /etc/ssl/certs/hl-server.crt 2>/dev/null'
+# (the volatile root has no openssl.cnf: none is needed with -subj)
+e2e_ok e2e_exec sh -c 'install -d /etc/ssl/certs && install -d -m 700 /etc/ssl/private &&
+  OPENSSL_CONF=/dev/null openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+    -nodes -days 10 -subj /CN=vm -keyout /etc/ssl/private/hl-server.key \
+    -out /etc/ssl/certs/hl-server.crt >/tmp/openssl.log 2>&1 || { cat /tmp/openssl.log; exit 1; }'
 e2e_ok e2e_exec systemctl start hl-compliance.service
 e2e_ok e2e_exec test -s /var/lib/hl/textfile/compliance.prom
+# readable by hl-metrics (the unit's UMask=0077 would make it 0600)
+e2e_ok test "$(e2e_exec stat -c %a /var/lib/hl/textfile/compliance.prom)" = 644
 metric() { e2e_exec curl -fsS http://127.0.0.1:8081/metrics | grep -q "$1"; }
 e2e_ok wait_for 30 metric '^hl_compliance_check_status{check="ssh.passwordauthentication",id="SSH-7408"} 0$'
 e2e_ok wait_for 30 metric '^hl_tls_certificate_expiry_timestamp_seconds{path="/etc/ssl/certs/hl-server.crt"} '
