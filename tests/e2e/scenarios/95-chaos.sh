@@ -16,10 +16,11 @@ chaos_s=${HL_E2E_CHAOS_SECONDS:-60}
 interval_ms=${HL_E2E_CHAOS_INTERVAL_MS:-1500}
 converge_s=30
 
-# The victims: our daemons (every enabled service) and the managed services.
+# The victims: our daemons (every enabled service) and the managed services;
+# not the tier's own stand-ins (e2e-gitd: nothing restarts a test's remote).
 victims=()
 for u in $(e2e_exec cat /run/e2e-enabled-units); do
-  [[ $u == *.service ]] && victims+=("$u")
+  [[ $u == *.service && $u != e2e-* ]] && victims+=("$u")
 done
 victims+=(hl-daemon.service claude-code.service)
 e2e_log "victims: ${victims[*]}"
